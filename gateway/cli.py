@@ -1,0 +1,255 @@
+"""The ``helpdesk`` command line: the contract users and acceptance checks rely on."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from gateway.clock import Clock, FileClock, SystemClock
+from gateway.config import Config, config_path, load_config
+from gateway.errors import ConfigError, TemporaryError
+
+EX_OK, EX_USAGE_CONFIG, EX_TEMPFAIL = 0, 2, 75
+log = logging.getLogger("gateway.cli")
+
+
+def _clock() -> Clock:
+    """The wall clock, or the instant in ``$HELPDESK_CLOCK_FILE`` for drills and tests."""
+    path = os.environ.get("HELPDESK_CLOCK_FILE")
+    return FileClock(Path(path)) if path else SystemClock()
+
+
+def _config(args: argparse.Namespace) -> Config:
+    return load_config(config_path(args.config))
+
+
+def _app(args: argparse.Namespace, *, upgrade: bool = True) -> Any:
+    from gateway.app import build_app
+    config = _config(args)
+    app = build_app(config, _clock())
+    if upgrade:
+        _ensure_schema(app)
+    return app
+
+
+def _ensure_schema(app: Any) -> None:
+    # SQLite is the embedded default: keep it current without a separate step. PostgreSQL is
+    # shared by several processes, so its upgrades are an explicit `helpdesk db upgrade`.
+    if app.db.is_sqlite:
+        app.db.upgrade()
+
+
+def _print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, ensure_ascii=False, default=str)
+    sys.stdout.write("\n")
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    config = _config(args)
+    from gateway.templating import Templates
+    problems = Templates(config.templates_dir).check(["acknowledgement"])
+    if problems:
+        raise ConfigError(problems)
+    print(f"{config.path}: OK")
+    return EX_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from gateway.service import run
+    return run(_app(args))
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from gateway.db import Database
+    config = _config(args)
+    db = Database(config.database.url)
+    db.upgrade()
+    print("database is at the latest schema")
+    return EX_OK
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from gateway.intake import Envelope, store_inbound
+    try:
+        app = _app(args)
+    except ConfigError:
+        raise
+    except Exception as exc:  # the database is unreachable: the MTA must retry
+        print(f"helpdesk ingest: cannot open the database: {exc}", file=sys.stderr)
+        return EX_TEMPFAIL
+    sources: list[tuple[str, bytes]] = []
+    if args.files:
+        for name in args.files:
+            try:
+                sources.append((name, Path(name).read_bytes()))
+            except OSError as exc:
+                print(f"helpdesk ingest: {name}: {exc.strerror}", file=sys.stderr)
+                return EX_TEMPFAIL
+    else:
+        sources.append(("-", sys.stdin.buffer.read()))
+    envelope = Envelope(mail_from=args.sender, rcpt_to=tuple(args.recipient or ()))
+    for name, raw in sources:
+        try:
+            stored = store_inbound(app.db, raw, source="ingest", envelope=envelope,
+                                   received_at=app.clock.now())
+        except TemporaryError as exc:
+            print(f"helpdesk ingest: {name}: {exc}", file=sys.stderr)
+            return EX_TEMPFAIL
+        if not args.quiet:
+            print(f"{name}: {'duplicate of' if stored.duplicate else 'stored as'} inbound {stored.inbound_id}")
+    if args.process:
+        from gateway.processor import Processor
+        counts = Processor(app).drain()
+        print(json.dumps({"processed": counts}))
+    return EX_OK
+
+
+def cmd_tickets(args: argparse.Namespace) -> int:
+    from gateway import views
+    app = _app(args)
+    with app.db.sessions() as session:
+        if args.action == "list":
+            rows = views.list_tickets(session, status=args.status)
+            if args.json:
+                _print_json(rows)
+            else:
+                for t in rows:
+                    print(f"#{t['number']:<6} {t['priority']:<3} {t['status']:<20} {t['customer']:<30} {t['subject']}")
+            return EX_OK
+        if args.id is None:
+            print("helpdesk tickets show: give a ticket number", file=sys.stderr)
+            return EX_USAGE_CONFIG
+        data = views.show_ticket(session, args.id)
+    if data is None:
+        print(f"no ticket #{args.id}", file=sys.stderr)
+        return 1
+    if args.json:
+        _print_json(data)
+    else:
+        _print_ticket(data)
+    return EX_OK
+
+
+def _print_ticket(t: dict[str, Any]) -> None:
+    print(f"Ticket #{t['number']}: {t['subject']}")
+    print(f"  status {t['status']}, priority {t['priority']}, plan {t['plan']}, customer {t['customer']}")
+    if t["next_deadline"]:
+        print(f"  next deadline {t['next_deadline']}")
+    for m in t["messages"]:
+        print(f"\n  [{m['created_at']}] {m['direction']} {m['kind']} from {m['from']}: {m['subject']}")
+        for line in (m["text"] or "").strip().splitlines()[:8]:
+            print(f"      {line}")
+    print("\n  events:")
+    for e in t["events"]:
+        print(f"    {e['at']} {e['kind']} by {e['actor']} {json.dumps(e['detail'], ensure_ascii=False)}")
+
+
+def cmd_quarantine(args: argparse.Namespace) -> int:
+    from gateway import views
+    from gateway.models import InboundMessage
+    app = _app(args)
+    if args.action == "list":
+        with app.db.sessions() as session:
+            rows = views.list_quarantine(session)
+        if args.json:
+            _print_json(rows)
+        else:
+            for r in rows:
+                print(f"{r['id']:<8} {r['received_at']}  {r['message_id'] or '-'}\n         {r['reason']}")
+        return EX_OK
+    if args.id is None:
+        print("helpdesk quarantine retry: give the inbound id shown by `quarantine list`", file=sys.stderr)
+        return EX_USAGE_CONFIG
+    with app.db.transaction() as session:
+        row = session.get(InboundMessage, args.id)
+        if row is None or row.state != "quarantined":
+            print(f"inbound {args.id} is not in quarantine", file=sys.stderr)
+            return 1
+        row.state = "pending"
+    print(f"inbound {args.id} queued for another try")
+    return EX_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from gateway import views
+    app = _app(args)
+    with app.db.sessions() as session:
+        data: dict[str, Any] = {"inbound": views.inbound_counts(session)}
+    _print_json(data) if args.json else print(data)
+    return EX_OK
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from gateway.explain import explain
+    app = _app(args)
+    at = datetime.fromisoformat(args.at) if args.at else None
+    data = explain(app, Path(args.file).read_bytes(), at=at)
+    if args.json:
+        _print_json(data)
+    else:
+        from gateway.explain import format_explanation
+        print(format_explanation(data))
+    return EX_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="helpdesk", description="Email-driven help-desk gateway")
+    parser.add_argument("-c", "--config", help="config file (default: $HELPDESK_CONFIG, then ./config.toml)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, func: Any, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("-c", "--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        p.set_defaults(func=func)
+        return p
+
+    add("run", cmd_run, "run the listener, processor and sender until SIGINT/SIGTERM")
+    add("check-config", cmd_check_config, "validate the config; exit 2 listing each problem")
+    p = add("ingest", cmd_ingest, "store messages (stdin when no file); exit 75 when it could not")
+    p.add_argument("files", nargs="*")
+    p.add_argument("--sender", default=None, help="envelope sender (return path)")
+    p.add_argument("--recipient", action="append", help="envelope recipient (repeatable)")
+    p.add_argument("--process", action="store_true", help="also process everything pending")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p = add("explain", cmd_explain, "dry run on one mail: what the gateway would do; writes nothing")
+    p.add_argument("file")
+    p.add_argument("--at", help="the instant of receipt (ISO 8601); default now")
+    p.add_argument("--json", action="store_true")
+    p = add("tickets", cmd_tickets, "list or show tickets")
+    p.add_argument("action", choices=["list", "show"])
+    p.add_argument("id", nargs="?", type=int)
+    p.add_argument("--status")
+    p.add_argument("--json", action="store_true")
+    p = add("quarantine", cmd_quarantine, "list messages that could not be processed, or retry one")
+    p.add_argument("action", choices=["list", "retry"])
+    p.add_argument("id", nargs="?", type=int)
+    p.add_argument("--json", action="store_true")
+    p = add("status", cmd_status, "queue counts and pollers' heartbeats")
+    p.add_argument("--json", action="store_true")
+    p = add("db", cmd_db_upgrade, "database maintenance")
+    p.add_argument("action", choices=["upgrade"])
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("mail.log", "mailparser", "aiosmtpd", "apscheduler", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    if not hasattr(args, "config"):
+        args.config = None
+    try:
+        result: int = args.func(args)
+        return result
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return EX_USAGE_CONFIG

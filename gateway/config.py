@@ -1,0 +1,312 @@
+"""The configuration: one TOML file validated once, at start, into typed values."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from gateway.config_values import parse_address, parse_interval, parse_size
+from gateway.errors import ConfigError
+
+T = TypeVar("T")
+
+DEFAULT_CONFIG_NAME = "config.toml"
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    support_address: str
+    aliases: tuple[str, ...]
+    name: str
+    timezone: ZoneInfo
+    secret_env: str
+    data_dir: Path
+    message_id_domain: str
+    default_plan: str
+
+    @property
+    def support_domain(self) -> str:
+        return self.support_address.rpartition("@")[2]
+
+    @property
+    def all_addresses(self) -> tuple[str, ...]:
+        return (self.support_address, *self.aliases)
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    enabled: bool
+    host: str
+    port: int
+    lmtp: bool
+    max_message_size: int
+
+
+@dataclass(frozen=True)
+class OutboundSettings:
+    transport: str
+    host: str
+    port: int
+    security: str
+    username: str | None
+    password_env: str | None
+    directory: Path
+    from_address: str
+    timeout: timedelta
+    retry_lifetime: timedelta
+    max_per_address_per_hour: int
+    max_per_ticket_per_hour: int
+
+
+@dataclass(frozen=True)
+class ProcessingSettings:
+    poll_interval: timedelta
+    attachment_max_size: int
+    blocked_attachment_types: tuple[str, ...]
+    parse_time_budget: timedelta
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path | None
+    gateway: GatewaySettings
+    database: DatabaseSettings
+    smtp: SmtpSettings
+    outbound: OutboundSettings
+    processing: ProcessingSettings
+    templates_dir: Path | None
+    raw: dict[str, Any] = field(repr=False)
+
+
+class _Reader:
+    """Reads keys from TOML tables, converting once and recording each problem with its key."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def table(self, data: dict[str, Any], key: str) -> dict[str, Any]:
+        value = data.get(key.rpartition(".")[2], {})
+        if not isinstance(value, dict):
+            self.problems.append(f"{key}: must be a table, like [{key}]")
+            return {}
+        return value
+
+    def get(self, table: dict[str, Any], path: str, default: T, convert: Callable[[Any], T],
+            fix: str = "") -> T:
+        name = path.rpartition(".")[2]
+        if name not in table:
+            return default
+        try:
+            return convert(table[name])
+        except (ValueError, TypeError) as exc:
+            self.problems.append(f"{path}: {exc}{'; ' + fix if fix else ''}")
+            return default
+
+    def unknown(self, table: dict[str, Any], prefix: str, known: set[str]) -> None:
+        for key in table:
+            if key not in known:
+                self.problems.append(
+                    f"{prefix}.{key}: unknown key; the keys of [{prefix}] are {', '.join(sorted(known))}")
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    return value
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("must be true or false")
+    return value
+
+
+def _port(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 65536:
+        raise ValueError("must be a port number from 1 to 65535")
+    return value
+
+
+def _positive_int(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError("must be a whole number, 0 or more")
+    return value
+
+
+def _choice(*choices: str) -> Callable[[Any], str]:
+    def convert(value: Any) -> str:
+        if value not in choices:
+            raise ValueError(f"must be one of {', '.join(repr(c) for c in choices)}")
+        return str(value)
+    return convert
+
+
+def _zone(value: Any) -> ZoneInfo:
+    try:
+        return ZoneInfo(_str(value))
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"{value!r} is not an IANA time zone like 'Europe/London'") from exc
+
+
+def _env_name(value: Any) -> str:
+    text = _str(value)
+    if not text.replace("_", "").isalnum():
+        raise ValueError("must be the NAME of an environment variable, like HELPDESK_SECRET")
+    return text
+
+
+def _addresses(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise ValueError("must be a list of addresses")
+    return tuple(parse_address(v) for v in value)
+
+
+def _types(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError("must be a list of strings like ['.exe', 'application/x-msdownload']")
+    return tuple(v.lower() for v in value)
+
+
+# Sections that later capabilities read from ``Config.raw``; listed so typos are still caught.
+_OTHER_SECTIONS = {"customers", "plans", "calendars", "rules", "contacts", "escalation",
+                   "oncall", "agents", "imap", "sla", "templates", "screening"}
+_SECTIONS = {"gateway", "database", "smtp", "outbound", "processing"} | _OTHER_SECTIONS
+
+
+def load_config(path: Path | None, *, text: str | None = None) -> Config:
+    """Read and validate the config; raise ConfigError listing every problem found."""
+    if text is None:
+        if path is None:
+            raise ConfigError(["no config file: pass -c FILE, set HELPDESK_CONFIG, "
+                               "or create ./config.toml (copy config.example.toml)"])
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError([f"{path}: cannot read the config file: {exc.strerror}"]) from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{path}: not valid TOML: {exc}"]) from exc
+    return _build(path, data)
+
+
+def _build(path: Path | None, data: dict[str, Any]) -> Config:
+    r = _Reader()
+    for key in data:
+        if key not in _SECTIONS:
+            r.problems.append(f"{key}: unknown section; the sections are {', '.join(sorted(_SECTIONS))}")
+    base = path.parent if path is not None else Path.cwd()
+
+    g = r.table(data, "gateway")
+    r.unknown(g, "gateway", {"support_address", "aliases", "name", "timezone", "secret_env",
+                             "data_dir", "message_id_domain", "default_plan",
+                             "unknown_senders", "non_contacts"})
+    support = r.get(g, "gateway.support_address", "", parse_address)
+    if "support_address" not in g:
+        r.problems.append('gateway.support_address: missing; set it to the address customers '
+                          'write to, like support_address = "support@example.com"')
+    data_dir = base / r.get(g, "gateway.data_dir", "var", _str)
+    gateway = GatewaySettings(
+        support_address=support,
+        aliases=r.get(g, "gateway.aliases", (), _addresses),
+        name=r.get(g, "gateway.name", "Support", _str),
+        timezone=r.get(g, "gateway.timezone", ZoneInfo("UTC"), _zone),
+        secret_env=r.get(g, "gateway.secret_env", "HELPDESK_SECRET", _env_name),
+        data_dir=data_dir,
+        message_id_domain=r.get(g, "gateway.message_id_domain",
+                                support.rpartition("@")[2] or "localhost", _str),
+        default_plan=r.get(g, "gateway.default_plan", "standard", _str),
+    )
+
+    d = r.table(data, "database")
+    r.unknown(d, "database", {"url"})
+    default_url = f"sqlite:///{data_dir / 'helpdesk.sqlite3'}"
+    url = r.get(d, "database.url", default_url, _str)
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        rel = url.removeprefix("sqlite:///")
+        if rel and rel != ":memory:":
+            url = f"sqlite:///{base / rel}"
+    database = DatabaseSettings(url=url)
+
+    s = r.table(data, "smtp")
+    r.unknown(s, "smtp", {"enabled", "host", "port", "lmtp", "max_message_size"})
+    smtp = SmtpSettings(
+        enabled=r.get(s, "smtp.enabled", True, _bool),
+        host=r.get(s, "smtp.host", "127.0.0.1", _str),
+        port=r.get(s, "smtp.port", 2525, _port),
+        lmtp=r.get(s, "smtp.lmtp", False, _bool),
+        max_message_size=r.get(s, "smtp.max_message_size", 25 * 1000**2, parse_size),
+    )
+
+    o = r.table(data, "outbound")
+    r.unknown(o, "outbound", {"transport", "host", "port", "security", "username",
+                              "password_env", "directory", "from", "timeout", "retry_lifetime",
+                              "max_per_address_per_hour", "max_per_ticket_per_hour"})
+    transport = r.get(o, "outbound.transport", "directory", _choice("smtp", "directory"))
+    security = r.get(o, "outbound.security", "none", _choice("none", "starttls", "tls"))
+    password_env = r.get(o, "outbound.password_env", None, _env_name)
+    if password_env and password_env not in os.environ:
+        r.problems.append(f"outbound.password_env: the environment variable {password_env} "
+                          "is not set; export it or remove password_env")
+    outbound = OutboundSettings(
+        transport=transport,
+        host=r.get(o, "outbound.host", "127.0.0.1", _str),
+        port=r.get(o, "outbound.port", 465 if security == "tls" else 25, _port),
+        security=security,
+        username=r.get(o, "outbound.username", None, _str),
+        password_env=password_env,
+        directory=base / r.get(o, "outbound.directory", str(data_dir / "outbox"), _str),
+        from_address=r.get(o, "outbound.from", support, parse_address),
+        timeout=r.get(o, "outbound.timeout", timedelta(seconds=30), parse_interval),
+        retry_lifetime=r.get(o, "outbound.retry_lifetime", timedelta(days=2), parse_interval),
+        max_per_address_per_hour=r.get(o, "outbound.max_per_address_per_hour", 5, _positive_int),
+        max_per_ticket_per_hour=r.get(o, "outbound.max_per_ticket_per_hour", 20, _positive_int),
+    )
+    if transport == "smtp" and "host" not in o:
+        r.problems.append('outbound.host: transport is "smtp" but no relay host is set; '
+                          'set host = "smtp.example.com" or use transport = "directory"')
+
+    p = r.table(data, "processing")
+    r.unknown(p, "processing", {"poll_interval", "attachment_max_size",
+                                "blocked_attachment_types", "parse_time_budget"})
+    processing = ProcessingSettings(
+        poll_interval=r.get(p, "processing.poll_interval", timedelta(seconds=1), parse_interval),
+        attachment_max_size=r.get(p, "processing.attachment_max_size", 20 * 1000**2, parse_size),
+        blocked_attachment_types=r.get(p, "processing.blocked_attachment_types",
+                                       (".exe", ".scr", ".bat", ".cmd", ".com", ".pif", ".vbs",
+                                        ".js", ".jar", ".msi"), _types),
+        parse_time_budget=r.get(p, "processing.parse_time_budget", timedelta(seconds=5),
+                                parse_interval),
+    )
+
+    t = r.table(data, "templates")
+    r.unknown(t, "templates", {"directory"})
+    templates_dir = r.get(t, "templates.directory", None, _str)
+
+    if r.problems:
+        raise ConfigError(r.problems)
+    return Config(path=path, gateway=gateway, database=database, smtp=smtp, outbound=outbound,
+                  processing=processing,
+                  templates_dir=(base / templates_dir) if templates_dir else None, raw=data)
+
+
+def config_path(explicit: str | None) -> Path | None:
+    """``-c`` wins, then ``$HELPDESK_CONFIG``, then ``./config.toml`` if it exists."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("HELPDESK_CONFIG")
+    if env:
+        return Path(env)
+    default = Path(DEFAULT_CONFIG_NAME)
+    return default if default.exists() else None

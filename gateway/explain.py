@@ -1,0 +1,77 @@
+"""``helpdesk explain``: what the gateway would do with one mail, writing nothing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from gateway.app import App
+from gateway.correlate import correlate
+from gateway.pipeline import DEFAULT_PRIORITY
+from parsers import ParseLimitExceeded, parse, screen
+
+
+def explain(app: App, raw: bytes, *, at: datetime | None = None,
+            envelope_from: str | None = None, rcpt_to: tuple[str, ...] = ()) -> dict[str, Any]:
+    now = at or app.clock.now()
+    try:
+        mail = parse(raw, received_at=now, limits=app.limits)
+    except ParseLimitExceeded as exc:
+        return {"outcome": "quarantine", "reason": f"over the {exc.limit} limit: {exc.detail}"}
+    verdict = screen(mail, app.own, envelope_from=envelope_from)
+    with app.db.sessions() as session:
+        corr = correlate(session, mail, rcpt_to, support_addresses=app.support_addresses,
+                         secret=app.secret)
+        session.rollback()
+    data: dict[str, Any] = {
+        "parsed": {
+            "message_id": mail.message_id,
+            "message_id_synthesised": mail.message_id_synthesised,
+            "from": mail.sender.addr if mail.sender else None,
+            "from_name": mail.sender.name if mail.sender else None,
+            "to": [a.addr for a in mail.to],
+            "cc": [a.addr for a in mail.cc],
+            "subject": mail.subject,
+            "date": mail.date.isoformat(),
+            "in_reply_to": list(mail.in_reply_to),
+            "body_preview": mail.text[:500],
+            "reply_text": mail.reply_text[:2000],
+            "attachments": [{"filename": a.filename, "content_type": a.content_type, "size": a.size,
+                             "sha256": a.sha256} for a in mail.attachments],
+            "defects": list(mail.defects),
+        },
+        "screening": {"verdict": verdict.kind, "reason": verdict.reason},
+        "thread": {"ticket": corr.ticket_id, "via": corr.via},
+        "acknowledge": verdict.kind == "clean" and corr.ticket_id is None and mail.sender is not None,
+        "priority": DEFAULT_PRIORITY,
+    }
+    if verdict.kind != "clean":
+        data["outcome"] = "screened"
+    elif corr.ticket_id is not None:
+        data["outcome"] = "reply"
+    else:
+        data["outcome"] = "ticket"
+    return data
+
+
+def format_explanation(data: dict[str, Any]) -> str:
+    if "parsed" not in data:
+        return f"outcome: {data['outcome']} ({data['reason']})"
+    p = data["parsed"]
+    lines = [
+        f"From:        {p['from_name'] or ''} <{p['from']}>",
+        f"Subject:     {p['subject']}",
+        f"Message-ID:  {p['message_id']}{' (synthesised)' if p['message_id_synthesised'] else ''}",
+        f"Date:        {p['date']}",
+        f"Screening:   {data['screening']['verdict']} ({data['screening']['reason']})",
+        f"Thread:      {'ticket #%s via %s' % (data['thread']['ticket'], data['thread']['via']) if data['thread']['ticket'] else 'new ticket'}",
+        f"Outcome:     {data['outcome']}; acknowledgement: {'yes' if data['acknowledge'] else 'no'}",
+        f"Priority:    {data['priority']}",
+    ]
+    if p["attachments"]:
+        lines.append("Attachments: " + ", ".join(f"{a['filename']} ({a['size']} bytes)" for a in p["attachments"]))
+    if p["defects"]:
+        lines.append("Defects:     " + "; ".join(p["defects"]))
+    lines.append("Reply text:")
+    lines.extend("    " + line for line in p["reply_text"].splitlines()[:20])
+    return "\n".join(lines)

@@ -1,0 +1,78 @@
+"""One way in: every source hands raw bytes here, and they are stored and committed."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from gateway.db import Database
+from gateway.errors import StorageError
+from gateway.models import InboundMessage
+
+log = logging.getLogger("gateway.intake")
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """The SMTP envelope (or what stands for it): return path and recipients."""
+
+    mail_from: str | None
+    rcpt_to: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """What storing a message did: the inbound row, and whether it was already there."""
+
+    inbound_id: int
+    duplicate: bool
+
+
+def content_source_key(raw: bytes, envelope: Envelope) -> str:
+    """The key of a delivery with no key of its own: the same envelope and bytes are one mail."""
+    digest = hashlib.sha256()
+    digest.update((envelope.mail_from or "").lower().encode("utf-8", "surrogateescape"))
+    digest.update(b"\0")
+    digest.update(",".join(sorted(r.lower() for r in envelope.rcpt_to)).encode("utf-8", "surrogateescape"))
+    digest.update(b"\0")
+    digest.update(raw)
+    return "sha256:" + digest.hexdigest()
+
+
+def store_inbound(db: Database, raw: bytes, *, source: str, envelope: Envelope,
+                  received_at: datetime, source_key: str | None = None) -> Stored:
+    """Store one raw message in the inbound queue and commit; raise StorageError if it could not.
+
+    Returning normally means the bytes are durably in the database: only then may a source
+    acknowledge its peer (250, IMAP \\Seen or move, exit 0). A delivery whose source key is
+    already stored is a duplicate and changes nothing.
+    """
+    key = source_key or content_source_key(raw, envelope)
+    try:
+        with db.transaction() as session:
+            existing = session.scalar(select(InboundMessage.id).where(InboundMessage.source_key == key))
+            if existing is not None:
+                return Stored(inbound_id=existing, duplicate=True)
+            row = InboundMessage(source=source, source_key=key, mail_from=envelope.mail_from,
+                                 rcpt_to=list(envelope.rcpt_to), raw=raw, size=len(raw),
+                                 received_at=received_at, state="pending", attempts=0)
+            session.add(row)
+            session.flush()
+            inbound_id = row.id
+    except IntegrityError:
+        # Another process stored the same delivery between our check and our insert.
+        with db.sessions() as session:
+            existing = session.scalar(select(InboundMessage.id).where(InboundMessage.source_key == key))
+        if existing is None:
+            raise StorageError("inbound row vanished after a unique-key conflict") from None
+        return Stored(inbound_id=existing, duplicate=True)
+    except SQLAlchemyError as exc:
+        log.error("%s: could not store inbound message: %s", key[:23], exc.__class__.__name__)
+        raise StorageError(f"could not store the message: {exc.__class__.__name__}: {exc}") from exc
+    log.info("inbound %d stored from %s (%d bytes)", inbound_id, source, len(raw))
+    return Stored(inbound_id=inbound_id, duplicate=False)

@@ -1,0 +1,210 @@
+"""The database tables, as typed SQLAlchemy 2 models. All instants are stored as UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; pass an aware UTC instant")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(), dict[str, Any]: JSON(), list[str]: JSON()}
+
+
+class InboundMessage(Base):
+    """A raw message as a source handed it over: the durable inbound queue."""
+
+    __tablename__ = "inbound_messages"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    source: Mapped[str] = mapped_column(String(16))
+    source_key: Mapped[str] = mapped_column(String(255), unique=True)
+    mail_from: Mapped[str | None] = mapped_column(Text)
+    rcpt_to: Mapped[list[str]] = mapped_column(default=list)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    received_at: Mapped[datetime]
+    # pending -> done | screened | duplicate | held | quarantined
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Why it is quarantined, screened or held: shown by `helpdesk quarantine list`.
+    reason: Mapped[str | None] = mapped_column(Text)
+    verdict: Mapped[str | None] = mapped_column(String(32))
+    message_id: Mapped[str | None] = mapped_column(Text)
+    # sha256 of Message-ID and body hash: a second delivery of the same mail is a duplicate.
+    dedupe_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    processed_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_inbound_state_id", "state", "id"),)
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(24), default="open")
+    priority: Mapped[str] = mapped_column(String(4))
+    plan: Mapped[str] = mapped_column(String(64))
+    organisation: Mapped[str | None] = mapped_column(String(200))
+    customer_address: Mapped[str] = mapped_column(Text)
+    customer_name: Mapped[str] = mapped_column(Text, default="")
+    verified: Mapped[bool] = mapped_column(Boolean, default=True)
+    assignee: Mapped[str | None] = mapped_column(String(200))
+    route_group: Mapped[str | None] = mapped_column(String(200))
+    tags: Mapped[list[str]] = mapped_column(default=list)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    next_deadline: Mapped[datetime | None] = mapped_column(index=True)
+
+    messages: Mapped[list[Message]] = relationship(back_populates="ticket",
+                                                   order_by="Message.id")
+    events: Mapped[list[Event]] = relationship(order_by="Event.id", viewonly=True)
+    participants: Mapped[list[Participant]] = relationship(order_by="Participant.id",
+                                                           viewonly=True)
+
+
+class Participant(Base):
+    """Someone on a ticket's customer side (or an engineer) who may write to it."""
+
+    __tablename__ = "participants"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
+    address: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str] = mapped_column(Text, default="")
+    role: Mapped[str] = mapped_column(String(16))
+    __table_args__ = (UniqueConstraint("ticket_id", "address"),)
+
+
+class Message(Base):
+    """A mail on a ticket, in (from a customer or engineer) or out (sent by the gateway)."""
+
+    __tablename__ = "messages"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"))
+    direction: Mapped[str] = mapped_column(String(4))
+    kind: Mapped[str] = mapped_column(String(16))
+    message_id: Mapped[str] = mapped_column(String(998), index=True)
+    in_reply_to: Mapped[str | None] = mapped_column(Text)
+    references: Mapped[str | None] = mapped_column(Text)
+    from_address: Mapped[str] = mapped_column(Text)
+    to_addresses: Mapped[list[str]] = mapped_column(default=list)
+    subject: Mapped[str] = mapped_column(Text)
+    body_text: Mapped[str] = mapped_column(Text)
+    reply_text: Mapped[str] = mapped_column(Text, default="")
+    body_html: Mapped[str | None] = mapped_column(Text)
+    body_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+    ticket: Mapped[Ticket] = relationship(back_populates="messages")
+    attachments: Mapped[list[Attachment]] = relationship(order_by="Attachment.id")
+
+
+class Blob(Base):
+    """Attachment bytes, content-addressed: never stored under a name from the mail."""
+
+    __tablename__ = "blobs"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Attachment(Base):
+    __tablename__ = "attachments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_pk: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
+    filename: Mapped[str] = mapped_column(Text)
+    content_type: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content_id: Mapped[str | None] = mapped_column(Text)
+    inline: Mapped[bool] = mapped_column(Boolean, default=False)
+    stored: Mapped[bool] = mapped_column(Boolean, default=True)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class OutboxMessage(Base):
+    """A mail the gateway must send, rendered in full; ``cause_key`` makes it once per cause."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    cause_key: Mapped[str] = mapped_column(String(255), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    message_id: Mapped[str] = mapped_column(String(998), index=True)
+    mail_from: Mapped[str] = mapped_column(Text)
+    rcpt_to: Mapped[list[str]] = mapped_column()
+    # The first recipient, lower-cased: what the loop guard counts per hour.
+    recipient: Mapped[str] = mapped_column(String(320))
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    # pending -> sending -> sent | failed; suppressed when a cap or screen held it back
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_outbox_state_next", "state", "next_attempt_at"),
+                      Index("ix_outbox_recipient_created", "recipient", "created_at"))
+
+
+class Event(Base):
+    """The audit trail: what happened to a ticket (or a message), when, by whom, and why."""
+
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"))
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(48))
+    actor: Mapped[str] = mapped_column(String(320), default="gateway")
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class AddressFlag(Base):
+    """What the gateway knows about a correspondent: hard bounces, rate-limit notes."""
+
+    __tablename__ = "address_flags"
+    address: Mapped[str] = mapped_column(String(320), primary_key=True)
+    hard_bounces: Mapped[int] = mapped_column(Integer, default=0)
+    undeliverable: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime]

@@ -1,0 +1,115 @@
+"""Queue a mail in the outbox, in the caller's transaction: once per cause, within the caps."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from gateway.compose import OutgoingMail, build_message, new_message_id
+from gateway.models import Event, Message, OutboxMessage
+
+log = logging.getLogger("gateway.outbound")
+
+# Mail kinds a person wrote (relayed engineer replies): not counted by the loop guard.
+PERSONAL_KINDS = frozenset({"relay"})
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxPolicy:
+    """The identity and caps every queued mail obeys."""
+
+    from_name: str
+    from_address: str
+    message_id_domain: str
+    loop_token: str
+    max_per_address_per_hour: int
+    max_per_ticket_per_hour: int
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """A mail to queue: what to say, to whom, threaded to what."""
+
+    kind: str
+    cause_key: str
+    ticket_id: int | None
+    to: tuple[tuple[str, str], ...]
+    subject: str
+    text: str
+    html: str | None = None
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    reply_to: str | None = None
+    from_name: str | None = None
+    cc: tuple[tuple[str, str], ...] = ()
+    auto_submitted: str | None = "auto-replied"
+
+
+def _recent_automatic(session: Session, since: datetime, *, address: str | None = None,
+                      ticket_id: int | None = None) -> int:
+    query = select(func.count(OutboxMessage.id)).where(
+        OutboxMessage.created_at >= since,
+        OutboxMessage.kind.not_in(PERSONAL_KINDS),
+        OutboxMessage.state != "suppressed",
+    )
+    if ticket_id is not None:
+        query = query.where(OutboxMessage.ticket_id == ticket_id)
+    if address is not None:
+        query = query.where(OutboxMessage.recipient == address.lower())
+    return session.scalar(query) or 0
+
+
+def queue(session: Session, policy: OutboxPolicy, draft: Draft, now: datetime) -> OutboxMessage | None:
+    """Add ``draft`` to the outbox unless its cause was already served; return the row.
+
+    An automatic mail over the per-address or per-ticket hourly cap is recorded as
+    ``suppressed`` with an event instead of being sent: two auto-responders cannot ping-pong.
+    """
+    existing = session.scalar(select(OutboxMessage).where(OutboxMessage.cause_key == draft.cause_key))
+    if existing is not None:
+        return None
+    message_id = new_message_id(policy.message_id_domain)
+    mail = OutgoingMail(
+        from_name=draft.from_name or policy.from_name, from_address=policy.from_address,
+        to=draft.to, cc=draft.cc, subject=draft.subject, text=draft.text, html=draft.html,
+        message_id=message_id, date=now, loop_token=policy.loop_token,
+        in_reply_to=draft.in_reply_to, references=draft.references, reply_to=draft.reply_to,
+        auto_submitted=draft.auto_submitted,
+    )
+    built = build_message(mail)
+    raw = built.as_bytes()
+    state, reason = "pending", None
+    if draft.kind not in PERSONAL_KINDS:
+        hour_ago = now - timedelta(hours=1)
+        for _name, addr in draft.to:
+            if _recent_automatic(session, hour_ago, address=addr) >= policy.max_per_address_per_hour:
+                state, reason = "suppressed", f"cap of {policy.max_per_address_per_hour} automatic mails per hour to {addr} reached"
+        if state == "pending" and draft.ticket_id is not None and _recent_automatic(
+                session, hour_ago, ticket_id=draft.ticket_id) >= policy.max_per_ticket_per_hour:
+            state, reason = "suppressed", f"cap of {policy.max_per_ticket_per_hour} automatic mails per hour on this ticket reached"
+    row = OutboxMessage(
+        ticket_id=draft.ticket_id, cause_key=draft.cause_key, kind=draft.kind, message_id=message_id,
+        mail_from=policy.from_address, rcpt_to=[addr for _n, addr in draft.to + draft.cc], raw=raw,
+        recipient=draft.to[0][1].lower() if draft.to else "",
+        state=state, attempts=0, next_attempt_at=now, created_at=now, last_error=reason,
+    )
+    session.add(row)
+    if draft.ticket_id is not None:
+        session.add(Message(
+            ticket_id=draft.ticket_id, direction="out", kind=draft.kind, message_id=message_id,
+            in_reply_to=draft.in_reply_to, references=" ".join(draft.references) or None,
+            from_address=policy.from_address, to_addresses=[a for _n, a in draft.to],
+            subject=str(built["Subject"]), body_text=draft.text, created_at=now))
+    if reason:
+        session.add(Event(ticket_id=draft.ticket_id, at=now, kind="mail-suppressed",
+                          detail={"kind": draft.kind, "reason": reason, "to": [a for _n, a in draft.to]}))
+        log.warning("%s: %s mail suppressed: %s", message_id, draft.kind, reason)
+    else:
+        session.add(Event(ticket_id=draft.ticket_id, at=now, kind="mail-queued",
+                          detail={"kind": draft.kind, "message_id": message_id,
+                                  "to": [a for _n, a in draft.to]}))
+    return row

@@ -1,0 +1,108 @@
+"""``helpdesk run``: the listener, the processor and the sender, until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import socket
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from gateway.app import App
+from gateway.processor import Processor
+from gateway.sender import Sender
+from gateway.smtp_listener import IntakeHandler, protocol_factory
+from gateway.transports import make_transport
+
+log = logging.getLogger("gateway.service")
+
+SENDER_POLL = timedelta(seconds=1)
+
+
+class Worker(threading.Thread):
+    """A loop that does a step of work when woken (or every ``interval``) until stopped."""
+
+    def __init__(self, name: str, step: Callable[[], bool], interval: timedelta,
+                 stopping: threading.Event) -> None:
+        super().__init__(name=name, daemon=True)
+        self.step = step
+        self.interval = interval.total_seconds()
+        self.stopping = stopping
+        self.wake = threading.Event()
+        self._failing = False
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                busy = self.step()
+                if self._failing:
+                    log.warning("%s: recovered", self.name)
+                    self._failing = False
+            except SQLAlchemyError as exc:
+                if not self._failing:
+                    log.error("%s: database trouble, will keep trying: %s", self.name, exc.__class__.__name__)
+                    self._failing = True
+                busy = False
+            except Exception:
+                log.exception("%s: unexpected failure; continuing", self.name)
+                busy = False
+            if not busy:
+                self.wake.wait(self.interval)
+                self.wake.clear()
+
+
+def run(app: App) -> int:
+    return asyncio.run(_serve(app))
+
+
+async def _serve(app: App) -> int:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    stopping = threading.Event()
+    processor = Processor(app)
+    sender = Sender(app, make_transport(app.config.outbound), worker=socket.gethostname())
+
+    sender_worker = Worker("sender", lambda: sender.send_due() > 0, SENDER_POLL, stopping)
+
+    def process_step() -> bool:
+        counts = processor.drain(limit=50)
+        if counts:
+            sender_worker.wake.set()
+        return bool(counts)
+
+    processor_worker = Worker("processor", process_step, app.config.processing.poll_interval, stopping)
+    workers = [processor_worker, sender_worker]
+    for worker in workers:
+        worker.start()
+
+    server = None
+    executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="intake")
+    if app.config.smtp.enabled:
+        handler = IntakeHandler(app, executor, on_stored=processor_worker.wake.set,
+                                lmtp=app.config.smtp.lmtp)
+        server = await loop.create_server(protocol_factory(app, handler),
+                                          host=app.config.smtp.host, port=app.config.smtp.port)
+        log.info("%s listener on %s:%d for %s", "LMTP" if app.config.smtp.lmtp else "SMTP",
+                 app.config.smtp.host, app.config.smtp.port, ", ".join(app.support_addresses))
+    log.info("gateway running (outbound: %s)", app.config.outbound.transport)
+    await stop.wait()
+    log.info("stopping")
+    if server is not None:
+        server.close()
+        await server.wait_closed()
+    executor.shutdown(wait=True)
+    stopping.set()
+    for worker in workers:
+        worker.wake.set()
+    for worker in workers:
+        await loop.run_in_executor(None, worker.join, 10)
+    app.db.dispose()
+    log.info("stopped")
+    return 0

@@ -1,0 +1,80 @@
+"""The SMTP/LMTP listener: 250 only after the inbound row is committed, 451 on any trouble."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import Executor
+from typing import Any
+
+from aiosmtpd.lmtp import LMTP
+from aiosmtpd.smtp import SMTP, Envelope as SmtpEnvelope, Session as SmtpSession
+
+from gateway.app import App
+from gateway.errors import TemporaryError
+from gateway.intake import Envelope, store_inbound
+from gateway.reply_token import is_support_recipient
+
+log = logging.getLogger("gateway.intake")
+
+TEMPFAIL = "451 4.3.0 Temporary failure storing the message; please try again later"
+NO_SUCH_RECIPIENT = "550 5.1.1 No such support address here"
+
+
+class IntakeHandler:
+    """aiosmtpd handler: accepts mail for the support addresses and stores it durably."""
+
+    def __init__(self, app: App, executor: Executor, on_stored: Callable[[], None], *, lmtp: bool) -> None:
+        self.app = app
+        self.executor = executor
+        self.on_stored = on_stored
+        self.lmtp = lmtp
+
+    async def handle_RCPT(self, server: SMTP, session: SmtpSession, envelope: SmtpEnvelope,
+                          address: str, rcpt_options: list[str]) -> str:
+        if not is_support_recipient(address, self.app.support_addresses):
+            return NO_SUCH_RECIPIENT
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server: SMTP, session: SmtpSession, envelope: SmtpEnvelope) -> str:
+        raw = envelope.original_content or b""
+        if isinstance(raw, str):
+            raw = raw.encode("utf-8", "surrogateescape")
+        env = Envelope(mail_from=envelope.mail_from or "", rcpt_to=tuple(envelope.rcpt_tos))
+        loop = asyncio.get_running_loop()
+        try:
+            stored = await loop.run_in_executor(
+                self.executor, lambda: store_inbound(
+                    self.app.db, bytes(raw), source="lmtp" if self.lmtp else "smtp",
+                    envelope=env, received_at=self.app.clock.now()))
+        except TemporaryError:
+            return self._each(TEMPFAIL, len(envelope.rcpt_tos))
+        except Exception:
+            log.exception("unexpected failure storing a message")
+            return self._each(TEMPFAIL, len(envelope.rcpt_tos))
+        self.on_stored()
+        note = "already have it" if stored.duplicate else f"queued as {stored.inbound_id}"
+        return self._each(f"250 2.0.0 OK: {note}", len(envelope.rcpt_tos))
+
+    def _each(self, status: str, recipients: int) -> str:
+        # LMTP (RFC 2033 4.2) answers DATA once per accepted recipient; one row serves them all.
+        if self.lmtp:
+            return "\r\n".join([status] * max(recipients, 1))
+        return status
+
+    async def handle_exception(self, error: Exception) -> str:
+        # aiosmtpd's default is 500, which makes the sender bounce a mail we could take later.
+        log.error("SMTP session error: %s: %s", error.__class__.__name__, error)
+        return TEMPFAIL
+
+
+def protocol_factory(app: App, handler: IntakeHandler) -> Callable[[], Any]:
+    cls = LMTP if app.config.smtp.lmtp else SMTP
+    hostname = app.config.gateway.message_id_domain
+
+    def factory() -> Any:
+        return cls(handler, data_size_limit=app.config.smtp.max_message_size, enable_SMTPUTF8=True,
+                   decode_data=False, hostname=hostname, ident="helpdesk-gateway")
+    return factory

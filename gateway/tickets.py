@@ -1,0 +1,89 @@
+"""Tickets, their messages, participants and events: the writes a processed mail makes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.models import Attachment, Blob, Event, Message, Participant, Ticket
+from parsers import ParsedMail
+
+
+def record(session: Session, ticket_id: int | None, kind: str, at: datetime, *,
+           actor: str = "gateway", inbound_id: int | None = None, **detail: Any) -> Event:
+    event = Event(ticket_id=ticket_id, inbound_id=inbound_id, at=at, kind=kind, actor=actor,
+                  detail=detail)
+    session.add(event)
+    return event
+
+
+def add_participant(session: Session, ticket_id: int, address: str, name: str, role: str) -> bool:
+    """Add a participant unless present; True when added."""
+    key = address.lower()
+    exists = session.scalar(select(Participant.id).where(Participant.ticket_id == ticket_id,
+                                                         Participant.address == key))
+    if exists is not None:
+        return False
+    session.add(Participant(ticket_id=ticket_id, address=key, name=name, role=role))
+    return True
+
+
+def is_participant(session: Session, ticket_id: int, address: str) -> bool:
+    return session.scalar(select(Participant.id).where(
+        Participant.ticket_id == ticket_id, Participant.address == address.lower())) is not None
+
+
+def open_ticket(session: Session, mail: ParsedMail, *, priority: str, plan: str,
+                organisation: str | None, verified: bool, now: datetime) -> Ticket:
+    sender = mail.sender
+    ticket = Ticket(subject=mail.subject or "(no subject)", status="open", priority=priority,
+                    plan=plan, organisation=organisation,
+                    customer_address=sender.addr if sender else "",
+                    customer_name=sender.name if sender else "", verified=verified, tags=[],
+                    created_at=now, updated_at=now)
+    session.add(ticket)
+    session.flush()
+    if sender:
+        add_participant(session, ticket.id, sender.addr, sender.name, "customer")
+    return ticket
+
+
+def add_message(session: Session, ticket: Ticket, mail: ParsedMail, *, inbound_id: int | None,
+                kind: str, now: datetime, blocked_types: tuple[str, ...] = (),
+                attachment_max_size: int | None = None) -> Message:
+    """Store an inbound mail on ``ticket``; attachments go to content-addressed blobs."""
+    message = Message(
+        ticket_id=ticket.id, inbound_id=inbound_id, direction="in", kind=kind,
+        message_id=mail.message_id, in_reply_to=" ".join(mail.in_reply_to) or None,
+        references=" ".join(mail.references) or None,
+        from_address=mail.sender.addr if mail.sender else "",
+        to_addresses=[a.addr for a in mail.to + mail.cc], subject=mail.subject,
+        body_text=mail.text, reply_text=mail.reply_text, body_html=mail.html,
+        body_hash=mail.body_hash, created_at=now)
+    session.add(message)
+    session.flush()
+    for part in mail.attachments:
+        note = _refusal(part.filename, part.content_type, part.size, blocked_types, attachment_max_size)
+        stored = note is None and bool(part.data)
+        if stored and session.get(Blob, part.sha256) is None:
+            session.add(Blob(sha256=part.sha256, size=part.size, data=part.data))
+        session.add(Attachment(message_pk=message.id, filename=part.filename,
+                               content_type=part.content_type, size=part.size, sha256=part.sha256,
+                               content_id=part.content_id, inline=part.inline, stored=stored,
+                               note=note))
+    ticket.updated_at = now
+    return message
+
+
+def _refusal(filename: str, content_type: str, size: int, blocked: tuple[str, ...],
+             max_size: int | None) -> str | None:
+    lowered = filename.lower()
+    for pattern in blocked:
+        if (pattern.startswith(".") and lowered.endswith(pattern)) or pattern == content_type.lower():
+            return f"blocked type {pattern}"
+    if max_size is not None and size > max_size:
+        return f"larger than the {max_size}-byte attachment limit"
+    return None

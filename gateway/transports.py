@@ -1,0 +1,89 @@
+"""Where outbound mail goes: an SMTP relay, or a directory of .eml files (the embedded default)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import smtplib
+import socket
+import ssl
+from pathlib import Path
+from typing import Protocol
+
+from gateway.config import OutboundSettings
+from gateway.errors import PermanentError, TemporaryError
+
+
+class Transport(Protocol):
+    def send(self, mail_from: str, rcpt_to: list[str], raw: bytes, message_id: str) -> str | None:
+        """Deliver, returning a note on recipients the relay refused while taking the rest,
+        or raise TemporaryError (retry later) / PermanentError (give up)."""
+
+
+class DirectoryTransport:
+    """Writes each mail as ``<message-id-hash>.eml``: a retry rewrites the same file, never a second."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def send(self, mail_from: str, rcpt_to: list[str], raw: bytes, message_id: str) -> str | None:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            name = hashlib.sha256(message_id.encode("utf-8")).hexdigest()[:32] + ".eml"
+            tmp = self.directory / (name + ".tmp")
+            envelope = f"X-Envelope-From: <{mail_from}>\r\nX-Envelope-To: {', '.join(rcpt_to)}\r\n"
+            with open(tmp, "wb") as fh:
+                fh.write(envelope.encode("utf-8") + raw)
+                fh.flush()
+                os.fsync(fh.fileno())
+            tmp.replace(self.directory / name)
+        except OSError as exc:
+            raise TemporaryError(f"cannot write to {self.directory}: {exc.strerror}") from exc
+        return None
+
+
+class SmtpTransport:
+    """Hands mail to a relay; 4xx and network trouble are temporary, 5xx permanent."""
+
+    def __init__(self, settings: OutboundSettings) -> None:
+        self.settings = settings
+        self.password = os.environ.get(settings.password_env) if settings.password_env else None
+
+    def send(self, mail_from: str, rcpt_to: list[str], raw: bytes, message_id: str) -> str | None:
+        s = self.settings
+        timeout = s.timeout.total_seconds()
+        try:
+            client: smtplib.SMTP
+            if s.security == "tls":
+                client = smtplib.SMTP_SSL(s.host, s.port, timeout=timeout,
+                                          context=ssl.create_default_context())
+            else:
+                client = smtplib.SMTP(s.host, s.port, timeout=timeout)
+            with client:
+                if s.security == "starttls":
+                    client.starttls(context=ssl.create_default_context())
+                if s.username and self.password is not None:
+                    client.login(s.username, self.password)
+                refused = client.sendmail(mail_from, rcpt_to, raw)
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _msg in exc.recipients.values()]
+            if all(500 <= code < 600 for code in codes):
+                raise PermanentError(f"relay refused every recipient: {exc.recipients}") from exc
+            raise TemporaryError(f"relay refused recipients for now: {exc.recipients}") from exc
+        except smtplib.SMTPResponseException as exc:
+            text = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+            if 500 <= exc.smtp_code < 600:
+                raise PermanentError(f"relay answered {exc.smtp_code} {text}") from exc
+            raise TemporaryError(f"relay answered {exc.smtp_code} {text}") from exc
+        except (OSError, smtplib.SMTPException, socket.timeout) as exc:
+            raise TemporaryError(f"relay {s.host}:{s.port} unreachable: {exc}") from exc
+        if refused:
+            # The others took it: the mail is sent and must not go again; the refusal is noted.
+            return f"relay refused some recipients: {refused}"
+        return None
+
+
+def make_transport(settings: OutboundSettings) -> Transport:
+    if settings.transport == "smtp":
+        return SmtpTransport(settings)
+    return DirectoryTransport(settings.directory)

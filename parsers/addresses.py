@@ -1,0 +1,46 @@
+"""Address headers (From, To, Cc, Reply-To) to Address values with decoded display names."""
+
+from __future__ import annotations
+
+import re
+from email.utils import getaddresses
+
+from parsers.headers import decode_words, one_line, raw_to_text
+from parsers.mail import Address
+
+# An address is one token: no whitespace, no controls, no angle brackets (RFC 5322 3.4.1).
+_ADDR_JUNK = re.compile(r"[\s<>\x00-\x1f\x7f]+")
+_MAX_ADDRESSES = 1000
+_MAX_LEN = 320  # RFC 5321 section 4.5.3.1: 64 local + 1 + 255 domain
+
+
+def parse_addresses(values: list[str], defects: list[str] | None = None) -> tuple[Address, ...]:
+    """Every mailbox in the given raw header values; groups flattened, junk dropped.
+
+    The list is split *before* RFC 2047 decoding (RFC 2047 section 5: an encoded word in a
+    phrase may decode to a comma, which must not split the address).
+    """
+    texts = []
+    for value in values:
+        text, defect = raw_to_text(value)
+        if defect is not None and defects is not None:
+            defects.append(defect)
+        texts.append(one_line(text))
+    try:
+        pairs = getaddresses(texts)
+    except Exception:  # the stdlib address parser has raised on hostile input before
+        if defects is not None:
+            defects.append("address list unparseable; kept none")
+        return ()
+    found: list[Address] = []
+    for name, addr in pairs[:_MAX_ADDRESSES]:
+        clean = _ADDR_JUNK.sub("", addr).strip(".,;:")[:_MAX_LEN]
+        if not clean:
+            continue
+        found.append(Address(name=one_line(decode_words(name, defects))[:_MAX_LEN], addr=clean))
+    return tuple(found)
+
+
+def first_address(values: list[str], defects: list[str] | None = None) -> Address | None:
+    addresses = parse_addresses(values, defects)
+    return addresses[0] if addresses else None

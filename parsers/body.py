@@ -1,0 +1,186 @@
+"""Walks a parsed MIME tree: picks the text and HTML bodies, collects attachments and forwards."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from email.message import Message
+
+from parsers.addresses import first_address
+from parsers.attachments import (
+    TNEF_TYPES,
+    build_attachment,
+    content_id,
+    part_filename,
+    sanitise_filename,
+)
+from parsers.charsets import decode_text
+from parsers.headers import decode_header, first_message_id
+from parsers.html_text import html_to_text
+from parsers.limits import Budget, ParseLimitExceeded
+from parsers.mail import Attachment, ForwardedMessage
+
+_NEWLINES = re.compile(r"\r\n?")
+# NUL cannot be stored in PostgreSQL text; lone surrogates (which the UTF-7 codec lets
+# through) cannot be encoded as UTF-8 at all.
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+# Alternatives to the text/plain and text/html bodies that are not worth keeping.
+_DROPPED_ALTERNATIVES = {"text/enriched", "text/richtext", "text/watch-html", "text/x-amp-html"}
+_FORWARD_TYPES = {"message/rfc822", "message/global"}
+
+
+def clean_text(text: str) -> str:
+    """Newlines normalised to LF and unstorable characters removed."""
+    return _UNSTORABLE.sub("\ufffd", _NEWLINES.sub("\n", text)).replace("\ufffd\ufffd", "\ufffd")
+
+
+@dataclass
+class Bodies:
+    """The text found at one level: the mail itself, or one forwarded message."""
+
+    plain: list[str] = field(default_factory=list)
+    html: list[str] = field(default_factory=list)
+
+    def best_text(self) -> str:
+        if self.plain:
+            return "\n".join(p.strip("\n") for p in self.plain).strip()
+        return html_to_text("\n".join(self.html)).strip()
+
+
+def _defect_strings(part: Message, ctype: str) -> list[str]:
+    out = []
+    for defect in getattr(part, "defects", ()):
+        detail = str(defect)
+        name = type(defect).__name__
+        out.append(f"{ctype}: {name}" + (f" ({detail[:120]})" if detail else ""))
+    return out
+
+
+def _charset(part: Message) -> str | None:
+    try:
+        charset = part.get_param("charset")
+    except Exception:  # a broken Content-Type must not lose the body
+        return None
+    if isinstance(charset, tuple):  # RFC 2231 encoded parameter: (charset, lang, value)
+        charset = charset[2]
+    return str(charset) if charset else None
+
+
+def _block_bytes(part: Message) -> bytes:
+    """message/delivery-status and friends: the parser split them into header blocks."""
+    payload = part.get_payload()
+    if isinstance(payload, str):
+        return payload.encode("utf-8", "surrogateescape")
+    blocks = []
+    for block in payload:
+        if not isinstance(block, Message):
+            continue
+        lines = "".join(f"{k}: {v}\n" for k, v in block.raw_items())
+        blocks.append(lines.encode("utf-8", "surrogateescape"))
+    return b"\n".join(blocks)
+
+
+class Walker:
+    """One walk over one message; fills ``bodies``, ``attachments``, ``forwarded``."""
+
+    def __init__(self, budget: Budget, defects: list[str]) -> None:
+        self.budget = budget
+        self.defects = defects
+        self.bodies = Bodies()
+        self.attachments: list[Attachment] = []
+        self.forwarded: list[ForwardedMessage] = []
+        self.has_tnef = False
+
+    def walk(self, part: Message, depth: int = 0, bodies: Bodies | None = None) -> None:
+        into = self.bodies if bodies is None else bodies
+        self.budget.add_part()
+        if depth > self.budget.limits.mime_depth:
+            raise ParseLimitExceeded("mime_depth", f"MIME nesting deeper than {depth - 1}")
+        self.budget.check_time("MIME walk")
+        ctype = part.get_content_type()
+        self.defects.extend(_defect_strings(part, ctype))
+        payload = part.get_payload()
+        if ctype in _FORWARD_TYPES and isinstance(payload, list) and payload:
+            if isinstance(payload[0], Message):
+                self._forward(payload[0], depth)
+        elif isinstance(payload, list):
+            alternative = ctype == "multipart/alternative"
+            for child in payload:
+                if not isinstance(child, Message):
+                    continue
+                if alternative and child.get_content_type() in _DROPPED_ALTERNATIVES:
+                    continue
+                if ctype.startswith("message/"):
+                    continue  # delivery-status blocks: handled as one leaf below
+                self.walk(child, depth + 1, into)
+            if ctype.startswith("message/"):
+                self._attach(part, ctype, _block_bytes(part))
+        else:
+            self._leaf(part, ctype, into)
+
+    def _forward(self, inner: Message, depth: int) -> None:
+        bodies = Bodies()
+        self.walk(inner, depth + 1, bodies)
+        local: list[str] = []
+        subject = decode_header(str(inner.get("Subject", "")), local)
+        sender = first_address([str(v) for v in inner.get_all("From", [])], local)
+        message_id = first_message_id(decode_header(str(inner.get("Message-ID", "")), local))
+        self.forwarded.append(
+            ForwardedMessage(
+                subject=subject, sender=sender, message_id=message_id, text=bodies.best_text()
+            )
+        )
+
+    def _decoded(self, part: Message) -> bytes:
+        raw = part.get_payload()
+        estimate = len(raw) if isinstance(raw, str) else 0
+        if self.budget.decoded + estimate * 3 // 4 > self.budget.limits.decoded_size:
+            raise ParseLimitExceeded(
+                "decoded_size", f"more than {self.budget.limits.decoded_size} decoded bytes"
+            )
+        data = part.get_payload(decode=True)
+        data = data if isinstance(data, bytes) else b""
+        self.budget.add_decoded(len(data))
+        return data
+
+    def _leaf(self, part: Message, ctype: str, into: Bodies) -> None:
+        disposition = part.get_content_disposition()
+        filename = part_filename(part)
+        data = self._decoded(part)
+        is_text = ctype in ("text/plain", "text/html") or ctype.startswith("multipart/")
+        if is_text and disposition != "attachment" and filename is None:
+            declared = _charset(part)
+            text, defect = decode_text(data, declared)
+            if defect is not None:
+                self.defects.append(f"{ctype}: {defect}")
+            if ctype.startswith("multipart/"):
+                self.defects.append(f"{ctype}: no parts found; body kept as text")
+            (into.html if ctype == "text/html" else into.plain).append(clean_text(text))
+            self.budget.check_time("text decoding")
+            return
+        self._attach(part, ctype, data, filename, disposition)
+
+    def _attach(
+        self,
+        part: Message,
+        ctype: str,
+        data: bytes,
+        filename: str | None = None,
+        disposition: str | None = None,
+    ) -> None:
+        index = len(self.attachments) + 1
+        name = sanitise_filename(filename, index, ctype)
+        if ctype in TNEF_TYPES or name.lower() == "winmail.dat":
+            self.has_tnef = True
+        cid = content_id(part)
+        self.attachments.append(
+            build_attachment(
+                data=data,
+                filename=name,
+                content_type=ctype,
+                cid=cid,
+                inline=disposition == "inline" or (disposition is None and cid is not None),
+                max_size=self.budget.limits.max_attachment_size,
+                defects=self.defects,
+            )
+        )

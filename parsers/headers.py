@@ -1,0 +1,129 @@
+"""Header values: raw bytes to one clean line of text, RFC 2047 words decoded, tolerantly."""
+
+from __future__ import annotations
+
+import binascii
+import re
+from collections.abc import Iterable
+
+from parsers.charsets import codec_for, decode_text
+
+# RFC 2047 section 2: =?charset?encoding?encoded-text?=, with the RFC 2231 section 5
+# language suffix (=?utf-8*en?Q?...?=). Real mailers put spaces in the text; allow them.
+_ENCODED_WORD = re.compile(r"=\?([^?\s*]+)(?:\*[^?\s]*)?\?([bBqQ])\?([^?]*)\?=")
+# RFC 5322 section 2.2.3: unfolding removes a CRLF that is followed by WSP.
+_FOLD = re.compile(r"\r\n(?=[ \t])|\n(?=[ \t])|\r(?=[ \t])")
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
+_BASE64_JUNK = re.compile(rb"[^A-Za-z0-9+/]")
+
+
+def raw_to_text(value: str) -> tuple[str, str | None]:
+    """A header value as the byte parser left it (surrogate-escaped 8-bit) to real text.
+
+    RFC 6532 allows UTF-8 in headers; older mail carries raw 8-bit in any charset.
+    """
+    if value.isascii():
+        return value, None
+    data = value.encode("utf-8", "surrogateescape")
+    text, defect = decode_text(data, None)
+    return text, None if defect is None else f"8-bit header text ({defect})"
+
+
+def _decode_b(text: str) -> bytes:
+    data = _BASE64_JUNK.sub(b"", text.encode("ascii", "ignore"))
+    data = data[: len(data) - len(data) % 4 if len(data) % 4 == 1 else len(data)]
+    try:
+        return binascii.a2b_base64(data + b"=" * (-len(data) % 4))
+    except binascii.Error:
+        return b""
+
+
+def _decode_q(text: str) -> bytes:
+    return binascii.a2b_qp(text.encode("ascii", "ignore"), header=True)
+
+
+def decode_words(value: str, defects: list[str] | None = None) -> str:
+    """Decode every RFC 2047 encoded word in ``value``; never raises.
+
+    Adjacent encoded words in the same charset are joined as bytes before decoding, since
+    encoders split multi-byte characters across words; whitespace between encoded words
+    is dropped (RFC 2047 section 6.2).
+    """
+    if "=?" not in value:
+        return value
+    out: list[str] = []
+    pending: bytes = b""
+    pending_charset = ""
+    pos = 0
+
+    def flush() -> None:
+        nonlocal pending, pending_charset
+        if pending_charset:
+            text, defect = decode_text(pending, pending_charset)
+            if defect is not None and defects is not None:
+                defects.append(f"encoded word: {defect}")
+            out.append(text)
+        pending, pending_charset = b"", ""
+
+    for match in _ENCODED_WORD.finditer(value):
+        between = value[pos : match.start()]
+        if between and (between.strip() or not pending_charset):
+            flush()
+            out.append(between)
+        charset, encoding, payload = match.groups()
+        data = _decode_b(payload) if encoding in "bB" else _decode_q(payload)
+        if pending_charset and codec_for(charset) != codec_for(pending_charset):
+            flush()
+        pending += data
+        pending_charset = charset
+        pos = match.end()
+    flush()
+    out.append(value[pos:])
+    return "".join(out)
+
+
+def one_line(value: str) -> str:
+    """Unfold, turn runs of control characters (CR, LF, NUL, ...) into one space, trim."""
+    return _CONTROLS.sub(" ", _FOLD.sub("", value)).strip()
+
+
+def decode_header(value: str, defects: list[str] | None = None) -> str:
+    """A raw header value to one decoded, clean line of text."""
+    text, defect = raw_to_text(value)
+    if defect is not None and defects is not None:
+        defects.append(defect)
+    return one_line(decode_words(_FOLD.sub("", text), defects))
+
+
+# RFC 5322 section 3.6.4: msg-id = "<" id-left "@" id-right ">". Real ids sometimes lack
+# the "@"; they still identify a message, so only whitespace and brackets are refused.
+_MSG_ID = re.compile(r"<([^<>\s\"]{1,900})>")
+_BARE_ID = re.compile(r"^[^<>\s\"@]{1,450}@[^<>\s\"@]{1,450}$")
+
+
+def message_ids(value: str | None) -> tuple[str, ...]:
+    """All ``<id>`` tokens in an In-Reply-To or References value, in order, deduplicated."""
+    if not value:
+        return ()
+    found = [f"<{m.group(1)}>" for m in _MSG_ID.finditer(value) if m.group(1) != "@"]
+    if not found:
+        bare = value.strip()
+        found = [f"<{bare}>"] if _BARE_ID.match(bare) else []
+    return tuple(dict.fromkeys(found))
+
+
+def first_message_id(value: str | None) -> str | None:
+    """The Message-ID in a header value with its angle brackets, or None when bogus."""
+    ids = message_ids(value)
+    return ids[0] if ids else None
+
+
+def header_pairs(
+    items: Iterable[tuple[str, object]], defects: list[str]
+) -> tuple[tuple[str, str], ...]:
+    """Decoded (name, value) pairs for raw header items, in order."""
+    pairs = []
+    for name, value in items:
+        clean_name = one_line(raw_to_text(str(name))[0])
+        pairs.append((clean_name, decode_header(str(value), defects)))
+    return tuple(pairs)

@@ -1,0 +1,114 @@
+"""Customer HTML: sanitised for display with nh3, and converted to plain text for the body."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import nh3
+
+# cid: links inline images to their MIME parts (RFC 2392); every other scheme is nh3's
+# default allow-list, which has no javascript:, vbscript: or data:.
+_URL_SCHEMES = set(nh3.ALLOWED_URL_SCHEMES) | {"cid"}
+_DROP_WITH_CONTENT = {"script", "style", "title"}
+_TAGS = set(nh3.ALLOWED_TAGS) - _DROP_WITH_CONTENT
+
+
+def sanitise_html(html: str) -> str:
+    """HTML safe to show: no script, no event handlers, no javascript: URLs."""
+    return nh3.clean(
+        html,
+        tags=_TAGS,
+        clean_content_tags=_DROP_WITH_CONTENT,
+        url_schemes=_URL_SCHEMES,
+    )
+
+
+_BLOCK = {
+    "p", "div", "br", "tr", "li", "ul", "ol", "table", "h1", "h2", "h3", "h4", "h5", "h6",
+    "pre", "hr", "blockquote", "dl", "dt", "dd", "section", "article", "header", "footer",
+    "address", "form", "fieldset", "center",
+}  # fmt: skip
+_PARAGRAPH = {"p", "blockquote", "table", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "pre"}
+_SKIP = {"script", "style", "head", "title", "template", "noscript"}
+_SPACES = re.compile(r"[ \t\r\n\f\v\u00a0\u200b]+")
+_BLANK_RUNS = re.compile(r"\n{3,}")
+
+
+class _TextExtractor(HTMLParser):
+    """Collects text, turning block elements into line breaks and blockquotes into ``>``."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.lines: list[str] = []
+        self._line: list[str] = []
+        self._skip = 0
+        self._quote = 0
+        self._pre = 0
+
+    def _break(self, blank: bool = False) -> None:
+        text = "".join(self._line)
+        if not self._pre:
+            text = _SPACES.sub(" ", text).strip()
+        prefix = "> " * self._quote
+        if text:
+            self.lines.append((prefix + text).rstrip())
+        if blank and self.lines and self.lines[-1].strip("> "):
+            self.lines.append(prefix.rstrip())
+        self._line = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIP:
+            self._skip += 1
+        elif tag in _BLOCK:
+            self._break(blank=tag in _PARAGRAPH or (tag == "br" and not "".join(self._line)))
+            if tag == "blockquote":
+                self._quote += 1
+            elif tag == "pre":
+                self._pre += 1
+            elif tag == "li":
+                self._line.append("- ")
+        elif tag == "img":
+            alt = dict(attrs).get("alt")
+            if alt:
+                self._line.append(f"[{alt}]")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIP:
+            self._skip = max(0, self._skip - 1)
+        elif tag in _BLOCK:
+            self._break()
+            if tag == "blockquote":
+                self._quote = max(0, self._quote - 1)
+            elif tag == "pre":
+                self._pre = max(0, self._pre - 1)
+            self._break(blank=tag in _PARAGRAPH)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+        if tag not in ("br", "hr", "img"):
+            self.handle_endtag(tag)
+
+    def handle_data(self, data: str) -> None:
+        if self._skip:
+            return
+        if self._pre:
+            for i, chunk in enumerate(data.split("\n")):
+                if i:
+                    self._break()
+                self._line.append(chunk)
+        else:
+            self._line.append(data)
+
+
+def html_to_text(html: str) -> str:
+    """Readable plain text for ``html``; quoted blocks keep a ``>`` prefix per level."""
+    extractor = _TextExtractor()
+    try:
+        extractor.feed(html)
+        extractor.close()
+    except Exception:  # HTMLParser is lenient, but a hostile document must not stop a mail
+        pass
+    extractor._break()
+    text = "\n".join(extractor.lines).strip("\n")
+    return _BLANK_RUNS.sub("\n\n", text)

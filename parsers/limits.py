@@ -1,0 +1,142 @@
+"""Bounded work: the parse limits, the error that reports one crossed, and cheap pre-scans."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+KiB = 1024
+MiB = 1024 * KiB
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How much work one message may cost. Crossing any of them raises ParseLimitExceeded.
+
+    ``max_attachment_size`` is the exception: an attachment larger than it is *kept as
+    metadata* (filename, type, size, sha256) with ``data=b""`` and a defect, because a big
+    file is a normal thing for a customer to send and must not quarantine the whole mail.
+    Header limits apply to the top-level header block; nested parts are bounded by
+    ``part_count``, ``decoded_size`` and ``time_budget_s``.
+    """
+
+    mime_depth: int = 50
+    part_count: int = 1000
+    header_size: int = 256 * KiB
+    header_count: int = 2000
+    decoded_size: int = 64 * MiB
+    time_budget_s: float = 5.0
+    max_attachment_size: int = 25 * MiB
+
+
+class ParseLimitExceeded(ValueError):
+    """The message asks for more work than ``Limits`` allows; ``limit`` names which one."""
+
+    def __init__(self, limit: str, detail: str) -> None:
+        super().__init__(f"{limit}: {detail}")
+        self.limit = limit
+        self.detail = detail
+
+
+class Budget:
+    """Tracks the time budget and decoded bytes of one parse."""
+
+    def __init__(self, limits: Limits, ticker: Callable[[], float] = time.perf_counter) -> None:
+        self.limits = limits
+        self._ticker = ticker
+        self._start = ticker()
+        self.decoded = 0
+        self.parts = 0
+
+    def check_time(self, where: str) -> None:
+        elapsed = self._ticker() - self._start
+        if elapsed > self.limits.time_budget_s:
+            raise ParseLimitExceeded(
+                "time_budget",
+                f"{elapsed:.2f}s spent (limit {self.limits.time_budget_s}s) at {where}",
+            )
+
+    def add_decoded(self, size: int) -> None:
+        self.decoded += size
+        if self.decoded > self.limits.decoded_size:
+            raise ParseLimitExceeded(
+                "decoded_size",
+                f"more than {self.limits.decoded_size} decoded bytes",
+            )
+
+    def add_part(self) -> None:
+        self.parts += 1
+        if self.parts > self.limits.part_count:
+            raise ParseLimitExceeded("part_count", f"more than {self.limits.part_count} parts")
+
+
+# A header line is "name:" (RFC 5322 section 2.2: printable ASCII except colon) or a
+# continuation starting with WSP. The alternatives start with disjoint characters, so the
+# match is linear. An mbox "From " line may precede the headers.
+_HEADER_BLOCK = re.compile(
+    rb"(?:From [^\r\n]*(?:\r\n|\n|\r))?"
+    rb"(?:[!-9;-~]+[ \t]*:[^\r\n]*(?:\r\n|\n|\r|$)|[ \t][^\r\n]*(?:\r\n|\n|\r|$))*"
+)
+_HEADER_START = re.compile(rb"(?m)^[!-9;-~]+[ \t]*:")
+_BOUNDARY = re.compile(rb'(?i)boundary\s*=\s*(?:"([^"\r\n]{1,200})"|([^\s;"]{1,200}))')
+_DASH_LINE = re.compile(rb"(?m)^--([^\r\n]*)")
+
+
+def header_block_length(raw: bytes) -> int:
+    """Bytes of the top-level header block (up to the first line that is not a header)."""
+    match = _HEADER_BLOCK.match(raw)
+    return match.end() if match else 0
+
+
+def check_headers(raw: bytes, limits: Limits) -> None:
+    """Raise when the top-level header block is too big or has too many fields."""
+    size = header_block_length(raw)
+    if size > limits.header_size:
+        raise ParseLimitExceeded("header_size", f"{size} bytes of headers > {limits.header_size}")
+    count = len(_HEADER_START.findall(raw, 0, size))
+    if count > limits.header_count:
+        raise ParseLimitExceeded("header_count", f"{count} header fields > {limits.header_count}")
+
+
+def check_structure(raw: bytes, limits: Limits) -> None:
+    """Estimate multipart depth and part count from boundary lines, before parsing.
+
+    The standard parser's cost grows with depth x lines and it recurses once per level
+    (RFC 2046 section 5.1.1 delimiters), so a hostile message is refused here, cheaply.
+    The walk after parsing counts exactly; this only has to be a fair upper estimate.
+    """
+    boundaries = {m.group(1) or m.group(2) for m in _BOUNDARY.finditer(raw)}
+    if not boundaries:
+        return
+    if len(boundaries) > limits.part_count:
+        raise ParseLimitExceeded(
+            "part_count", f"{len(boundaries)} multipart boundaries > {limits.part_count}"
+        )
+    stack: list[bytes] = []
+    parts = 0
+    deepest = 0
+    for match in _DASH_LINE.finditer(raw):
+        line = match.group(1).rstrip(b" \t")
+        closing = line.endswith(b"--") and line[:-2] in boundaries
+        name = line[:-2] if closing else line
+        if name not in boundaries:
+            continue
+        if name in stack:
+            del stack[stack.index(name) + 1 :]
+            if closing:
+                stack.pop()
+                continue
+        elif closing:
+            continue
+        else:
+            stack.append(name)
+            deepest = max(deepest, len(stack))
+            if deepest > limits.mime_depth:
+                raise ParseLimitExceeded(
+                    "mime_depth", f"multipart nesting deeper than {limits.mime_depth}"
+                )
+        parts += 1
+        if parts > limits.part_count:
+            raise ParseLimitExceeded("part_count", f"more than {limits.part_count} parts")

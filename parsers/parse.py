@@ -1,0 +1,172 @@
+"""parse(): raw RFC 5322 bytes to a ParsedMail, within bounded work, never raising otherwise."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import hashlib
+import time
+from collections.abc import Callable
+from datetime import datetime
+from email.message import Message
+
+from parsers.addresses import first_address, parse_addresses
+from parsers.body import Walker, clean_text
+from parsers.charsets import decode_text
+from parsers.dates import mail_date
+from parsers.headers import first_message_id, header_pairs, message_ids
+from parsers.html_text import sanitise_html
+from parsers.limits import (
+    Budget,
+    Limits,
+    ParseLimitExceeded,
+    check_headers,
+    check_structure,
+    header_block_length,
+)
+from parsers.mail import ParsedMail
+from parsers.reply_split import split_reply
+
+DEFAULT_LIMITS = Limits()
+SYNTHETIC_DOMAIN = "synthesised.invalid"  # RFC 2606: .invalid never resolves
+
+
+def parse(
+    raw: bytes,
+    *,
+    received_at: datetime,
+    limits: Limits = DEFAULT_LIMITS,
+    ticker: Callable[[], float] = time.perf_counter,
+) -> ParsedMail:
+    """Parse one raw message. Raises only ParseLimitExceeded, for a message too costly to parse.
+
+    The standard library parser does the MIME work with the compat32 policy: it is six
+    times faster than the default policy on real mail, and its lazy header objects are
+    what raised on hostile input; header decoding is ours (parsers.headers) and tolerant.
+    """
+    budget = Budget(limits, ticker)
+    check_headers(raw, limits)
+    check_structure(raw, limits)
+    defects: list[str] = []
+    try:
+        msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+    except RecursionError as exc:  # the stdlib parser recurses once per MIME level
+        raise ParseLimitExceeded("mime_depth", "MIME nesting too deep to parse") from exc
+    budget.check_time("MIME parse")
+    try:
+        return _build(raw, msg, received_at, budget, defects)
+    except ParseLimitExceeded:
+        raise
+    except RecursionError as exc:
+        raise ParseLimitExceeded("mime_depth", "MIME nesting too deep to walk") from exc
+    except Exception as exc:  # a stdlib bug on hostile input: keep the mail, flag it
+        defects.append(f"parser error {type(exc).__name__}: {str(exc)[:200]}; raw fallback")
+        return _fallback(raw, received_at, budget, defects)
+
+
+def _build(
+    raw: bytes, msg: Message, received_at: datetime, budget: Budget, defects: list[str]
+) -> ParsedMail:
+    headers = header_pairs(msg.raw_items(), defects)
+    walker = Walker(budget, defects)
+    walker.walk(msg)
+    text = walker.bodies.best_text()
+    html = sanitise_html("\n".join(walker.bodies.html)) if walker.bodies.html else None
+    budget.check_time("HTML")
+    return _assemble(
+        raw,
+        msg,
+        headers,
+        received_at,
+        defects,
+        text=text,
+        html=html,
+        walker=walker,
+        content_type=msg.get_content_type(),
+    )
+
+
+def _assemble(
+    raw: bytes,
+    msg: Message,
+    headers: tuple[tuple[str, str], ...],
+    received_at: datetime,
+    defects: list[str],
+    *,
+    text: str,
+    html: str | None,
+    walker: Walker | None,
+    content_type: str,
+) -> ParsedMail:
+    def first(name: str) -> str | None:
+        wanted = name.lower()
+        return next((v for k, v in headers if k.lower() == wanted), None)
+
+    def raw_all(name: str) -> list[str]:
+        return [str(v) for v in msg.get_all(name, [])]
+
+    message_id = first_message_id(first("Message-ID"))
+    synthesised = message_id is None
+    if message_id is None:
+        message_id = f"<{hashlib.sha256(raw).hexdigest()[:32]}@{SYNTHETIC_DOMAIN}>"
+        defects.append("Message-ID missing or bogus; synthesised")
+    date, fell_back, date_defect = mail_date(first("Date"), received_at)
+    if date_defect is not None:
+        defects.append(date_defect)
+    sender = first_address(raw_all("From"), defects) or first_address(raw_all("Sender"), defects)
+    attachments = tuple(walker.attachments) if walker else ()
+    digest = hashlib.sha256(_normalised(text).encode("utf-8"))
+    for attachment in attachments:
+        digest.update(b"\n" + attachment.sha256.encode("ascii"))
+    return ParsedMail(
+        message_id=message_id,
+        message_id_synthesised=synthesised,
+        in_reply_to=message_ids(first("In-Reply-To")),
+        references=message_ids(" ".join(v for k, v in headers if k.lower() == "references")),
+        sender=sender,
+        reply_to=parse_addresses(raw_all("Reply-To"), defects),
+        to=parse_addresses(raw_all("To"), defects),
+        cc=parse_addresses(raw_all("Cc"), defects),
+        subject=first("Subject") or "",
+        date=date,
+        date_fallback=fell_back,
+        text=text,
+        reply_text=split_reply(text),
+        html=html,
+        attachments=attachments,
+        forwarded=tuple(walker.forwarded) if walker else (),
+        headers=headers,
+        defects=tuple(dict.fromkeys(defects)),
+        has_tnef=walker.has_tnef if walker else False,
+        body_hash=digest.hexdigest(),
+        raw_size=len(raw),
+        content_type=content_type,
+    )
+
+
+def _normalised(text: str) -> str:
+    """Text as compared for duplicates: trailing spaces and blank edges do not count."""
+    return "\n".join(line.rstrip() for line in text.split("\n")).strip()
+
+
+def _fallback(
+    raw: bytes, received_at: datetime, budget: Budget, defects: list[str]
+) -> ParsedMail:
+    """The message as two pieces, headers and one text body, when the MIME walk failed."""
+    end = header_block_length(raw)
+    head = email.message_from_bytes(raw[:end], policy=email.policy.compat32)
+    body, defect = decode_text(raw[end:].lstrip(b"\r\n"), None)
+    if defect is not None:
+        defects.append(defect)
+    budget.check_time("fallback")
+    return _assemble(
+        raw,
+        head,
+        header_pairs(head.raw_items(), defects),
+        received_at,
+        defects,
+        text=clean_text(body).strip(),
+        html=None,
+        walker=None,
+        content_type="text/plain",
+    )

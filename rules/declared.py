@@ -1,0 +1,102 @@
+"""The severity a customer declares in the subject or first lines: "Sev 1", "P2", "urgent"."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rules.words import fold_punctuation
+
+# Only the opening of the body counts: a declaration is something the customer states up
+# front ("Severity 1 - production down"), not a word used in passing further down.
+DECLARED_SCAN_LINES = 5
+
+_PRIO = r"prio(?:rity|rität|ritaet|rite|rité|ridad|rità)?"
+_SEV = r"(?:sev(?:erity|erität|eritaet|érité|erite|eridad)?|schweregrad|gravité|gravite)"
+_LEVEL = r"(?:[ \t]*(?:level|stufe|niveau|grad))?"
+_SEP = r"[ \t]*[:=#\-]?[ \t]*"
+
+# Word values on a priority scale. "urgent" is the top of the common help-desk scale
+# (urgent/high/normal/low), so it maps to P1 like "critical".
+_VALUES: dict[str, str] = {}
+for _p, _words in {
+    "P1": "urgent urgente dringend critical kritisch critique crítico critico emergency "
+    "notfall urgence",
+    "P2": "high hoch hohe hoher haute élevée elevee alta",
+    "P3": "medium normal mittel normale moyenne media",
+    "P4": "low niedrig niedrige basse faible baja",
+}.items():
+    for _w in _words.split():
+        _VALUES[_w] = _p
+_VALUE = "|".join(sorted(_VALUES, key=len, reverse=True))
+_P1_WORDS = (
+    r"urgente?|dringend|critical|kritisch|critique|cr[ií]tico|emergency|notfall|urgence|code[ \t]+red"
+)
+_NEGATION = (
+    r"(?:not|nicht|pas|non|no|kein|keine|nada)[ \t]+(?:(?:so|very|really|sehr|très|tres|"
+    r"besonders|super)[ \t]+)?(?:" + _P1_WORDS + r")"
+    r"|non[ \t-]?(?:urgent|critical|critique|urgente)"
+    r"|no[ \t]+rush|keine[ \t]+eile|rien[ \t]+d'urgent|pas[ \t]+press[ée]e?"
+)
+
+_DECLARATION = re.compile(
+    r"(?<!\w)(?:"
+    rf"(?P<negated>{_NEGATION})"
+    rf"|(?P<numbered>(?:{_PRIO}|{_SEV}){_LEVEL}{_SEP}(?:p|sev)?[ \t\-]?(?P<n>[0-4]))"
+    rf"|(?P<short>p[ \-]?(?P<pn>[0-4]))"
+    rf"|(?P<valued>{_PRIO}{_SEP}(?P<value>{_VALUE}))"
+    rf"|(?P<value_first>(?P<value2>{_VALUE})[ \t]+{_PRIO})"
+    rf"|(?P<word>{_P1_WORDS})"
+    r")(?!\w)",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Declaration:
+    """A declared severity: the priority it means, the words used, and where they were."""
+
+    priority: str
+    text: str
+    where: str  # "subject" or "body"
+
+    def describe(self) -> str:
+        return f"{self.priority} ({self.text!r} in {self.where})"
+
+
+def _digit_priority(digit: str) -> str:
+    # Some customers count from zero ("P0", "Sev 0"): that is the most urgent there is.
+    return f"P{max(int(digit), 1)}"
+
+
+def _scan(text: str, where: str) -> Declaration | None:
+    for found in _DECLARATION.finditer(fold_punctuation(text)):
+        if found.group("negated"):
+            # "not urgent" declares nothing. It is matched only so that its "urgent" is not
+            # read as a declaration; a lower priority needs an explicit "P4" or "low".
+            continue
+        written = " ".join(text[found.start() : found.end()].split())
+        digit = found.group("n") or found.group("pn")
+        if digit is not None:
+            return Declaration(_digit_priority(digit), written, where)
+        value = found.group("value") or found.group("value2")
+        if value is not None:
+            return Declaration(_VALUES[value.lower()], written, where)
+        return Declaration("P1", written, where)
+    return None
+
+
+def opening_lines(body: str, count: int = DECLARED_SCAN_LINES) -> str:
+    """The first ``count`` non-blank lines of ``body``."""
+    lines: list[str] = []
+    for line in body.splitlines():
+        if line.strip():
+            lines.append(line)
+            if len(lines) == count:
+                break
+    return "\n".join(lines)
+
+
+def find_declared(subject: str, body: str) -> Declaration | None:
+    """The first declaration in the subject, else in the opening lines of the body."""
+    return _scan(subject, "subject") or _scan(opening_lines(body), "body")

@@ -1,0 +1,72 @@
+"""MailView: the texts of one ParsedMail that rules test, normalised once per classification."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from parsers import ParsedMail
+from rules.declared import Declaration, find_declared
+from rules.words import normalise, tokens
+
+# Rules read at most this much body text. Customers put the problem at the top; a pasted
+# 5 MB log below it must not make every word list and regex scan 5 MB.
+MAX_SCAN_CHARS = 50_000
+
+
+def body_for_rules(mail: ParsedMail, *, new_part_only: bool) -> str:
+    """The body text the rules test.
+
+    On a reply (``new_part_only``) this is the new part (``reply_text``), so quoted
+    history, which the rules already saw when it was new, does not trigger them again.
+    On a new mail it is the whole text: a customer who opens a ticket with a forwarded
+    chain or an internal discussion below is telling us about the problem in it.
+    Forwarded ``message/rfc822`` parts are always included: they are attached on purpose.
+    """
+    if new_part_only and mail.reply_text.strip():
+        parts = [mail.reply_text]
+    else:
+        parts = [mail.text]
+    parts.extend(f.text for f in mail.forwarded if f.text)
+    body = "\n\n".join(parts)
+    return body[:MAX_SCAN_CHARS]
+
+
+class MailView:
+    """One mail as the conditions see it: raw and normalised subject and body, word sets.
+
+    Built once per ``classify`` call, so each condition costs a set lookup or one regex
+    search, not a fresh casefold of the whole body.
+    """
+
+    __slots__ = (
+        "_declared",
+        "_declared_done",
+        "body",
+        "body_norm",
+        "body_words",
+        "mail",
+        "regex_text",
+        "subject",
+        "subject_norm",
+        "subject_words",
+    )
+
+    def __init__(self, mail: ParsedMail, *, new_part_only: bool) -> None:
+        self.mail = mail
+        self.subject = unicodedata.normalize("NFC", mail.subject)
+        self.body = unicodedata.normalize("NFC", body_for_rules(mail, new_part_only=new_part_only))
+        self.subject_norm = normalise(self.subject)
+        self.body_norm = normalise(self.body)
+        self.subject_words = tokens(self.subject_norm)
+        self.body_words = tokens(self.body_norm)
+        self.regex_text = f"{self.subject}\n{self.body}"
+        self._declared: Declaration | None = None
+        self._declared_done = False
+
+    @property
+    def declared(self) -> Declaration | None:
+        """The severity the customer declared in the subject or first lines, if any."""
+        if not self._declared_done:
+            self._declared = find_declared(self.subject, self.body)
+            self._declared_done = True
+        return self._declared

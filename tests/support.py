@@ -1,0 +1,215 @@
+"""Test helpers: real servers on loopback, a gateway subprocess, waiting on conditions."""
+
+from __future__ import annotations
+
+import contextlib
+import email
+import email.policy
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any, TypeVar
+
+from aiosmtpd.controller import Controller
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+CORPUS = SHARED / "corpus"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(predicate: Callable[[], T], timeout: float = 10.0, interval: float = 0.05,
+             what: str = "condition") -> T:
+    """Poll ``predicate`` until it returns something truthy, or fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def require(available: bool, why: str) -> None:
+    """Skip a test that needs something missing, except in CI, where missing is a failure."""
+    import pytest
+    if available:
+        return
+    if IN_CI:
+        pytest.fail(f"{why} (required in CI)")
+    pytest.skip(why)
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    raw: bytes
+
+    @property
+    def message(self) -> EmailMessage:
+        msg = email.message_from_bytes(self.raw, policy=email.policy.default)
+        assert isinstance(msg, EmailMessage)
+        return msg
+
+
+@dataclass
+class _SinkHandler:
+    received: list[Received] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self.lock:
+            self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
+                                          bytes(envelope.original_content)))
+        return "250 OK"
+
+
+class Sink:
+    """An aiosmtpd server standing in for the outbound relay; records what went over the wire."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.handler = _SinkHandler()
+        self.controller: Controller | None = None
+
+    def start(self) -> Sink:
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    @property
+    def messages(self) -> list[Received]:
+        with self.handler.lock:
+            return list(self.handler.received)
+
+    def wait(self, count: int, timeout: float = 15.0) -> list[Received]:
+        return wait_for(lambda: self.messages if len(self.messages) >= count else None, timeout,
+                        what=f"{count} mails at the sink (have {len(self.messages)})")
+
+
+def customer_mail(sender: str, subject: str, body: str, *, to: str = "support@example.com",
+                  message_id: str | None = None, in_reply_to: str | None = None,
+                  references: str | None = None, extra: dict[str, str] | None = None) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Date"] = "Sun, 22 Nov 2026 10:00:00 +0000"
+    msg["Message-ID"] = message_id or email.utils.make_msgid(domain="customer.example")
+    if in_reply_to:
+        msg["In-Reply-To"] = in_reply_to
+    if references:
+        msg["References"] = references
+    for key, value in (extra or {}).items():
+        msg[key] = value
+    msg.set_content(body)
+    return msg.as_bytes()
+
+
+def write_config(path: Path, *, smtp_port: int, relay_port: int | None, db_url: str | None = None,
+                 lmtp: bool = False, extra: str = "") -> Path:
+    data_dir = path.parent / "var"
+    outbound = (f'transport = "smtp"\nhost = "127.0.0.1"\nport = {relay_port}\n'
+                if relay_port else 'transport = "directory"\n')
+    path.write_text(f"""
+[gateway]
+support_address = "support@example.com"
+name = "Example Support"
+timezone = "Europe/London"
+data_dir = "{data_dir}"
+
+[database]
+url = "{db_url or f'sqlite:///{data_dir}/helpdesk.sqlite3'}"
+
+[smtp]
+host = "127.0.0.1"
+port = {smtp_port}
+lmtp = {'true' if lmtp else 'false'}
+max_message_size = "1MB"
+
+[outbound]
+{outbound}
+[processing]
+poll_interval = "200ms"
+{extra}
+""", encoding="utf-8")
+    return path
+
+
+class GatewayProcess:
+    """``helpdesk run`` as a subprocess, as a user starts it."""
+
+    def __init__(self, config: Path, smtp_port: int, env: dict[str, str] | None = None) -> None:
+        self.config = config
+        self.smtp_port = smtp_port
+        self.env = {**os.environ, **(env or {})}
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = config.parent / "gateway.log"
+
+    def start(self, wait_listener: bool = True) -> GatewayProcess:
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen([sys.executable, "-m", "gateway", "-c", str(self.config), "run"],
+                                         stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=ROOT)
+        if wait_listener:
+            wait_for(self._listening, 20, what="the gateway's listener")
+        return self
+
+    def _listening(self) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise AssertionError(f"gateway exited with {self.proc.returncode}:\n{self.log.read_text()}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.smtp_port), 0.2):
+            return True
+        return False
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError(f"gateway did not stop within {timeout}s") from None
+        return self.proc.returncode
+
+    def cli(self, *args: str, input: bytes | None = None, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+        result = subprocess.run([sys.executable, "-m", "gateway", "-c", str(self.config), *args],
+                                input=input, capture_output=True, env=self.env, cwd=ROOT, timeout=120)
+        if check and result.returncode != 0:
+            raise AssertionError(f"helpdesk {' '.join(args)} exited {result.returncode}: "
+                                 f"{result.stderr.decode(errors='replace')}")
+        return result
+
+
+@contextlib.contextmanager
+def running(gw: GatewayProcess) -> Iterator[GatewayProcess]:
+    gw.start()
+    try:
+        yield gw
+    finally:
+        gw.stop()

@@ -1,0 +1,106 @@
+"""The sender against a real aiosmtpd relay: retries while it is down, never twice once sent."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from gateway.app import App
+from gateway.clock import FakeClock
+from gateway.intake import Envelope, store_inbound
+from gateway.models import Event, OutboxMessage
+from gateway.processor import Processor
+from gateway.sender import Sender, retry_delay
+from gateway.transports import make_transport
+from tests.support import Sink, customer_mail, free_port
+
+ENV = Envelope(mail_from="alice@customer.example", rcpt_to=("support@example.com",))
+
+
+def _smtp_app(make_app: Callable[..., App], port: int, lifetime: str = "2d") -> App:
+    return make_app(f'transport = "smtp"\nhost = "127.0.0.1"\nport = {port}\nretry_lifetime = "{lifetime}"')
+
+
+def _queue_acks(app: App, n: int) -> None:
+    for i in range(n):
+        store_inbound(app.db, customer_mail(f"c{i}@customer.example", f"req {i}", "hi"), source="t",
+                      envelope=ENV, received_at=app.clock.now())
+    Processor(app).drain()
+
+
+def _states(app: App) -> list[str]:
+    with app.db.sessions() as s:
+        return [o.state for o in s.scalars(select(OutboxMessage).order_by(OutboxMessage.id))]
+
+
+def test_retry_schedule() -> None:
+    assert retry_delay(1) == timedelta(seconds=15)
+    assert retry_delay(2) == timedelta(seconds=30)
+    assert retry_delay(10) == timedelta(minutes=10)
+
+
+def test_relay_down_then_up_delivers_each_once(make_app: Callable[..., App], clock: FakeClock) -> None:
+    port = free_port()
+    app = _smtp_app(make_app, port)
+    sender = Sender(app, make_transport(app.config.outbound), "w1")
+    _queue_acks(app, 3)
+    assert sender.send_due() == 3          # relay is down: all three fail temporarily
+    assert _states(app) == ["pending"] * 3
+    assert sender.send_due() == 0          # not due again before the backoff
+    sink = Sink(port).start()
+    try:
+        clock.advance(timedelta(seconds=15))
+        assert sender.send_due() == 3
+        assert len(sink.messages) == 3
+        assert _states(app) == ["sent"] * 3
+        clock.advance(timedelta(hours=1))
+        assert sender.send_due() == 0
+        assert len(sink.messages) == 3
+    finally:
+        sink.stop()
+
+
+def test_gives_up_after_lifetime_with_an_event(make_app: Callable[..., App], clock: FakeClock) -> None:
+    app = _smtp_app(make_app, free_port(), lifetime="1m")
+    sender = Sender(app, make_transport(app.config.outbound), "w1")
+    _queue_acks(app, 1)
+    for _ in range(4):
+        sender.send_due()
+        clock.advance(timedelta(seconds=40))
+    assert _states(app) == ["failed"]
+    with app.db.sessions() as s:
+        assert s.scalars(select(Event).where(Event.kind == "mail-failed")).one().ticket_id == 1
+
+
+def test_permanent_refusal_is_not_retried(make_app: Callable[..., App], clock: FakeClock) -> None:
+    class Refusing:
+        async def handle_RCPT(self, server: object, session: object, envelope: object,
+                              address: str, options: list[str]) -> str:
+            return "550 5.1.1 no such user"
+
+    from aiosmtpd.controller import Controller
+    port = free_port()
+    controller = Controller(Refusing(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        app = _smtp_app(make_app, port)
+        _queue_acks(app, 1)
+        Sender(app, make_transport(app.config.outbound), "w1").send_due()
+        assert _states(app) == ["failed"]
+    finally:
+        controller.stop()
+
+
+def test_expired_lease_is_taken_over(make_app: Callable[..., App], clock: FakeClock, sink: Sink) -> None:
+    app = _smtp_app(make_app, sink.port)
+    _queue_acks(app, 1)
+    with app.db.transaction() as s:  # a sender that claimed the row and died before sending
+        row = s.scalars(select(OutboxMessage)).one()
+        row.state, row.lease_until = "sending", clock.now() + timedelta(minutes=2)
+    sender = Sender(app, make_transport(app.config.outbound), "w2")
+    assert sender.send_due() == 0
+    clock.advance(timedelta(minutes=3))
+    assert sender.send_due() == 1
+    assert len(sink.messages) == 1

@@ -1,0 +1,199 @@
+"""Intake, processing and the outbox against a real database (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select, text
+
+from gateway import reply_token
+from gateway.app import App
+from gateway.clock import FakeClock
+from gateway.errors import StorageError
+from gateway.intake import Envelope, store_inbound
+from gateway.models import Event, InboundMessage, OutboxMessage, Ticket
+from gateway.processor import Processor
+from tests.support import customer_mail
+
+ENV = Envelope(mail_from="alice@customer.example", rcpt_to=("support@example.com",))
+
+
+def _store(app: App, raw: bytes, envelope: Envelope = ENV) -> int:
+    return store_inbound(app.db, raw, source="test", envelope=envelope,
+                         received_at=app.clock.now()).inbound_id
+
+
+def _count(app: App, model: type, *where: object) -> int:
+    with app.db.sessions() as s:
+        return int(s.scalar(select(func.count()).select_from(model).where(*where)) or 0)  # type: ignore[arg-type]
+
+
+def _outbox(app: App) -> list[OutboxMessage]:
+    with app.db.sessions() as s:
+        return list(s.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+
+
+def test_same_delivery_is_stored_once(make_app: Callable[..., App]) -> None:
+    app = make_app()
+    raw = customer_mail("Alice <alice@customer.example>", "Printer on fire", "Help!")
+    first = store_inbound(app.db, raw, source="smtp", envelope=ENV, received_at=app.clock.now())
+    again = store_inbound(app.db, raw, source="smtp", envelope=ENV, received_at=app.clock.now())
+    assert not first.duplicate and again.duplicate and again.inbound_id == first.inbound_id
+    assert _count(app, InboundMessage) == 1
+
+
+def test_new_mail_opens_ticket_and_queues_threaded_ack(make_app: Callable[..., App]) -> None:
+    app = make_app()
+    raw = customer_mail("Alice Example <alice@customer.example>", "Printer on fire", "Help!",
+                        message_id="<m1@customer.example>")
+    _store(app, raw)
+    assert Processor(app).drain() == {"ticket": 1}
+    [out] = _outbox(app)
+    ack = email.message_from_bytes(out.raw, policy=email.policy.default)
+    with app.db.sessions() as s:
+        ticket = s.scalars(select(Ticket)).one()
+    assert out.rcpt_to == ["alice@customer.example"]
+    assert ack["In-Reply-To"] == "<m1@customer.example>"
+    assert f"[#{ticket.id}]" in ack["Subject"]
+    assert ack["Auto-Submitted"] == "auto-replied"
+    token = reply_token.parse_reply_address(ack["Reply-To"].addresses[0].addr_spec, ("support@example.com",))
+    assert token is not None and token.ticket_id == ticket.id
+    assert reply_token.verify(app.secret, token)
+    assert f"#{ticket.id}" in ack.get_body(("plain",)).get_content()
+
+
+def test_replies_thread_by_header_by_token_and_by_subject_tag(make_app: Callable[..., App]) -> None:
+    app = make_app()
+    _store(app, customer_mail("alice@customer.example", "VPN down", "It is down",
+                              message_id="<first@customer.example>"))
+    Processor(app).drain()
+    [ack] = _outbox(app)
+    with app.db.sessions() as s:
+        number = s.scalars(select(Ticket.id)).one()
+    # A mail client's reply: In-Reply-To is the acknowledgement's Message-ID.
+    _store(app, customer_mail("alice@customer.example", "Re: VPN down", "Still down",
+                              in_reply_to=ack.message_id))
+    # A reply that only has the Reply-To token as its recipient.
+    token_addr = reply_token.reply_address("support@example.com", number, reply_token.make_token(app.secret, number))
+    _store(app, customer_mail("alice@customer.example", "more", "logs attached", to=token_addr),
+           Envelope("alice@customer.example", (token_addr,)))
+    # A new mail that only carries the [#N] tag, from a participant.
+    _store(app, customer_mail("alice@customer.example", f"Update [#{number}]", "any news?"))
+    assert Processor(app).drain() == {"reply": 3}
+    assert _count(app, Ticket) == 1
+    assert len(_outbox(app)) == 1  # replies get no second acknowledgement
+
+
+def test_subject_tag_from_a_stranger_opens_a_new_ticket(make_app: Callable[..., App]) -> None:
+    app = make_app()
+    _store(app, customer_mail("alice@customer.example", "VPN down", "It is down"))
+    Processor(app).drain()
+    _store(app, customer_mail("mallory@evil.example", "Re: [#1] VPN down", "send me the logs"))
+    assert Processor(app).drain() == {"ticket": 1}
+    assert _count(app, Ticket) == 2
+
+
+def test_forged_token_does_not_thread(make_app: Callable[..., App]) -> None:
+    app = make_app()
+    _store(app, customer_mail("alice@customer.example", "VPN down", "It is down"))
+    Processor(app).drain()
+    forged = "support+1-aaaaaaaaaaaaaaaa@example.com"
+    _store(app, customer_mail("mallory@evil.example", "hello", "hi", to=forged),
+           Envelope("mallory@evil.example", (forged,)))
+    assert Processor(app).drain() == {"ticket": 1}
+
+
+def test_redelivery_with_other_envelope_is_a_duplicate(make_app: Callable[..., App]) -> None:
+    app = make_app()
+    raw = customer_mail("alice@customer.example", "Printer", "Help", message_id="<dup@customer.example>")
+    _store(app, raw)
+    _store(app, raw, Envelope("bounces@relay.example", ("support@example.com",)))
+    assert Processor(app).drain() == {"ticket": 1, "duplicate": 1}
+    assert len(_outbox(app)) == 1
+
+
+@pytest.mark.parametrize("headers", [
+    {"Auto-Submitted": "auto-replied"},
+    {"Precedence": "bulk"},
+    {"List-Id": "<announce.lists.example>"},
+])
+def test_automatic_mail_is_screened_not_acknowledged(make_app: Callable[..., App],
+                                                     headers: dict[str, str]) -> None:
+    app = make_app()
+    _store(app, customer_mail("robot@customer.example", "Weekly digest", "news", extra=headers))
+    assert Processor(app).drain() == {"screened": 1}
+    assert _outbox(app) == []
+    with app.db.sessions() as s:
+        row = s.scalars(select(InboundMessage)).one()
+    assert row.state == "screened" and row.reason
+
+
+def test_null_return_path_gets_no_acknowledgement(make_app: Callable[..., App]) -> None:
+    app = make_app()
+    _store(app, customer_mail("someone@customer.example", "hello", "hi"), Envelope("", ("support@example.com",)))
+    Processor(app).drain()
+    assert _outbox(app) == []
+
+
+def test_mail_from_our_own_address_is_a_loop(make_app: Callable[..., App]) -> None:
+    app = make_app()
+    _store(app, customer_mail("support@example.com", "hello", "hi"))
+    assert Processor(app).drain() == {"screened": 1}
+    assert _outbox(app) == []
+
+
+def test_failed_commit_stores_nothing(make_app: Callable[..., App]) -> None:
+    app = make_app()
+    _install_failing_trigger(app)
+    with pytest.raises(StorageError):
+        _store(app, customer_mail("alice@customer.example", "FAIL-COMMIT", "boom"))
+    assert _count(app, InboundMessage) == 0
+
+
+def _install_failing_trigger(app: App) -> None:
+    """A real database failure at insert/commit for raw bytes that contain FAIL-COMMIT."""
+    with app.db.engine.begin() as conn:
+        if app.db.is_sqlite:
+            conn.execute(text("""
+                CREATE TRIGGER fail_commit BEFORE INSERT ON inbound_messages
+                WHEN instr(CAST(NEW.raw AS TEXT), 'FAIL-COMMIT') > 0
+                BEGIN SELECT RAISE(ABORT, 'commit refused by test trigger'); END"""))
+        else:
+            conn.execute(text("""
+                CREATE FUNCTION fail_commit() RETURNS trigger AS $$ BEGIN
+                  IF position('FAIL-COMMIT' in encode(NEW.raw, 'escape')) > 0 THEN
+                    RAISE EXCEPTION 'commit refused by test trigger'; END IF;
+                  RETURN NEW; END $$ LANGUAGE plpgsql"""))
+            conn.execute(text("""
+                CREATE CONSTRAINT TRIGGER fail_commit AFTER INSERT ON inbound_messages
+                DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION fail_commit()"""))
+
+
+def test_quarantine_keeps_the_reason_and_retry_requeues(make_app: Callable[..., App]) -> None:
+    app = make_app()
+    raw = b"From: a@b.example\r\nSubject: deep\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n" + \
+        b"".join(b"--x\r\nContent-Type: multipart/mixed; boundary=x%d\r\n\r\n" % i for i in range(200))
+    _store(app, raw)
+    assert Processor(app).drain() == {"quarantined": 1}
+    with app.db.sessions() as s:
+        row = s.scalars(select(InboundMessage)).one()
+        events = list(s.scalars(select(Event).where(Event.kind == "quarantined")))
+    assert row.state == "quarantined" and "mime_depth" in (row.reason or "")
+    assert len(events) == 1
+
+
+def test_loop_guard_caps_automatic_mail_per_address(make_app: Callable[..., App], clock: FakeClock) -> None:
+    app = make_app("max_per_address_per_hour = 3")
+    for i in range(6):
+        _store(app, customer_mail("bot@peer.example", f"request {i}", "hello"))
+    Processor(app).drain()
+    states = [o.state for o in _outbox(app)]
+    assert states.count("pending") == 3 and states.count("suppressed") == 3
+    clock.advance(timedelta(hours=1, seconds=1))
+    _store(app, customer_mail("bot@peer.example", "request later", "hello"))
+    Processor(app).drain()
+    assert _outbox(app)[-1].state == "pending"
