@@ -12,7 +12,7 @@ from gateway.models import Attachment, Blob, Event, Message, Participant, Ticket
 from parsers import ParsedMail
 
 
-def record(session: Session, ticket_id: int | None, kind: str, at: datetime, *,
+def record(session: Session, ticket_id: int | None, kind: str, at: datetime, /, *,
            actor: str = "gateway", inbound_id: int | None = None, **detail: Any) -> Event:
     event = Event(ticket_id=ticket_id, inbound_id=inbound_id, at=at, kind=kind, actor=actor,
                   detail=detail)

@@ -14,7 +14,9 @@ _MAX_ADDRESSES = 1000
 _MAX_LEN = 320  # RFC 5321 section 4.5.3.1: 64 local + 1 + 255 domain
 
 
-def parse_addresses(values: list[str], defects: list[str] | None = None) -> tuple[Address, ...]:
+def parse_addresses(
+    values: list[str], defects: list[str] | None = None, hint: str | None = None
+) -> tuple[Address, ...]:
     """Every mailbox in the given raw header values; groups flattened, junk dropped.
 
     The list is split *before* RFC 2047 decoding (RFC 2047 section 5: an encoded word in a
@@ -22,7 +24,7 @@ def parse_addresses(values: list[str], defects: list[str] | None = None) -> tupl
     """
     texts = []
     for value in values:
-        text, defect = raw_to_text(value)
+        text, defect = raw_to_text(value, hint)
         if defect is not None and defects is not None:
             defects.append(defect)
         texts.append(one_line(text))
@@ -41,6 +43,8 @@ def parse_addresses(values: list[str], defects: list[str] | None = None) -> tupl
     return tuple(found)
 
 
-def first_address(values: list[str], defects: list[str] | None = None) -> Address | None:
-    addresses = parse_addresses(values, defects)
+def first_address(
+    values: list[str], defects: list[str] | None = None, hint: str | None = None
+) -> Address | None:
+    addresses = parse_addresses(values, defects, hint)
     return addresses[0] if addresses else None

@@ -6,7 +6,7 @@ import hashlib
 import re
 from email.message import Message
 
-from parsers.headers import decode_words, one_line
+from parsers.headers import decode_words, one_line, raw_to_text
 from parsers.mail import Attachment
 
 MAX_FILENAME_BYTES = 200
@@ -37,7 +37,7 @@ def sanitise_filename(raw: str | None, index: int, content_type: str) -> str:
     Bidirectional overrides are removed too ("invoice\u202egpj.exe" shows as a .jpg).
     Falls back to ``attachment-N`` with an extension for the content type.
     """
-    name = one_line(decode_words(raw)) if raw else ""
+    name = one_line(decode_words(raw_to_text(raw)[0])) if raw else ""
     name = re.split(r"[/\\]", name)[-1]
     name = _UNSAFE.sub("_", name).strip(" .")
     name = re.sub(r"\.{2,}", ".", name)

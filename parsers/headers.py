@@ -17,15 +17,20 @@ _CONTROLS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
 _BASE64_JUNK = re.compile(rb"[^A-Za-z0-9+/]")
 
 
-def raw_to_text(value: str) -> tuple[str, str | None]:
+def raw_to_text(value: str, hint: str | None = None) -> tuple[str, str | None]:
     """A header value as the byte parser left it (surrogate-escaped 8-bit) to real text.
 
-    RFC 6532 allows UTF-8 in headers; older mail carries raw 8-bit in any charset.
+    RFC 6532 allows UTF-8 in headers; older mail carries raw 8-bit in some charset, most
+    likely the one its body declares (``hint``), which beats guessing from a short string.
     """
     if value.isascii():
         return value, None
     data = value.encode("utf-8", "surrogateescape")
-    text, defect = decode_text(data, None)
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError:
+        pass
+    text, defect = decode_text(data, hint)
     return text, None if defect is None else f"8-bit header text ({defect})"
 
 
@@ -87,9 +92,11 @@ def one_line(value: str) -> str:
     return _CONTROLS.sub(" ", _FOLD.sub("", value)).strip()
 
 
-def decode_header(value: str, defects: list[str] | None = None) -> str:
+def decode_header(
+    value: str, defects: list[str] | None = None, hint: str | None = None
+) -> str:
     """A raw header value to one decoded, clean line of text."""
-    text, defect = raw_to_text(value)
+    text, defect = raw_to_text(value, hint)
     if defect is not None and defects is not None:
         defects.append(defect)
     return one_line(decode_words(_FOLD.sub("", text), defects))
@@ -119,11 +126,23 @@ def first_message_id(value: str | None) -> str | None:
 
 
 def header_pairs(
-    items: Iterable[tuple[str, object]], defects: list[str]
+    items: Iterable[tuple[str, object]], defects: list[str], hint: str | None = None
 ) -> tuple[tuple[str, str], ...]:
     """Decoded (name, value) pairs for raw header items, in order."""
     pairs = []
     for name, value in items:
         clean_name = one_line(raw_to_text(str(name))[0])
-        pairs.append((clean_name, decode_header(str(value), defects)))
+        pairs.append((clean_name, decode_header(str(value), defects, hint)))
     return tuple(pairs)
+
+
+_CHARSET_PARAM = re.compile(rb'(?i)charset\s*=\s*"?([A-Za-z0-9._:-]{1,40})')
+
+
+def charset_hint(raw: bytes) -> str | None:
+    """The first charset a message declares anywhere: the best guess for raw 8-bit headers."""
+    for match in _CHARSET_PARAM.finditer(raw, 0, 200_000):
+        label = match.group(1).decode("ascii").lower()
+        if label not in ("us-ascii", "ascii", "utf-8", "utf8"):
+            return label
+    return None

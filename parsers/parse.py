@@ -10,11 +10,11 @@ from collections.abc import Callable
 from datetime import datetime
 from email.message import Message
 
-from parsers.addresses import first_address, parse_addresses
+from parsers.addresses import parse_addresses
 from parsers.body import Walker, clean_text
 from parsers.charsets import decode_text
 from parsers.dates import mail_date
-from parsers.headers import first_message_id, header_pairs, message_ids
+from parsers.headers import charset_hint, first_message_id, header_pairs, message_ids
 from parsers.html_text import sanitise_html
 from parsers.limits import (
     Budget,
@@ -24,7 +24,7 @@ from parsers.limits import (
     check_structure,
     header_block_length,
 )
-from parsers.mail import ParsedMail
+from parsers.mail import Address, ParsedMail
 from parsers.reply_split import split_reply
 
 DEFAULT_LIMITS = Limits()
@@ -67,7 +67,8 @@ def parse(
 def _build(
     raw: bytes, msg: Message, received_at: datetime, budget: Budget, defects: list[str]
 ) -> ParsedMail:
-    headers = header_pairs(msg.raw_items(), defects)
+    hint = _hint(raw)
+    headers = header_pairs(msg.raw_items(), defects, hint)
     walker = Walker(budget, defects)
     walker.walk(msg)
     text = walker.bodies.best_text()
@@ -83,6 +84,7 @@ def _build(
         html=html,
         walker=walker,
         content_type=msg.get_content_type(),
+        hint=hint,
     )
 
 
@@ -97,13 +99,14 @@ def _assemble(
     html: str | None,
     walker: Walker | None,
     content_type: str,
+    hint: str | None,
 ) -> ParsedMail:
     def first(name: str) -> str | None:
         wanted = name.lower()
         return next((v for k, v in headers if k.lower() == wanted), None)
 
-    def raw_all(name: str) -> list[str]:
-        return [str(v) for v in msg.get_all(name, [])]
+    def addresses(name: str) -> tuple[Address, ...]:
+        return parse_addresses([str(v) for v in msg.get_all(name, [])], defects, hint)
 
     message_id = first_message_id(first("Message-ID"))
     synthesised = message_id is None
@@ -113,7 +116,7 @@ def _assemble(
     date, fell_back, date_defect = mail_date(first("Date"), received_at)
     if date_defect is not None:
         defects.append(date_defect)
-    sender = first_address(raw_all("From"), defects) or first_address(raw_all("Sender"), defects)
+    sender = next(iter(addresses("From") or addresses("Sender")), None)
     attachments = tuple(walker.attachments) if walker else ()
     digest = hashlib.sha256(_normalised(text).encode("utf-8"))
     for attachment in attachments:
@@ -124,9 +127,9 @@ def _assemble(
         in_reply_to=message_ids(first("In-Reply-To")),
         references=message_ids(" ".join(v for k, v in headers if k.lower() == "references")),
         sender=sender,
-        reply_to=parse_addresses(raw_all("Reply-To"), defects),
-        to=parse_addresses(raw_all("To"), defects),
-        cc=parse_addresses(raw_all("Cc"), defects),
+        reply_to=addresses("Reply-To"),
+        to=addresses("To"),
+        cc=addresses("Cc"),
         subject=first("Subject") or "",
         date=date,
         date_fallback=fell_back,
@@ -142,6 +145,11 @@ def _assemble(
         raw_size=len(raw),
         content_type=content_type,
     )
+
+
+def _hint(raw: bytes) -> str | None:
+    """A charset for raw 8-bit header text, only looked for when there is some."""
+    return None if raw[: header_block_length(raw)].isascii() else charset_hint(raw)
 
 
 def _normalised(text: str) -> str:
@@ -162,11 +170,12 @@ def _fallback(
     return _assemble(
         raw,
         head,
-        header_pairs(head.raw_items(), defects),
+        header_pairs(head.raw_items(), defects, _hint(raw)),
         received_at,
         defects,
         text=clean_text(body).strip(),
         html=None,
         walker=None,
         content_type="text/plain",
+        hint=_hint(raw),
     )

@@ -20,8 +20,7 @@ _SEP = r"[ \t]*[:=#\-]?[ \t]*"
 # (urgent/high/normal/low), so it maps to P1 like "critical".
 _VALUES: dict[str, str] = {}
 for _p, _words in {
-    "P1": "urgent urgente dringend critical kritisch critique crítico critico emergency "
-    "notfall urgence",
+    "P1": "urgent urgente dringend critical kritisch critique crítico critico emergency notfall urgence",
     "P2": "high hoch hohe hoher haute élevée elevee alta",
     "P3": "medium normal mittel normale moyenne media",
     "P4": "low niedrig niedrige basse faible baja",
@@ -29,9 +28,7 @@ for _p, _words in {
     for _w in _words.split():
         _VALUES[_w] = _p
 _VALUE = "|".join(sorted(_VALUES, key=len, reverse=True))
-_P1_WORDS = (
-    r"urgente?|dringend|critical|kritisch|critique|cr[ií]tico|emergency|notfall|urgence|code[ \t]+red"
-)
+_P1_WORDS = r"urgente?|dringend|critical|kritisch|critique|cr[ií]tico|emergency|notfall|urgence|code[ \t]+red"
 _NEGATION = (
     r"(?:not|nicht|pas|non|no|kein|keine|nada)[ \t]+(?:(?:so|very|really|sehr|très|tres|"
     r"besonders|super)[ \t]+)?(?:" + _P1_WORDS + r")"

@@ -22,10 +22,8 @@ def body_for_rules(mail: ParsedMail, *, new_part_only: bool) -> str:
     chain or an internal discussion below is telling us about the problem in it.
     Forwarded ``message/rfc822`` parts are always included: they are attached on purpose.
     """
-    if new_part_only and mail.reply_text.strip():
-        parts = [mail.reply_text]
-    else:
-        parts = [mail.text]
+    new_part = new_part_only and bool(mail.reply_text.strip())
+    parts = [mail.reply_text if new_part else mail.text]
     parts.extend(f.text for f in mail.forwarded if f.text)
     body = "\n\n".join(parts)
     return body[:MAX_SCAN_CHARS]

@@ -8,11 +8,21 @@ from collections.abc import Sequence
 
 # Typographic apostrophes and hyphens fold to ASCII, so "can’t" in a mail matches
 # "can't" in a rule whichever keyboard either was typed on.
-_FOLD = str.maketrans({
-    "\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u00b4": "'", "`": "'",
-    "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-",
-    "\u00a0": " ", "\u202f": " ",
-})
+_FOLD = str.maketrans(
+    {
+        "\u2019": "'",
+        "\u2018": "'",
+        "\u02bc": "'",
+        "\u00b4": "'",
+        "`": "'",
+        "\u2010": "-",
+        "\u2011": "-",
+        "\u2012": "-",
+        "\u2013": "-",
+        "\u00a0": " ",
+        "\u202f": " ",
+    }
+)
 
 # ``\w`` on str patterns is Unicode-aware in Python 3 (letters and digits of every script),
 # so these lookarounds are word boundaries for "Störung" or "réseau" as much as for "down".
@@ -92,9 +102,7 @@ class WordMatcher:
         if phrases:
             # Longest first, so "down for everyone" is reported rather than a shorter
             # phrase sharing its start.
-            alternation = "|".join(
-                _phrase_pattern(p) for p in sorted(set(phrases), key=len, reverse=True)
-            )
+            alternation = "|".join(_phrase_pattern(p) for p in sorted(set(phrases), key=len, reverse=True))
             self._pattern = re.compile(f"{_BEFORE}(?:{alternation}){_AFTER}")
 
     def find(self, words_in_text: frozenset[str], normalised_text: str) -> str | None:

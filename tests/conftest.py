@@ -63,6 +63,9 @@ def clock() -> FakeClock:
 @pytest.fixture
 def make_app(tmp_path: Path, database: Database, clock: FakeClock) -> Callable[..., App]:
     def factory(extra: str = "") -> App:
+        """``extra`` adds keys to [outbound] (and may replace its transport)."""
+        outbox = tmp_path / "outbox"
+        default = "" if "transport" in extra else f'transport = "directory"\ndirectory = "{outbox}"'
         config = load_config(None, text=f"""
 [gateway]
 support_address = "support@example.com"
@@ -70,8 +73,7 @@ name = "Example Support"
 timezone = "Europe/London"
 data_dir = "{tmp_path / 'var'}"
 [outbound]
-transport = "directory"
-directory = "{tmp_path / 'outbox'}"
+{default}
 {extra}
 
 """)

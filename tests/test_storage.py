@@ -175,8 +175,8 @@ def _install_failing_trigger(app: App) -> None:
 
 def test_quarantine_keeps_the_reason_and_retry_requeues(make_app: Callable[..., App]) -> None:
     app = make_app()
-    raw = b"From: a@b.example\r\nSubject: deep\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n" + \
-        b"".join(b"--x\r\nContent-Type: multipart/mixed; boundary=x%d\r\n\r\n" % i for i in range(200))
+    raw = b"From: a@b.example\r\nSubject: deep\r\nContent-Type: multipart/mixed; boundary=b0\r\n\r\n" + \
+        b"".join(b"--b%d\r\nContent-Type: multipart/mixed; boundary=b%d\r\n\r\n" % (i, i + 1) for i in range(200))
     _store(app, raw)
     assert Processor(app).drain() == {"quarantined": 1}
     with app.db.sessions() as s:
@@ -184,6 +184,11 @@ def test_quarantine_keeps_the_reason_and_retry_requeues(make_app: Callable[..., 
         events = list(s.scalars(select(Event).where(Event.kind == "quarantined")))
     assert row.state == "quarantined" and "mime_depth" in (row.reason or "")
     assert len(events) == 1
+    with app.db.transaction() as s:  # what `helpdesk quarantine retry` does
+        s.get(InboundMessage, row.id).state = "pending"  # type: ignore[union-attr]
+    assert Processor(app).drain() == {"quarantined": 1}
+    with app.db.sessions() as s:
+        assert s.get(InboundMessage, row.id).attempts == 2  # type: ignore[union-attr]
 
 
 def test_loop_guard_caps_automatic_mail_per_address(make_app: Callable[..., App], clock: FakeClock) -> None:

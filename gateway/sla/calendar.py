@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from gateway.errors import GatewayError
 from gateway.sla.opening_hours import (
     ALL_DAY,
     MINUTES_PER_DAY,
@@ -25,7 +26,7 @@ _CACHE_LIMIT = 8192
 Interval = tuple[datetime, datetime]
 
 
-class CalendarError(ValueError):
+class CalendarError(GatewayError, ValueError):
     """A calendar asked something it cannot answer: naive instants, negative spans, never open."""
 
 

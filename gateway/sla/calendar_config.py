@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from gateway.errors import GatewayError
 from gateway.sla.calendar import TWENTY_FOUR_SEVEN, BusinessCalendar, CalendarError
 from gateway.sla.opening_hours import (
     DayHours,
@@ -24,7 +25,7 @@ _In = TypeVar("_In")
 _Out = TypeVar("_Out")
 
 
-class CalendarConfigError(ValueError):
+class CalendarConfigError(GatewayError, ValueError):
     """A calendar table that cannot be used; `key` is its dotted path in the config."""
 
     def __init__(self, key: str, message: str) -> None:
@@ -52,17 +53,13 @@ def calendar_from_table(name: str, table: Mapping[str, Any], prefix: str = "cale
     for key in table:
         if key not in _KEYS:
             raise CalendarConfigError(f"{base}.{key}", f"unknown key; expected one of {_KEYS}")
+    zone = _zone(f"{base}.timezone", table.get("timezone"))
+    weekly = _weekly(base, table)
+    holidays = _holidays(f"{base}.holidays", table.get("holidays"))
     closed = _closed(f"{base}.closed", table.get("closed", []))
     half_days = _half_days(f"{base}.half_days", table.get("half_days", {}), closed)
     try:
-        return BusinessCalendar(
-            name=name,
-            timezone=_zone(f"{base}.timezone", table.get("timezone")),
-            weekly=_weekly(base, table),
-            holidays=_holidays(f"{base}.holidays", table.get("holidays")),
-            closed=closed,
-            half_days=half_days,
-        )
+        return BusinessCalendar(name, zone, weekly, holidays, closed, half_days)
     except CalendarError as exc:
         raise CalendarConfigError(base, str(exc)) from exc
 

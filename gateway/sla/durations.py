@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
+from gateway.errors import GatewayError
 from gateway.sla.calendar import BusinessCalendar, as_utc
 
 TargetKind = Literal["clock", "business", "business_days", "business_days_end", "none"]
@@ -46,7 +47,7 @@ _END_OF_DAY_RE = re.compile(
 _PREFIX_RE = re.compile(r"^(?:within|less than|under|up to|in|<=?)\s+")
 
 
-class DurationError(ValueError):
+class DurationError(GatewayError, ValueError):
     """A duration text that cannot be read; the message quotes it and lists accepted forms."""
 
     def __init__(self, text: str, problem: str) -> None:
@@ -76,6 +77,8 @@ class Target:
             raise ValueError(f"a target cannot be negative: {self.amount!r}")
         if self.kind == "none" and self.amount != 0:
             raise ValueError("a 'none' target has no amount")
+        if self.kind == "business_days_end" and self.amount == 0:
+            raise ValueError("the end of the 0th business day means nothing; use 1 or more")
 
     @classmethod
     def parse(cls, text: str) -> Target:

@@ -10,6 +10,8 @@ from functools import lru_cache
 
 import holidays as holidays_lib
 
+from gateway.errors import GatewayError
+
 MINUTES_PER_DAY = 24 * 60
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -30,7 +32,7 @@ _DAY_ALIASES = {
 }
 
 
-class OpeningHoursError(ValueError):
+class OpeningHoursError(GatewayError, ValueError):
     """A time range or day list that cannot be read; the message says what is accepted."""
 
 

@@ -1,0 +1,92 @@
+"""Rules and rule sets: evaluate every rule in order, record hits and misses, decide."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from parsers import ParsedMail
+from rules.actions import Actions, Tally
+from rules.condition import Condition
+from rules.context import RuleContext
+from rules.decide import decide_priority
+from rules.mailview import MailView
+from rules.result import Classification, RuleOutcome
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A named list of conditions (all must hold) and the actions taken when they do.
+
+    A rule without conditions matches every mail.
+    """
+
+    name: str
+    description: str
+    conditions: tuple[Condition, ...]
+    actions: Actions
+
+    def evaluate(self, mail: MailView, ctx: RuleContext) -> RuleOutcome:
+        for condition in self.conditions:
+            if not condition.check(mail, ctx):
+                return RuleOutcome(self.name, False, condition.reason(mail, ctx, False))
+        if not self.conditions:
+            return RuleOutcome(self.name, True, "no conditions: matches every mail")
+        reasons = "; ".join(c.reason(mail, ctx, True) for c in self.conditions)
+        return RuleOutcome(self.name, True, reasons)
+
+
+class RuleSet:
+    """Compiled rules, in the order they are evaluated. Build it with ``compile_rules``."""
+
+    __slots__ = ("rules",)
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        self.rules = tuple(rules)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def __iter__(self) -> Iterator[Rule]:
+        return iter(self.rules)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(rule.name for rule in self.rules)
+
+    def classify(self, mail: ParsedMail, ctx: RuleContext) -> Classification:
+        """Evaluate every rule against ``mail`` and decide priority, tags, route, notify."""
+        view = MailView(mail, new_part_only=ctx.is_reply)
+        tally = Tally()
+        outcomes: list[RuleOutcome] = []
+        for rule in self.rules:
+            if tally.stopped_by is not None:
+                outcomes.append(
+                    RuleOutcome(
+                        rule.name,
+                        False,
+                        f"not evaluated: rule {tally.stopped_by!r} stopped evaluation",
+                        evaluated=False,
+                    )
+                )
+                continue
+            outcome = rule.evaluate(view, ctx)
+            outcomes.append(outcome)
+            if outcome.matched:
+                tally.apply(rule.name, rule.actions)
+        declared = view.declared
+        priority, trail = decide_priority(tally, declared, ctx)
+        return Classification(
+            priority=priority,
+            tags=tuple(tally.tags),
+            route=tally.route,
+            notify=tuple(tally.notify),
+            declared_priority=declared.priority if declared is not None else None,
+            outcomes=tuple(outcomes),
+            priority_trail=trail,
+        )
+
+
+def classify(mail: ParsedMail, ctx: RuleContext, ruleset: RuleSet) -> Classification:
+    """``ruleset.classify(mail, ctx)``, for callers who prefer a function."""
+    return ruleset.classify(mail, ctx)

@@ -1,0 +1,61 @@
+"""The result of classifying one mail: priority, tags, route, and the reasons for all of it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class RuleOutcome:
+    """What one rule did with one mail.
+
+    ``matched`` is whether all its conditions held; ``reason`` is the evidence (for a hit,
+    each condition's reason; for a miss, the first condition that failed).
+    ``evaluated`` is false for rules skipped because an earlier rule had ``stop``.
+    """
+
+    rule: str
+    matched: bool
+    reason: str
+    evaluated: bool = True
+
+    def line(self) -> str:
+        if not self.evaluated:
+            return f"skip {self.rule}: {self.reason}"
+        return f"{'hit ' if self.matched else 'miss'} {self.rule}: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    """The decision about one mail, with everything needed to explain it.
+
+    ``declared_priority`` is the severity the customer declared (normalised to P1..P4),
+    whether or not it was trusted. ``priority_trail`` says in words how ``priority`` was
+    reached; ``outcomes`` has one entry for every rule in the rule set, in order.
+    """
+
+    priority: str
+    tags: tuple[str, ...]
+    route: str | None
+    notify: tuple[str, ...]
+    declared_priority: str | None
+    outcomes: tuple[RuleOutcome, ...]
+    priority_trail: tuple[str, ...] = ()
+
+    @property
+    def matched_rules(self) -> tuple[str, ...]:
+        return tuple(o.rule for o in self.outcomes if o.matched)
+
+    def explanation(self) -> list[str]:
+        """Human lines: the priority and how it was reached, tags, route, then every rule."""
+        lines = [f"priority {self.priority}"]
+        lines.extend(f"  {step}" for step in self.priority_trail)
+        if self.tags:
+            lines.append("tags: " + ", ".join(self.tags))
+        if self.route is not None:
+            lines.append(f"route: {self.route}")
+        if self.notify:
+            lines.append("notify: " + ", ".join(self.notify))
+        lines.append("rules:")
+        lines.extend(f"  {o.line()}" for o in self.outcomes)
+        return lines

@@ -1,0 +1,174 @@
+"""A throwaway Dovecot IMAP server on loopback for tests (the recipe in notes/real-servers.md)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from imapclient import IMAPClient
+
+from tests.support import free_port, require, wait_for
+
+NOBODY = 65534
+DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
+DOVEADM = shutil.which("doveadm") or "/usr/bin/doveadm"
+
+_CONF = """\
+base_dir = {dir}/run
+state_dir = {dir}/state
+log_path = {dir}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = {ssl}
+{ssl_files}
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+auth_failure_delay = 0
+mail_location = maildir:{dir}/mail/%u
+first_valid_uid = 100
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {dir}/users
+}}
+userdb {{
+  driver = static
+  args = uid={uid} gid={uid} home={dir}/mail/%u
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    address = 127.0.0.1
+    port = {tls_port}
+  }}
+  chroot =
+}}
+service anvil {{
+  chroot =
+}}
+protocol imap {{
+  mail_max_userip_connections = 50
+}}
+"""
+
+
+def require_dovecot() -> None:
+    require(shutil.which("dovecot") is not None or Path(DOVECOT).exists(),
+            "dovecot is not installed (apt-get install dovecot-imapd): no IMAP server to test against")
+    require(os.geteuid() == 0, "the Dovecot fixture runs as root (mail is owned by nobody)")
+
+
+class Dovecot:
+    """One Dovecot instance in a short temporary directory (unix socket paths must stay short)."""
+
+    def __init__(self, users: dict[str, str] | None = None, *, tls: bool = False) -> None:
+        self.users = users or {"support": "secret"}
+        self.dir = Path(tempfile.mkdtemp(prefix="dc-"))
+        self.port = free_port()
+        self.tls_port = free_port() if tls else 0
+        self.tls = tls
+        self.conf = self.dir / "dovecot.conf"
+        self._write()
+
+    def _write(self) -> None:
+        d = self.dir
+        for sub in ("run", "state", "mail"):
+            (d / sub).mkdir(parents=True, exist_ok=True)
+        d.chmod(0o755)
+        os.chown(d / "mail", NOBODY, NOBODY)
+        (d / "users").write_text("".join(f"{u}:{{PLAIN}}{p}::::::\n" for u, p in self.users.items()))
+        ssl_files = ""
+        if self.tls:
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj",
+                            "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                            "-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem"), "-days", "1"],
+                           check=True, capture_output=True)
+            ssl_files = f"ssl_cert = <{d}/cert.pem\nssl_key = <{d}/key.pem"
+        self.conf.write_text(_CONF.format(dir=d, port=self.port, tls_port=self.tls_port, uid=NOBODY,
+                                          ssl="yes" if self.tls else "no", ssl_files=ssl_files))
+
+    @property
+    def cert(self) -> Path:
+        return self.dir / "cert.pem"
+
+    def start(self) -> Dovecot:
+        subprocess.run([DOVECOT, "-c", str(self.conf)], check=True, capture_output=True)
+        wait_for(self._accepting, 10, what="dovecot to accept connections")
+        return self
+
+    def _accepting(self) -> bool:
+        try:
+            with IMAPClient("127.0.0.1", self.port, ssl=False, timeout=2) as c:
+                return bool(c.capabilities())
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        """Stop the server (every session is cut) and wait until the port is closed."""
+        pid_file = self.dir / "run" / "master.pid"
+        pid = int(pid_file.read_text()) if pid_file.exists() else None
+        subprocess.run([DOVEADM, "-c", str(self.conf), "stop"], capture_output=True)
+        if pid is not None:
+            wait_for(lambda: not _alive(pid), 10, what="dovecot to stop")
+
+    def kill_sessions(self) -> None:
+        """Cut every IMAP session, as a crashed or restarted server would; the server stays up."""
+        subprocess.run([DOVEADM, "-c", str(self.conf), "kick", "*"], capture_output=True)
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def client(self, user: str = "support") -> IMAPClient:
+        c = IMAPClient("127.0.0.1", self.port, ssl=False, timeout=10)
+        c.login(user, self.users[user])
+        return c
+
+    def append(self, messages: Iterable[bytes], folder: str = "INBOX", user: str = "support",
+               flags: tuple[bytes, ...] = ()) -> int:
+        count = 0
+        with self.client(user) as c:
+            if not c.folder_exists(folder):
+                c.create_folder(folder)
+            for raw in messages:
+                c.append(folder, raw, flags=flags)
+                count += 1
+        return count
+
+    def uids(self, folder: str = "INBOX", criteria: str | list[str] = "ALL",
+             user: str = "support") -> list[int]:
+        with self.client(user) as c:
+            if not c.folder_exists(folder):
+                return []
+            c.select_folder(folder, readonly=True)
+            return sorted(int(u) for u in c.search(criteria))
+
+    def mail_files(self, user: str = "support") -> list[Path]:
+        return sorted((self.dir / "mail" / user).rglob("cur/*")) + \
+            sorted((self.dir / "mail" / user).rglob("new/*"))
+
+    def log_text(self) -> str:
+        path = self.dir / "dovecot.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie is dead for our purposes; dovecot daemonises, so it is not our child.
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+

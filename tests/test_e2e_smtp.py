@@ -1,0 +1,154 @@
+"""End to end: `helpdesk run` as a subprocess, mail in by SMTP/LMTP, acknowledgements out to a sink."""
+
+from __future__ import annotations
+
+import json
+import smtplib
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from gateway import reply_token
+from gateway.clock import write_clock_file
+from tests.support import GatewayProcess, Sink, customer_mail, free_port, running, wait_for, write_config
+
+SECRET = "test-secret-for-e2e"
+SUPPORT = ("support@example.com",)
+
+pytestmark = pytest.mark.slow
+
+
+def _gateway(tmp_path: Path, relay_port: int | None, *, lmtp: bool = False, db_url: str | None = None,
+             env: dict[str, str] | None = None, name: str = "gw") -> GatewayProcess:
+    d = tmp_path / name
+    d.mkdir()
+    port = free_port()
+    config = write_config(d / "config.toml", smtp_port=port, relay_port=relay_port, lmtp=lmtp, db_url=db_url)
+    return GatewayProcess(config, port, env={"HELPDESK_SECRET": SECRET, **(env or {})})
+
+
+def _send(gw: GatewayProcess, raw: bytes, sender: str, rcpt: str = "support@example.com", *, lmtp: bool = False) -> None:
+    client = smtplib.LMTP("127.0.0.1", gw.smtp_port) if lmtp else smtplib.SMTP("127.0.0.1", gw.smtp_port)
+    with client:
+        client.sendmail(sender, [rcpt], raw)
+
+
+def _ticket(gw: GatewayProcess, number: int) -> dict:  # type: ignore[type-arg]
+    return json.loads(gw.cli("tickets", "show", str(number), "--json").stdout)
+
+
+def _tickets(gw: GatewayProcess) -> list[dict]:  # type: ignore[type-arg]
+    return json.loads(gw.cli("tickets", "list", "--json").stdout)
+
+
+@pytest.mark.parametrize("lmtp", [False, True], ids=["smtp", "lmtp"])
+def test_three_customers_get_threaded_acknowledgements(tmp_path: Path, sink: Sink, lmtp: bool) -> None:
+    gw = _gateway(tmp_path, sink.port, lmtp=lmtp)
+    with running(gw):
+        ids = []
+        for i in range(3):
+            mid = f"<cust{i}@customer.example>"
+            ids.append(mid)
+            _send(gw, customer_mail(f"Customer {i} <c{i}@customer.example>", f"Problem {i}", "It broke.",
+                                    message_id=mid), f"c{i}@customer.example", lmtp=lmtp)
+        acks = sink.wait(3)
+        by_reply = {a.message["In-Reply-To"]: a for a in acks}
+        assert set(by_reply) == set(ids)
+        numbers = set()
+        for mid in ids:
+            ack = by_reply[mid].message
+            token = reply_token.parse_reply_address(ack["Reply-To"].addresses[0].addr_spec, SUPPORT)
+            assert token is not None and reply_token.verify(SECRET.encode(), token)
+            assert f"[#{token.ticket_id}]" in ack["Subject"]
+            numbers.add(token.ticket_id)
+        assert len(numbers) == 3
+
+        # The customer's mail client replies to the acknowledgement...
+        first = by_reply[ids[0]].message
+        number = reply_token.parse_reply_address(first["Reply-To"].addresses[0].addr_spec, SUPPORT).ticket_id  # type: ignore[union-attr]
+        _send(gw, customer_mail("c0@customer.example", "Re: " + first["Subject"], "More detail",
+                                in_reply_to=first["Message-ID"]), "c0@customer.example", lmtp=lmtp)
+        # ...and another reply goes only to the Reply-To token address.
+        token_addr = first["Reply-To"].addresses[0].addr_spec
+        _send(gw, customer_mail("c0@customer.example", "logs", "attached", to=token_addr),
+              "c0@customer.example", rcpt=token_addr, lmtp=lmtp)
+        wait_for(lambda: len(_ticket(gw, number)["messages"]) == 4, what="two replies on the first ticket")
+        assert len(_tickets(gw)) == 3
+        assert len(sink.messages) == 3
+
+
+def test_unknown_recipient_is_refused_at_rcpt(tmp_path: Path, sink: Sink) -> None:
+    gw = _gateway(tmp_path, sink.port)
+    with running(gw), pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+        _send(gw, customer_mail("a@customer.example", "x", "y"), "a@customer.example", rcpt="sales@example.com")
+    assert refused.value.recipients["sales@example.com"][0] == 550
+
+
+def test_oversized_message_gets_552(tmp_path: Path, sink: Sink) -> None:
+    gw = _gateway(tmp_path, sink.port)
+    big = customer_mail("a@customer.example", "big", "x" * 1_200_000)
+    with running(gw), pytest.raises(smtplib.SMTPException) as err:
+        _send(gw, big, "a@customer.example")
+    assert "552" in str(err.value)
+
+
+def test_failed_commit_answers_451_and_retry_is_stored_once(tmp_path: Path, sink: Sink) -> None:
+    gw = _gateway(tmp_path, sink.port)
+    with running(gw):
+        db = sqlite3.connect(gw.config.parent / "var" / "helpdesk.sqlite3")
+        db.execute("""CREATE TRIGGER fail_commit BEFORE INSERT ON inbound_messages
+                      WHEN instr(CAST(NEW.raw AS TEXT), 'FAIL-COMMIT') > 0
+                      BEGIN SELECT RAISE(ABORT, 'refused by test'); END""")
+        db.commit()
+        with pytest.raises(smtplib.SMTPDataError) as err:
+            _send(gw, customer_mail("a@customer.example", "FAIL-COMMIT", "boom"), "a@customer.example")
+        assert err.value.smtp_code == 451
+        assert db.execute("SELECT count(*) FROM inbound_messages").fetchone()[0] == 0
+        db.execute("DROP TRIGGER fail_commit")
+        db.commit()
+        db.close()
+        # The sending MTA retries the same message, twice (say its first 250 was lost).
+        raw = customer_mail("a@customer.example", "Printer", "Help", message_id="<retry@customer.example>")
+        _send(gw, raw, "a@customer.example")
+        _send(gw, raw, "a@customer.example")
+        sink.wait(1)
+        wait_for(lambda: _tickets(gw), what="the ticket")
+        status = json.loads(gw.cli("status", "--json").stdout)
+        assert status["inbound"] == {"done": 1}
+    assert len(_tickets(gw)) == 1 and len(sink.messages) == 1
+
+
+def test_relay_down_mail_waits_in_outbox_then_goes_once(tmp_path: Path) -> None:
+    clock_file = tmp_path / "clock"
+    start = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    write_clock_file(clock_file, start)
+    relay_port = free_port()
+    gw = _gateway(tmp_path, relay_port, env={"HELPDESK_CLOCK_FILE": str(clock_file)})
+    with running(gw):
+        for i in range(3):
+            _send(gw, customer_mail(f"c{i}@customer.example", f"Down {i}", "help"), f"c{i}@customer.example")
+
+        def all_tried() -> bool:
+            tickets = _tickets(gw)
+            return len(tickets) == 3 and all(
+                o["attempts"] >= 1 and o["state"] == "pending"
+                for t in tickets for o in _ticket(gw, t["number"])["outbox"])
+        wait_for(all_tried, what="three acknowledgements tried once and waiting")
+        sink = Sink(relay_port).start()
+        try:
+            write_clock_file(clock_file, start + timedelta(seconds=20))
+            sink.wait(3)
+            write_clock_file(clock_file, start + timedelta(hours=2))
+            gw.cli("status")
+            assert len(sink.messages) == 3
+            assert sorted(m.rcpt_tos[0] for m in sink.messages) == [f"c{i}@customer.example" for i in range(3)]
+        finally:
+            sink.stop()
+
+
+def test_sigterm_stops_cleanly(tmp_path: Path, sink: Sink) -> None:
+    gw = _gateway(tmp_path, sink.port).start()
+    _send(gw, customer_mail("a@customer.example", "x", "y"), "a@customer.example")
+    assert gw.stop(timeout=10) == 0
