@@ -54,6 +54,10 @@ def explain(app: App, raw: bytes, *, at: datetime | None = None,
     return data
 
 
+def _thread(thread: dict[str, Any]) -> str:
+    return f"ticket #{thread['ticket']} via {thread['via']}" if thread["ticket"] else "new ticket"
+
+
 def format_explanation(data: dict[str, Any]) -> str:
     if "parsed" not in data:
         return f"outcome: {data['outcome']} ({data['reason']})"
@@ -64,7 +68,7 @@ def format_explanation(data: dict[str, Any]) -> str:
         f"Message-ID:  {p['message_id']}{' (synthesised)' if p['message_id_synthesised'] else ''}",
         f"Date:        {p['date']}",
         f"Screening:   {data['screening']['verdict']} ({data['screening']['reason']})",
-        f"Thread:      {'ticket #%s via %s' % (data['thread']['ticket'], data['thread']['via']) if data['thread']['ticket'] else 'new ticket'}",
+        f"Thread:      {_thread(data['thread'])}",
         f"Outcome:     {data['outcome']}; acknowledgement: {'yes' if data['acknowledge'] else 'no'}",
         f"Priority:    {data['priority']}",
     ]

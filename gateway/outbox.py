@@ -87,10 +87,12 @@ def queue(session: Session, policy: OutboxPolicy, draft: Draft, now: datetime) -
         hour_ago = now - timedelta(hours=1)
         for _name, addr in draft.to:
             if _recent_automatic(session, hour_ago, address=addr) >= policy.max_per_address_per_hour:
-                state, reason = "suppressed", f"cap of {policy.max_per_address_per_hour} automatic mails per hour to {addr} reached"
+                state = "suppressed"
+                reason = f"cap of {policy.max_per_address_per_hour} automatic mails per hour to {addr} reached"
         if state == "pending" and draft.ticket_id is not None and _recent_automatic(
                 session, hour_ago, ticket_id=draft.ticket_id) >= policy.max_per_ticket_per_hour:
-            state, reason = "suppressed", f"cap of {policy.max_per_ticket_per_hour} automatic mails per hour on this ticket reached"
+            state = "suppressed"
+            reason = f"cap of {policy.max_per_ticket_per_hour} automatic mails per hour on this ticket reached"
     row = OutboxMessage(
         ticket_id=draft.ticket_id, cause_key=draft.cause_key, kind=draft.kind, message_id=message_id,
         mail_from=policy.from_address, rcpt_to=[addr for _n, addr in draft.to + draft.cc], raw=raw,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 TOKEN_LENGTH = 16
 _SECRET_FILE = "reply-token.secret"
-_PLUS = re.compile(r"^(?P<local>[^+@]+)\+(?P<ticket>\d{1,12})-(?P<token>[a-z2-7]{%d})$" % TOKEN_LENGTH)
+_PLUS = re.compile(rf"^(?P<local>[^+@]+)\+(?P<ticket>\d{{1,12}})-(?P<token>[a-z2-7]{{{TOKEN_LENGTH}}})$")
 
 
 def load_secret(env_name: str, data_dir: Path) -> bytes:

@@ -23,7 +23,8 @@ BATCH = 20
 
 def retry_delay(failures: int) -> timedelta:
     """15 s after the first failure, doubling, capped at 10 minutes."""
-    return min(FIRST_RETRY * (2 ** max(failures - 1, 0)), MAX_RETRY)
+    delay: timedelta = FIRST_RETRY * (2 ** max(failures - 1, 0))
+    return min(delay, MAX_RETRY)
 
 
 class Sender:
@@ -85,7 +86,7 @@ class Sender:
             if error is None:
                 row.state, row.sent_at, row.last_error = "sent", now, note
                 record(session, row.ticket_id, "mail-sent", now, kind=row.kind,
-                       message_id=message_id, to=rcpt_to, **({"note": note} if note else {}))
+                       message_id=message_id, to=rcpt_to, note=note)
                 log.info("%s: %s sent to %s", message_id, row.kind, ", ".join(rcpt_to))
                 return
             row.last_error = error[:2000]

@@ -40,6 +40,7 @@ class Templates:
             keep_trailing_newline=True,
             trim_blocks=True,
             lstrip_blocks=True,
+            auto_reload=False,
         )
 
     def render(self, name: str, context: dict[str, Any]) -> Rendered:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import smtplib
-import socket
 import ssl
 from pathlib import Path
 from typing import Protocol
@@ -71,11 +70,12 @@ class SmtpTransport:
                 raise PermanentError(f"relay refused every recipient: {exc.recipients}") from exc
             raise TemporaryError(f"relay refused recipients for now: {exc.recipients}") from exc
         except smtplib.SMTPResponseException as exc:
-            text = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+            error = exc.smtp_error
+            text = error.decode("utf-8", "replace") if isinstance(error, bytes) else str(error)
             if 500 <= exc.smtp_code < 600:
                 raise PermanentError(f"relay answered {exc.smtp_code} {text}") from exc
             raise TemporaryError(f"relay answered {exc.smtp_code} {text}") from exc
-        except (OSError, smtplib.SMTPException, socket.timeout) as exc:
+        except (TimeoutError, OSError, smtplib.SMTPException) as exc:
             raise TemporaryError(f"relay {s.host}:{s.port} unreachable: {exc}") from exc
         if refused:
             # The others took it: the mail is sent and must not go again; the refusal is noted.

@@ -54,8 +54,22 @@ def sanitise_filename(raw: str | None, index: int, content_type: str) -> str:
     return name
 
 
+def _text_view(part: Message) -> Message:
+    """The part's MIME headers with raw 8-bit decoded, so parameters come out as text.
+
+    compat32 turns 8-bit header values into Header objects that stringify with U+FFFD.
+    """
+    view = Message()
+    for name, value in part.raw_items():
+        if name.lower() in ("content-type", "content-disposition"):
+            view[name] = raw_to_text(str(value))[0]
+    return view
+
+
 def part_filename(part: Message) -> str | None:
     """The filename a part declares (Content-Disposition, then Content-Type name=)."""
+    if not all(str(value).isascii() for _, value in part.raw_items()):
+        part = _text_view(part)
     try:
         name = part.get_filename()
         if name is None:

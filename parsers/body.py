@@ -14,16 +14,16 @@ from parsers.attachments import (
     part_filename,
     sanitise_filename,
 )
-from parsers.charsets import decode_text
-from parsers.headers import decode_header, first_message_id
+from parsers.charsets import decode_text, html_charset
+from parsers.headers import decode_header, first_message_id, raw_values
 from parsers.html_text import html_to_text
 from parsers.limits import Budget, ParseLimitExceeded
 from parsers.mail import Attachment, ForwardedMessage
 
 _NEWLINES = re.compile(r"\r\n?")
-# NUL cannot be stored in PostgreSQL text; lone surrogates (which the UTF-7 codec lets
-# through) cannot be encoded as UTF-8 at all.
-_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+# NUL cannot be stored in PostgreSQL text (it is dropped); lone surrogates, which the
+# UTF-7 codec lets through, cannot be encoded as UTF-8 at all (they become U+FFFD).
+_SURROGATES = re.compile(r"[\ud800-\udfff]+")
 # Alternatives to the text/plain and text/html bodies that are not worth keeping.
 _DROPPED_ALTERNATIVES = {"text/enriched", "text/richtext", "text/watch-html", "text/x-amp-html"}
 _FORWARD_TYPES = {"message/rfc822", "message/global"}
@@ -31,7 +31,8 @@ _FORWARD_TYPES = {"message/rfc822", "message/global"}
 
 def clean_text(text: str) -> str:
     """Newlines normalised to LF and unstorable characters removed."""
-    return _UNSTORABLE.sub("\ufffd", _NEWLINES.sub("\n", text)).replace("\ufffd\ufffd", "\ufffd")
+    text = _NEWLINES.sub("\n", text).replace("\0", "")
+    return _SURROGATES.sub("\ufffd", text) if not text.isascii() else text
 
 
 @dataclass
@@ -122,9 +123,13 @@ class Walker:
         bodies = Bodies()
         self.walk(inner, depth + 1, bodies)
         local: list[str] = []
-        subject = decode_header(str(inner.get("Subject", "")), local)
-        sender = first_address([str(v) for v in inner.get_all("From", [])], local)
-        message_id = first_message_id(decode_header(str(inner.get("Message-ID", "")), local))
+
+        def first(name: str) -> str:
+            values = raw_values(inner, name)
+            return decode_header(values[0], local) if values else ""
+
+        sender = first_address(raw_values(inner, "From"), local)
+        subject, message_id = first("Subject"), first_message_id(first("Message-ID"))
         self.forwarded.append(
             ForwardedMessage(
                 subject=subject, sender=sender, message_id=message_id, text=bodies.best_text()
@@ -150,6 +155,8 @@ class Walker:
         is_text = ctype in ("text/plain", "text/html") or ctype.startswith("multipart/")
         if is_text and disposition != "attachment" and filename is None:
             declared = _charset(part)
+            if declared is None and ctype == "text/html":
+                declared = html_charset(data)
             text, defect = decode_text(data, declared)
             if defect is not None:
                 self.defects.append(f"{ctype}: {defect}")

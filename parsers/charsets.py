@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import logging
+import re
 
 from charset_normalizer import from_bytes
 
@@ -53,9 +54,20 @@ _SUPERSETS = {
 # Labels that promise nothing: go straight to detection.
 _UNKNOWN = {"", "unknown", "unknown-8bit", "x-unknown", "x-user-defined", "default", "charset"}
 # Second tries for a label whose superset still fails (ISO-2022-JP variants in the wild).
-_RETRIES = {"iso2022_jp_ext": ("iso2022_jp_2", "iso2022_jp_2004", "cp932")}
+# windows-1252 leaves five bytes undefined; latin-1 (what was declared) takes them.
+_RETRIES = {
+    "iso2022_jp_ext": ("iso2022_jp_2", "iso2022_jp_2004", "cp932"),
+    "cp1252": ("latin-1",),
+}
 # Python codecs that are not charsets a mail can honestly declare.
 _NOT_MAIL = {"unicode-escape", "raw-unicode-escape", "idna", "punycode", "undefined", "mbcs"}
+# Detectors cannot tell Western European code pages apart on short text; mail in any of
+# them is most often windows-1252, the most common unlabelled charset in the wild.
+_LATIN_GUESSES = {
+    "cp1250", "cp1252", "cp1254", "cp1257", "cp1258", "latin_1", "iso8859_2", "iso8859_3",
+    "iso8859_4", "iso8859_9", "iso8859_10", "iso8859_13", "iso8859_14", "iso8859_15",
+    "iso8859_16", "mac_roman", "mac_latin2", "mac_iceland", "mac_turkish", "cp850", "cp437",
+}  # fmt: skip
 _ASCII_ENCODED = ("utf-7", "utf-16", "utf-32", "iso2022")
 # Single-byte labels that happily decode UTF-8 bytes into mojibake: see _utf8_lie.
 _EIGHT_BIT_LATIN = {"cp1252", "iso-8859-15"}
@@ -94,6 +106,21 @@ def _utf8_lie(data: bytes) -> str | None:
     return _strict(data, "utf-8")
 
 
+def _western(data: bytes) -> bool:
+    """Text that reads as windows-1252 with mostly ASCII letters: Western European.
+
+    Detectors guess badly on the short texts mail is made of ("Café crème" comes back as
+    Farsi). Cyrillic or CJK bytes read as windows-1252 are nearly all non-ASCII letters,
+    so the share of accented letters tells the two apart cheaply.
+    """
+    sample = _strict(data[:65536], "cp1252")
+    if sample is None:
+        return False
+    ascii_letters = sum(1 for c in sample if c.isascii() and c.isalpha())
+    other_letters = sum(1 for c in sample if not c.isascii() and c.isalpha())
+    return ascii_letters > 0 and other_letters <= 0.3 * (ascii_letters + other_letters)
+
+
 def detect(data: bytes) -> str | None:
     """Best-guess codec name for ``data`` (charset-normalizer), or None."""
     try:
@@ -101,6 +128,15 @@ def detect(data: bytes) -> str | None:
     except Exception:  # a detector bug must never stop a mail
         return None
     return None if best is None else str(best.encoding)
+
+
+_META_CHARSET = re.compile(rb"""(?i)<meta[^>]{0,200}?charset\s*=\s*["']?([A-Za-z0-9._:-]{1,40})""")
+
+
+def html_charset(data: bytes) -> str | None:
+    """The charset an HTML document declares in a <meta> tag (HTML5 8.2.2.2), if any."""
+    match = _META_CHARSET.search(data, 0, 4096)
+    return match.group(1).decode("ascii") if match else None
 
 
 def decode_text(data: bytes, declared: str | None) -> tuple[str, str | None]:
@@ -127,8 +163,12 @@ def decode_text(data: bytes, declared: str | None) -> tuple[str, str | None]:
                 return text, None
     fallback = "utf-8"
     text = _strict(data, fallback)
+    if text is None and _western(data):
+        fallback, text = "cp1252", _strict(data, "cp1252")
     if text is None:
         fallback = detect(data) or "cp1252"
+        if fallback in _LATIN_GUESSES and _strict(data, "cp1252") is not None:
+            fallback = "cp1252"
         text = _strict(data, fallback)
     if text is None:
         # latin-1 maps every byte to a character, so this cannot fail (RFC 2046 4.1.2 leaves

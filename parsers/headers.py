@@ -5,6 +5,7 @@ from __future__ import annotations
 import binascii
 import re
 from collections.abc import Iterable
+from email.message import Message
 
 from parsers.charsets import codec_for, decode_text
 
@@ -123,6 +124,15 @@ def first_message_id(value: str | None) -> str | None:
     """The Message-ID in a header value with its angle brackets, or None when bogus."""
     ids = message_ids(value)
     return ids[0] if ids else None
+
+
+def raw_values(msg: Message, name: str) -> list[str]:
+    """Every value of header ``name`` as the parser stored it (8-bit still escaped).
+
+    ``Message.get`` would hand 8-bit values back as Header objects that print U+FFFD.
+    """
+    wanted = name.lower()
+    return [str(value) for key, value in msg.raw_items() if key.lower() == wanted]
 
 
 def header_pairs(

@@ -14,7 +14,13 @@ from parsers.addresses import parse_addresses
 from parsers.body import Walker, clean_text
 from parsers.charsets import decode_text
 from parsers.dates import mail_date
-from parsers.headers import charset_hint, first_message_id, header_pairs, message_ids
+from parsers.headers import (
+    charset_hint,
+    first_message_id,
+    header_pairs,
+    message_ids,
+    raw_values,
+)
 from parsers.html_text import sanitise_html
 from parsers.limits import (
     Budget,
@@ -106,7 +112,7 @@ def _assemble(
         return next((v for k, v in headers if k.lower() == wanted), None)
 
     def addresses(name: str) -> tuple[Address, ...]:
-        return parse_addresses([str(v) for v in msg.get_all(name, [])], defects, hint)
+        return parse_addresses(raw_values(msg, name), defects, hint)
 
     message_id = first_message_id(first("Message-ID"))
     synthesised = message_id is None

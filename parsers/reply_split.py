@@ -48,6 +48,13 @@ _MOBILE = re.compile(
     re.IGNORECASE,
 )
 _QUOTED = re.compile(r"^\s*>")
+# Cheap first looks, so that ordinary lines cost one regex match, not eight.
+_ATTRIBUTION_START = re.compile(r"^\s*(?:On|Am|Le|El|Il|Op|Den|Em)\s", re.IGNORECASE)
+_MAYBE_HARD = re.compile(
+    r"^\s*(?:[-=_*]|Begin|Anfang|D[ée]but|Inicio|From|Von|De|Da|Van|Sent|Get|Gesendet"
+    r"|Envoy|Enviado|Inviato)",
+    re.IGNORECASE,
+)
 
 
 class _Text:
@@ -78,7 +85,7 @@ class _Text:
     def attribution_at(self, i: int) -> int:
         """How many lines (1 or 2) form an attribution at ``i``; 0 when none does."""
         line = self.lines[i]
-        if len(line) > 400 or not line.strip():
+        if len(line) > 400 or not _ATTRIBUTION_START.match(line):
             return 0
         if _ATTRIBUTION.match(line):
             return 1
@@ -91,8 +98,12 @@ class _Text:
     def hard_start(self, i: int) -> bool:
         """Lines that begin history (or a signature) wherever they stand."""
         line = self.lines[i]
+        if REPLY_MARKER in line:
+            return True
+        if not _MAYBE_HARD.match(line):
+            return False
         return bool(
-            REPLY_MARKER in line
+            _ORIGINAL.match(line)
             or _ORIGINAL.match(line)
             or _FORWARD_INTRO.match(line)
             or (_SEPARATOR.match(line) and _FROM.match(self.next_content(i + 1)))
@@ -115,7 +126,8 @@ class _Text:
             if span and self.only_quotes_after(i + span):
                 return i
             if (
-                _WEAK_ATTRIBUTION.match(line)
+                line.rstrip().endswith(":")
+                and _WEAK_ATTRIBUTION.match(line)
                 and _QUOTED.match(self.next_content(i + 1))
                 and self.only_quotes_after(i + 1)
             ):
@@ -128,7 +140,8 @@ class _Text:
         i = 0
         while i < end:
             span = self.attribution_at(i)
-            if not span and _WEAK_ATTRIBUTION.match(self.lines[i]):
+            line = self.lines[i]
+            if not span and line.rstrip().endswith(":") and _WEAK_ATTRIBUTION.match(line):
                 span = 1
             if span and _QUOTED.match(self.next_content(i + span)):
                 i += span

@@ -56,7 +56,7 @@ class RuleSet:
 
     def classify(self, mail: ParsedMail, ctx: RuleContext) -> Classification:
         """Evaluate every rule against ``mail`` and decide priority, tags, route, notify."""
-        view = MailView(mail, new_part_only=ctx.is_reply)
+        view = MailView(mail, reply=ctx.is_reply)
         tally = Tally()
         outcomes: list[RuleOutcome] = []
         for rule in self.rules:

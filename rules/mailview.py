@@ -34,6 +34,11 @@ class MailView:
 
     Built once per ``classify`` call, so each condition costs a set lookup or one regex
     search, not a fresh casefold of the whole body.
+
+    On a reply (``reply=True``) the body is the new part only and the subject is left out
+    (``subject`` is empty): "Re: [#12] Site down" repeats the ticket's first subject, which
+    is history just like the quoted text, and would otherwise raise again a ticket an
+    agent has deliberately lowered.
     """
 
     __slots__ = (
@@ -49,15 +54,15 @@ class MailView:
         "subject_words",
     )
 
-    def __init__(self, mail: ParsedMail, *, new_part_only: bool) -> None:
+    def __init__(self, mail: ParsedMail, *, reply: bool) -> None:
         self.mail = mail
-        self.subject = unicodedata.normalize("NFC", mail.subject)
-        self.body = unicodedata.normalize("NFC", body_for_rules(mail, new_part_only=new_part_only))
+        self.subject = "" if reply else unicodedata.normalize("NFC", mail.subject)
+        self.body = unicodedata.normalize("NFC", body_for_rules(mail, new_part_only=reply))
         self.subject_norm = normalise(self.subject)
         self.body_norm = normalise(self.body)
         self.subject_words = tokens(self.subject_norm)
         self.body_words = tokens(self.body_norm)
-        self.regex_text = f"{self.subject}\n{self.body}"
+        self.regex_text = f"{self.subject}\n{self.body}" if self.subject else self.body
         self._declared: Declaration | None = None
         self._declared_done = False
 

@@ -19,6 +19,14 @@ class RuleOutcome:
     reason: str
     evaluated: bool = True
 
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "rule": self.rule,
+            "matched": self.matched,
+            "evaluated": self.evaluated,
+            "reason": self.reason,
+        }
+
     def line(self) -> str:
         if not self.evaluated:
             return f"skip {self.rule}: {self.reason}"
@@ -45,6 +53,18 @@ class Classification:
     @property
     def matched_rules(self) -> tuple[str, ...]:
         return tuple(o.rule for o in self.outcomes if o.matched)
+
+    def as_dict(self) -> dict[str, object]:
+        """Plain JSON-ready data, for ``helpdesk explain --json``."""
+        return {
+            "priority": self.priority,
+            "tags": list(self.tags),
+            "route": self.route,
+            "notify": list(self.notify),
+            "declared_priority": self.declared_priority,
+            "priority_trail": list(self.priority_trail),
+            "outcomes": [o.as_dict() for o in self.outcomes],
+        }
 
     def explanation(self) -> list[str]:
         """Human lines: the priority and how it was reached, tags, route, then every rule."""

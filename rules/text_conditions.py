@@ -81,7 +81,7 @@ class NotWords(Condition):
     def reason(self, mail: MailView, ctx: RuleContext, held: bool) -> str:
         hit = _find(self.matcher, mail, SCOPES["not_words"])
         if hit is None:
-            return f"not_words: none of {self.matcher.summary()} present"
+            return "not_words: none present"
         return f"not_words: {hit[0]!r} found in {hit[1]}"
 
 
@@ -102,7 +102,7 @@ class Regex(Condition):
 
     @property
     def description(self) -> str:
-        return "any of " + ", ".join(f"/{p.pattern}/" for p in self.patterns)
+        return "any of " + ", ".join(_short(p) for p in self.patterns)
 
     def _search(self, mail: MailView) -> re.Match[str] | None:
         for pattern in self.patterns:
@@ -118,7 +118,14 @@ class Regex(Condition):
         found = self._search(mail)
         if found is None:
             return f"regex: no match for {self.description.removeprefix('any of ')}"
-        text = " ".join(found.group(0).split())
-        if len(text) > 60:
-            text = text[:57] + "..."
-        return f"regex: /{found.re.pattern}/ matched {text!r}"
+        return f"regex: matched {_clip(found.group(0))!r}"
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def _short(pattern: re.Pattern[str]) -> str:
+    """A pattern on one line, clipped: verbose (?x) patterns span many lines in TOML."""
+    return "/" + _clip(pattern.pattern, 50) + "/"

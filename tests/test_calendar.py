@@ -26,8 +26,8 @@ H = timedelta(hours=1)
 M = timedelta(minutes=1)
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, sec: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, sec, tzinfo=UTC)
 
 
 # seed 0: "Monday to Friday, 9am-6pm", here in the UK with English bank holidays.

@@ -12,7 +12,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from gateway.sla import BusinessCalendar, PublicHolidays, WeeklyHours
+import pytest
+
+from gateway.sla import BusinessCalendar, CalendarError, PublicHolidays, WeeklyHours
 
 LONDON = ZoneInfo("Europe/London")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -21,8 +23,8 @@ SYDNEY = ZoneInfo("Australia/Sydney")
 H = timedelta(hours=1)
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, sec: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, sec, tzinfo=UTC)
 
 
 def weekdays(
@@ -206,3 +208,19 @@ class TestCustomerTimeZone:
 
     def test_rezoning_twice_keeps_one_suffix(self) -> None:
         assert self.CUSTOMER.with_timezone(NEW_YORK).name == "team@America/New_York"
+
+
+def test_half_hour_dst_shift_on_lord_howe_island() -> None:
+    # Lord Howe moves between +10:30 and +11:00. On Sun 4 Oct 02:00 the clock jumps to 02:30
+    # (15:30 UTC on the 3rd), so "02:00-03:00" is on the clock for 30 minutes, to 16:00 UTC.
+    cal = BusinessCalendar(
+        "lhi", ZoneInfo("Australia/Lord_Howe"), WeeklyHours.uniform("daily", "02:00-03:00")
+    )
+    assert cal.open_intervals(date(2026, 10, 4)) == ((utc(2026, 10, 3, 15, 30), utc(2026, 10, 3, 16)),)
+
+
+def test_with_timezone_rejects_unknown_zones_and_is_memoised() -> None:
+    team = weekdays("team", LONDON, "08:00-17:00")
+    with pytest.raises(CalendarError, match="unknown time zone 'Mars/Olympus'"):
+        team.with_timezone("Mars/Olympus")
+    assert team.with_timezone("Australia/Sydney") is team.with_timezone(SYDNEY)

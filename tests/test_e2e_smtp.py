@@ -29,7 +29,8 @@ def _gateway(tmp_path: Path, relay_port: int | None, *, lmtp: bool = False, db_u
     return GatewayProcess(config, port, env={"HELPDESK_SECRET": SECRET, **(env or {})})
 
 
-def _send(gw: GatewayProcess, raw: bytes, sender: str, rcpt: str = "support@example.com", *, lmtp: bool = False) -> None:
+def _send(gw: GatewayProcess, raw: bytes, sender: str, rcpt: str = "support@example.com", *,
+          lmtp: bool = False) -> None:
     client = smtplib.LMTP("127.0.0.1", gw.smtp_port) if lmtp else smtplib.SMTP("127.0.0.1", gw.smtp_port)
     with client:
         client.sendmail(sender, [rcpt], raw)

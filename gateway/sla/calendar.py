@@ -6,7 +6,8 @@ import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gateway.errors import GatewayError
 from gateway.sla.opening_hours import (
@@ -77,10 +78,17 @@ class BusinessCalendar:
         object.__setattr__(self, "_always_open", always)
 
     def with_timezone(self, tz: ZoneInfo | str) -> BusinessCalendar:
-        """The same weekly hours, holidays, closed and half days, read in another zone."""
-        zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
-        base = self.name.split("@", 1)[0]
-        return dataclasses.replace(self, name=f"{base}@{zone.key}", timezone=zone)
+        """The same weekly hours, holidays, closed and half days, read in another zone.
+
+        Holidays stay this calendar's (the team is off on them); use with_holidays for the
+        customer's. Results are memoised, so a per-ticket call keeps a warm day cache.
+        """
+        if isinstance(tz, str):
+            try:
+                tz = ZoneInfo(tz)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise CalendarError(f"unknown time zone {tz!r}: use an IANA name") from None
+        return _rezoned(self, tz)
 
     def with_holidays(self, holidays: PublicHolidays | None) -> BusinessCalendar:
         """The same calendar with another holiday list (e.g. the customer's country)."""
@@ -196,10 +204,12 @@ class BusinessCalendar:
         cached = self._cache.get(day)
         if cached is not None:
             return cached
-        converted = sorted(
+        # Local ranges are sorted and disjoint; their UTC images stay sorted, but a repeated
+        # hour can make neighbours overlap and a skipped one can make a range empty.
+        converted = [
             (self._to_utc(day, r.start, latest=False), self._to_utc(day, r.end, latest=True))
             for r in self._hours(day)
-        )
+        ]
         merged: list[Interval] = []
         for a, b in converted:
             if b <= a:
@@ -226,19 +236,15 @@ class BusinessCalendar:
         """A local wall time as UTC: the later instant if repeated, the gap's end if skipped."""
         if minute == MINUTES_PER_DAY:
             day, minute = day + _ONE_DAY, 0
-        local = datetime(
-            day.year,
-            day.month,
-            day.day,
-            minute // 60,
-            minute % 60,
-            tzinfo=self.timezone,
-            fold=int(latest),
-        )
-        utc = local.astimezone(UTC)
-        if utc.astimezone(self.timezone).replace(tzinfo=None) != local.replace(tzinfo=None):
-            return _gap_end(local)
-        return utc
+        hour, minute = divmod(minute, 60)
+        first = _offset(self.timezone, datetime(day.year, day.month, day.day, hour, minute))
+        second = _offset(self.timezone, datetime(day.year, day.month, day.day, hour, minute, fold=1))
+        wall = datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC)
+        if first == second:  # the usual case: the wall time happens once
+            return wall - first
+        if first > second:  # repeated (clocks went back): fold 0 is the earlier instant
+            return wall - (second if latest else first)
+        return _gap_end(self.timezone, wall - second, wall - first)  # skipped (clocks went on)
 
     def _walk(self, start: datetime) -> Iterator[Interval]:
         """Open intervals from `start` on, clipped to it, in order; endless unless never open."""
@@ -280,16 +286,26 @@ class BusinessCalendar:
         )
 
 
-def _gap_end(local: datetime) -> datetime:
-    """The instant a DST gap ends, for a wall time inside it (the clock jumps over it)."""
-    tz = local.tzinfo
-    first = local.replace(fold=0).astimezone(UTC)
-    second = local.replace(fold=1).astimezone(UTC)
-    lo, hi = int(min(first, second).timestamp()), int(max(first, second).timestamp())
-    before = datetime.fromtimestamp(lo, tz).utcoffset()
-    while hi - lo > 1:  # the offset changes once in (lo, hi]; find that second
+@lru_cache(maxsize=256)
+def _rezoned(calendar: BusinessCalendar, zone: ZoneInfo) -> BusinessCalendar:
+    base = calendar.name.split("@", 1)[0]
+    return dataclasses.replace(calendar, name=f"{base}@{zone.key}", timezone=zone)
+
+
+def _offset(zone: ZoneInfo, wall: datetime) -> timedelta:
+    """The UTC offset of a naive wall time in `zone`, for its fold (PEP 495)."""
+    offset = zone.utcoffset(wall)
+    assert offset is not None  # a ZoneInfo always has one
+    return offset
+
+
+def _gap_end(zone: ZoneInfo, earliest: datetime, latest: datetime) -> datetime:
+    """The instant the clocks jump, for a wall time they skip: it lies in (earliest, latest]."""
+    lo, hi = int(earliest.timestamp()), int(latest.timestamp())
+    before = datetime.fromtimestamp(lo, zone).utcoffset()
+    while hi - lo > 1:  # bisect to the second at which the offset changes
         mid = (lo + hi) // 2
-        if datetime.fromtimestamp(mid, tz).utcoffset() == before:
+        if datetime.fromtimestamp(mid, zone).utcoffset() == before:
             lo = mid
         else:
             hi = mid
