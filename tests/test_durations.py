@@ -25,9 +25,7 @@ from gateway.sla import (
 )
 
 LONDON = ZoneInfo("Europe/London")
-UK = BusinessCalendar(
-    "uk", LONDON, WeeklyHours.uniform("mon-fri", "09:00-18:00"), PublicHolidays("GB", "ENG")
-)
+UK = BusinessCalendar("uk", LONDON, WeeklyHours.uniform("mon-fri", "09:00-18:00"), PublicHolidays("GB", "ENG"))
 MIN = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
 
@@ -115,9 +113,7 @@ class TestDeadline:
 
     def test_clock_hours_ignore_the_calendar(self) -> None:
         # Seed 1: "Less than 2 hours" are clock hours: Fri 17:30 -> Fri 19:30, desk closed or not.
-        assert deadline(parse_target("Less than 2 hours"), utc(2026, 3, 6, 17, 30), UK) == utc(
-            2026, 3, 6, 19, 30
-        )
+        assert deadline(parse_target("Less than 2 hours"), utc(2026, 3, 6, 17, 30), UK) == utc(2026, 3, 6, 19, 30)
 
     def test_clock_days_are_elapsed_hours_across_dst(self) -> None:
         # Sat 28 Mar 12:00 GMT given in London time: 24 h later is Sun 12:00 UTC = 13:00 BST,
@@ -167,6 +163,8 @@ class TestTargetValues:
             Target("business", -HOUR)
         with pytest.raises(ValueError, match="negative"):
             Target("business_days_end", -1)
+        with pytest.raises(ValueError, match="unknown target kind"):
+            Target("weekly", 1)  # type: ignore[arg-type]
         with pytest.raises(ValueError, match="0th"):
             Target("business_days_end", 0)
         with pytest.raises(ValueError, match="no amount"):

@@ -61,9 +61,7 @@ class BusinessCalendar:
     half_days: tuple[tuple[date, DayHours], ...] = ()
     _special: dict[date, DayHours] = field(init=False, repr=False, compare=False)
     _always_open: bool = field(init=False, repr=False, compare=False)
-    _cache: dict[date, tuple[Interval, ...]] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
+    _cache: dict[date, tuple[Interval, ...]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         special = dict(self.half_days)
@@ -207,8 +205,7 @@ class BusinessCalendar:
         # Local ranges are sorted and disjoint; their UTC images stay sorted, but a repeated
         # hour can make neighbours overlap and a skipped one can make a range empty.
         converted = [
-            (self._to_utc(day, r.start, latest=False), self._to_utc(day, r.end, latest=True))
-            for r in self._hours(day)
+            (self._to_utc(day, r.start, latest=False), self._to_utc(day, r.end, latest=True)) for r in self._hours(day)
         ]
         merged: list[Interval] = []
         for a, b in converted:

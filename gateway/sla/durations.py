@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, get_args
 
 from gateway.errors import GatewayError
 from gateway.sla.calendar import BusinessCalendar, as_utc
@@ -41,9 +41,7 @@ _WORD_RE = "|".join(sorted(map(re.escape, _WORDS), key=len, reverse=True))
 _PIECE_RE = re.compile(
     rf"\s*(?P<num>\d+(?:\.\d+)?|(?:{_WORD_RE})(?=\s))\s*(?P<qual>business|working|clock)?\s*" + _UNIT_RE
 )
-_END_OF_DAY_RE = re.compile(
-    r"(?:end|close) of (?:the )?(?P<n>\d+(?:st|nd|rd|th)?|[a-z]+) (?:business|working) day"
-)
+_END_OF_DAY_RE = re.compile(r"(?:end|close) of (?:the )?(?P<n>\d+(?:st|nd|rd|th)?|[a-z]+) (?:business|working) day")
 _PREFIX_RE = re.compile(r"^(?:within|less than|under|up to|in|<=?)\s+")
 
 
@@ -68,16 +66,22 @@ class Target:
     amount: timedelta | int = 0
 
     def __post_init__(self) -> None:
-        days = self.kind in ("business_days", "business_days_end", "none")
-        ok_type = isinstance(self.amount, int) and not isinstance(self.amount, bool)
-        if (ok_type if days else isinstance(self.amount, timedelta)) is False:
-            wanted = "an int count of days" if days else "a timedelta"
-            raise TypeError(f"a {self.kind!r} target needs {wanted}, not {self.amount!r}")
-        if self.amount < (0 if days else timedelta(0)):  # type: ignore[operator]
-            raise ValueError(f"a target cannot be negative: {self.amount!r}")
-        if self.kind == "none" and self.amount != 0:
+        if self.kind not in get_args(TargetKind):
+            raise ValueError(f"unknown target kind {self.kind!r}; one of {get_args(TargetKind)}")
+        amount = self.amount
+        if self.kind in ("clock", "business"):
+            if not isinstance(amount, timedelta):
+                raise TypeError(f"a {self.kind!r} target needs a timedelta, not {amount!r}")
+            if amount < timedelta(0):
+                raise ValueError(f"a target cannot be negative: {amount}")
+            return
+        if not isinstance(amount, int) or isinstance(amount, bool):
+            raise TypeError(f"a {self.kind!r} target needs an int count of days, not {amount!r}")
+        if amount < 0:
+            raise ValueError(f"a target cannot be negative: {amount}")
+        if self.kind == "none" and amount:
             raise ValueError("a 'none' target has no amount")
-        if self.kind == "business_days_end" and self.amount == 0:
+        if self.kind == "business_days_end" and not amount:
             raise ValueError("the end of the 0th business day means nothing; use 1 or more")
 
     @classmethod

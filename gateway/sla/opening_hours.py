@@ -45,9 +45,7 @@ class ClockRange:
 
     def __post_init__(self) -> None:
         if not 0 <= self.start < self.end <= MINUTES_PER_DAY:
-            raise OpeningHoursError(
-                f"time range {self.start}-{self.end} minutes must satisfy 0 <= start < end <= 1440"
-            )
+            raise OpeningHoursError(f"time range {self.start}-{self.end} minutes must satisfy 0 <= start < end <= 1440")
 
     @classmethod
     def parse(cls, text: str) -> ClockRange:
@@ -175,9 +173,7 @@ class PublicHolidays:
 
 
 @lru_cache(maxsize=1024)
-def _holiday_dates(
-    country: str, subdiv: str | None, categories: tuple[str, ...], year: int
-) -> frozenset[date]:
+def _holiday_dates(country: str, subdiv: str | None, categories: tuple[str, ...], year: int) -> frozenset[date]:
     table = holidays_lib.country_holidays(country, subdiv=subdiv, years=year, categories=categories or None)
     return frozenset(table.keys())
 
