@@ -198,6 +198,45 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return EX_OK
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from gateway.simulate import format_timeline, simulate
+    rows = simulate(Path(args.scenario), config_path(args.config))
+    if args.json:
+        _print_json(rows)
+    else:
+        print(format_timeline(rows))
+    return EX_OK
+
+
+def cmd_ticket_action(args: argparse.Namespace) -> int:
+    """respond / set / ack: what an engineer does, from the command line."""
+    from gateway import workflow
+    from gateway.models import Ticket
+    app = _app(args)
+    now = app.clock.now()
+    with app.db.transaction() as session:
+        ticket = session.get(Ticket, args.ticket)
+        if ticket is None:
+            print(f"no ticket #{args.ticket}", file=sys.stderr)
+            return 1
+        if args.command == "respond":
+            workflow.public_update(session, app, ticket, now, args.by)
+        elif args.command == "ack":
+            from gateway.escalation.ack import acknowledge
+            acknowledge(session, app, ticket, args.by, now)
+        else:
+            try:
+                if args.status:
+                    workflow.set_status(session, app, ticket, args.status, now, args.by)
+                if args.priority:
+                    workflow.set_priority(session, app, ticket, args.priority, now, args.by, args.reason or "")
+            except ValueError as exc:
+                print(f"helpdesk set: {exc}", file=sys.stderr)
+                return EX_USAGE_CONFIG
+    print(f"ticket #{args.ticket}: {args.command} recorded")
+    return EX_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="helpdesk", description="Email-driven help-desk gateway")
     parser.add_argument("-c", "--config", help="config file (default: $HELPDESK_CONFIG, then ./config.toml)")
@@ -233,6 +272,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p = add("status", cmd_status, "queue counts and pollers' heartbeats")
     p.add_argument("--json", action="store_true")
+    p = add("simulate", cmd_simulate, "replay a scenario on a fake clock; print every mail and SLA event")
+    p.add_argument("scenario")
+    p.add_argument("--json", action="store_true")
+    p = add("respond", cmd_ticket_action, "record a public response to the customer (stops first response)")
+    p.add_argument("ticket", type=int)
+    p.add_argument("--by", required=True, help="the engineer")
+    p = add("set", cmd_ticket_action, "change a ticket's status or priority")
+    p.add_argument("ticket", type=int)
+    p.add_argument("--status")
+    p.add_argument("--priority")
+    p.add_argument("--reason")
+    p.add_argument("--by", required=True, help="the engineer")
+    p = add("ack", cmd_ticket_action, "acknowledge an escalation: stops its repeats")
+    p.add_argument("ticket", type=int)
+    p.add_argument("--by", required=True, help="the contact or engineer who has it")
     p = add("db", cmd_db_upgrade, "database maintenance")
     p.add_argument("action", choices=["upgrade"])
     return parser

@@ -81,3 +81,8 @@ def write_clock_file(path: Path, instant: datetime) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(instant.astimezone(UTC).isoformat(), encoding="ascii")
     tmp.replace(path)
+
+
+def wall_time_in(delay: timedelta) -> datetime:
+    """The wall-clock instant ``delay`` from now: what a timer library needs to be armed with."""
+    return datetime.now(UTC) + max(delay, timedelta(0))

@@ -13,6 +13,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gateway.config_values import parse_address, parse_interval, parse_size
 from gateway.errors import ConfigError
+from gateway.policy import Policy, load_policy
+from gateway.staff import Staff, load_staff
+from rules import RuleConfigError, RuleSet, compile_rules, load_default_rule_tables
 
 T = TypeVar("T")
 
@@ -29,6 +32,7 @@ class GatewaySettings:
     data_dir: Path
     message_id_domain: str
     default_plan: str
+    reopen_window: timedelta
 
     @property
     def support_domain(self) -> str:
@@ -78,6 +82,11 @@ class ProcessingSettings:
 
 
 @dataclass(frozen=True)
+class SlaSettings:
+    sweep_interval: timedelta
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path | None
     gateway: GatewaySettings
@@ -86,6 +95,10 @@ class Config:
     outbound: OutboundSettings
     processing: ProcessingSettings
     templates_dir: Path | None
+    policy: Policy
+    staff: Staff
+    rules: RuleSet
+    sla: SlaSettings
     raw: dict[str, Any] = field(repr=False)
 
 
@@ -211,7 +224,7 @@ def _build(path: Path | None, data: dict[str, Any]) -> Config:
     g = r.table(data, "gateway")
     r.unknown(g, "gateway", {"support_address", "aliases", "name", "timezone", "secret_env",
                              "data_dir", "message_id_domain", "default_plan",
-                             "unknown_senders", "non_contacts"})
+                             "unknown_senders", "non_contacts", "reopen_window"})
     support = r.get(g, "gateway.support_address", "", parse_address)
     if "support_address" not in g:
         r.problems.append('gateway.support_address: missing; set it to the address customers '
@@ -227,6 +240,7 @@ def _build(path: Path | None, data: dict[str, Any]) -> Config:
         message_id_domain=r.get(g, "gateway.message_id_domain",
                                 support.rpartition("@")[2] or "localhost", _str),
         default_plan=r.get(g, "gateway.default_plan", "standard", _str),
+        reopen_window=r.get(g, "gateway.reopen_window", timedelta(days=14), parse_interval),
     )
 
     d = r.table(data, "database")
@@ -294,11 +308,35 @@ def _build(path: Path | None, data: dict[str, Any]) -> Config:
     r.unknown(t, "templates", {"directory"})
     templates_dir = r.get(t, "templates.directory", None, _str)
 
+    sl = r.table(data, "sla")
+    r.unknown(sl, "sla", {"sweep_interval"})
+    sla = SlaSettings(sweep_interval=r.get(sl, "sla.sweep_interval", timedelta(seconds=30), parse_interval))
+
+    policy = load_policy(data, default_plan=gateway.default_plan, default_timezone=gateway.timezone,
+                         problems=r.problems)
+    staff = load_staff(data, r.problems)
+    rules = _rules(data, policy, staff, r.problems)
     if r.problems:
         raise ConfigError(r.problems)
     return Config(path=path, gateway=gateway, database=database, smtp=smtp, outbound=outbound,
-                  processing=processing,
-                  templates_dir=(base / templates_dir) if templates_dir else None, raw=data)
+                  processing=processing, templates_dir=(base / templates_dir) if templates_dir else None,
+                  policy=policy, staff=staff, rules=rules, sla=sla, raw=data)
+
+
+def _rules(data: dict[str, Any], policy: Policy, staff: Staff, problems: list[str]) -> RuleSet:
+    """The ``[[rules]]`` of the config; without any, the shipped default rule set."""
+    tables = data.get("rules")
+    if tables is None:
+        tables = load_default_rule_tables()
+    if not isinstance(tables, list):
+        problems.append("rules: must be a list of tables, written [[rules]]")
+        tables = []
+    try:
+        return compile_rules(tables, organisations=set(policy.directory.organisations), plans=set(policy.plans),
+                             groups=staff.groups, contacts=set(staff.contacts))
+    except RuleConfigError as exc:
+        problems.extend(exc.problems)
+        return compile_rules([], organisations=(), plans=(), groups=(), contacts=())
 
 
 def config_path(explicit: str | None) -> Path | None:

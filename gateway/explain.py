@@ -7,7 +7,9 @@ from typing import Any
 
 from gateway.app import App
 from gateway.correlate import correlate
-from gateway.pipeline import DEFAULT_PRIORITY
+from gateway.pipeline import classify
+from gateway.sla.calendar import BusinessCalendar
+from gateway.sla.durations import Target, deadline, format_target
 from parsers import ParseLimitExceeded, parse, screen
 
 
@@ -43,8 +45,21 @@ def explain(app: App, raw: bytes, *, at: datetime | None = None,
         "screening": {"verdict": verdict.kind, "reason": verdict.reason},
         "thread": {"ticket": corr.ticket_id, "via": corr.via},
         "acknowledge": verdict.kind == "clean" and corr.ticket_id is None and mail.sender is not None,
-        "priority": DEFAULT_PRIORITY,
     }
+    if mail.sender is not None:
+        info, result = classify(app, mail, now)
+        plan = app.config.policy.plan(info.plan)
+        targets = plan.targets(result.priority)
+        calendar = app.config.policy.calendar(targets.calendar, info.timezone.key)
+        data["sender"] = {"organisation": info.organisation.name if info.organisation else None,
+                          "designated_contact": info.is_contact, "plan": info.plan, "policy": info.policy,
+                          "timezone": info.timezone.key}
+        data["classification"] = result.as_dict()
+        data["priority"] = result.priority
+        data["sla"] = {name: _due(getattr(targets, name), now, calendar)
+                       for name in ("first_response", "update_every", "workaround", "resolution")}
+        data["acknowledge"] = data["acknowledge"] and info.policy == "accept"
+        data["explanation"] = result.explanation()
     if verdict.kind != "clean":
         data["outcome"] = "screened"
     elif corr.ticket_id is not None:
@@ -52,6 +67,11 @@ def explain(app: App, raw: bytes, *, at: datetime | None = None,
     else:
         data["outcome"] = "ticket"
     return data
+
+
+def _due(target: Target, now: datetime, calendar: BusinessCalendar) -> dict[str, Any]:
+    due = deadline(target, now, calendar)
+    return {"target": format_target(target), "deadline": due.isoformat() if due else None}
 
 
 def _thread(thread: dict[str, Any]) -> str:
@@ -70,8 +90,18 @@ def format_explanation(data: dict[str, Any]) -> str:
         f"Screening:   {data['screening']['verdict']} ({data['screening']['reason']})",
         f"Thread:      {_thread(data['thread'])}",
         f"Outcome:     {data['outcome']}; acknowledgement: {'yes' if data['acknowledge'] else 'no'}",
-        f"Priority:    {data['priority']}",
+        f"Priority:    {data.get('priority', '-')}",
     ]
+    if "sender" in data:
+        s = data["sender"]
+        lines.append(f"Sender:      {s['organisation'] or 'unknown organisation'}, plan {s['plan']}, "
+                     f"{'designated contact' if s['designated_contact'] else 'not a designated contact'} "
+                     f"({s['policy']})")
+        for name, due in data["sla"].items():
+            if due["deadline"]:
+                lines.append(f"SLA:         {name} {due['target']} -> due {due['deadline']}")
+        lines.append("Rules:")
+        lines.extend("    " + line for line in data["explanation"])
     if p["attachments"]:
         lines.append("Attachments: " + ", ".join(f"{a['filename']} ({a['size']} bytes)" for a in p["attachments"]))
     if p["defects"]:

@@ -92,6 +92,13 @@ class Ticket(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     next_deadline: Mapped[datetime | None] = mapped_column(index=True)
+    # When the current status began: the stale-case and resolution-proposed timers count from it.
+    status_since: Mapped[datetime | None]
+    # The customer's time zone for promises, and the calendar their business hours follow.
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    first_response_at: Mapped[datetime | None]
+    last_public_update_at: Mapped[datetime | None]
 
     messages: Mapped[list[Message]] = relationship(back_populates="ticket",
                                                    order_by="Message.id")
@@ -208,3 +215,25 @@ class AddressFlag(Base):
     hard_bounces: Mapped[int] = mapped_column(Integer, default=0)
     undeliverable: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime]
+
+
+class SlaClock(Base):
+    """One SLA clock of one ticket: its target, calendar, deadline, pause and breach state."""
+
+    __tablename__ = "sla_clocks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    name: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(String(64))
+    calendar: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime]
+    deadline: Mapped[datetime | None]
+    warn_at: Mapped[datetime | None]
+    # While paused: the time left, in the clock's own measure (business or wall-clock seconds).
+    paused_remaining: Mapped[float | None]
+    paused_warn_remaining: Mapped[float | None]
+    stopped_at: Mapped[datetime | None]
+    warned_at: Mapped[datetime | None]
+    breached_at: Mapped[datetime | None]
+    reminded_at: Mapped[datetime | None]
+    __table_args__ = (UniqueConstraint("ticket_id", "name"),)

@@ -5,24 +5,24 @@ from __future__ import annotations
 import hashlib
 import logging
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from gateway import reply_token
 from gateway.app import App
 from gateway.correlate import Correlation, correlate
+from gateway.directory import SenderInfo
 from gateway.models import AddressFlag, InboundMessage, Message, OutboxMessage, Ticket
 from gateway.outbox import Draft, queue
 from gateway.tickets import add_message, open_ticket, record
+from gateway.workflow import open_with_sla, set_priority, set_status
 from parsers import ParsedMail, Verdict, parse, screen
+from rules import Classification, RuleContext
 
 log = logging.getLogger("gateway.process")
 
 HARD_BOUNCES_BEFORE_UNDELIVERABLE = 3
-DEFAULT_PRIORITY = "P3"
-DONE_STATES = ("done", "screened", "held", "duplicate")
+DONE_STATES = ("done", "screened", "held", "rejected", "duplicate")
 
 
 def dedupe_key(mail: ParsedMail) -> str:
@@ -49,66 +49,108 @@ def process_inbound(session: Session, app: App, row: InboundMessage, now: dateti
     if verdict.kind != "clean":
         return _screened(session, app, row, mail, verdict, corr, now)
     if corr.ticket_id is not None:
-        ticket = session.get(Ticket, corr.ticket_id)
-        assert ticket is not None
-        add_message(session, ticket, mail, inbound_id=row.id, kind="customer", now=now,
-                    blocked_types=app.config.processing.blocked_attachment_types,
-                    attachment_max_size=app.config.processing.attachment_max_size)
-        record(session, ticket.id, "customer-reply", now, inbound_id=row.id, via=corr.via,
-               actor=mail.sender.key if mail.sender else "", message_id=mail.message_id)
-        row.state, row.ticket_id = "done", ticket.id
-        log.info("%s: added to ticket #%d (via %s)", mail.message_id, ticket.id, corr.via)
-        return "reply"
+        return _customer_reply(session, app, row, mail, corr, now)
     return _new_ticket(session, app, row, mail, now)
 
 
-def _new_ticket(session: Session, app: App, row: InboundMessage, mail: ParsedMail, now: datetime) -> str:
+def _customer_reply(session: Session, app: App, row: InboundMessage, mail: ParsedMail, corr: Correlation,
+                    now: datetime) -> str:
+    ticket = session.get(Ticket, corr.ticket_id)
+    assert ticket is not None
+    sender = mail.sender.key if mail.sender else ""
+    window = app.config.gateway.reopen_window
+    if ticket.status == "closed" or (ticket.status == "resolved" and ticket.status_since is not None
+                                     and now - ticket.status_since > window):
+        # Too late to reopen: a new ticket that links the old one.
+        return _new_ticket(session, app, row, mail, now, parent=ticket)
+    add_message(session, ticket, mail, inbound_id=row.id, kind="customer", now=now,
+                blocked_types=app.config.processing.blocked_attachment_types,
+                attachment_max_size=app.config.processing.attachment_max_size)
+    record(session, ticket.id, "customer-reply", now, inbound_id=row.id, via=corr.via, actor=sender,
+           message_id=mail.message_id)
+    row.state, row.ticket_id = "done", ticket.id
+    if ticket.status in ("resolved", "resolution-proposed", "pending"):
+        set_status(session, app, ticket, "open", now, sender or "customer")
+    if sender:
+        info = app.config.policy.directory.lookup(sender)
+        result = app.config.rules.classify(mail, _rule_context(app, info, now, current=ticket.priority))
+        if result.priority < ticket.priority:  # "P1" < "P2": a reply may raise the priority, never lower it
+            set_priority(session, app, ticket, result.priority, now, "rules",
+                         reason="customer reply: " + ", ".join(result.matched_rules))
+    log.info("%s: added to ticket #%d (via %s)", mail.message_id, ticket.id, corr.via)
+    return "reply"
+
+
+def _rule_context(app: App, info: SenderInfo, at: datetime, *, current: str | None = None) -> RuleContext:
+    plan = app.config.policy.plan(info.plan)
+    business = app.config.policy.calendar(plan.calendar, info.timezone.key)
+    return RuleContext(organisation=info.organisation.name if info.organisation else None, plan=plan.name,
+                       vip=info.vip, is_contact=info.is_contact, after_hours=not business.is_open(at),
+                       declared_priority_trusted=plan.declared_priority_trusted, is_reply=current is not None,
+                       current_priority=current, default_priority=plan.default_priority)
+
+
+def classify(app: App, mail: ParsedMail, at: datetime) -> tuple[SenderInfo, Classification]:
+    """The sender's directory entry and the rules' decision on a new mail."""
+    assert mail.sender is not None
+    info = app.config.policy.directory.lookup(mail.sender.key)
+    return info, app.config.rules.classify(mail, _rule_context(app, info, at))
+
+
+def _new_ticket(session: Session, app: App, row: InboundMessage, mail: ParsedMail, now: datetime, *,
+                parent: Ticket | None = None) -> str:
     if mail.sender is None:
         row.state, row.verdict = "screened", "no-sender"
         row.reason = "no usable From address: nobody to open a ticket for or to answer"
-        record(session, None, "screened", now, inbound_id=row.id, verdict="no-sender",
-               reason=row.reason)
+        record(session, None, "screened", now, inbound_id=row.id, verdict="no-sender", reason=row.reason)
         return "screened"
-    ticket = open_ticket(session, mail, priority=DEFAULT_PRIORITY, plan=app.config.gateway.default_plan,
-                         organisation=None, verified=True, now=now)
+    info, result = classify(app, mail, row.received_at)
+    policy = info.policy if row.verdict != "approved" else "accept"
+    if policy != "accept":
+        return _refuse(session, app, row, mail, info, policy, now)
+    ticket = open_ticket(session, mail, priority=result.priority, plan=info.plan,
+                         organisation=info.organisation.name if info.organisation else None,
+                         verified=info.verified, now=now)
+    ticket.timezone = info.timezone.key
+    ticket.tags, ticket.route_group = list(result.tags), result.route
+    ticket.parent_id = parent.id if parent else None
     add_message(session, ticket, mail, inbound_id=row.id, kind="customer", now=now,
                 blocked_types=app.config.processing.blocked_attachment_types,
                 attachment_max_size=app.config.processing.attachment_max_size)
     record(session, ticket.id, "ticket-opened", now, inbound_id=row.id, actor=mail.sender.key,
-           priority=ticket.priority, plan=ticket.plan, message_id=mail.message_id)
+           priority=ticket.priority, plan=ticket.plan, organisation=ticket.organisation,
+           verified=ticket.verified, message_id=mail.message_id, parent=parent.id if parent else None)
+    record(session, ticket.id, "classified", now, priority=result.priority, tags=list(result.tags),
+           route=result.route, notify=list(result.notify), declared=result.declared_priority,
+           trail=list(result.priority_trail), rules=[o.as_dict() for o in result.outcomes])
+    if parent is not None:
+        record(session, parent.id, "follow-up-ticket", now, ticket=ticket.id, reason="reply after closure")
     row.state, row.ticket_id = "done", ticket.id
-    queue_acknowledgement(session, app, ticket, mail, now)
-    log.info("%s: opened ticket #%d", mail.message_id, ticket.id)
+    open_with_sla(session, app, ticket, row.received_at)
+    log.info("%s: opened ticket #%d (%s)", mail.message_id, ticket.id, ticket.priority)
     return "ticket"
 
 
-def queue_acknowledgement(session: Session, app: App, ticket: Ticket, mail: ParsedMail, now: datetime,
-                          *, promise: str | None = None, template: str = "acknowledgement") -> None:
+def _refuse(session: Session, app: App, row: InboundMessage, mail: ParsedMail, info: SenderInfo, policy: str,
+            now: datetime) -> str:
     assert mail.sender is not None
-    flag = session.get(AddressFlag, mail.sender.key)
-    if flag is not None and flag.undeliverable:
-        record(session, ticket.id, "mail-suppressed", now, kind="acknowledgement",
-               reason=f"{mail.sender.key} is flagged undeliverable after repeated hard bounces")
-        return
-    rendered = app.templates.render(template, _context(app, ticket, mail, promise))
-    token = reply_token.make_token(app.secret, ticket.id)
-    queue(session, app.outbox_policy, Draft(
-        kind="acknowledgement", cause_key=f"ack:{ticket.id}", ticket_id=ticket.id,
-        to=((mail.sender.name, mail.sender.addr),), subject=rendered.subject, text=rendered.text,
-        html=rendered.html, in_reply_to=mail.message_id,
-        references=(*mail.references, mail.message_id),
-        reply_to=reply_token.reply_address(app.config.gateway.support_address, ticket.id, token)), now)
-
-
-def _context(app: App, ticket: Ticket, mail: ParsedMail, promise: str | None) -> dict[str, Any]:
-    sender = mail.sender
-    return {
-        "ticket": {"number": ticket.id, "subject": ticket.subject, "priority": ticket.priority,
-                   "plan": ticket.plan, "status": ticket.status},
-        "customer": {"name": sender.name if sender else "", "address": sender.addr if sender else ""},
+    who = "a designated contact of " + info.organisation.name if info.organisation else "a known customer contact"
+    if policy == "hold":
+        row.state, row.reason = "held", f"{mail.sender.key} is not {who}: held for an engineer to approve"
+        record(session, None, "held", now, inbound_id=row.id, sender=mail.sender.key, reason=row.reason)
+        return "held"
+    row.state, row.reason = "rejected", f"{mail.sender.key} is not {who}"
+    record(session, None, "rejected", now, inbound_id=row.id, sender=mail.sender.key, reason=row.reason)
+    rendered = app.templates.render("unknown_sender", {
+        "customer": {"name": mail.sender.name, "address": mail.sender.addr},
         "support": {"name": app.config.gateway.name, "address": app.config.gateway.support_address},
-        "promise": promise,
-    }
+        "subject": mail.subject, "organisation": info.organisation.name if info.organisation else None})
+    # At most once per sender per day, whatever they send.
+    queue(session, app.outbox_policy, Draft(
+        kind="unknown-sender", cause_key=f"unknown-sender:{mail.sender.key}:{now.date().isoformat()}",
+        ticket_id=None, to=((mail.sender.name, mail.sender.addr),), subject=rendered.subject, text=rendered.text,
+        in_reply_to=mail.message_id, references=(*mail.references, mail.message_id)), now)
+    return "rejected"
 
 
 def _screened(session: Session, app: App, row: InboundMessage, mail: ParsedMail, verdict: Verdict,

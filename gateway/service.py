@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from gateway.app import App
 from gateway.processor import Processor
 from gateway.sender import Sender
+from gateway.sla.driver import SlaDriver
 from gateway.smtp_listener import IntakeHandler, protocol_factory
 from gateway.transports import make_transport
 
@@ -71,16 +72,20 @@ async def _serve(app: App) -> int:
 
     sender_worker = Worker("sender", lambda: sender.send_due() > 0, SENDER_POLL, stopping)
 
+    sla = SlaDriver(app, on_work=sender_worker.wake)
+
     def process_step() -> bool:
         counts = processor.drain(limit=50)
         if counts:
             sender_worker.wake.set()
+            sla.rearm()
         return bool(counts)
 
     processor_worker = Worker("processor", process_step, app.config.processing.poll_interval, stopping)
     workers = [processor_worker, sender_worker]
     for worker in workers:
         worker.start()
+    sla.start()
 
     server = None
     executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="intake")
@@ -98,6 +103,7 @@ async def _serve(app: App) -> int:
         server.close()
         await server.wait_closed()
     executor.shutdown(wait=True)
+    sla.shutdown()
     stopping.set()
     for worker in workers:
         worker.wake.set()

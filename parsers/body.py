@@ -49,11 +49,12 @@ class Bodies:
 
 
 def _defect_strings(part: Message, ctype: str) -> list[str]:
+    """The parser's defects as sentences: the defect class's own docstring says what it means."""
     out = []
     for defect in getattr(part, "defects", ()):
-        detail = str(defect)
-        name = type(defect).__name__
-        out.append(f"{ctype}: {name}" + (f" ({detail[:120]})" if detail else ""))
+        summary = (type(defect).__doc__ or type(defect).__name__).strip().splitlines()[0]
+        detail = str(defect).strip()[:120]
+        out.append(f"{ctype}: {summary.rstrip('.')}" + (f" ({detail})" if detail else ""))
     return out
 
 

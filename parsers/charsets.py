@@ -57,7 +57,7 @@ _UNKNOWN = {"", "unknown", "unknown-8bit", "x-unknown", "x-user-defined", "defau
 # windows-1252 leaves five bytes undefined; latin-1 (what was declared) takes them.
 _RETRIES = {
     "iso2022_jp_ext": ("iso2022_jp_2", "iso2022_jp_2004", "cp932"),
-    "cp1252": ("latin-1",),
+    "cp1252": ("iso8859-1",),
 }
 # Python codecs that are not charsets a mail can honestly declare.
 _NOT_MAIL = {"unicode-escape", "raw-unicode-escape", "idna", "punycode", "undefined", "mbcs"}
@@ -70,7 +70,7 @@ _LATIN_GUESSES = {
 }  # fmt: skip
 _ASCII_ENCODED = ("utf-7", "utf-16", "utf-32", "iso2022")
 # Single-byte labels that happily decode UTF-8 bytes into mojibake: see _utf8_lie.
-_EIGHT_BIT_LATIN = {"cp1252", "iso-8859-15"}
+_EIGHT_BIT_LATIN = {"cp1252", "cp1250", "iso8859-1", "iso8859-2", "iso8859-15"}
 
 
 def codec_for(label: str | None) -> str | None:

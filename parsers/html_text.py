@@ -33,6 +33,7 @@ _PARAGRAPH = {"p", "blockquote", "table", "ul", "ol", "h1", "h2", "h3", "h4", "h
 _SKIP = {"script", "style", "head", "title", "template", "noscript"}
 _SPACES = re.compile(r"[ \t\r\n\f\v\u00a0\u200b]+")
 _BLANK_RUNS = re.compile(r"\n{3,}")
+MAX_HTML_TO_TEXT = 1_000_000
 
 
 class _TextExtractor(HTMLParser):
@@ -102,10 +103,14 @@ class _TextExtractor(HTMLParser):
 
 
 def html_to_text(html: str) -> str:
-    """Readable plain text for ``html``; quoted blocks keep a ``>`` prefix per level."""
+    """Readable plain text for ``html``; quoted blocks keep a ``>`` prefix per level.
+
+    Only the first ``MAX_HTML_TO_TEXT`` characters are converted (about half a second of
+    work): the text is for reading a ticket, the full HTML is kept for display.
+    """
     extractor = _TextExtractor()
     try:
-        extractor.feed(html)
+        extractor.feed(html[:MAX_HTML_TO_TEXT])
         extractor.close()
     except Exception:  # HTMLParser is lenient, but a hostile document must not stop a mail
         pass

@@ -7,6 +7,7 @@ import email.policy
 import hashlib
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from email.message import Message
 
@@ -21,16 +22,17 @@ from parsers.headers import (
     message_ids,
     raw_values,
 )
-from parsers.html_text import sanitise_html
+from parsers.html_text import MAX_HTML_TO_TEXT, sanitise_html
 from parsers.limits import (
     Budget,
     Limits,
     ParseLimitExceeded,
     check_headers,
+    check_size,
     check_structure,
     header_block_length,
 )
-from parsers.mail import Address, ParsedMail
+from parsers.mail import Address, Attachment, ForwardedMessage, ParsedMail
 from parsers.reply_split import split_reply
 
 DEFAULT_LIMITS = Limits()
@@ -51,6 +53,7 @@ def parse(
     what raised on hostile input; header decoding is ours (parsers.headers) and tolerant.
     """
     budget = Budget(limits, ticker)
+    check_size(raw, limits)
     check_headers(raw, limits)
     check_structure(raw, limits)
     defects: list[str] = []
@@ -70,43 +73,52 @@ def parse(
         return _fallback(raw, received_at, budget, defects)
 
 
+@dataclass(frozen=True, slots=True)
+class _Content:
+    """What the body walk found; the headers are read separately."""
+
+    text: str
+    html: str | None
+    attachments: tuple[Attachment, ...] = ()
+    forwarded: tuple[ForwardedMessage, ...] = ()
+    has_tnef: bool = False
+    content_type: str = "text/plain"
+
+
 def _build(
     raw: bytes, msg: Message, received_at: datetime, budget: Budget, defects: list[str]
 ) -> ParsedMail:
-    hint = _hint(raw)
-    headers = header_pairs(msg.raw_items(), defects, hint)
     walker = Walker(budget, defects)
     walker.walk(msg)
-    text = walker.bodies.best_text()
-    html = sanitise_html("\n".join(walker.bodies.html)) if walker.bodies.html else None
-    budget.check_time("HTML")
-    return _assemble(
-        raw,
-        msg,
-        headers,
-        received_at,
-        defects,
+    bodies = walker.bodies
+    text = bodies.best_text()
+    budget.check_time("HTML to text")
+    if not bodies.plain and sum(map(len, bodies.html)) > MAX_HTML_TO_TEXT:
+        defects.append(f"HTML body over {MAX_HTML_TO_TEXT} characters: text from the start only")
+    html = sanitise_html("\n".join(bodies.html)) if bodies.html else None
+    budget.check_time("HTML sanitising")
+    content = _Content(
         text=text,
         html=html,
-        walker=walker,
+        attachments=tuple(walker.attachments),
+        forwarded=tuple(walker.forwarded),
+        has_tnef=walker.has_tnef,
         content_type=msg.get_content_type(),
-        hint=hint,
     )
+    return _assemble(raw, msg, content, received_at, budget, defects)
 
 
 def _assemble(
     raw: bytes,
     msg: Message,
-    headers: tuple[tuple[str, str], ...],
+    content: _Content,
     received_at: datetime,
+    budget: Budget,
     defects: list[str],
-    *,
-    text: str,
-    html: str | None,
-    walker: Walker | None,
-    content_type: str,
-    hint: str | None,
 ) -> ParsedMail:
+    hint = _hint(raw)
+    headers = header_pairs(msg.raw_items(), defects, hint)
+
     def first(name: str) -> str | None:
         wanted = name.lower()
         return next((v for k, v in headers if k.lower() == wanted), None)
@@ -122,34 +134,35 @@ def _assemble(
     date, fell_back, date_defect = mail_date(first("Date"), received_at)
     if date_defect is not None:
         defects.append(date_defect)
-    sender = next(iter(addresses("From") or addresses("Sender")), None)
-    attachments = tuple(walker.attachments) if walker else ()
-    digest = hashlib.sha256(_normalised(text).encode("utf-8"))
-    for attachment in attachments:
+    reply_text = split_reply(content.text)
+    budget.check_time("reply splitting")
+    # Duplicate detection (with the Message-ID): same words, same files.
+    digest = hashlib.sha256(_normalised(content.text).encode("utf-8"))
+    for attachment in content.attachments:
         digest.update(b"\n" + attachment.sha256.encode("ascii"))
     return ParsedMail(
         message_id=message_id,
         message_id_synthesised=synthesised,
         in_reply_to=message_ids(first("In-Reply-To")),
         references=message_ids(" ".join(v for k, v in headers if k.lower() == "references")),
-        sender=sender,
+        sender=next(iter(addresses("From") or addresses("Sender")), None),
         reply_to=addresses("Reply-To"),
         to=addresses("To"),
         cc=addresses("Cc"),
         subject=first("Subject") or "",
         date=date,
         date_fallback=fell_back,
-        text=text,
-        reply_text=split_reply(text),
-        html=html,
-        attachments=attachments,
-        forwarded=tuple(walker.forwarded) if walker else (),
+        text=content.text,
+        reply_text=reply_text,
+        html=content.html,
+        attachments=content.attachments,
+        forwarded=content.forwarded,
         headers=headers,
         defects=tuple(dict.fromkeys(defects)),
-        has_tnef=walker.has_tnef if walker else False,
+        has_tnef=content.has_tnef,
         body_hash=digest.hexdigest(),
         raw_size=len(raw),
-        content_type=content_type,
+        content_type=content.content_type,
     )
 
 
@@ -168,20 +181,15 @@ def _fallback(
 ) -> ParsedMail:
     """The message as two pieces, headers and one text body, when the MIME walk failed."""
     end = header_block_length(raw)
-    head = email.message_from_bytes(raw[:end], policy=email.policy.compat32)
+    try:
+        head = email.message_from_bytes(raw[:end], policy=email.policy.compat32)
+    except Exception:  # even the headers defeat the parser: keep the body alone
+        head = Message()
+        defects.append("headers unparseable; none kept")
     body, defect = decode_text(raw[end:].lstrip(b"\r\n"), None)
     if defect is not None:
         defects.append(defect)
     budget.check_time("fallback")
     return _assemble(
-        raw,
-        head,
-        header_pairs(head.raw_items(), defects, _hint(raw)),
-        received_at,
-        defects,
-        text=clean_text(body).strip(),
-        html=None,
-        walker=None,
-        content_type="text/plain",
-        hint=_hint(raw),
+        raw, head, _Content(text=clean_text(body).strip(), html=None), received_at, budget, defects
     )

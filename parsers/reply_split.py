@@ -153,10 +153,19 @@ class _Text:
 
 
 _BLANKS = re.compile(r"\n{3,}")
+MAX_SCAN_LINES = 20_000
 
 
 def split_reply(text: str) -> str:
-    """The new part of a reply: text above the quoted history, without signature."""
-    body = _Text(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
-    lines = body.without_quotes(body.history_start())
+    """The new part of a reply: text above the quoted history, without signature.
+
+    Only the first ``MAX_SCAN_LINES`` lines are searched: a reply's new text comes first,
+    and a pasted log of a million lines must not cost seconds. Lines beyond are kept.
+    """
+    all_lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    body = _Text(all_lines[:MAX_SCAN_LINES])
+    end = body.history_start()
+    lines = body.without_quotes(end)
+    if end == len(body.lines):
+        lines.extend(all_lines[MAX_SCAN_LINES:])
     return _BLANKS.sub("\n\n", "\n".join(line.rstrip() for line in lines)).strip()

@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rules.words import fold_punctuation
+from rules.words import fold_punctuation, normalise, tokens
 
 # Only the opening of the body counts: a declaration is something the customer states up
 # front ("Severity 1 - production down"), not a word used in passing further down.
 DECLARED_SCAN_LINES = 5
+# ... and only so many characters of them: HTML turned into text can be one 40 kB "line".
+DECLARED_SCAN_CHARS = 1000
 
 _PRIO = r"prio(?:rity|rität|ritaet|rite|rité|ridad|rità)?"
 _SEV = r"(?:sev(?:erity|erität|eritaet|érité|erite|eridad)?|schweregrad|gravité|gravite)"
@@ -49,6 +51,23 @@ _DECLARATION = re.compile(
 )
 
 
+# Every declaration contains one of these words (casefolded), or a "p"/"prio"/"sev" stem
+# glued to a digit ("p1", "sev2"). Checking the word set first skips the regex above, which
+# tries some sixty alternatives at every position, for the many mails that declare nothing.
+_TRIGGERS = frozenset(
+    "p prio priority priorität prioritaet priorite priorité prioridad priorità sev severity "
+    "severität severitaet sévérité severite severidad schweregrad gravité gravite code".split()
+) | frozenset(w.casefold() for w in _VALUES if _VALUES[w] == "P1")
+_STEMS = ("p", "prio", "sev")
+
+
+def _may_declare(text: str) -> bool:
+    for word in tokens(normalise(text)):
+        if word in _TRIGGERS or (word[-1] in "01234" and word[:-1] in _STEMS):
+            return True
+    return False
+
+
 @dataclass(frozen=True, slots=True)
 class Declaration:
     """A declared severity: the priority it means, the words used, and where they were."""
@@ -67,6 +86,8 @@ def _digit_priority(digit: str) -> str:
 
 
 def _scan(text: str, where: str) -> Declaration | None:
+    if not _may_declare(text):
+        return None
     for found in _DECLARATION.finditer(fold_punctuation(text)):
         if found.group("negated"):
             # "not urgent" declares nothing. It is matched only so that its "urgent" is not
@@ -84,16 +105,16 @@ def _scan(text: str, where: str) -> Declaration | None:
 
 
 def opening_lines(body: str, count: int = DECLARED_SCAN_LINES) -> str:
-    """The first ``count`` non-blank lines of ``body``."""
+    """The first ``count`` non-blank lines of ``body``, at most DECLARED_SCAN_CHARS long."""
     lines: list[str] = []
-    for line in body.splitlines():
+    for line in body[: DECLARED_SCAN_CHARS * 2].splitlines():
         if line.strip():
             lines.append(line)
             if len(lines) == count:
                 break
-    return "\n".join(lines)
+    return "\n".join(lines)[:DECLARED_SCAN_CHARS]
 
 
 def find_declared(subject: str, body: str) -> Declaration | None:
     """The first declaration in the subject, else in the opening lines of the body."""
-    return _scan(subject, "subject") or _scan(opening_lines(body), "body")
+    return _scan(subject[:DECLARED_SCAN_CHARS], "subject") or _scan(opening_lines(body), "body")

@@ -8,9 +8,9 @@ from parsers import ParsedMail
 from rules.declared import Declaration, find_declared
 from rules.words import normalise, tokens
 
-# Rules read at most this much body text. Customers put the problem at the top; a pasted
-# 5 MB log below it must not make every word list and regex scan 5 MB.
-MAX_SCAN_CHARS = 50_000
+# Rules read at most this much body text (about six pages). Customers put the problem at
+# the top; a pasted 5 MB log below it must not make every word list and regex scan 5 MB.
+MAX_SCAN_CHARS = 20_000
 
 
 def body_for_rules(mail: ParsedMail, *, new_part_only: bool) -> str:

@@ -39,13 +39,14 @@ class Words(Condition):
     """Any of the words or phrases appears as whole words (``words``, ``subject_words``,
     ``body_words``)."""
 
-    __slots__ = ("_scope", "key", "matcher")
+    __slots__ = ("_miss", "_scope", "key", "matcher")
     cost = 20
 
     def __init__(self, key: str, words: Sequence[str]) -> None:
         self.key = key
         self._scope = SCOPES[key]
         self.matcher = WordMatcher(words)
+        self._miss = f"{key}: none of {self.matcher.summary()} in {_where(self._scope)}"
 
     @property
     def description(self) -> str:
@@ -55,9 +56,9 @@ class Words(Condition):
         return _find(self.matcher, mail, self._scope) is not None
 
     def reason(self, mail: MailView, ctx: RuleContext, held: bool) -> str:
-        hit = _find(self.matcher, mail, self._scope)
+        hit = _find(self.matcher, mail, self._scope) if held else None
         if hit is None:
-            return f"{self.key}: none of {self.matcher.summary()} in {_where(self._scope)}"
+            return self._miss
         return f"{self.key}: {hit[0]!r} in {hit[1]}"
 
 
@@ -79,7 +80,7 @@ class NotWords(Condition):
         return _find(self.matcher, mail, SCOPES["not_words"]) is None
 
     def reason(self, mail: MailView, ctx: RuleContext, held: bool) -> str:
-        hit = _find(self.matcher, mail, SCOPES["not_words"])
+        hit = None if held else _find(self.matcher, mail, SCOPES["not_words"])
         if hit is None:
             return "not_words: none present"
         return f"not_words: {hit[0]!r} found in {hit[1]}"
@@ -115,7 +116,7 @@ class Regex(Condition):
         return self._search(mail) is not None
 
     def reason(self, mail: MailView, ctx: RuleContext, held: bool) -> str:
-        found = self._search(mail)
+        found = self._search(mail) if held else None
         if found is None:
             return f"regex: no match for {self.description.removeprefix('any of ')}"
         return f"regex: matched {_clip(found.group(0))!r}"

@@ -98,7 +98,10 @@ class Dovecot:
         return self.dir / "cert.pem"
 
     def start(self) -> Dovecot:
-        subprocess.run([DOVECOT, "-c", str(self.conf)], check=True, capture_output=True)
+        # The daemon keeps inherited pipes open: give it files, or run() would wait for ever.
+        with open(self.dir / "start.out", "ab") as out:
+            subprocess.run([DOVECOT, "-c", str(self.conf)], check=True, stdout=out, stderr=out,
+                           stdin=subprocess.DEVNULL)
         wait_for(self._accepting, 10, what="dovecot to accept connections")
         return self
 
@@ -113,13 +116,15 @@ class Dovecot:
         """Stop the server (every session is cut) and wait until the port is closed."""
         pid_file = self.dir / "run" / "master.pid"
         pid = int(pid_file.read_text()) if pid_file.exists() else None
-        subprocess.run([DOVEADM, "-c", str(self.conf), "stop"], capture_output=True)
+        subprocess.run([DOVEADM, "-c", str(self.conf), "stop"], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
         if pid is not None:
             wait_for(lambda: not _alive(pid), 10, what="dovecot to stop")
 
     def kill_sessions(self) -> None:
         """Cut every IMAP session, as a crashed or restarted server would; the server stays up."""
-        subprocess.run([DOVEADM, "-c", str(self.conf), "kick", "*"], capture_output=True)
+        subprocess.run([DOVEADM, "-c", str(self.conf), "kick", "*"], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
 
     def close(self) -> None:
         self.stop()

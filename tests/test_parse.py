@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -77,9 +78,7 @@ def test_attachments_inline_images_forwards_and_tnef() -> None:
     assert image.content_id == "<shot@customer.example>"
     assert image.data == b"\x89PNG\r\n\x1a\n" and image.size == 8
     assert (pdf.filename, pdf.inline, pdf.data) == ("Résumé.pdf", False, b"%PDF-1.4\n")
-    assert pdf.sha256 == "b1a3c5c0f2d9e0e6ee7f2dbf0bb6e2e8d6ba1fdf6a3a7fd0fd9e8a4a29d4d7e5" or len(
-        pdf.sha256
-    ) == 64
+    assert pdf.sha256 == hashlib.sha256(b"%PDF-1.4\n").hexdigest()
     assert tnef.filename == "winmail.dat" and mail.has_tnef
     (forwarded,) = mail.forwarded
     assert forwarded.subject == "Disk full on db1"
@@ -207,7 +206,7 @@ def test_body_hash_ignores_trailing_space_and_counts_attachments() -> None:
 def test_stdlib_defects_are_reported_readably() -> None:
     raw = b'From: a@example.com\nContent-Type: multipart/mixed; boundary="b"\n\nno parts here\n'
     mail = parse(raw, received_at=RECEIVED)
-    assert any("Defect" in d for d in mail.defects)
+    assert "multipart/mixed: The claimed start boundary was never found" in mail.defects
     assert "no parts here" in mail.text
 
 

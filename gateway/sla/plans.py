@@ -39,7 +39,7 @@ class Plan:
     priorities: Mapping[str, PriorityTargets]
     escalation: str | None = None
     stale_after: Target = NO_CLOCK
-    stale_warning: Target = NO_CLOCK
+    stale_notice_after: Target = NO_CLOCK
     close_resolution_proposed: Target = NO_CLOCK
     root_cause_followup: Target = NO_CLOCK
     reminder_lead: timedelta = timedelta(minutes=10)
@@ -58,7 +58,7 @@ def builtin_plan(name: str) -> Plan:
 
 
 _PLAN_KEYS = {"calendar", "default_priority", "declared_priority_trusted", "pause_statuses", "priorities",
-              "escalation", "stale_after", "stale_warning", "close_resolution_proposed", "root_cause_followup",
+              "escalation", "stale_after", "stale_notice_after", "close_resolution_proposed", "root_cause_followup",
               "reminder_lead", "near_breach", "description"}
 
 
@@ -128,8 +128,10 @@ def _plan(where: str, name: str, body: Any, calendars: Mapping[str, BusinessCale
         for key in spec:
             if key not in (*CLOCKS, "calendar"):
                 problems.append(f"{pw}.{key}: unknown key; the keys are {', '.join((*CLOCKS, 'calendar'))}")
+        first, update, workaround, resolution = (_target(f"{pw}.{clock}", spec.get(clock, "none"), problems)
+                                                 for clock in CLOCKS)
         priorities[priority] = PriorityTargets(
-            *(_target(f"{pw}.{clock}", spec.get(clock, "none"), problems) for clock in CLOCKS),
+            first, update, workaround, resolution,
             calendar=_calendar(f"{pw}.calendar", spec.get("calendar", calendar), calendars, problems))
     none = PriorityTargets(NO_CLOCK, NO_CLOCK, NO_CLOCK, NO_CLOCK, calendar)
     for priority in PRIORITIES:
@@ -157,7 +159,7 @@ def _plan(where: str, name: str, body: Any, calendars: Mapping[str, BusinessCale
         pause_statuses=frozenset(pause), priorities=priorities,
         escalation=str(escalation) if escalation else None,
         stale_after=_target(f"{where}.stale_after", body.get("stale_after", "none"), problems),
-        stale_warning=_target(f"{where}.stale_warning", body.get("stale_warning", "none"), problems),
+        stale_notice_after=_target(f"{where}.stale_notice_after", body.get("stale_notice_after", "none"), problems),
         close_resolution_proposed=_target(f"{where}.close_resolution_proposed",
                                           body.get("close_resolution_proposed", "none"), problems),
         root_cause_followup=_target(f"{where}.root_cause_followup", body.get("root_cause_followup", "none"),

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 03:05:16.828062
+Create Date: 2026-11-22 03:17:37.073392
 """
 
 from collections.abc import Sequence
@@ -48,6 +48,12 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('next_deadline', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('status_since', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('timezone', sa.String(length=64), nullable=True),
+    sa.Column('parent_id', sa.Integer(), nullable=True),
+    sa.Column('first_response_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('last_public_update_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['parent_id'], ['tickets.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('tickets', schema=None) as batch_op:
@@ -115,6 +121,28 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('ticket_id', 'address')
     )
+    op.create_table('sla_clocks',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('ticket_id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=32), nullable=False),
+    sa.Column('target', sa.String(length=64), nullable=False),
+    sa.Column('calendar', sa.String(length=200), nullable=False),
+    sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('deadline', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('warn_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('paused_remaining', sa.Double(), nullable=True),
+    sa.Column('paused_warn_remaining', sa.Double(), nullable=True),
+    sa.Column('stopped_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('warned_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('breached_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('reminded_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('ticket_id', 'name')
+    )
+    with op.batch_alter_table('sla_clocks', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_sla_clocks_ticket_id'), ['ticket_id'], unique=False)
+
     op.create_table('events',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('ticket_id', sa.Integer(), nullable=True),
@@ -190,6 +218,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_events_ticket_id'))
 
     op.drop_table('events')
+    with op.batch_alter_table('sla_clocks', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_sla_clocks_ticket_id'))
+
+    op.drop_table('sla_clocks')
     op.drop_table('participants')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_outbox_ticket_id'))

@@ -1,0 +1,65 @@
+"""Mail to a ticket's customer, threaded into their conversation: acknowledgements and SLA notices."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway import reply_token
+from gateway.app import App
+from gateway.models import AddressFlag, Message, OutboxMessage, Ticket
+from gateway.outbox import Draft, queue
+from gateway.tickets import record
+
+
+def local_time(instant: datetime | None, zone: str | ZoneInfo | None) -> str | None:
+    """``Monday 23 November 10:15 AEDT``: how a promise reads in the reader's own time zone."""
+    if instant is None:
+        return None
+    tz = zone if isinstance(zone, ZoneInfo) else ZoneInfo(zone or "UTC")
+    local = instant.astimezone(tz)
+    return f"{local:%A} {local.day} {local:%B %Y %H:%M %Z}"
+
+
+def thread_headers(session: Session, ticket: Ticket) -> tuple[str | None, tuple[str, ...]]:
+    """In-Reply-To the customer's latest mail, References the whole conversation (capped)."""
+    ids = list(session.scalars(select(Message.message_id).where(Message.ticket_id == ticket.id)
+                               .order_by(Message.id)))
+    customer = session.scalar(select(Message.message_id).where(
+        Message.ticket_id == ticket.id, Message.direction == "in", Message.kind == "customer")
+        .order_by(Message.id.desc()).limit(1))
+    refs = tuple(dict.fromkeys(ids))[-20:]
+    return customer or (ids[-1] if ids else None), refs
+
+
+def base_context(app: App, ticket: Ticket) -> dict[str, Any]:
+    return {
+        "ticket": {"number": ticket.id, "subject": ticket.subject, "priority": ticket.priority,
+                   "plan": ticket.plan, "status": ticket.status},
+        "customer": {"name": ticket.customer_name, "address": ticket.customer_address},
+        "support": {"name": app.config.gateway.name, "address": app.config.gateway.support_address},
+    }
+
+
+def to_customer(session: Session, app: App, ticket: Ticket, *, kind: str, cause_key: str, template: str,
+                now: datetime, context: dict[str, Any] | None = None) -> OutboxMessage | None:
+    """Render ``template`` for the ticket's customer and queue it once for ``cause_key``."""
+    if not ticket.customer_address:
+        return None
+    flag = session.get(AddressFlag, ticket.customer_address.lower())
+    if flag is not None and flag.undeliverable:
+        record(session, ticket.id, "mail-suppressed", now, kind=kind,
+               reason=f"{ticket.customer_address} is flagged undeliverable after repeated hard bounces")
+        return None
+    rendered = app.templates.render(template, {**base_context(app, ticket), **(context or {})})
+    in_reply_to, refs = thread_headers(session, ticket)
+    token = reply_token.make_token(app.secret, ticket.id)
+    return queue(session, app.outbox_policy, Draft(
+        kind=kind, cause_key=cause_key, ticket_id=ticket.id,
+        to=((ticket.customer_name, ticket.customer_address),), subject=rendered.subject, text=rendered.text,
+        html=rendered.html, in_reply_to=in_reply_to, references=refs,
+        reply_to=reply_token.reply_address(app.config.gateway.support_address, ticket.id, token)), now)

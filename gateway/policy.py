@@ -1,0 +1,49 @@
+"""The support policy read from the config: calendars, plans, the customer directory, the rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from gateway.directory import Directory, load_directory
+from gateway.sla.calendar import BusinessCalendar
+from gateway.sla.calendar_config import BUILTIN_CALENDARS, CalendarConfigError, calendars_from_table
+from gateway.sla.plans import Plan, load_plans
+
+
+@dataclass(frozen=True)
+class Policy:
+    calendars: dict[str, BusinessCalendar]
+    plans: dict[str, Plan]
+    directory: Directory
+    default_plan: str
+
+    def plan(self, name: str) -> Plan:
+        return self.plans.get(name) or self.plans[self.default_plan]
+
+    def calendar(self, name: str, timezone: str | None = None) -> BusinessCalendar:
+        """The named calendar, shifted to a customer's time zone when one is given.
+
+        ``NAME@Zone/City`` is how a shifted calendar is stored on a clock, so it can be rebuilt.
+        """
+        base, _, zone = name.partition("@")
+        calendar = self.calendars.get(base) or self.calendars["24x7"]
+        zone = zone or (timezone or "")
+        if zone and base != "24x7":
+            return calendar.with_timezone(ZoneInfo(zone))
+        return calendar
+
+
+def load_policy(data: dict[str, Any], *, default_plan: str, default_timezone: ZoneInfo,
+                problems: list[str]) -> Policy:
+    raw_calendars = data.get("calendars", {})
+    try:
+        calendars = calendars_from_table(raw_calendars if isinstance(raw_calendars, dict) else {})
+    except CalendarConfigError as exc:
+        problems.append(str(exc))
+        calendars = dict(BUILTIN_CALENDARS)
+    plans = load_plans(data.get("plans"), calendars, default_plan, problems)
+    directory = load_directory(data, plans=set(plans), default_plan=default_plan,
+                               default_timezone=default_timezone, problems=problems)
+    return Policy(calendars=calendars, plans=plans, directory=directory, default_plan=default_plan)

@@ -1,0 +1,158 @@
+"""Per-ticket SLA clocks: start, stop, pause and resume, and the ticket's earliest deadline."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.models import SlaClock, Ticket
+from gateway.policy import Policy
+from gateway.sla.calendar import BusinessCalendar
+from gateway.sla.durations import Target, deadline, format_target, parse_target
+from gateway.sla.plans import Plan
+from gateway.tickets import record
+
+# Clock names on a ticket; "update" is the update-every clock, re-armed after each update.
+CLOCK_TARGETS = {"first_response": "first_response", "update": "update_every",
+                 "workaround": "workaround", "resolution": "resolution"}
+
+
+def ticket_calendar(policy: Policy, ticket: Ticket, clock: SlaClock) -> BusinessCalendar:
+    return policy.calendar(clock.calendar)
+
+
+def _calendar_name(plan: Plan, priority: str, ticket: Ticket) -> str:
+    name = plan.targets(priority).calendar
+    # "Business hours, customer local time": the plan's calendar read in the customer's zone.
+    return f"{name}@{ticket.timezone}" if ticket.timezone and name != "24x7" else name
+
+
+def start_clocks(session: Session, policy: Policy, ticket: Ticket, now: datetime) -> list[SlaClock]:
+    """Create the ticket's clocks for its plan and priority (those with a target, not yet there)."""
+    plan = policy.plan(ticket.plan)
+    targets = plan.targets(ticket.priority)
+    cal_name = _calendar_name(plan, ticket.priority, ticket)
+    calendar = policy.calendar(cal_name)
+    clocks = []
+    existing = {c.name for c in clocks_of(session, ticket.id)}
+    for name, field in CLOCK_TARGETS.items():
+        target = targets.target(field)
+        if target.kind == "none" or name in existing:
+            continue
+        due = deadline(target, now, calendar)
+        warn = None if name == "update" else _warn_at(calendar, target, now, due, plan)
+        clock = SlaClock(ticket_id=ticket.id, name=name, target=format_target(target), calendar=cal_name,
+                         started_at=now, deadline=due, warn_at=warn)
+        session.add(clock)
+        clocks.append(clock)
+        record(session, ticket.id, "sla-clock-started", now, clock=name, target=clock.target,
+               deadline=due.isoformat() if due else None, calendar=cal_name)
+    session.flush()
+    refresh_next_deadline(session, policy, ticket)
+    return clocks
+
+
+def _warn_at(calendar: BusinessCalendar, target: Target, start: datetime, due: datetime | None,
+             plan: Plan) -> datetime | None:
+    if due is None:
+        return None
+    if target.kind == "clock":
+        return start + (due - start) * plan.near_breach
+    return calendar.add(start, calendar.elapsed(start, due) * plan.near_breach)
+
+
+def clocks_of(session: Session, ticket_id: int) -> list[SlaClock]:
+    return list(session.scalars(select(SlaClock).where(SlaClock.ticket_id == ticket_id).order_by(SlaClock.id)))
+
+
+def clock(session: Session, ticket_id: int, name: str) -> SlaClock | None:
+    return session.scalar(select(SlaClock).where(SlaClock.ticket_id == ticket_id, SlaClock.name == name))
+
+
+def stop(session: Session, policy: Policy, ticket: Ticket, name: str, now: datetime, actor: str) -> None:
+    c = clock(session, ticket.id, name)
+    if c is None or c.stopped_at is not None:
+        return
+    c.stopped_at = now
+    met = c.deadline is None or now <= c.deadline
+    record(session, ticket.id, "sla-clock-stopped", now, actor=actor, clock=name, met=met,
+           deadline=c.deadline.isoformat() if c.deadline else None)
+    refresh_next_deadline(session, policy, ticket)
+
+
+def rearm_update(session: Session, policy: Policy, ticket: Ticket, start: datetime) -> None:
+    """A public update happened at ``start``: the next one is due update_every later."""
+    c = clock(session, ticket.id, "update")
+    if c is None or c.stopped_at is not None or c.paused_remaining is not None:
+        return
+    target = parse_target(c.target)
+    calendar = policy.calendar(c.calendar)
+    c.started_at = start
+    c.deadline = deadline(target, start, calendar)
+    c.warn_at, c.warned_at, c.reminded_at = None, None, None
+    refresh_next_deadline(session, policy, ticket)
+
+
+def _remaining(calendar: BusinessCalendar, target: Target, now: datetime, until: datetime | None) -> float | None:
+    if until is None:
+        return None
+    if target.kind == "clock":
+        return max((until - now).total_seconds(), 0.0)
+    return calendar.elapsed(now, until).total_seconds()
+
+
+def _resume_at(calendar: BusinessCalendar, target: Target, now: datetime, seconds: float | None) -> datetime | None:
+    if seconds is None:
+        return None
+    if target.kind == "clock":
+        return now + timedelta(seconds=seconds)
+    return calendar.add(now, timedelta(seconds=seconds))
+
+
+def pause(session: Session, policy: Policy, ticket: Ticket, now: datetime) -> None:
+    """Stop the running clocks where they are; the time left is kept for resume()."""
+    for c in clocks_of(session, ticket.id):
+        if c.stopped_at is not None or c.paused_remaining is not None or c.deadline is None:
+            continue
+        target, calendar = parse_target(c.target), policy.calendar(c.calendar)
+        c.paused_remaining = _remaining(calendar, target, now, c.deadline)
+        c.paused_warn_remaining = _remaining(calendar, target, now, c.warn_at) if not c.warned_at else None
+        c.deadline, c.warn_at = None, None
+        record(session, ticket.id, "sla-clock-paused", now, clock=c.name,
+               remaining_seconds=round(c.paused_remaining or 0))
+    refresh_next_deadline(session, policy, ticket)
+
+
+def resume(session: Session, policy: Policy, ticket: Ticket, now: datetime) -> None:
+    """Continue paused clocks with the time they had left: not a fresh clock, not an exhausted one."""
+    for c in clocks_of(session, ticket.id):
+        if c.stopped_at is not None or c.paused_remaining is None:
+            continue
+        target, calendar = parse_target(c.target), policy.calendar(c.calendar)
+        c.deadline = _resume_at(calendar, target, now, c.paused_remaining)
+        c.warn_at = _resume_at(calendar, target, now, c.paused_warn_remaining)
+        c.paused_remaining = c.paused_warn_remaining = None
+        record(session, ticket.id, "sla-clock-resumed", now, clock=c.name,
+               deadline=c.deadline.isoformat() if c.deadline else None)
+    refresh_next_deadline(session, policy, ticket)
+
+
+def refresh_next_deadline(session: Session, policy: Policy, ticket: Ticket) -> None:
+    """Store the earliest instant at which the scheduler must look at this ticket again."""
+    from gateway.sla.timers import ticket_timers  # the stale-case timers live with their handlers
+
+    instants: list[datetime] = []
+    if ticket.status not in ("resolved", "closed"):
+        for c in clocks_of(session, ticket.id):
+            if c.stopped_at is not None or c.deadline is None:
+                continue
+            if c.warn_at is not None and c.warned_at is None:
+                instants.append(c.warn_at)
+            if c.name == "update" or c.breached_at is None:
+                instants.append(c.deadline)
+            if c.name == "update" and c.reminded_at is None and (ticket.assignee or ticket.route_group):
+                instants.append(c.deadline - policy.plan(ticket.plan).reminder_lead)
+    instants.extend(t for _name, t in ticket_timers(session, policy, ticket))
+    ticket.next_deadline = min(instants) if instants else None

@@ -1,0 +1,135 @@
+"""Engineers, their groups, and named contacts with roles: who works tickets and who is told."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from gateway.config_values import parse_address
+
+
+@dataclass(frozen=True, slots=True)
+class Agent:
+    handle: str
+    name: str
+    address: str
+    groups: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    handle: str
+    name: str
+    address: str
+    roles: tuple[str, ...]
+    timezone: ZoneInfo | None
+
+
+@dataclass(frozen=True)
+class AgentAuth:
+    """Which proofs make an engineer's mail trusted (either suffices when enabled)."""
+
+    reply_token: bool
+    trusted_authserv_ids: tuple[str, ...]
+    verify_dkim: bool
+
+
+@dataclass(frozen=True)
+class Staff:
+    agents: Mapping[str, Agent]
+    contacts: Mapping[str, Contact]
+    auth: AgentAuth
+
+    def agent(self, handle_or_address: str) -> Agent | None:
+        key = handle_or_address.lower()
+        if key in self.agents:
+            return self.agents[key]
+        return next((a for a in self.agents.values() if a.address == key), None)
+
+    def group_members(self, group: str) -> list[Agent]:
+        return [a for a in self.agents.values() if group in a.groups]
+
+    @property
+    def groups(self) -> set[str]:
+        return {g for a in self.agents.values() for g in a.groups}
+
+    def contact(self, handle_or_address: str) -> Contact | None:
+        key = handle_or_address.lower()
+        if key in self.contacts:
+            return self.contacts[key]
+        return next((c for c in self.contacts.values() if c.address == key), None)
+
+    def with_role(self, role: str) -> list[Contact]:
+        return [c for c in self.contacts.values() if role in c.roles]
+
+
+def _strings(value: Any) -> tuple[str, ...] | None:
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    return None
+
+
+def load_staff(data: Mapping[str, Any], problems: list[str]) -> Staff:
+    raw = data.get("agents", {})
+    if not isinstance(raw, dict):
+        problems.append("agents: must be a table, written [agents]")
+        raw = {}
+    for key in raw:
+        if key not in ("engineers", "reply_token", "trusted_authserv_ids", "verify_dkim"):
+            problems.append(f"agents.{key}: unknown key; the keys are engineers, reply_token, "
+                            "trusted_authserv_ids, verify_dkim")
+    agents: dict[str, Agent] = {}
+    for index, item in enumerate(raw.get("engineers", [])):
+        where = f"agents.engineers[{index}]"
+        if not isinstance(item, dict):
+            problems.append(f"{where}: must be a table with handle, name, address, groups")
+            continue
+        try:
+            address = parse_address(item.get("address")).lower()
+        except ValueError as exc:
+            problems.append(f"{where}.address: {exc}")
+            continue
+        handle = str(item.get("handle") or address.partition("@")[0]).lower()
+        groups = _strings(item.get("groups", []))
+        if groups is None:
+            problems.append(f'{where}.groups: must be a list of group names, like ["network"]')
+            groups = ()
+        if handle in agents:
+            problems.append(f"{where}.handle: {handle!r} is used twice; handles name engineers in #assign")
+        agents[handle] = Agent(handle, str(item.get("name", handle)), address, groups)
+    authserv = _strings(raw.get("trusted_authserv_ids", []))
+    if authserv is None:
+        problems.append('agents.trusted_authserv_ids: must be a list, like ["mx.example.com"]')
+        authserv = ()
+    auth = AgentAuth(reply_token=bool(raw.get("reply_token", True)), trusted_authserv_ids=authserv,
+                     verify_dkim=bool(raw.get("verify_dkim", False)))
+
+    contacts: dict[str, Contact] = {}
+    raw_contacts = data.get("contacts", {})
+    if not isinstance(raw_contacts, dict):
+        problems.append("contacts: must be tables, written [contacts.NAME]")
+        raw_contacts = {}
+    for handle, item in raw_contacts.items():
+        where = f"contacts.{handle}"
+        if not isinstance(item, dict):
+            problems.append(f"{where}: must be a table with name, address, roles")
+            continue
+        try:
+            address = parse_address(item.get("address")).lower()
+        except ValueError as exc:
+            problems.append(f"{where}.address: {exc}")
+            continue
+        roles = _strings(item.get("roles", []))
+        if roles is None:
+            problems.append(f'{where}.roles: must be a list, like ["service-delivery-manager"]')
+            roles = ()
+        zone = None
+        if "timezone" in item:
+            try:
+                zone = ZoneInfo(str(item["timezone"]))
+            except (ZoneInfoNotFoundError, ValueError):
+                problems.append(f"{where}.timezone: {item['timezone']!r} is not an IANA time zone")
+        contacts[handle.lower()] = Contact(handle.lower(), str(item.get("name", handle)), address, roles, zone)
+    return Staff(agents=agents, contacts=contacts, auth=auth)
