@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gateway.config_values import parse_address, parse_interval, parse_size
 from gateway.errors import ConfigError
+from gateway.escalation.settings import EscalationSettings, load_escalation
 from gateway.policy import Policy, load_policy
 from gateway.staff import Staff, load_staff
 from rules import RuleConfigError, RuleSet, compile_rules, load_default_rule_tables
@@ -98,6 +99,7 @@ class Config:
     policy: Policy
     staff: Staff
     rules: RuleSet
+    escalation: EscalationSettings
     sla: SlaSettings
     raw: dict[str, Any] = field(repr=False)
 
@@ -316,11 +318,13 @@ def _build(path: Path | None, data: dict[str, Any]) -> Config:
                          problems=r.problems)
     staff = load_staff(data, r.problems)
     rules = _rules(data, policy, staff, r.problems)
+    escalation = load_escalation(data, staff, set(policy.plans), r.problems)
     if r.problems:
         raise ConfigError(r.problems)
     return Config(path=path, gateway=gateway, database=database, smtp=smtp, outbound=outbound,
                   processing=processing, templates_dir=(base / templates_dir) if templates_dir else None,
-                  policy=policy, staff=staff, rules=rules, sla=sla, raw=data)
+                  policy=policy, staff=staff, rules=rules, escalation=escalation, sla=sla,
+                  raw=data)
 
 
 def _rules(data: dict[str, Any], policy: Policy, staff: Staff, problems: list[str]) -> RuleSet:

@@ -237,3 +237,31 @@ class SlaClock(Base):
     breached_at: Mapped[datetime | None]
     reminded_at: Mapped[datetime | None]
     __table_args__ = (UniqueConstraint("ticket_id", "name"),)
+
+
+class ImapState(Base):
+    """An IMAP poller's place in one mailbox folder, its heartbeat, and the lease of its poller."""
+
+    __tablename__ = "imap_state"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account: Mapped[str] = mapped_column(String(64))
+    folder: Mapped[str] = mapped_column(String(255))
+    uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
+    # UIDs above this one are fetched even when \Seen; at or below it, only while unseen. It is
+    # the highest UID stored, or what was already in the folder when the poller first saw it.
+    last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_stored_uid: Mapped[int | None] = mapped_column(BigInteger)
+    stored_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Messages still waiting in the folder after the last pass (held ones included).
+    backlog: Mapped[int] = mapped_column(Integer, default=0)
+    # UID -> why it stays in the mailbox (too large, the server would not give it): reported once.
+    held: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    last_success_at: Mapped[datetime | None]
+    last_stored_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None]
+    # One poller per mailbox: the holder renews lease_until; another process takes over after it.
+    lease_owner: Mapped[str | None] = mapped_column(String(255))
+    lease_until: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+    __table_args__ = (UniqueConstraint("account", "folder"),)

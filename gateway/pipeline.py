@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from gateway.app import App
 from gateway.correlate import Correlation, correlate
 from gateway.directory import SenderInfo
+from gateway.engineers import handle_staff_mail, is_staff_mail, notify_engineers, third_party_gate
 from gateway.models import AddressFlag, InboundMessage, Message, OutboxMessage, Ticket
 from gateway.outbox import Draft, queue
 from gateway.tickets import add_message, open_ticket, record
@@ -48,6 +49,8 @@ def process_inbound(session: Session, app: App, row: InboundMessage, now: dateti
                      secret=app.secret)
     if verdict.kind != "clean":
         return _screened(session, app, row, mail, verdict, corr, now)
+    if is_staff_mail(app, mail, corr):
+        return handle_staff_mail(session, app, row, mail, corr, now)
     if corr.ticket_id is not None:
         return _customer_reply(session, app, row, mail, corr, now)
     return _new_ticket(session, app, row, mail, now)
@@ -63,11 +66,15 @@ def _customer_reply(session: Session, app: App, row: InboundMessage, mail: Parse
                                      and now - ticket.status_since > window):
         # Too late to reopen: a new ticket that links the old one.
         return _new_ticket(session, app, row, mail, now, parent=ticket)
+    held = third_party_gate(session, app, row, ticket, mail, corr, now)
+    if held is not None:
+        return held
     add_message(session, ticket, mail, inbound_id=row.id, kind="customer", now=now,
                 blocked_types=app.config.processing.blocked_attachment_types,
                 attachment_max_size=app.config.processing.attachment_max_size)
     record(session, ticket.id, "customer-reply", now, inbound_id=row.id, via=corr.via, actor=sender,
            message_id=mail.message_id)
+    notify_engineers(session, app, ticket, mail, "customer-reply", now)
     row.state, row.ticket_id = "done", ticket.id
     if ticket.status in ("resolved", "resolution-proposed", "pending"):
         set_status(session, app, ticket, "open", now, sender or "customer")
@@ -127,6 +134,7 @@ def _new_ticket(session: Session, app: App, row: InboundMessage, mail: ParsedMai
         record(session, parent.id, "follow-up-ticket", now, ticket=ticket.id, reason="reply after closure")
     row.state, row.ticket_id = "done", ticket.id
     open_with_sla(session, app, ticket, row.received_at)
+    notify_engineers(session, app, ticket, mail, "new-ticket", now)
     log.info("%s: opened ticket #%d (%s)", mail.message_id, ticket.id, ticket.priority)
     return "ticket"
 

@@ -57,9 +57,7 @@ class Tally:
     notify: dict[str, None] = field(default_factory=dict)
 
     def apply(self, rule: str, actions: Actions) -> None:
-        if actions.priority is not None and (
-            self.priority is None or more_urgent(actions.priority, self.priority)
-        ):
+        if actions.priority is not None and (self.priority is None or more_urgent(actions.priority, self.priority)):
             self.priority, self.priority_rule = actions.priority, rule
         if actions.cap is not None and (self.cap is None or more_urgent(self.cap, actions.cap)):
             self.cap, self.cap_rule = actions.cap, rule

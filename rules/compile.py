@@ -11,6 +11,7 @@ from rules.condition import Condition
 from rules.context_conditions import FLAGS, DeclaredPriority, Flag, Organisation, Plan
 from rules.engine import Rule, RuleSet
 from rules.mail_conditions import HasAttachment, Header, HeaderTest, Sender, SenderDomain
+from rules.near import Near, NearTest
 from rules.priority import more_urgent
 from rules.schema import (
     Problem,
@@ -18,6 +19,7 @@ from rules.schema import (
     read_bool,
     read_header_tests,
     read_known,
+    read_near_tables,
     read_priorities,
     read_priority,
     read_regex,
@@ -25,7 +27,7 @@ from rules.schema import (
     read_words,
 )
 from rules.text_conditions import NotWords, Regex, Words
-from rules.words import normalise
+from rules.words import WordMatcher, normalise
 
 
 class RuleConfigError(ValueError):
@@ -64,10 +66,7 @@ CONDITIONS: dict[str, Builder] = {
     "body_words": _words("body_words"),
     "not_words": lambda v, p, k: NotWords(read_words(v, p)),
     "regex": lambda v, p, k: Regex(
-        [
-            read_regex(x, p, Regex.FLAGS)
-            for x in read_strings(v, p, what="a pattern", example="regex = '^ERROR'")
-        ]
+        [read_regex(x, p, Regex.FLAGS) for x in read_strings(v, p, what="a pattern", example="regex = '^ERROR'")]
     ),
     "sender": lambda v, p, k: Sender(
         read_strings(v, p, what="an address pattern", example='sender = ["*@example.com"]')
@@ -80,6 +79,9 @@ CONDITIONS: dict[str, Builder] = {
     ),
     "plan": lambda v, p, k: Plan(read_known(v, p, k.plans, what="plan", section="the plans")),
     "header": lambda v, p, k: Header([HeaderTest(n, pat) for n, pat in read_header_tests(v, p, Regex.FLAGS)]),
+    "near": lambda v, p, k: Near(
+        [NearTest(WordMatcher(first), WordMatcher(second), within) for first, second, within in read_near_tables(v, p)]
+    ),
     "has_attachment": lambda v, p, k: HasAttachment(read_bool(v, p)),
     "declared_priority": lambda v, p, k: DeclaredPriority(read_priorities(v, p)),
     **{key: _flag(key) for key in FLAGS},
@@ -105,14 +107,8 @@ def _read_actions(then: dict[str, Any], known: Known) -> Actions:
     priority = read_priority(then["priority"], "then.priority") if "priority" in then else None
     cap = read_priority(then["cap"], "then.cap") if "cap" in then else None
     if priority is not None and cap is not None and more_urgent(priority, cap):
-        raise Problem(
-            "then.cap", f"caps the rule's own priority {priority} at {cap}", "remove one of priority and cap"
-        )
-    tags = (
-        read_strings(then["tags"], "then.tags", what="a tag", example='tags = ["outage"]')
-        if "tags" in then
-        else []
-    )
+        raise Problem("then.cap", f"caps the rule's own priority {priority} at {cap}", "remove one of priority and cap")
+    tags = read_strings(then["tags"], "then.tags", what="a tag", example='tags = ["outage"]') if "tags" in then else []
     route = None
     if "route" in then:
         if not isinstance(then["route"], str):
@@ -168,11 +164,7 @@ def _read_conditions(when: dict[str, Any], known: Known, problems: list[Problem]
 def _compile_one(table: object, known: Known) -> Rule | list[Problem]:
     """The compiled rule, or every problem found in it."""
     if not isinstance(table, dict):
-        return [
-            Problem(
-                "rule", f"{table!r} is not a table", "write each rule as [[rules]] with name, when and then"
-            )
-        ]
+        return [Problem("rule", f"{table!r} is not a table", "write each rule as [[rules]] with name, when and then")]
     problems: list[Problem] = []
     for key in table:
         if key not in RULE_KEYS:

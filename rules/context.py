@@ -33,8 +33,7 @@ class RuleContext:
         # Validated here, once, so the engine never meets a priority it cannot rank.
         if not is_priority(self.default_priority):
             raise ValueError(
-                f"RuleContext.default_priority must be one of {', '.join(PRIORITIES)}, "
-                f"got {self.default_priority!r}"
+                f"RuleContext.default_priority must be one of {', '.join(PRIORITIES)}, got {self.default_priority!r}"
             )
         if self.current_priority is not None and not is_priority(self.current_priority):
             raise ValueError(

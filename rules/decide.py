@@ -8,9 +8,7 @@ from rules.declared import Declaration
 from rules.priority import more_urgent
 
 
-def decide_priority(
-    tally: Tally, declared: Declaration | None, ctx: RuleContext
-) -> tuple[str, tuple[str, ...]]:
+def decide_priority(tally: Tally, declared: Declaration | None, ctx: RuleContext) -> tuple[str, tuple[str, ...]]:
     """The priority and the steps that led to it, in words.
 
     In order:
@@ -31,15 +29,12 @@ def decide_priority(
         steps.append(f"{priority}: the customer declared {declared.describe()}, trusted on plan {ctx.plan!r}")
         if tally.priority is not None and tally.priority != priority:
             steps.append(
-                f"rules proposed {tally.priority} (rule {tally.priority_rule!r}); "
-                "the trusted declaration wins"
+                f"rules proposed {tally.priority} (rule {tally.priority_rule!r}); the trusted declaration wins"
             )
     else:
         if tally.priority is not None:
             priority = tally.priority
-            steps.append(
-                f"{priority}: most urgent priority of the matched rules (rule {tally.priority_rule!r})"
-            )
+            steps.append(f"{priority}: most urgent priority of the matched rules (rule {tally.priority_rule!r})")
         elif ctx.is_reply and ctx.current_priority is not None:
             priority = ctx.current_priority
             steps.append(f"{priority}: no rule set a priority; the ticket keeps its priority")
@@ -51,8 +46,7 @@ def decide_priority(
             steps.append(f"{priority}: capped at {tally.cap} by rule {tally.cap_rule!r}")
         if declared is not None:
             steps.append(
-                f"the customer declared {declared.describe()}; not trusted on plan "
-                f"{ctx.plan!r}, recorded only"
+                f"the customer declared {declared.describe()}; not trusted on plan {ctx.plan!r}, recorded only"
             )
     current = ctx.current_priority
     if ctx.is_reply and current is not None and more_urgent(current, priority):

@@ -55,17 +55,19 @@ _DECLARATION = re.compile(
 # glued to a digit ("p1", "sev2"). Checking the word set first skips the regex above, which
 # tries some sixty alternatives at every position, for the many mails that declare nothing.
 _TRIGGERS = frozenset(
-    "p prio priority priorität prioritaet priorite priorité prioridad priorità sev severity "
-    "severität severitaet sévérité severite severidad schweregrad gravité gravite code".split()
-) | frozenset(w.casefold() for w in _VALUES if _VALUES[w] == "P1")
+    (
+        *("p", "prio", "priority", "priorität", "prioritaet", "priorite", "priorité"),
+        *("prioridad", "priorità", "sev", "severity", "severität", "severitaet", "sévérité"),
+        *("severite", "severidad", "schweregrad", "gravité", "gravite"),
+        "red",  # "code red"; "code" alone is far too common to be a trigger
+        *(w.casefold() for w in _VALUES if _VALUES[w] == "P1"),
+    )
+)
 _STEMS = ("p", "prio", "sev")
 
 
 def _may_declare(text: str) -> bool:
-    for word in tokens(normalise(text)):
-        if word in _TRIGGERS or (word[-1] in "01234" and word[:-1] in _STEMS):
-            return True
-    return False
+    return any(word in _TRIGGERS or (word[-1] in "01234" and word[:-1] in _STEMS) for word in tokens(normalise(text)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -115,6 +115,36 @@ def read_known(value: object, key: str, known: Collection[str], *, what: str, se
     return names
 
 
+def read_near_tables(value: object, key: str) -> list[tuple[list[str], list[str], int]]:
+    """``near``: a table (or list of tables) with words, followed_by and optional within."""
+    example = '[rules.when.near] words = ["everyone"], followed_by = ["cannot", "can\'t"], within = 60'
+    tables = value if isinstance(value, list) else [value]
+    if not tables:
+        raise Problem(key, "is an empty list", f"write {example}")
+    tests: list[tuple[list[str], list[str], int]] = []
+    for table in tables:
+        if not isinstance(table, dict):
+            raise Problem(key, f"{table!r} is not a table", f"write {example}")
+        extra = set(table) - {"words", "followed_by", "within"}
+        if extra:
+            name = sorted(extra)[0]
+            raise Problem(
+                key,
+                f"unknown key {name!r}{did_you_mean(name, ['words', 'followed_by', 'within'])}",
+                f"use only words, followed_by and within: {example}",
+            )
+        for part in ("words", "followed_by"):
+            if part not in table:
+                raise Problem(key, f"{part} is missing", f"write {example}")
+        within = table.get("within", 60)
+        if isinstance(within, bool) or not isinstance(within, int) or not 0 <= within <= 1000:
+            raise Problem(f"{key}.within", f"{within!r} is not a number of characters (0..1000)", "write within = 60")
+        tests.append(
+            (read_words(table["words"], f"{key}.words"), read_words(table["followed_by"], f"{key}.followed_by"), within)
+        )
+    return tests
+
+
 def read_header_tests(value: object, key: str, flags: int) -> list[tuple[str, re.Pattern[str] | None]]:
     example = '[rules.when.header] name = "X-Priority", pattern = "^1"'
     tables = value if isinstance(value, list) else [value]

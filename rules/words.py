@@ -26,6 +26,11 @@ _AFTER = r"(?!\w)"
 _WILDCARD = "*"
 
 
+def _is_word_char(char: str) -> bool:
+    """What ``\\w`` matches in a str pattern: letters and digits of any script, and "_"."""
+    return char.isalnum() or char == "_"
+
+
 def fold_punctuation(text: str) -> str:
     """Typographic apostrophes, hyphens and no-break spaces to ASCII; keeps every offset."""
     for char in set(_FOLDABLE.findall(text)):
@@ -146,6 +151,29 @@ class WordMatcher:
                 if found is not None:
                     return " ".join(found.group(0).split())
         return None
+
+    def spans(self, words_in_text: frozenset[str], normalised_text: str) -> list[tuple[int, int]]:
+        """Every (start, end) where a word or phrase of the list occurs, unsorted."""
+        text = normalised_text
+        found: list[tuple[int, int]] = []
+        # Only words the text contains are searched for, with str.find: a C scan.
+        for key in self._singles & words_in_text:
+            size = len(key)
+            start = text.find(key)
+            while start != -1:
+                end = start + size
+                if (start == 0 or not _is_word_char(text[start - 1])) and (
+                    end == len(text) or not _is_word_char(text[end])
+                ):
+                    found.append((start, end))
+                start = text.find(key, start + 1)
+        for phrase in self._worded:
+            if phrase.first in words_in_text and phrase.needs <= words_in_text:
+                found.extend(m.span() for m in phrase.pattern.finditer(text))
+        for phrase in self._other:
+            if phrase.needs <= words_in_text and phrase.needle in text:
+                found.extend(m.span() for m in phrase.pattern.finditer(text))
+        return found
 
     def summary(self, limit: int = 4) -> str:
         """A short quoted list for reasons: 'outage', 'down for everyone', ... (+9 more)."""
