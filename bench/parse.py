@@ -38,7 +38,7 @@ def bare_stdlib(raw: bytes) -> None:
         if part.is_multipart():
             continue
         with contextlib.suppress(Exception):  # the baseline must survive the corpus too
-            part.get_content()  # type: ignore[attr-defined]
+            part.get_content()
 
 
 def ours(raw: bytes) -> None:
@@ -49,7 +49,7 @@ def ours(raw: bytes) -> None:
 def mail_parser(raw: bytes) -> None:
     import logging
 
-    import mailparser  # type: ignore[import-untyped]
+    import mailparser
 
     logging.getLogger("mailparser").setLevel(logging.CRITICAL)
     with contextlib.suppress(Exception):  # it raises AttributeError on some real DSNs

@@ -27,6 +27,7 @@ _SURROGATES = re.compile(r"[\ud800-\udfff]+")
 # Alternatives to the text/plain and text/html bodies that are not worth keeping.
 _DROPPED_ALTERNATIVES = {"text/enriched", "text/richtext", "text/watch-html", "text/x-amp-html"}
 _FORWARD_TYPES = {"message/rfc822", "message/global"}
+MAX_PART_HEADER = 16_384
 
 
 def clean_text(text: str) -> str:
@@ -37,15 +38,33 @@ def clean_text(text: str) -> str:
 
 @dataclass
 class Bodies:
-    """The text found at one level: the mail itself, or one forwarded message."""
+    """The body parts found at one level: the mail itself, or one forwarded message.
 
-    plain: list[str] = field(default_factory=list)
+    ``segments`` are the readable parts in order, each ("plain", text) or ("html", markup):
+    a list footer in text/plain after an HTML-only body must not hide that body.
+    ``html`` is every HTML part, for display.
+    """
+
+    segments: list[tuple[str, str]] = field(default_factory=list)
     html: list[str] = field(default_factory=list)
 
+    @property
+    def html_only_size(self) -> int:
+        """Characters of HTML that must be converted to give the text."""
+        return sum(len(content) for kind, content in self.segments if kind == "html")
+
     def best_text(self) -> str:
-        if self.plain:
-            return "\n".join(p.strip("\n") for p in self.plain).strip()
-        return html_to_text("\n".join(self.html)).strip()
+        texts = (
+            content.strip("\n") if kind == "plain" else html_to_text(content).strip("\n")
+            for kind, content in self.segments
+        )
+        return "\n".join(text for text in texts if text.strip()).strip()
+
+    def add_alternatives(self, choices: Bodies) -> None:
+        """RFC 2046 5.1.4: one of the alternatives is the body; the plain one reads best."""
+        plain = [segment for segment in choices.segments if segment[0] == "plain"]
+        self.segments.extend(plain or choices.segments)
+        self.html.extend(choices.html)
 
 
 def _defect_strings(part: Message, ctype: str) -> list[str]:
@@ -82,6 +101,20 @@ def _block_bytes(part: Message) -> bytes:
     return b"\n".join(blocks)
 
 
+def _bound_mime_headers(part: Message, defects: list[str]) -> None:
+    """Cut over-long Content-Type/Disposition values of nested parts.
+
+    Only the top-level header block is bounded by ``header_size``; the stdlib re-parses
+    these parameters on every get_param() call, and 40,000 of them cost a second each time.
+    """
+    for name in ("Content-Type", "Content-Disposition"):
+        values = raw_values(part, name)
+        if values and len(values[0]) > MAX_PART_HEADER:
+            cut = values[0][:MAX_PART_HEADER]
+            part.replace_header(name, cut[: cut.rfind(";")] if ";" in cut else cut)
+            defects.append(f"{name} longer than {MAX_PART_HEADER} characters: cut")
+
+
 class Walker:
     """One walk over one message; fills ``bodies``, ``attachments``, ``forwarded``."""
 
@@ -99,24 +132,27 @@ class Walker:
         if depth > self.budget.limits.mime_depth:
             raise ParseLimitExceeded("mime_depth", f"MIME nesting deeper than {depth - 1}")
         self.budget.check_time("MIME walk")
+        _bound_mime_headers(part, self.defects)
         ctype = part.get_content_type()
         self.defects.extend(_defect_strings(part, ctype))
         payload = part.get_payload()
         if ctype in _FORWARD_TYPES and isinstance(payload, list) and payload:
             if isinstance(payload[0], Message):
                 self._forward(payload[0], depth)
+        elif isinstance(payload, list) and ctype.startswith("message/"):
+            # delivery-status and feedback-report: header blocks, kept as one attachment
+            self._attach(part, ctype, _block_bytes(part))
         elif isinstance(payload, list):
             alternative = ctype == "multipart/alternative"
+            choices = Bodies() if alternative else into
             for child in payload:
                 if not isinstance(child, Message):
                     continue
                 if alternative and child.get_content_type() in _DROPPED_ALTERNATIVES:
                     continue
-                if ctype.startswith("message/"):
-                    continue  # delivery-status blocks: handled as one leaf below
-                self.walk(child, depth + 1, into)
-            if ctype.startswith("message/"):
-                self._attach(part, ctype, _block_bytes(part))
+                self.walk(child, depth + 1, choices)
+            if alternative:
+                into.add_alternatives(choices)
         else:
             self._leaf(part, ctype, into)
 
@@ -127,9 +163,9 @@ class Walker:
 
         def first(name: str) -> str:
             values = raw_values(inner, name)
-            return decode_header(values[0], local) if values else ""
+            return decode_header(values[0][:MAX_PART_HEADER], local) if values else ""
 
-        sender = first_address(raw_values(inner, "From"), local)
+        sender = first_address([v[:MAX_PART_HEADER] for v in raw_values(inner, "From")], local)
         subject, message_id = first("Subject"), first_message_id(first("Message-ID"))
         self.forwarded.append(
             ForwardedMessage(
@@ -163,7 +199,10 @@ class Walker:
                 self.defects.append(f"{ctype}: {defect}")
             if ctype.startswith("multipart/"):
                 self.defects.append(f"{ctype}: no parts found; body kept as text")
-            (into.html if ctype == "text/html" else into.plain).append(clean_text(text))
+            text = clean_text(text)
+            if ctype == "text/html":
+                into.html.append(text)
+            into.segments.append(("html" if ctype == "text/html" else "plain", text))
             self.budget.check_time("text decoding")
             return
         self._attach(part, ctype, data, filename, disposition)

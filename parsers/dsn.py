@@ -27,6 +27,9 @@ _FIELD = re.compile(r"(?im)^(final-recipient|original-recipient|action|status)\s
 _ADDRESS = re.compile(r"[^\s<>;\"(),:]+@[^\s<>;\"(),:]+[A-Za-z0-9]")
 # Plain-text bounces (qmail, Postfix, Exim) list the address as "<x@y>:" on its own line.
 _TEXT_RECIPIENT = re.compile(r"(?m)^\s*<([^<>\s]+@[^<>\s]+)>:?")
+# Older MTAs put the failed address alone on an indented line, or in an X.400 address.
+_LONE_ADDRESS = re.compile(r"(?m)^[ \t]*[\"']?<?([^\s<>@\"']+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})>?[\"']?[ \t]*$")
+_X400_SMTP = re.compile(r"(?i)\bSMTP=([^\s<>@;]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})")
 _ORIGINAL_ID = re.compile(r"(?im)^\s*>?\s*message-id\s*:\s*(<[^<>\s]+>)")
 _TEMPORARY_TEXT = re.compile(
     r"(?i)\b(?:delayed|has not yet been delivered|will (?:continue to|keep) (?:try|retry)"
@@ -43,7 +46,6 @@ def report_type(mail: ParsedMail) -> str:
     return match.group(1).lower() if match else ""
 
 
-# Senders of bounces; RFC 5321 section 4.5.1 reserves postmaster.
 # Senders of bounces: the MTA's daemon (a name, not a mailbox anyone reads) and, with
 # bounce-like content, the RFC 5321 section 4.5.1 postmaster.
 _MAILER_DAEMON = re.compile(
@@ -110,13 +112,18 @@ def dsn_like(mail: ParsedMail) -> bool:
     )
 
 
-def _report_fields(mail: ParsedMail) -> list[tuple[str, str]]:
-    fields: list[tuple[str, str]] = []
+def _recipient_blocks(mail: ParsedMail) -> list[dict[str, str]]:
+    """The per-recipient field blocks of every delivery-status part (RFC 3464 2.3)."""
+    blocks: list[dict[str, str]] = []
     for attachment in mail.attachments:
-        if attachment.content_type in REPORT_PARTS:
-            text, _ = decode_text(attachment.data, "utf-8")
-            fields.extend((m.group(1).lower(), m.group(2).strip()) for m in _FIELD.finditer(text))
-    return fields
+        if attachment.content_type not in REPORT_PARTS:
+            continue
+        text, _ = decode_text(attachment.data, "utf-8")
+        for chunk in re.split(r"\n\s*\n", text.replace("\r\n", "\n")):
+            fields = {m.group(1).lower(): m.group(2).strip() for m in _FIELD.finditer(chunk)}
+            if "final-recipient" in fields or "action" in fields or "status" in fields:
+                blocks.append(fields)
+    return blocks
 
 
 def has_delivery_report(mail: ParsedMail) -> bool:
@@ -132,33 +139,44 @@ def _original_ids(mail: ParsedMail) -> list[str]:
     if not ids:
         # qmail/Exim include the returned message in the body, headers and all.
         ids.extend(m.group(1) for m in _ORIGINAL_ID.finditer(mail.text))
+    # Some MTAs (Exchange among them) thread the report to the original: In-Reply-To.
     ids.extend(mail.in_reply_to)
     return [i for i in ids if message_ids(i)]
 
 
+def _text_recipients(mail: ParsedMail) -> list[str]:
+    """Failed addresses in a human-readable bounce: "<x@y>:" lines, else lone addresses."""
+    found = [m.group(1) for m in _TEXT_RECIPIENT.finditer(mail.text[:20000])]
+    if not found:
+        head = mail.text[:4000]
+        found = [m.group(1) for m in _LONE_ADDRESS.finditer(head)]
+        found += [m.group(1) for m in _X400_SMTP.finditer(head)]
+    return found
+
+
 def bounce_info(mail: ParsedMail) -> BounceInfo:
     """Original Message-IDs, failed recipients and permanence of a bounce."""
-    fields = _report_fields(mail)
+    blocks = _recipient_blocks(mail)
     recipients: list[str] = []
     permanent = False
     temporary = False
-    for name, value in fields:
-        if name == "final-recipient":
-            found = _ADDRESS.search(value.partition(";")[2] or value)
-            if found:
-                recipients.append(found.group(0))
-        elif name == "action":
-            action = value.lower().split()[0] if value.split() else ""
-            permanent |= action == "failed"
-            temporary |= action == "delayed"
-        elif name == "status":
-            permanent |= value.startswith("5")
-            temporary |= value.startswith("4")
+    for fields in blocks:
+        action = (fields.get("action", "").split() or [""])[0].lower()
+        status = fields.get("status", "")
+        if action in ("delivered", "relayed", "expanded"):
+            continue  # RFC 3464 2.3.3: this recipient did not fail
+        permanent |= action == "failed" or status.startswith("5")
+        temporary |= action == "delayed" or status.startswith("4")
+        value = fields.get("final-recipient", "")
+        found = _ADDRESS.search(value.partition(";")[2] or value)
+        if found:
+            recipients.append(found.group(0))
     for value in mail.header_all("X-Failed-Recipients"):
         recipients.extend(m.group(0) for m in _ADDRESS.finditer(value))
         permanent = True  # Exim sets it only for permanent failures
-    if not fields:
-        recipients.extend(m.group(1) for m in _TEXT_RECIPIENT.finditer(mail.text[:20000]))
+    if not recipients:
+        recipients.extend(_text_recipients(mail))
+    if not blocks:
         if not permanent:
             permanent = not _TEMPORARY_TEXT.search(mail.subject + "\n" + mail.text[:4000])
     elif not permanent and not temporary:

@@ -93,7 +93,7 @@ def _build(
     bodies = walker.bodies
     text = bodies.best_text()
     budget.check_time("HTML to text")
-    if not bodies.plain and sum(map(len, bodies.html)) > MAX_HTML_TO_TEXT:
+    if bodies.html_only_size > MAX_HTML_TO_TEXT:
         defects.append(f"HTML body over {MAX_HTML_TO_TEXT} characters: text from the start only")
     html = sanitise_html("\n".join(bodies.html)) if bodies.html else None
     budget.check_time("HTML sanitising")
@@ -140,15 +140,18 @@ def _assemble(
     digest = hashlib.sha256(_normalised(content.text).encode("utf-8"))
     for attachment in content.attachments:
         digest.update(b"\n" + attachment.sha256.encode("ascii"))
+    sender = next(iter(addresses("From") or addresses("Sender")), None)
+    recipients = addresses("Reply-To"), addresses("To"), addresses("Cc")
+    budget.check_time("addresses")
     return ParsedMail(
         message_id=message_id,
         message_id_synthesised=synthesised,
         in_reply_to=message_ids(first("In-Reply-To")),
         references=message_ids(" ".join(v for k, v in headers if k.lower() == "references")),
-        sender=next(iter(addresses("From") or addresses("Sender")), None),
-        reply_to=addresses("Reply-To"),
-        to=addresses("To"),
-        cc=addresses("Cc"),
+        sender=sender,
+        reply_to=recipients[0],
+        to=recipients[1],
+        cc=recipients[2],
         subject=first("Subject") or "",
         date=date,
         date_fallback=fell_back,

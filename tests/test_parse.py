@@ -224,3 +224,34 @@ def test_limit_error_names_the_limit() -> None:
     error = ParseLimitExceeded("part_count", "more than 1000 parts")
     assert isinstance(error, ValueError)
     assert (error.limit, error.detail) == ("part_count", "more than 1000 parts")
+
+
+def test_a_plain_list_footer_does_not_hide_an_html_only_body() -> None:
+    raw = (
+        b'From: a@example.com\nContent-Type: multipart/mixed; boundary="m"\n\n'
+        b"--m\nContent-Type: text/html\n\n<p>The real <b>question</b></p>\n"
+        b"--m\nContent-Type: text/plain\n\n_______\nlist footer\n--m--\n"
+    )
+    mail = parse(raw, received_at=RECEIVED)
+    assert mail.text == "The real question\n_______\nlist footer"
+
+
+def test_alternatives_give_one_body_the_plain_one() -> None:
+    raw = (
+        b'From: a@example.com\nContent-Type: multipart/alternative; boundary="a"\n\n'
+        b"--a\nContent-Type: text/plain\n\nplain words\n"
+        b"--a\nContent-Type: text/enriched\n\n<bold>rich</bold>\n"
+        b"--a\nContent-Type: text/html\n\n<p>html words</p>\n--a--\n"
+    )
+    mail = parse(raw, received_at=RECEIVED)
+    assert mail.text == "plain words"
+    assert mail.html == "<p>html words</p>"
+    assert mail.attachments == ()
+
+
+def test_a_header_the_stdlib_cannot_read_is_recovered() -> None:
+    # email.policy.default raises AttributeError ('str' object has no attribute
+    # 'token_type') when this From header is read; the raw bytes still say who wrote.
+    mail = parse(b"From: . <user@example.com>\nSubject: x\n\nbody\n", received_at=RECEIVED)
+    assert mail.sender == Address(".", "user@example.com")
+    assert mail.header("From") == ". <user@example.com>"

@@ -168,3 +168,22 @@ def test_garbage_bytes_parse_without_error() -> None:
 def test_empty_input_parses() -> None:
     mail = parse(b"", received_at=RECEIVED)
     assert mail.text == "" and mail.sender is None and mail.raw_size == 0
+
+
+def test_huge_headers_inside_parts_are_cut_not_parsed_for_seconds() -> None:
+    raw = (
+        HEAD + b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+        b"--b\r\nContent-Type: text/plain" + b"; a=b" * 400_000 + b"\r\n\r\nhi\r\n"
+        b"--b\r\nContent-Type: message/rfc822\r\n\r\nFrom: " + b"@" * 3_000_000 + b"\r\n\r\nx\r\n"
+        b"--b--\r\n"
+    )
+    started = time.perf_counter()
+    mail = parse(raw, received_at=RECEIVED)
+    assert time.perf_counter() - started < 5.0
+    assert mail.text == "hi"
+    assert "Content-Type longer than 16384 characters: cut" in mail.defects
+
+
+def test_millions_of_lines_are_refused_before_parsing() -> None:
+    raw = HEAD + b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n' + b"--\r\n" * 2_500_000
+    assert limit_of(raw) == "line_count"

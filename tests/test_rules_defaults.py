@@ -47,10 +47,11 @@ def make_mail(subject: str, text: str = "") -> ParsedMail:
 
 
 CTX = RuleContext(plan="standard", default_priority="P3")
+DEFAULTS = default_ruleset()
 
 
 def priority_of(subject: str, text: str = "") -> str:
-    return default_ruleset().classify(make_mail(subject, text), CTX).priority
+    return DEFAULTS.classify(make_mail(subject, text), CTX).priority
 
 
 def test_path_text_and_tables_agree() -> None:
@@ -107,7 +108,7 @@ def test_default_rules_read_the_severity_definitions(subject: str, text: str, ex
 
 
 def test_not_urgent_but_down_is_still_an_outage() -> None:
-    result = default_ruleset().classify(
+    result = DEFAULTS.classify(
         make_mail("not urgent, but", "the whole site is down for everyone?"), CTX
     )
     assert result.priority == "P1"
@@ -120,5 +121,5 @@ def test_no_workaround_is_not_a_workaround() -> None:
 
 
 def test_critical_and_urgent_are_declarations_not_rules() -> None:
-    result = default_ruleset().classify(make_mail("CRITICAL", "typo in the footer"), CTX)
+    result = DEFAULTS.classify(make_mail("CRITICAL", "typo in the footer"), CTX)
     assert (result.priority, result.declared_priority) == ("P3", "P1")

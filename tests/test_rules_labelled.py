@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable
+from functools import cache
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,6 +25,11 @@ def _labels() -> list[tuple[str, str, str]]:
         return [(row["filename"], row["priority"], row["why"]) for row in reader]
 
 
+@cache
+def _ruleset() -> rules.RuleSet:
+    return rules.default_ruleset()
+
+
 def _classify(name: str) -> Classification:
     mail = parsers.parse((LABELLED / name).read_bytes(), received_at=RECEIVED)
     # What the gateway would know for an unknown organisation on a plan whose default is
@@ -36,7 +42,7 @@ def _classify(name: str) -> Classification:
         declared_priority_trusted=False,
         is_reply=bool(mail.in_reply_to),
     )
-    return rules.default_ruleset().classify(mail, ctx)
+    return _ruleset().classify(mail, ctx)
 
 
 def confusion_matrix(pairs: list[tuple[str, str]]) -> str:

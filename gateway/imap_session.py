@@ -1,0 +1,239 @@
+"""One IMAP connection of a poller: connect with a timeout, select, search, fetch, acknowledge."""
+
+from __future__ import annotations
+
+import imaplib
+import logging
+import socket
+import ssl
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from imapclient import IMAPClient
+from imapclient.exceptions import LoginError
+from imapclient.imapclient import SocketTimeout
+
+from gateway.errors import TemporaryError
+from gateway.imap_config import ImapAccount
+
+log = logging.getLogger("gateway.imap")
+
+SEEN, DELETED = b"\\Seen", b"\\Deleted"
+
+
+class ConnectionDead(TemporaryError):
+    """The server stopped answering (EOF, BYE, or an IDLE that reports nothing on a readable socket)."""
+
+
+# Everything the poller calls an IMAP failure: the session is dropped and opened again later.
+IMAP_ERRORS: tuple[type[BaseException], ...] = (OSError, imaplib.IMAP4.error, ConnectionDead)
+
+
+@dataclass(frozen=True, slots=True)
+class Mailbox:
+    uidvalidity: int
+    uidnext: int | None
+    exists: int
+
+
+def describe(exc: BaseException, account: ImapAccount) -> str:
+    """A one-line reason for the log and the heartbeat; never the password."""
+    if isinstance(exc, LoginError):
+        return f"login refused for user {account.username!r}: {_server_text(exc)}"
+    if isinstance(exc, ConnectionRefusedError):
+        return f"connection refused by {account.host}:{account.port}"
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {account.timeout.total_seconds():g}s"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS failed: {exc.reason or exc}"
+    if isinstance(exc, imaplib.IMAP4.abort):
+        return f"connection lost: {_server_text(exc)}"
+    if isinstance(exc, OSError):
+        return f"{exc.__class__.__name__}: {exc.strerror or exc}"
+    return f"{exc.__class__.__name__}: {_server_text(exc)}"
+
+
+def _server_text(exc: BaseException) -> str:
+    return str(exc)[:300]
+
+
+def _ssl_context(account: ImapAccount) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(account.ca_file) if account.ca_file else None)
+
+
+class ImapSession:
+    """A logged-in connection to one account; every call may raise one of IMAP_ERRORS."""
+
+    def __init__(self, client: Any, account: ImapAccount) -> None:
+        self.client = client
+        self.account = account
+        self.capabilities = frozenset(bytes(c).upper() for c in client.capabilities())
+        self._empty_reads = 0
+
+    @classmethod
+    def open(cls, account: ImapAccount) -> ImapSession:
+        seconds = account.timeout.total_seconds()
+        client = IMAPClient(account.host, account.port, ssl=account.security == "tls",
+                            ssl_context=_ssl_context(account) if account.security == "tls" else None,
+                            timeout=SocketTimeout(connect=seconds, read=seconds))
+        try:
+            if account.security == "starttls":
+                client.starttls(_ssl_context(account))
+            client.login(account.username, account.password)
+            return cls(client, account)
+        except BaseException:
+            client.shutdown()
+            raise
+
+    def can(self, capability: bytes) -> bool:
+        return capability in self.capabilities
+
+    def select(self) -> Mailbox:
+        info = self.client.select_folder(self.account.folder)
+        return Mailbox(uidvalidity=int(info[b"UIDVALIDITY"]),
+                       uidnext=int(info[b"UIDNEXT"]) if b"UIDNEXT" in info else None,
+                       exists=int(info.get(b"EXISTS", 0)))
+
+    def ensure_done_folder(self) -> None:
+        done = self.account.done_folder
+        if done is not None and not self.client.folder_exists(done):
+            self.client.create_folder(done)
+            log.info("imap[%s]: created the done folder %r", self.account.name, done)
+
+    def candidates(self, last_uid: int) -> list[int]:
+        """The UIDs still to store: not yet moved out, or not yet \\Seen, or newer than ``last_uid``.
+
+        With a done folder, everything left in the folder is work. Without one, \\Seen is the
+        mark of a stored message, and UIDs above the highest one stored are taken even when a
+        person has already read them in their mail client.
+        """
+        if self.account.done_folder is not None:
+            return sorted(int(u) for u in self.client.search(["NOT", "DELETED"]))
+        found = {int(u) for u in self.client.search(["UNSEEN", "NOT", "DELETED"])}
+        # "UID n:*" also matches the highest UID when n is above it (RFC 3501 6.4.4): filter.
+        found.update(int(u) for u in self.client.search(["UID", f"{last_uid + 1}:*", "NOT", "DELETED"])
+                     if int(u) > last_uid)
+        return sorted(found)
+
+    def sizes(self, uids: Sequence[int]) -> dict[int, int]:
+        """RFC822.SIZE of each UID that still exists."""
+        sizes: dict[int, int] = {}
+        for chunk in _chunks(uids, 500):
+            for uid, data in self.client.fetch(chunk, ["RFC822.SIZE"]).items():
+                if b"RFC822.SIZE" in data:
+                    sizes[int(uid)] = int(data[b"RFC822.SIZE"])
+        return sizes
+
+    def fetch(self, uids: Sequence[int]) -> tuple[dict[int, bytes], dict[int, str]]:
+        """The raw bytes of each UID via BODY.PEEK[] (which leaves \\Seen alone), and the refusals.
+
+        A server that refuses the batch is asked again one message at a time, so that one
+        message it will not give does not hold back the others.
+        """
+        try:
+            return self._fetch(uids), {}
+        except imaplib.IMAP4.abort:
+            raise
+        except imaplib.IMAP4.error as exc:
+            if len(uids) == 1:
+                return {}, {uids[0]: f"the server would not give it: {_server_text(exc)}"}
+        bodies: dict[int, bytes] = {}
+        refused: dict[int, str] = {}
+        for uid in uids:
+            got, why = self.fetch([uid])
+            bodies.update(got)
+            refused.update(why)
+        return bodies, refused
+
+    def _fetch(self, uids: Sequence[int]) -> dict[int, bytes]:
+        response = self.client.fetch(list(uids), ["BODY.PEEK[]"])
+        return {int(uid): bytes(data[b"BODY[]"]) for uid, data in response.items()
+                if data.get(b"BODY[]") is not None}
+
+    def acknowledge(self, uids: Sequence[int]) -> None:
+        """Mark stored messages done: MOVE to the done folder (or COPY, \\Deleted, UID EXPUNGE), else \\Seen."""
+        for chunk in _chunks(uids, 500):
+            self._acknowledge(chunk)
+
+    def _acknowledge(self, uids: list[int]) -> None:
+        done = self.account.done_folder
+        if done is None:
+            self.client.add_flags(uids, [SEEN], silent=True)
+        elif self.can(b"MOVE"):
+            self.client.move(uids, done)
+        else:
+            self.client.copy(uids, done)
+            self.client.add_flags(uids, [DELETED], silent=True)
+            # Without UIDPLUS a plain EXPUNGE would also remove what others marked \Deleted;
+            # the candidates skip \Deleted messages, so leaving them for the owner is safe.
+            if self.can(b"UIDPLUS"):
+                self.client.uid_expunge(uids)
+
+    # IDLE (RFC 2177) -------------------------------------------------------------------------
+
+    def idle_start(self) -> bool:
+        """Enter IDLE; return True when the server already reported new mail while entering it."""
+        imap = self.client._imap
+        # imapclient's idle() fails on an untagged response that arrives before "+ idling"; this
+        # reads up to the continuation the same way and keeps what came first.
+        tag = imap._command("IDLE")
+        self.client._idle_tag = tag
+        news = False
+        while True:
+            line = imap._get_response()
+            if imap.tagged_commands.get(tag):
+                raise imaplib.IMAP4.error(f"IDLE refused: {imap.tagged_commands.pop(tag)}")
+            if line is None:
+                self._empty_reads = 0
+                return news
+            news = news or _is_news([line])
+
+    def idle_check(self) -> bool:
+        """Read what the socket has during IDLE; True on new mail. Raise ConnectionDead on EOF/BYE."""
+        responses = self.client.idle_check(timeout=0)
+        if not responses:
+            # The socket was readable yet nothing came: imapclient swallows EOF this way.
+            self._empty_reads += 1
+            if self._empty_reads >= 3:
+                raise ConnectionDead("IDLE: the socket is readable but the server sends nothing (EOF)")
+            return False
+        self._empty_reads = 0
+        if any(r and r[0] == b"BYE" for r in responses if isinstance(r, tuple)):
+            raise ConnectionDead(f"the server said goodbye: {responses[-1]!r}"[:200])
+        return _is_news(responses)
+
+    def idle_done(self) -> None:
+        self.client.idle_done()
+
+    def socket(self) -> socket.socket:
+        sock: socket.socket = self.client.socket()
+        return sock
+
+    def has_buffered_data(self) -> bool:
+        sock = self.socket()
+        return isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
+
+    def close(self) -> None:
+        try:
+            self.client.logout()
+        except Exception:
+            try:
+                self.client.shutdown()
+            except Exception as exc:
+                log.debug("imap[%s]: closing: %s", self.account.name, exc.__class__.__name__)
+
+
+def _is_news(responses: Iterable[Any]) -> bool:
+    for response in responses:
+        if isinstance(response, bytes):
+            if response.upper().endswith((b" EXISTS", b" RECENT")):
+                return True
+        elif isinstance(response, tuple) and len(response) >= 2 and response[1] in (b"EXISTS", b"RECENT"):
+            return True
+    return False
+
+
+def _chunks(items: Sequence[int], size: int) -> Iterable[list[int]]:
+    for start in range(0, len(items), size):
+        yield list(items[start:start + size])

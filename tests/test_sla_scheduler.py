@@ -1,0 +1,122 @@
+"""The SLA scheduler on a real database: notices once per cause, pauses that keep the time left."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from gateway.app import App, build_app
+from gateway.clock import FakeClock
+from gateway.db import Database
+from gateway.intake import Envelope, store_inbound
+from gateway.models import OutboxMessage, SlaClock, Ticket
+from gateway.processor import Processor
+from gateway.sla.scheduler import SlaScheduler
+from gateway.workflow import set_status
+from tests.support import customer_mail
+
+POLICY = """
+[calendars.uk]
+timezone = "Europe/London"
+days = "mon-fri"
+open = "09:00-17:00"
+
+[plans.standard]
+calendar = "uk"
+
+[plans.standard.priorities.P1]
+first_response = "15m"
+update_every = "30m"
+calendar = "24x7"
+
+[plans.standard.priorities.P3]
+first_response = "4 business hours"
+
+[[rules]]
+name = "outage"
+description = "Everything is down."
+when = { words = ["down"] }
+then = { priority = "P1" }
+"""
+
+
+def _app(make_app: Callable[..., App]) -> App:
+    return make_app("max_per_address_per_hour = 100\n" + POLICY)
+
+
+def _open(app: App, n: int, subject: str = "site down") -> None:
+    env = Envelope("c@customer.example", ("support@example.com",))
+    for i in range(n):
+        store_inbound(app.db, customer_mail(f"c{i}@customer.example", subject, "help"), source="t", envelope=env,
+                      received_at=app.clock.now())
+    Processor(app).drain()
+
+
+def _kinds(app: App) -> Counter[str]:
+    with app.db.sessions() as s:
+        return Counter(s.scalars(select(OutboxMessage.kind)))
+
+
+def test_two_schedulers_and_a_restart_emit_each_notice_once(make_app: Callable[..., App], clock: FakeClock) -> None:
+    app = _app(make_app)
+    _open(app, 30)
+    assert _kinds(app) == {"acknowledgement": 30}
+    clock.advance(timedelta(minutes=31))
+    # Two scheduler instances (as two processes would run) wake at the same deadline.
+    other = build_app(app.config, clock, db=Database(app.db.url, schema=app.db.schema))
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def wake(a: App) -> None:
+        try:
+            barrier.wait()
+            SlaScheduler(a).run_due()
+        except BaseException as exc:
+            errors.append(exc)
+    threads = [threading.Thread(target=wake, args=(a,)) for a in (app, other)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    other.db.dispose()
+    assert not errors
+    assert _kinds(app) == {"acknowledgement": 30, "update-notice": 30}
+    # A restarted scheduler at the same instant finds nothing left to send.
+    restarted = build_app(app.config, clock, db=Database(app.db.url, schema=app.db.schema))
+    assert SlaScheduler(restarted).run_due() == 0
+    restarted.db.dispose()
+    assert _kinds(app)["update-notice"] == 30
+
+
+def test_wake_up_claims_only_due_tickets(make_app: Callable[..., App], clock: FakeClock) -> None:
+    app = _app(make_app)
+    _open(app, 3)                                  # P1: due in 15 minutes (first response)
+    _open(app, 5, subject="question about invoices")  # P3: due in 4 business hours
+    clock.advance(timedelta(minutes=16))
+    assert SlaScheduler(app).run_due() == 3
+
+
+def test_pending_for_two_days_resumes_with_the_time_left(make_app: Callable[..., App], clock: FakeClock) -> None:
+    app = _app(make_app)
+    clock.set(datetime(2026, 11, 23, 10, 0, tzinfo=UTC))   # Monday 10:00 London: P3, 4 business hours
+    _open(app, 1, subject="question about invoices")
+    with app.db.sessions() as s:
+        first = s.scalars(select(SlaClock).where(SlaClock.name == "first_response")).one()
+    assert first.deadline == datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
+    clock.set(datetime(2026, 11, 23, 11, 0, tzinfo=UTC))   # one business hour used, three left
+    with app.db.transaction() as s:
+        set_status(s, app, s.get(Ticket, 1), "pending", clock.now(), "dana")  # type: ignore[arg-type]
+    clock.set(datetime(2026, 11, 25, 11, 0, tzinfo=UTC))   # two days later the customer answers
+    SlaScheduler(app).run_due()
+    with app.db.transaction() as s:
+        set_status(s, app, s.get(Ticket, 1), "open", clock.now(), "customer")  # type: ignore[arg-type]
+    with app.db.sessions() as s:
+        first = s.scalars(select(SlaClock).where(SlaClock.name == "first_response")).one()
+    # Wednesday 11:00 + the three business hours left = 14:00, not a fresh 4 hours (15:00)
+    # and not exhausted (breached at once).
+    assert first.deadline == datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
+    assert first.breached_at is None
