@@ -30,35 +30,60 @@ else:
 
 import parsers  # noqa: E402
 from rules import RuleContext, RuleSet, compile_rules, load_default_rule_tables  # noqa: E402
+from rules.mailview import MailView  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "messages"
 RECEIVED = datetime(2025, 3, 14, 9, 0, tzinfo=UTC)
 
-VOCABULARY = (
+_WORDS = (
     "invoice order ticket refund password login export import report dashboard queue agent "
     "calendar booking payment checkout cart webhook api token certificate backup restore "
-    "sync integration salesforce outlook teams sso saml ldap printer scanner mobile android "
-    "iphone firewall vpn dns smtp bounce spam attachment pdf csv excel upload download "
-    "licence renewal contract migration upgrade release patch hotfix recording voicemail "
-    "transfer ivr routing skill wallboard latency jitter timeout crash freeze error warning "
-    "Rechnung Bestellung Passwort Anmeldung Kalender Zahlung Drucker Zertifikat Sicherung "
-    "facture commande mot_de_passe connexion calendrier paiement imprimante certificat"
-).split()
+    "sync integration salesforce outlook teams sso saml ldap printer scanner mobile "
+    "android iphone firewall vpn dns smtp bounce spam attachment pdf csv excel upload "
+    "download licence renewal contract migration upgrade release patch hotfix recording "
+    "voicemail transfer ivr routing skill wallboard latency jitter timeout crash freeze "
+    "error warning Rechnung Bestellung Passwort Anmeldung Kalender Zahlung Drucker "
+    "Zertifikat Sicherung facture commande mot_de_passe connexion calendrier paiement "
+    "imprimante certificat"
+)
+VOCABULARY = _WORDS.split()
 PHRASES = [
-    "cannot print", "does not sync", "password reset", "two factor", "out of office",
-    "wrong total", "missing invoice", "call quality", "screen freezes", "keeps logging out",
-    "kann nicht drucken", "Passwort zurücksetzen", "ne se synchronise pas", "mot de passe",
+    "cannot print",
+    "does not sync",
+    "password reset",
+    "two factor",
+    "out of office",
+    "wrong total",
+    "missing invoice",
+    "call quality",
+    "screen freezes",
+    "keeps logging out",
+    "kann nicht drucken",
+    "Passwort zurücksetzen",
+    "ne se synchronise pas",
+    "mot de passe",
 ]
-REGEXES = [
-    r"\b(?:order|invoice|ticket)\s*#?\s*\d{4,}",
-    r"error\s+(?:code\s+)?[A-Z]{2,4}-?\d{3,5}",
-    r"\bHTTP\s+5\d\d\b",
-    r"^\s*Sent from my (?:iPhone|iPad)",
-    r"\b(?:ORA|SQL)-\d{4,5}\b",
-    r"\bv?\d+\.\d+\.\d+\b",
-    r"(?:down|offline)\s+since\s+\d{1,2}[:.]\d{2}",
-    r"\b[A-Z]{2}\d{2}(?:\s?\d{4}){4}",
+# Regex shapes seen in real configs. Each generated rule fills one with its own words and
+# numbers, so no two rules share a pattern and the per-mail regex memo cannot flatter the
+# figure.
+REGEX_SHAPES = [
+    r"\b(?:{w1}|{w2})\s*#?\s*\d{{{n},}}",
+    r"error\s+(?:code\s+)?{W}-?\d{{3,5}}",
+    r"\bHTTP\s+5\d\d\b.{{0,40}}{w1}",
+    r"^\s*(?:{w1}|{w2}):\s+\S+",
+    r"\b(?:ORA|SQL|{W})-\d{{{n}}}\b",
+    r"\b{w1}\W+(?:\w+\W+){{0,3}}{w2}\b",
+    r"(?:down|offline|{w1})\s+since\s+\d{{1,2}}[:.]\d{{2}}",
+    r"\b[A-Z]{{2}}\d{{2}}(?:\s?\d{{4}}){{{n}}}",
 ]
+
+
+def generated_regex(rng: random.Random) -> str:
+    shape = rng.choice(REGEX_SHAPES)
+    w1, w2 = rng.sample(VOCABULARY, 2)
+    return shape.format(w1=w1, w2=w2, W=w1[:3].upper(), n=rng.randint(2, 5))
+
+
 ORGANISATIONS = [f"Customer {i}" for i in range(60)]
 PLANS = ["lite", "standard", "premium", "enterprise"]
 GROUPS = ["tier1", "tier2", "billing", "security", "voice", "integrations"]
@@ -72,13 +97,11 @@ def generated_rule(rng: random.Random, index: int) -> dict[str, Any]:
         words = rng.sample(VOCABULARY, rng.randint(3, 25)) + rng.sample(PHRASES, rng.randint(0, 3))
         when[rng.choice(["words", "words", "subject_words", "body_words"])] = words
     if shape in (1, 3):
-        when["regex"] = rng.sample(REGEXES, rng.randint(1, 2))
+        when["regex"] = [generated_regex(rng) for _ in range(rng.randint(1, 2))]
     if shape in (2, 4):
         n = rng.randrange(60)
         when[rng.choice(["sender", "sender_domain"])] = (
-            [f"*@customer{n}.example", f"*@*.customer{n}.example"]
-            if "sender" not in when
-            else f"customer{n}.example"
+            [f"*@customer{n}.example", f"*@*.customer{n}.example"] if "sender" not in when else f"customer{n}.example"
         )
     if shape == 4:
         when["organisation"] = rng.sample(ORGANISATIONS, 2)
@@ -141,19 +164,53 @@ def contexts(mails: list[parsers.ParsedMail]) -> list[RuleContext]:
 
 def run(ruleset: RuleSet, mails: list[parsers.ParsedMail], passes: int) -> None:
     ctxs = contexts(mails)
-    timings = []
+    best: list[float] = []
     for _ in range(passes):
-        start = time.perf_counter()
+        times = []
         for mail, ctx in zip(mails, ctxs, strict=True):
+            start = time.perf_counter()
             ruleset.classify(mail, ctx)
-        timings.append(time.perf_counter() - start)
-    best = min(timings)
-    per_mail_us = best / len(mails) * 1e6
+            times.append(time.perf_counter() - start)
+        if not best or sum(times) < sum(best):
+            best = times
+    total = sum(best)
+    per_mail_us = total / len(mails) * 1e6
+    ordered = sorted(best)
+    p50 = ordered[len(ordered) // 2] * 1e6
+    p99 = ordered[int(len(ordered) * 0.99)] * 1e6
     print(
-        f"{len(ruleset):>4} rules: {len(mails) / best:>8,.0f} classifications/s, "
-        f"{per_mail_us:>7.1f} µs per classification, {per_mail_us / len(ruleset):.2f} µs per rule "
-        f"(best of {passes}; median {statistics.median(timings):.3f}s per pass)"
+        f"{len(ruleset):>4} rules: {len(mails) / total:>7,.0f} classifications/s; per "
+        f"classification mean {per_mail_us:,.0f} µs, median {p50:,.0f} µs, p99 {p99:,.0f} µs; "
+        f"{per_mail_us / len(ruleset):.1f} µs per rule (best of {passes} passes)"
     )
+
+
+def breakdown(ruleset: RuleSet, mails: list[parsers.ParsedMail]) -> None:
+    """Mean µs per rule, by the kinds of condition a rule has (rule evaluation only)."""
+    ctxs = contexts(mails)
+    views = [MailView(mail, reply=ctx.is_reply) for mail, ctx in zip(mails, ctxs, strict=True)]
+    start = time.perf_counter()
+    for mail, ctx in zip(mails, ctxs, strict=True):
+        MailView(mail, reply=ctx.is_reply).declared  # noqa: B018 - the cost of preparing
+    prepare = (time.perf_counter() - start) / len(mails) * 1e6
+    print(f"  preparing one mail (normalise, word sets, declared severity): {prepare:.0f} µs")
+    kinds: dict[str, list[float]] = {}
+    for rule in ruleset:
+        start = time.perf_counter()
+        for view, ctx in zip(views, ctxs, strict=True):
+            rule.evaluate(view, ctx)
+        cost = (time.perf_counter() - start) / len(views) * 1e6
+        keys = {c.key for c in rule.conditions}
+        kind = (
+            "regex"
+            if "regex" in keys
+            else "near"
+            if "near" in keys
+            else ("words" if keys & {"words", "subject_words", "body_words", "not_words"} else "envelope/context only")
+        )
+        kinds.setdefault(kind, []).append(cost)
+    for kind, costs in sorted(kinds.items()):
+        print(f"  rules with {kind:<22} {len(costs):>4} rules, mean {statistics.mean(costs):6.1f} µs")
 
 
 def main() -> None:
@@ -167,6 +224,8 @@ def main() -> None:
     print(f"compile: {len(ruleset)} rules in {(time.perf_counter() - start) * 1e3:.1f} ms")
     run(build_ruleset(len(load_default_rule_tables())), mails, args.passes)
     run(ruleset, mails, args.passes)
+    print(f"where the time goes, {len(ruleset)} rules, per mail:")
+    breakdown(ruleset, mails)
 
 
 if __name__ == "__main__":

@@ -176,6 +176,41 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
     return EX_OK
 
 
+def cmd_held(args: argparse.Namespace) -> int:
+    """Mail held for review (unknown senders, forged engineer mail): list, approve or drop."""
+    from sqlalchemy import select
+
+    from gateway.models import InboundMessage
+    app = _app(args)
+    if args.action == "list":
+        with app.db.sessions() as session:
+            rows = [{"id": r.id, "received_at": r.received_at.isoformat(), "message_id": r.message_id,
+                     "from": r.mail_from, "reason": r.reason}
+                    for r in session.scalars(select(InboundMessage).where(InboundMessage.state == "held")
+                                             .order_by(InboundMessage.id))]
+        if args.json:
+            _print_json(rows)
+        else:
+            for r in rows:
+                print(f"{r['id']:<8} {r['received_at']}  {r['message_id'] or '-'}\n         {r['reason']}")
+        return EX_OK
+    if args.id is None:
+        print(f"helpdesk held {args.action}: give the inbound id shown by `held list`", file=sys.stderr)
+        return EX_USAGE_CONFIG
+    with app.db.transaction() as session:
+        row = session.get(InboundMessage, args.id)
+        if row is None or row.state != "held":
+            print(f"inbound {args.id} is not held", file=sys.stderr)
+            return 1
+        if args.action == "approve":
+            # Processed again as if the sender were known: a ticket opens and is acknowledged.
+            row.state, row.verdict = "pending", "approved"
+        else:
+            row.state = "dropped"
+    print(f"inbound {args.id}: {args.action}d")
+    return EX_OK
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from gateway import views
     app = _app(args)
@@ -268,6 +303,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p = add("quarantine", cmd_quarantine, "list messages that could not be processed, or retry one")
     p.add_argument("action", choices=["list", "retry"])
+    p.add_argument("id", nargs="?", type=int)
+    p.add_argument("--json", action="store_true")
+    p = add("held", cmd_held, "mail held for review: list, approve (open the ticket) or drop")
+    p.add_argument("action", choices=["list", "approve", "drop"])
     p.add_argument("id", nargs="?", type=int)
     p.add_argument("--json", action="store_true")
     p = add("status", cmd_status, "queue counts and pollers' heartbeats")

@@ -18,9 +18,12 @@ flag or move failed is retried until it is done.
 
 from __future__ import annotations
 
+import imaplib
 import logging
+import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -39,6 +42,8 @@ BATCH_MESSAGES = 50
 BATCH_BYTES = 8 * 1000**2
 # This many storage failures in a row means the database is down, not one bad message.
 FAILURES_BEFORE_GIVING_UP = 3
+# A message the server refused is asked for again after this long (and at each start).
+HELD_RETRY = timedelta(minutes=30)
 # IMAP has no envelope: the processor reads Return-Path and Delivered-To from the headers.
 NO_ENVELOPE = Envelope(mail_from=None, rcpt_to=())
 
@@ -72,96 +77,136 @@ class FolderSync:
         self.account, self.db, self.clock, self.state = account, db, clock, state
         self.on_stored = on_stored
         self.batch_messages, self.batch_bytes = batch_messages, batch_bytes
+        # UID -> connections lost while fetching it: such a UID is then fetched on its own.
+        self._suspects: dict[int, int] = {}
+        # UID -> monotonic time before which a message the server refused is not asked for again.
+        self._retry_after: dict[int, float] = {}
+
+    def retry_held_now(self) -> None:
+        self._retry_after.clear()
 
     def run(self, session: ImapSession, should_stop: Callable[[], bool] = lambda: False) -> PassResult:
-        name = self.account.name
         box = session.select()
         highest = 0 if box.uidnext else max(session.client.search("ALL") or [0])
         position = self.state.begin(box.uidvalidity, box.uidnext, highest)
-        result = PassResult(resynced=position.resynced)
         if position.resynced:
+            self._suspects.clear()
+            self._retry_after.clear()
             log.warning("imap[%s]: UIDVALIDITY of %r changed to %d: reading the folder again; "
-                        "mail already stored is recognised as a duplicate", name, self.account.folder,
-                        box.uidvalidity)
+                        "mail already stored is recognised as a duplicate", self.account.name,
+                        self.account.folder, box.uidvalidity)
         candidates = session.candidates(position.last_uid)
-        result.candidates = len(candidates)
-        held = {uid: why for uid, why in position.held.items() if uid in set(candidates)}
-        keys = {uid: source_key(name, box.uidvalidity, uid) for uid in candidates}
-        already = self._already_stored(keys)
+        p = _Pass(candidates, {u: w for u, w in position.held.items() if u in set(candidates)},
+                  {u: source_key(self.account.name, box.uidvalidity, u) for u in candidates},
+                  position.last_uid, PassResult(candidates=len(candidates), resynced=position.resynced))
         # Stored by an earlier pass that died before acknowledging: acknowledge, do not fetch.
+        already = self._already_stored(p.keys)
         session.acknowledge(already)
-        result.already_stored = result.acknowledged = len(already)
+        p.result.already_stored = p.result.acknowledged = len(already)
         todo = [uid for uid in candidates if uid not in set(already)]
         sizes = session.sizes(todo)
+        for batch in self._batches(self._fetchable(p, todo, sizes), sizes):
+            try:
+                bodies, refused = session.fetch(batch)
+            except (imaplib.IMAP4.abort, OSError) as exc:
+                self._suspect(p, batch, exc)
+                self._record(p)
+                raise
+            for uid, why in refused.items():
+                self._hold(p.held, uid, why)
+                self._retry_after[uid] = time.monotonic() + HELD_RETRY.total_seconds()
+            done = self._store(p, batch, bodies, refused)
+            # Every message in `done` is committed: now, and only now, acknowledge them.
+            session.acknowledge(done)
+            p.result.acknowledged += len(done)
+            if not self._record(p):
+                p.result.lease_lost = True
+                break
+            if p.giving_up:
+                raise StorageError(f"{p.in_a_row} messages in a row could not be stored")
+            if should_stop():
+                p.result.stopped = True
+                break
+        p.result.held = len(p.held)
+        p.result.backlog = len(candidates) - p.result.acknowledged
+        if not p.result.lease_lost and not self._record(p):
+            p.result.lease_lost = True
+        return p.result
+
+    def _fetchable(self, p: _Pass, todo: list[int], sizes: dict[int, int]) -> list[int]:
         fits: list[int] = []
+        now = time.monotonic()
         for uid in todo:
             size = sizes.get(uid)
             if size is None:
                 continue  # expunged by someone else since the search
             if size > self.account.max_message_size:
-                self._hold(held, uid, f"{size} bytes is larger than max_message_size "
-                                      f"({self.account.max_message_size} bytes)")
-            else:
+                self._hold(p.held, uid, f"{size} bytes is larger than max_message_size "
+                                        f"({self.account.max_message_size} bytes)")
+            elif self._retry_after.get(uid, 0.0) <= now:
                 fits.append(uid)
-        last_uid, in_a_row, giving_up = position.last_uid, 0, False
-        for batch in self._batches(fits, sizes):
-            bodies, refused = session.fetch(batch)
-            for uid, why in refused.items():
-                self._hold(held, uid, why)
-            done: list[int] = []
-            new: list[int] = []
+        return fits
+
+    def _store(self, p: _Pass, batch: list[int], bodies: dict[int, bytes],
+               refused: dict[int, str]) -> list[int]:
+        """Store and commit each fetched message; return the UIDs now safely in the database."""
+        done: list[int] = []
+        new: list[int] = []
+        for uid in batch:
+            raw = bodies.get(uid)
+            if raw is None:
+                if uid not in refused:
+                    self._hold(p.held, uid, "the server returned no body for it")
+                continue
+            try:
+                stored = store_inbound(self.db, raw, source="imap", envelope=NO_ENVELOPE,
+                                       received_at=self.clock.now(), source_key=p.keys[uid])
+            except StorageError:
+                p.result.failed += 1
+                p.in_a_row += 1
+                if p.in_a_row >= FAILURES_BEFORE_GIVING_UP:
+                    p.giving_up = True
+                    break
+                continue
+            p.in_a_row = 0
+            done.append(uid)
+            self._suspects.pop(uid, None)
+            self._retry_after.pop(uid, None)
+            if stored.duplicate:
+                p.result.already_stored += 1
+            else:
+                new.append(uid)
+            if p.held.pop(uid, None) is not None:
+                log.info("imap[%s]: UID %d, held back before, is now stored", self.account.name, uid)
+        if new:
+            p.new.extend(new)
+            p.last_uid = max(p.last_uid, *new)
+            p.result.stored += len(new)
+            self.on_stored()
+        return done
+
+    def _record(self, p: _Pass) -> bool:
+        new, p.new = p.new, []
+        return self.state.record(stored=new, last_uid=p.last_uid, held=p.held,
+                                 backlog=len(p.candidates) - p.result.acknowledged)
+
+    def _suspect(self, p: _Pass, batch: list[int], exc: BaseException) -> None:
+        """The connection died during a fetch: fetch those UIDs alone; hold one that kills it twice."""
+        if len(batch) > 1:
             for uid in batch:
-                raw = bodies.get(uid)
-                if raw is None:
-                    if uid not in refused:
-                        self._hold(held, uid, "the server returned no body for it")
-                    continue
-                try:
-                    stored = store_inbound(self.db, raw, source="imap", envelope=NO_ENVELOPE,
-                                           received_at=self.clock.now(), source_key=keys[uid])
-                except StorageError:
-                    result.failed += 1
-                    in_a_row += 1
-                    giving_up = in_a_row >= FAILURES_BEFORE_GIVING_UP
-                    if giving_up:
-                        break
-                    continue
-                in_a_row = 0
-                done.append(uid)
-                if stored.duplicate:
-                    result.already_stored += 1
-                else:
-                    new.append(uid)
-                if held.pop(uid, None) is not None:
-                    log.info("imap[%s]: UID %d, held back before, is now stored", name, uid)
-            # Every message in `done` is committed: now, and only now, acknowledge them.
-            session.acknowledge(done)
-            result.acknowledged += len(done)
-            result.stored += len(new)
-            if new:
-                self.on_stored()
-                last_uid = max(last_uid, *new)
-            remaining = len(candidates) - result.acknowledged
-            if not self.state.record(stored=new, last_uid=last_uid, backlog=remaining, held=held,
-                                     contact=True):
-                result.lease_lost = True
-                break
-            if giving_up:
-                raise StorageError(f"{in_a_row} messages in a row could not be stored")
-            if should_stop():
-                result.stopped = True
-                break
-        result.held = len(held)
-        result.backlog = len(candidates) - result.acknowledged
-        if not result.lease_lost and not self.state.record(stored=(), last_uid=last_uid,
-                                                           backlog=result.backlog, held=held):
-            result.lease_lost = True
-        return result
+                self._suspects.setdefault(uid, 0)
+            return
+        uid = batch[0]
+        strikes = self._suspects.get(uid, 0) + 1
+        if strikes < 2:
+            self._suspects[uid] = strikes
+            return
+        self._suspects.pop(uid, None)
+        self._retry_after[uid] = time.monotonic() + HELD_RETRY.total_seconds()
+        self._hold(p.held, uid, f"the server drops the connection when asked for it: {exc}"[:300])
 
     def _hold(self, held: dict[int, str], uid: int, why: str) -> None:
         """Leave a message in the mailbox and report it, once (the report is kept in the state row)."""
-        if held.get(uid) == why:
-            return
         if uid not in held:
             log.warning("imap[%s]: UID %d stays in %r and is not stored: %s", self.account.name, uid,
                         self.account.folder, why)
@@ -179,10 +224,16 @@ class FolderSync:
         return sorted(found)
 
     def _batches(self, uids: Sequence[int], sizes: dict[int, int]) -> Iterator[list[int]]:
-        """Several messages per UID FETCH round trip, bounded in count and in bytes."""
+        """Several messages per UID FETCH round trip, bounded in count and bytes; suspects alone."""
         batch: list[int] = []
         total = 0
         for uid in uids:
+            if uid in self._suspects:
+                if batch:
+                    yield batch
+                    batch, total = [], 0
+                yield [uid]
+                continue
             if batch and (len(batch) >= self.batch_messages or total + sizes[uid] > self.batch_bytes):
                 yield batch
                 batch, total = [], 0
@@ -190,3 +241,17 @@ class FolderSync:
             total += sizes[uid]
         if batch:
             yield batch
+
+
+@dataclass
+class _Pass:
+    """The working state of one pass."""
+
+    candidates: list[int]
+    held: dict[int, str]
+    keys: dict[int, str]
+    last_uid: int
+    result: PassResult
+    new: list[int] = field(default_factory=list)
+    in_a_row: int = 0
+    giving_up: bool = False

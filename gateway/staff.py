@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -34,6 +34,11 @@ class AgentAuth:
     reply_token: bool
     trusted_authserv_ids: tuple[str, ...]
     verify_dkim: bool
+    # DNS name ("selector._domainkey.domain") -> TXT record: dkimpy looks keys up here, not in DNS.
+    dkim_keys: Mapping[str, str] = field(default_factory=dict)
+
+
+CC_PARTICIPANTS = ("contacts", "domain", "none")
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,9 @@ class Staff:
     agents: Mapping[str, Agent]
     contacts: Mapping[str, Contact]
     auth: AgentAuth
+    # Who a customer's Cc adds to a ticket: designated contacts of its organisation, anyone at
+    # the organisation's domains, or nobody.
+    cc_participants: str = "contacts"
 
     def agent(self, handle_or_address: str) -> Agent | None:
         key = handle_or_address.lower()
@@ -76,10 +84,10 @@ def load_staff(data: Mapping[str, Any], problems: list[str]) -> Staff:
     if not isinstance(raw, dict):
         problems.append("agents: must be a table, written [agents]")
         raw = {}
+    known = ("engineers", "reply_token", "trusted_authserv_ids", "verify_dkim", "dkim_keys", "cc_participants")
     for key in raw:
-        if key not in ("engineers", "reply_token", "trusted_authserv_ids", "verify_dkim"):
-            problems.append(f"agents.{key}: unknown key; the keys are engineers, reply_token, "
-                            "trusted_authserv_ids, verify_dkim")
+        if key not in known:
+            problems.append(f"agents.{key}: unknown key; the keys are {', '.join(known)}")
     agents: dict[str, Agent] = {}
     for index, item in enumerate(raw.get("engineers", [])):
         where = f"agents.engineers[{index}]"
@@ -103,8 +111,19 @@ def load_staff(data: Mapping[str, Any], problems: list[str]) -> Staff:
     if authserv is None:
         problems.append('agents.trusted_authserv_ids: must be a list, like ["mx.example.com"]')
         authserv = ()
-    auth = AgentAuth(reply_token=bool(raw.get("reply_token", True)), trusted_authserv_ids=authserv,
-                     verify_dkim=bool(raw.get("verify_dkim", False)))
+    dkim_keys = raw.get("dkim_keys", {})
+    if not isinstance(dkim_keys, dict) or not all(isinstance(v, str) for v in dkim_keys.values()):
+        problems.append('agents.dkim_keys: must be a table of DNS name to TXT record, like '
+                        '{ "sel._domainkey.example.com" = "v=DKIM1; k=rsa; p=..." }')
+        dkim_keys = {}
+    auth = AgentAuth(reply_token=bool(raw.get("reply_token", True)),
+                     trusted_authserv_ids=tuple(a.lower() for a in authserv),
+                     verify_dkim=bool(raw.get("verify_dkim", False)),
+                     dkim_keys={str(k).lower().rstrip("."): v for k, v in dkim_keys.items()})
+    cc_participants = raw.get("cc_participants", "contacts")
+    if cc_participants not in CC_PARTICIPANTS:
+        problems.append(f'agents.cc_participants: must be "contacts", "domain" or "none", not {cc_participants!r}')
+        cc_participants = "contacts"
 
     contacts: dict[str, Contact] = {}
     raw_contacts = data.get("contacts", {})
@@ -132,4 +151,4 @@ def load_staff(data: Mapping[str, Any], problems: list[str]) -> Staff:
             except (ZoneInfoNotFoundError, ValueError):
                 problems.append(f"{where}.timezone: {item['timezone']!r} is not an IANA time zone")
         contacts[handle.lower()] = Contact(handle.lower(), str(item.get("name", handle)), address, roles, zone)
-    return Staff(agents=agents, contacts=contacts, auth=auth)
+    return Staff(agents=agents, contacts=contacts, auth=auth, cc_participants=str(cc_participants))

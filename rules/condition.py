@@ -35,6 +35,14 @@ class Condition(ABC):
     def reason(self, mail: MailView, ctx: RuleContext, held: bool) -> str:
         """Why it held (``held``) or did not: one line naming the key and the evidence."""
 
+    def miss_reason(self) -> str | None:
+        """The reason for a miss when it is the same for every mail, else None.
+
+        A rule builds its miss outcome for such a condition once, at compile time, so the
+        common case (a rule that does not match) costs one check and no allocation.
+        """
+        return None
+
     @property
     def name(self) -> str:
         return self.key

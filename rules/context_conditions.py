@@ -16,16 +16,17 @@ def _quoted(values: Sequence[str]) -> str:
 class Organisation(Condition):
     """The sender belongs to one of the named organisations."""
 
-    __slots__ = ("names",)
+    __slots__ = ("_listed", "names")
     key = "organisation"
     cost = 1
 
     def __init__(self, names: Sequence[str]) -> None:
         self.names = frozenset(names)
+        self._listed = _quoted(sorted(self.names))
 
     @property
     def description(self) -> str:
-        return f"organisation is {_quoted(sorted(self.names))}"
+        return f"organisation is {self._listed}"
 
     def check(self, mail: MailView, ctx: RuleContext) -> bool:
         return ctx.organisation in self.names
@@ -33,29 +34,30 @@ class Organisation(Condition):
     def reason(self, mail: MailView, ctx: RuleContext, held: bool) -> str:
         verb = "is" if held else "is not"
         shown = repr(ctx.organisation) if ctx.organisation is not None else "unknown"
-        return f"organisation: {shown} {verb} in {_quoted(sorted(self.names))}"
+        return f"organisation: {shown} {verb} in {self._listed}"
 
 
 class Plan(Condition):
     """The organisation's plan is one of the named plans."""
 
-    __slots__ = ("names",)
+    __slots__ = ("_listed", "names")
     key = "plan"
     cost = 1
 
     def __init__(self, names: Sequence[str]) -> None:
         self.names = frozenset(names)
+        self._listed = _quoted(sorted(self.names))
 
     @property
     def description(self) -> str:
-        return f"plan is {_quoted(sorted(self.names))}"
+        return f"plan is {self._listed}"
 
     def check(self, mail: MailView, ctx: RuleContext) -> bool:
         return ctx.plan in self.names
 
     def reason(self, mail: MailView, ctx: RuleContext, held: bool) -> str:
         verb = "is" if held else "is not"
-        return f"plan: {ctx.plan!r} {verb} in {_quoted(sorted(self.names))}"
+        return f"plan: {ctx.plan!r} {verb} in {self._listed}"
 
 
 # when-key -> (RuleContext attribute, words for true, words for false)
@@ -90,6 +92,9 @@ class Flag(Condition):
     @property
     def description(self) -> str:
         return self._yes if self.expected else self._no
+
+    def miss_reason(self) -> str:
+        return f"{self.key} = {str(self.expected).lower()}: {self._no if self.expected else self._yes}"
 
     def check(self, mail: MailView, ctx: RuleContext) -> bool:
         return bool(getattr(ctx, self._attr)) == self.expected

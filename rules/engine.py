@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from parsers import ParsedMail
 from rules.actions import Actions, Tally
@@ -25,11 +25,20 @@ class Rule:
     description: str
     conditions: tuple[Condition, ...]
     actions: Actions
+    # Per condition, the outcome of a miss there when its reason never varies; built once.
+    misses: tuple[RuleOutcome | None, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        misses = []
+        for condition in self.conditions:
+            reason = condition.miss_reason()
+            misses.append(None if reason is None else RuleOutcome(self.name, False, reason))
+        object.__setattr__(self, "misses", tuple(misses))
 
     def evaluate(self, mail: MailView, ctx: RuleContext) -> RuleOutcome:
-        for condition in self.conditions:
+        for condition, miss in zip(self.conditions, self.misses, strict=True):
             if not condition.check(mail, ctx):
-                return RuleOutcome(self.name, False, condition.reason(mail, ctx, False))
+                return miss or RuleOutcome(self.name, False, condition.reason(mail, ctx, False))
         if not self.conditions:
             return RuleOutcome(self.name, True, "no conditions: matches every mail")
         reasons = "; ".join(c.reason(mail, ctx, True) for c in self.conditions)

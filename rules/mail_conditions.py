@@ -19,19 +19,20 @@ def _quoted(values: Sequence[str]) -> str:
 class Sender(Condition):
     """The From address matches any of the glob patterns ("*@example.com"), ignoring case."""
 
-    __slots__ = ("_regex", "patterns")
+    __slots__ = ("_listed", "_regex", "patterns")
     key = "sender"
     cost = 10
 
     def __init__(self, patterns: Sequence[str]) -> None:
         self.patterns = tuple(patterns)
+        self._listed = _quoted(self.patterns)
         # One regex for all globs: fnmatch.translate anchors each one at both ends.
         joined = "|".join(fnmatch.translate(p.lower()) for p in self.patterns)
         self._regex = re.compile(joined)
 
     @property
     def description(self) -> str:
-        return f"sender matches {_quoted(self.patterns)}"
+        return f"sender matches {self._listed}"
 
     def check(self, mail: MailView, ctx: RuleContext) -> bool:
         sender = mail.mail.sender
@@ -41,23 +42,24 @@ class Sender(Condition):
         sender = mail.mail.sender
         shown = sender.key if sender is not None else "(no sender)"
         verb = "matches" if held else "does not match"
-        return f"sender: {shown} {verb} {_quoted(self.patterns)}"
+        return f"sender: {shown} {verb} {self._listed}"
 
 
 class SenderDomain(Condition):
     """The sender's domain is one of the domains or a subdomain of one."""
 
-    __slots__ = ("_suffixes", "domains")
+    __slots__ = ("_listed", "_suffixes", "domains")
     key = "sender_domain"
     cost = 10
 
     def __init__(self, domains: Sequence[str]) -> None:
         self.domains = frozenset(d.lower().strip(".") for d in domains)
         self._suffixes = tuple("." + d for d in self.domains)
+        self._listed = _quoted(sorted(self.domains))
 
     @property
     def description(self) -> str:
-        return f"sender domain is {_quoted(sorted(self.domains))} or a subdomain"
+        return f"sender domain is {self._listed} or a subdomain"
 
     def check(self, mail: MailView, ctx: RuleContext) -> bool:
         sender = mail.mail.sender
@@ -70,7 +72,7 @@ class SenderDomain(Condition):
         sender = mail.mail.sender
         shown = sender.domain if sender is not None else "(no sender)"
         verb = "is" if held else "is not"
-        return f"sender_domain: {shown} {verb} in {_quoted(sorted(self.domains))}"
+        return f"sender_domain: {shown} {verb} in {self._listed}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from parsers import ParsedMail
@@ -48,6 +49,7 @@ class MailView:
         "body_norm",
         "body_words",
         "mail",
+        "regex_memo",
         "regex_text",
         "subject",
         "subject_norm",
@@ -63,6 +65,7 @@ class MailView:
         self.subject_words = tokens(self.subject_norm)
         self.body_words = tokens(self.body_norm)
         self.regex_text = f"{self.subject}\n{self.body}" if self.subject else self.body
+        self.regex_memo: dict[re.Pattern[str], re.Match[str] | None] = {}
         self._declared: Declaration | None = None
         self._declared_done = False
 

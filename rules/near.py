@@ -78,6 +78,9 @@ class Near(Condition):
                     return " ".join(text[span[0] : span[1]].split()), where
         return None
 
+    def miss_reason(self) -> str:
+        return self._miss
+
     def check(self, mail: MailView, ctx: RuleContext) -> bool:
         return self._search(mail) is not None
 

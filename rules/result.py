@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class RuleOutcome:
+class RuleOutcome(NamedTuple):
     """What one rule did with one mail.
 
     ``matched`` is whether all its conditions held; ``reason`` is the evidence (for a hit,
     each condition's reason; for a miss, the first condition that failed).
     ``evaluated`` is false for rules skipped because an earlier rule had ``stop``.
+    A NamedTuple rather than a frozen dataclass: one is made per rule per mail, and a
+    tuple is several times cheaper to build.
     """
 
     rule: str

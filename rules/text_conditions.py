@@ -52,6 +52,9 @@ class Words(Condition):
     def description(self) -> str:
         return f"any of {self.matcher.summary()} in {_where(self._scope)}"
 
+    def miss_reason(self) -> str:
+        return self._miss
+
     def check(self, mail: MailView, ctx: RuleContext) -> bool:
         return _find(self.matcher, mail, self._scope) is not None
 
@@ -105,9 +108,18 @@ class Regex(Condition):
     def description(self) -> str:
         return "any of " + ", ".join(_short(p) for p in self.patterns)
 
+    def miss_reason(self) -> str:
+        return f"regex: no match for {self.description.removeprefix('any of ')}"
+
     def _search(self, mail: MailView) -> re.Match[str] | None:
+        memo = mail.regex_memo
         for pattern in self.patterns:
-            found = pattern.search(mail.regex_text)
+            # Rules often share a pattern (re hands out one object per pattern string),
+            # so each distinct pattern scans the text once per mail.
+            if pattern in memo:
+                found = memo[pattern]
+            else:
+                found = memo[pattern] = pattern.search(mail.regex_text)
             if found is not None:
                 return found
         return None
@@ -118,7 +130,7 @@ class Regex(Condition):
     def reason(self, mail: MailView, ctx: RuleContext, held: bool) -> str:
         found = self._search(mail) if held else None
         if found is None:
-            return f"regex: no match for {self.description.removeprefix('any of ')}"
+            return self.miss_reason()
         return f"regex: matched {_clip(found.group(0))!r}"
 
 

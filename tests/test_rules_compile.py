@@ -83,16 +83,12 @@ def test_priority_is_normalised() -> None:
 
 
 def test_bad_declared_priority() -> None:
-    assert "when.declared_priority: 'Sev1' is not a priority" in error_of(
-        {"declared_priority": ["P1", "Sev1"]}
-    )
+    assert "when.declared_priority: 'Sev1' is not a priority" in error_of({"declared_priority": ["P1", "Sev1"]})
 
 
 def test_missing_name_is_reported_by_index() -> None:
     with pytest.raises(RuleConfigError) as caught:
-        compile_rules(
-            [{"name": "ok", "then": {"priority": "P1"}}, {"then": {"priority": "P2"}}], **KNOWN
-        )
+        compile_rules([{"name": "ok", "then": {"priority": "P1"}}, {"then": {"priority": "P2"}}], **KNOWN)
     assert str(caught.value).startswith("rules[1] (no name): name: is missing or empty")
 
 
@@ -199,6 +195,20 @@ def test_compiles_the_documented_toml_shape() -> None:
     rule = ruleset.rules[0]
     assert len(rule.conditions) == 13
     assert [c.cost for c in rule.conditions] == sorted(c.cost for c in rule.conditions)
-    assert rule.actions.describe() == (
-        "priority P1; tags vip, outage; route to tier2; notify duty-manager; stop"
-    )
+    assert rule.actions.describe() == ("priority P1; tags vip, outage; route to tier2; notify duty-manager; stop")
+
+
+@pytest.mark.parametrize(
+    ("near", "expected"),
+    [
+        ({"words": ["a"]}, "when.near: followed_by is missing"),
+        ({"words": ["a"], "followed_by": "b"}, "when.near.followed_by: must be a non-empty list"),
+        ({"words": ["a"], "followed_by": ["b"], "within": -1}, "when.near.within: -1 is not"),
+        ({"words": ["a"], "followed_by": ["b"], "within": True}, "when.near.within: True is not"),
+        ({"words": ["a"], "followed_by": ["b"], "near": 3}, "unknown key 'near'"),
+        ({"word": ["a"], "followed_by": ["b"]}, "unknown key 'word' (did you mean 'words'?)"),
+        ([], "when.near: is an empty list"),
+    ],
+)
+def test_bad_near(near: object, expected: str) -> None:
+    assert expected in error_of({"near": near})

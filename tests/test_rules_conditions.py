@@ -226,7 +226,10 @@ def test_all_conditions_must_hold() -> None:
 def test_a_rule_without_conditions_matches_everything() -> None:
     rules = compile_rules(
         [{"name": "all", "then": {"tags": ["seen"]}}],
-        organisations=(), plans=(), groups=(), contacts=(),
+        organisations=(),
+        plans=(),
+        groups=(),
+        contacts=(),
     )
     result = rules.classify(make_mail("anything"), ctx())
     assert result.tags == ("seen",)
@@ -243,3 +246,74 @@ def test_miss_reason_names_the_failed_condition() -> None:
     rules = one_rule(words=["down"], plan="gold")
     reason = rules.classify(make_mail("site down"), ctx(plan="basic")).outcomes[0].reason
     assert reason == "plan: 'basic' is not in 'gold'"
+
+
+# ---------------------------------------------------------------- near
+
+
+def test_near_needs_both_in_order_in_one_sentence_within_reach() -> None:
+    rules = one_rule(near={"words": ["everyone", "all users"], "followed_by": ["cannot", "locked out"]})
+    assert hit(rules, make_mail("", "Everyone here cannot log in"))
+    assert hit(rules, make_mail("", "all users are\nlocked out"))  # a line break is no stop
+    assert not hit(rules, make_mail("", "Everyone is fine. Bob cannot log in."))  # two sentences
+    assert not hit(rules, make_mail("", "I cannot say everyone agrees"))  # wrong order
+    far = "everyone " + "word " * 20 + "cannot"
+    assert not hit(rules, make_mail("", far))  # default within = 60 characters
+    assert hit(one_rule(near={"words": ["everyone"], "followed_by": ["cannot"], "within": 200}), make_mail("", far))
+
+
+def test_near_finds_a_later_pair_when_the_first_is_too_far() -> None:
+    rules = one_rule(near={"words": ["users"], "followed_by": ["error"], "within": 10})
+    text = "users " + "x" * 40 + ". Some users get an error"
+    assert hit(rules, make_mail("", text))
+
+
+def test_near_does_not_pair_subject_with_body() -> None:
+    rules = one_rule(near={"words": ["everyone"], "followed_by": ["cannot"]})
+    assert not hit(rules, make_mail("everyone", "cannot"))
+    assert hit(rules, make_mail("everyone cannot log in", ""))
+
+
+def test_near_list_means_any() -> None:
+    rules = one_rule(
+        near=[
+            {"words": ["everyone"], "followed_by": ["cannot"]},
+            {"words": ["fails"], "followed_by": ["for everyone"]},
+        ]
+    )
+    assert hit(rules, make_mail("", "Login fails for everyone"))
+    reason = rules.classify(make_mail("", "Login fails for everyone"), ctx()).outcomes[0].reason
+    assert reason == "near: 'fails for everyone' in body"
+
+
+def test_near_with_non_ascii_phrases_and_wildcards() -> None:
+    rules = one_rule(near={"words": ["einige Benutzer*"], "followed_by": ["Fehlermeldung"]})
+    assert hit(rules, make_mail("", "Bei einigen Benutzern kommt eine Fehlermeldung."))
+    assert not hit(rules, make_mail("", "Einige Benutzer sind zufrieden. Fehlermeldung?"))
+
+
+# ---------------------------------------------------------------- shared work
+
+
+def test_rules_sharing_a_regex_agree() -> None:
+    rules = compile_rules(
+        [
+            {"name": "a", "when": {"regex": r"error\s+5\d\d"}, "then": {"tags": ["a"]}},
+            {"name": "b", "when": {"regex": r"error\s+5\d\d", "vip": True}, "then": {"tags": ["b"]}},
+        ],
+        organisations=ORGS,
+        plans=PLANS,
+        groups=GROUPS,
+        contacts=CONTACTS,
+    )
+    result = rules.classify(make_mail("Error 503"), ctx(vip=True))
+    assert result.tags == ("a", "b")
+    assert result.outcomes[0].reason == result.outcomes[1].reason.split("; ")[1]
+
+
+def test_precomputed_miss_reason_matches_the_condition() -> None:
+    rules = one_rule(words=["outage"], vip=True)
+    miss_words = rules.classify(make_mail("hello"), ctx(vip=True)).outcomes[0]
+    miss_flag = rules.classify(make_mail("outage"), ctx(vip=False)).outcomes[0]
+    assert miss_words.reason == "words: none of 'outage' in subject or body"
+    assert miss_flag.reason == "vip = true: the sender is not a VIP"

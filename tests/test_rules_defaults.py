@@ -68,9 +68,7 @@ def test_defaults_compile_next_to_a_gateways_own_names() -> None:
         {"name": "vip", "when": {"vip": True}, "then": {"route": "vip-desk"}},
         *load_default_rule_tables(),
     ]
-    ruleset = compile_rules(
-        tables, organisations={"Acme"}, plans={"gold"}, groups={"vip-desk"}, contacts=set()
-    )
+    ruleset = compile_rules(tables, organisations={"Acme"}, plans={"gold"}, groups={"vip-desk"}, contacts=set())
     assert ruleset.names[0] == "vip" and len(ruleset) == len(tables)
 
 
@@ -108,9 +106,7 @@ def test_default_rules_read_the_severity_definitions(subject: str, text: str, ex
 
 
 def test_not_urgent_but_down_is_still_an_outage() -> None:
-    result = DEFAULTS.classify(
-        make_mail("not urgent, but", "the whole site is down for everyone?"), CTX
-    )
+    result = DEFAULTS.classify(make_mail("not urgent, but", "the whole site is down for everyone?"), CTX)
     assert result.priority == "P1"
     assert result.declared_priority is None  # "not urgent" declares nothing
 

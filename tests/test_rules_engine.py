@@ -176,9 +176,18 @@ def test_without_a_declaration_trust_changes_nothing() -> None:
 @pytest.mark.parametrize(
     ("words", "declared"),
     [
-        ("P1", "P1"), ("P 1", "P1"), ("Prio 1", "P1"), ("Sev 1", "P1"), ("Severity 1", "P1"),
-        ("Sev1", "P1"), ("critical", "P1"), ("urgent", "P1"), ("Priorität hoch", "P2"),
-        ("dringend", "P1"), ("urgente", "P1"), ("priorité haute", "P2"),
+        ("P1", "P1"),
+        ("P 1", "P1"),
+        ("Prio 1", "P1"),
+        ("Sev 1", "P1"),
+        ("Severity 1", "P1"),
+        ("Sev1", "P1"),
+        ("critical", "P1"),
+        ("urgent", "P1"),
+        ("Priorität hoch", "P2"),
+        ("dringend", "P1"),
+        ("urgente", "P1"),
+        ("priorité haute", "P2"),
     ],
 )
 def test_declared_forms(words: str, declared: str) -> None:
@@ -195,8 +204,7 @@ def test_reply_never_lowers_the_ticket_priority() -> None:
     result = RULES.classify(reply, ctx(is_reply=True, current_priority="P1"))
     assert result.priority == "P1"
     assert result.priority_trail[-1] == (
-        "P1: a reply on a P1 ticket keeps P1 (a reply may raise the priority, never lower it; "
-        "P4 ignored)"
+        "P1: a reply on a P1 ticket keeps P1 (a reply may raise the priority, never lower it; P4 ignored)"
     )
 
 
@@ -273,8 +281,7 @@ def test_explanation_lines() -> None:
         "priority P3",
         "  P1: most urgent priority of the matched rules (rule 'outage')",
         "  P3: capped at P3 by rule 'workaround'",
-        "  the customer declared P2 ('Sev 2' in subject); not trusted on plan 'basic', "
-        "recorded only",
+        "  the customer declared P2 ('Sev 2' in subject); not trusted on plan 'basic', recorded only",
         "tags: outage, workaround",
         "notify: duty-manager",
         "rules:",
@@ -292,9 +299,7 @@ def test_as_dict_is_plain_data() -> None:
     assert data["route"] == "tier2"
     outcomes = data["outcomes"]
     assert isinstance(outcomes, list)
-    assert outcomes[1] == {
-        "rule": "slow", "matched": True, "evaluated": True, "reason": "words: 'slow' in subject"
-    }
+    assert outcomes[1] == {"rule": "slow", "matched": True, "evaluated": True, "reason": "words: 'slow' in subject"}
 
 
 def test_classification_is_frozen() -> None:

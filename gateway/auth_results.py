@@ -1,0 +1,153 @@
+"""Authentication-Results (RFC 8601): what our own MTA found, read only from the headers it added."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+_PAIR = re.compile(r'([A-Za-z0-9_.-]+(?:/[0-9]+)?)\s*=\s*("(?:[^"\\]|\\.)*"|[^\s;"]+)')
+# A negative DMARC answer for the From domain outweighs any pass beside it in the same block.
+_NEGATIVE = frozenset({"fail", "permerror", "temperror", "policy"})
+
+
+@dataclass(frozen=True, slots=True)
+class MethodResult:
+    """One ``method=result`` of a header, with its ``ptype.property=value`` pairs."""
+
+    method: str
+    result: str
+    properties: Mapping[str, str] = field(default_factory=dict)
+
+    def domain(self, *names: str) -> str:
+        """The first of the named properties as a domain (``@d`` of an identity counts), lower-case."""
+        for name in names:
+            value = self.properties.get(name)
+            if value:
+                return value.rpartition("@")[2].strip().rstrip(".").lower()
+        return ""
+
+
+@dataclass(frozen=True, slots=True)
+class AuthResults:
+    """One Authentication-Results header: who wrote it and what it found."""
+
+    authserv_id: str
+    results: tuple[MethodResult, ...]
+
+
+def _strip_comments(value: str) -> str:
+    """The value without RFC 5322 comments (nested parentheses), quoted strings left alone."""
+    out: list[str] = []
+    depth, quoted, escaped = 0, False, False
+    for ch in value:
+        if escaped:
+            escaped = False
+            if depth == 0:
+                out.append(ch)
+            continue
+        if ch == "\\":
+            escaped = True
+            if depth == 0:
+                out.append(ch)
+            continue
+        if quoted:
+            quoted = ch != '"'
+            out.append(ch)
+        elif ch == '"' and depth == 0:
+            quoted = True
+            out.append(ch)
+        elif ch == "(":
+            depth += 1
+        elif ch == ")" and depth:
+            depth -= 1
+        elif depth == 0:
+            out.append(ch)
+    return "".join(out)
+
+
+def _split_semicolons(value: str) -> list[str]:
+    parts, current, quoted = [], [], False
+    for ch in value:
+        if ch == '"':
+            quoted = not quoted
+        if ch == ";" and not quoted:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    parts.append("".join(current))
+    return [p.strip() for p in parts]
+
+
+def parse_header(value: str) -> AuthResults | None:
+    """One header value (``authserv-id [version]; method=result prop=value ...; ...``), or None."""
+    parts = _split_semicolons(" ".join(_strip_comments(value).split()))
+    head = parts[0].split()
+    if not head:
+        return None
+    results = []
+    for part in parts[1:]:
+        pairs = _PAIR.findall(part)
+        if not pairs:
+            continue  # "none", or junk
+        (method, result), rest = pairs[0], pairs[1:]
+        properties = {k.lower(): v.strip('"') for k, v in rest}
+        results.append(MethodResult(method.partition("/")[0].lower(), result.strip('"').lower(), properties))
+    return AuthResults(authserv_id=head[0].lower(), results=tuple(results))
+
+
+def trusted_block(headers: Sequence[tuple[str, str]], trusted: Iterable[str]) -> tuple[AuthResults, ...]:
+    """The Authentication-Results our own MTA added: the topmost run of headers with a trusted id.
+
+    An MTA adds its results at the top, above the Received header it writes on accepting the
+    mail, so anything the sender wrote, even with our authserv-id (RFC 8601 section 5 asks the
+    MTA to remove such copies; not all do), is below that Received header and outside the run.
+    """
+    ids = {t.lower() for t in trusted}
+    block: list[AuthResults] = []
+    for name, value in headers:
+        if name.lower() != "authentication-results":
+            if block:
+                break
+            continue
+        parsed = parse_header(value)
+        if parsed is None or parsed.authserv_id not in ids:
+            if block:
+                break
+            continue
+        block.append(parsed)
+    return tuple(block)
+
+
+def aligned(signing_domain: str, from_domain: str) -> bool:
+    """Relaxed alignment (RFC 7489 3.1.1), without the public suffix list: the From domain is the
+    signing domain or one of its subdomains, and the signing domain is not a bare top-level domain."""
+    d, f = signing_domain.lower().rstrip("."), from_domain.lower().rstrip(".")
+    return "." in d and (f == d or f.endswith("." + d))
+
+
+def verdict(block: Sequence[AuthResults], from_domain: str) -> tuple[bool, str]:
+    """Whether the block shows DKIM or DMARC pass aligned with ``from_domain``, and why (not)."""
+    if not block:
+        return False, "no Authentication-Results from a trusted authserv-id"
+    seen: list[str] = []
+    passed = ""
+    for header in block:
+        for r in header.results:
+            if r.method == "dmarc":
+                d = r.domain("header.from")
+                seen.append(f"dmarc={r.result} header.from={d or '?'}")
+                if d == from_domain.lower() and r.result in _NEGATIVE:
+                    return False, f"{header.authserv_id} says dmarc={r.result} for {from_domain}"
+                if d == from_domain.lower() and r.result == "pass":
+                    passed = passed or f"{header.authserv_id}: dmarc=pass header.from={d}"
+            elif r.method == "dkim":
+                d = r.domain("header.d", "header.i")
+                seen.append(f"dkim={r.result} header.d={d or '?'}")
+                if r.result == "pass" and aligned(d, from_domain):
+                    passed = passed or f"{header.authserv_id}: dkim=pass header.d={d}"
+    if passed:
+        return True, passed
+    shown = ", ".join(seen) or "no dkim or dmarc result"
+    return False, f"no DKIM or DMARC pass aligned with {from_domain} ({shown})"
