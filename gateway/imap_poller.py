@@ -48,6 +48,8 @@ class ImapPoller:
         self._renew_every = lease_ttl.total_seconds() / 3
         self._failing_since: datetime | None = None
         self._failures = 0
+        self.passes = 0  # completed passes, and failed attempts, since start: for status and tests
+        self.failures = 0
         self._last_success = clock.now()
         self._stale_reported = False
         self._standing_by = False
@@ -117,6 +119,7 @@ class ImapPoller:
         while not self.stopping.is_set():
             self.wake.clear()
             result = self.sync.run(session, self.stopping.is_set)
+            self.passes += 1
             self._succeeded()
             if result.stored or result.held or result.failed:
                 log.info("imap[%s]: stored %d, held %d, failed %d, backlog %d", self.name,
@@ -186,6 +189,7 @@ class ImapPoller:
     def _failed(self, exc: BaseException) -> None:
         reason = describe(exc, self.account)
         self._failures += 1
+        self.failures += 1
         if self._failing_since is None:
             self._failing_since = self.clock.now()
             log.error("imap[%s]: %s (%s:%d, folder %r); retrying with backoff", self.name, reason,

@@ -287,7 +287,7 @@ def test_near_list_means_any() -> None:
 
 
 def test_near_with_non_ascii_phrases_and_wildcards() -> None:
-    rules = one_rule(near={"words": ["einige Benutzer*"], "followed_by": ["Fehlermeldung"]})
+    rules = one_rule(near={"words": ["einige* Benutzer*"], "followed_by": ["Fehlermeldung"]})
     assert hit(rules, make_mail("", "Bei einigen Benutzern kommt eine Fehlermeldung."))
     assert not hit(rules, make_mail("", "Einige Benutzer sind zufrieden. Fehlermeldung?"))
 

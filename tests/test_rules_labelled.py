@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable
-from functools import cache
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 
 import pytest
