@@ -21,9 +21,6 @@ from parsers.limits import Budget, ParseLimitExceeded
 from parsers.mail import Attachment, ForwardedMessage
 
 _NEWLINES = re.compile(r"\r\n?")
-# NUL cannot be stored in PostgreSQL text (it is dropped); lone surrogates, which the
-# UTF-7 codec lets through, cannot be encoded as UTF-8 at all (they become U+FFFD).
-_SURROGATES = re.compile(r"[\ud800-\udfff]+")
 # Alternatives to the text/plain and text/html bodies that are not worth keeping.
 _DROPPED_ALTERNATIVES = {"text/enriched", "text/richtext", "text/watch-html", "text/x-amp-html"}
 _FORWARD_TYPES = {"message/rfc822", "message/global"}
@@ -31,9 +28,8 @@ MAX_PART_HEADER = 16_384
 
 
 def clean_text(text: str) -> str:
-    """Newlines normalised to LF and unstorable characters removed."""
-    text = _NEWLINES.sub("\n", text).replace("\0", "")
-    return _SURROGATES.sub("\ufffd", text) if not text.isascii() else text
+    """Newlines normalised to LF; NUL removed, as PostgreSQL text cannot store it."""
+    return _NEWLINES.sub("\n", text).replace("\0", "")
 
 
 @dataclass

@@ -88,11 +88,17 @@ def codec_for(label: str | None) -> str | None:
     return None if codec in _NOT_MAIL else codec
 
 
+_SURROGATES = re.compile(r"[\ud800-\udfff]+")
+
+
 def _strict(data: bytes, codec: str) -> str | None:
+    """``data`` decoded, or None. Lone surrogates (the UTF-7 codec lets them through) cannot
+    be stored as UTF-8, so they become U+FFFD."""
     try:
-        return data.decode(codec)
+        text = data.decode(codec)
     except (UnicodeDecodeError, LookupError, ValueError):
         return None
+    return text if text.isascii() else _SURROGATES.sub("\ufffd", text)
 
 
 def _utf8_lie(data: bytes) -> str | None:

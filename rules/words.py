@@ -53,13 +53,15 @@ def word_problem(word: object) -> str | None:
     """Why ``word`` cannot be used in a word list, or None when it can."""
     if not isinstance(word, str):
         return f"{word!r} is not a string"
-    stripped = word.strip()
-    if not stripped.strip(_WILDCARD).strip():
+    if not word.replace(_WILDCARD, "").strip():
         return f"{word!r} has no letters"
-    if _WILDCARD in stripped.strip(_WILDCARD):
-        return f"{word!r} has a '*' inside it; '*' may only start or end a word"
-    if stripped.startswith(_WILDCARD + _WILDCARD) or stripped.endswith(_WILDCARD + _WILDCARD):
-        return f"{word!r} has a doubled '*'"
+    for part in word.split():
+        if _WILDCARD in part.strip(_WILDCARD):
+            return f"{word!r} has a '*' inside a word; '*' may only start or end a word"
+        if part.startswith(_WILDCARD * 2) or part.endswith(_WILDCARD * 2):
+            return f"{word!r} has a doubled '*'"
+        if not part.strip(_WILDCARD):
+            return f"{word!r} has a '*' that is not part of a word"
     return None
 
 
@@ -87,31 +89,37 @@ def _compiled(source: str) -> re.Pattern[str]:
 
 def _compile_phrase(key: str) -> _Phrase:
     """``key`` is normalised. Whitespace runs match any whitespace (lines wrap); a word
-    boundary is required where the phrase starts or ends with a letter or digit."""
-    lead, trail = key.startswith(_WILDCARD), key.endswith(_WILDCARD)
-    core = key.strip(_WILDCARD).strip()
-    body = r"\s+".join(re.escape(part) for part in core.split())
-    words = _TOKEN.findall(core)
-    starts_word, ends_word = bool(_TOKEN.match(core)), bool(_TOKEN.match(core[-1]))
-    partial = set()
-    if lead and starts_word:
-        partial.add(0)
-    if trail and ends_word:
-        partial.add(len(words) - 1)
-    needs = frozenset(w for i, w in enumerate(words) if i not in partial)
-    first = words[0] if starts_word and 0 not in partial else None
-    if lead:
-        body = r"\w*" + body
-    elif starts_word:
+    boundary is required where the phrase starts or ends with a letter or digit; a "*" at
+    the start or end of any of its words matches any letters there."""
+    pieces: list[str] = []
+    needs: set[str] = set()
+    for part in key.split():
+        lead, trail = part.startswith(_WILDCARD), part.endswith(_WILDCARD)
+        core = part.strip(_WILDCARD)
+        words = _TOKEN.findall(core)
+        # A word cut by a wildcard is only part of a word of the text: it cannot be required.
+        whole = words[1 if lead and _TOKEN.match(core) else 0 :]
+        if trail and whole and _TOKEN.match(core[-1]):
+            whole = whole[:-1]
+        needs.update(whole)
+        pieces.append((r"\w*" if lead else "") + re.escape(core) + (r"\w*" if trail else ""))
+    body = r"\s+".join(pieces)
+    parts = key.split()
+    head, tail = parts[0], parts[-1]
+    opening = _TOKEN.match(head)
+    first = opening.group(0) if opening and not head.endswith(_WILDCARD) or (
+        opening and len(opening.group(0)) < len(head.rstrip(_WILDCARD))
+    ) else None
+    if opening is not None:
         # The boundary test sits after the first word, not before it, so the pattern
         # opens with a literal and re's fast literal scan finds the candidates.
-        body = words[0] + rf"(?<!\w{words[0]})" + body[len(words[0]) :]
-    if trail:
-        body += r"\w*"
-    elif ends_word:
+        word = opening.group(0)
+        body = word + rf"(?<!\w{word})" + body[len(word) :]
+    if not tail.endswith(_WILDCARD) and _TOKEN.match(tail[-1]):
         body += _AFTER
-    needle = max(words, key=len) if words else core.split()[0]
-    return _Phrase(first, needs, needle, body)
+    literals = [w for p in parts for w in _TOKEN.findall(p.strip(_WILDCARD))]
+    needle = max(literals, key=len) if literals else parts[0].strip(_WILDCARD)
+    return _Phrase(first, frozenset(needs), needle, body)
 
 
 class WordMatcher:

@@ -1,4 +1,4 @@
-"""A throwaway Dovecot IMAP server on loopback for tests (the recipe in notes/real-servers.md)."""
+"""A throwaway Dovecot on loopback (the recipe in notes/real-servers.md), and the IMAP tests' helpers."""
 
 from __future__ import annotations
 
@@ -8,12 +8,21 @@ import shutil
 import signal
 import subprocess
 import tempfile
-from collections.abc import Iterable, Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from imapclient import IMAPClient
+from sqlalchemy import func, select, text
 
-from tests.support import free_port, require, wait_for
+from gateway.db import Database
+from gateway.imap_config import ImapAccount
+from gateway.imap_poller import ImapPoller
+from gateway.imap_session import ImapSession, Mailbox
+from gateway.imap_sync import source_key
+from gateway.models import ImapState, InboundMessage, Message, Ticket
+from tests.support import customer_mail, free_port, require, wait_for
 
 NOBODY = 65534
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
@@ -212,3 +221,87 @@ def running_dovecot(users: dict[str, str] | None = None, *, tls: bool = False) -
         yield server
     finally:
         server.close()
+
+
+def account(server: Dovecot, **overrides: Any) -> ImapAccount:
+    values: dict[str, Any] = {"name": "support", "host": "127.0.0.1", "port": server.port,
+                              "security": "none", "username": "support", "password_env": "UNUSED",
+                              "password": server.users["support"]}
+    values.update(overrides)
+    return ImapAccount(**values)
+
+
+def mails(n: int, prefix: str = "case") -> list[bytes]:
+    return [customer_mail(f"c{i}@customer.example", f"{prefix} {i}", f"Hello, this is {prefix} {i}.",
+                          message_id=f"<{prefix}-{i}@customer.example>") for i in range(n)]
+
+
+def count(db: Database, model: type = InboundMessage, *where: Any) -> int:
+    with db.engine.connect() as conn:
+        return int(conn.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+def ticket_message_ids(db: Database) -> list[str]:
+    with db.engine.connect() as conn:
+        return list(conn.scalars(select(Message.message_id).where(Message.direction == "in")))
+
+
+def tickets(db: Database) -> int:
+    return count(db, Ticket)
+
+
+def state_row(db: Database, name: str = "support") -> ImapState:
+    with db.sessions() as session:
+        row = session.scalar(select(ImapState).where(ImapState.account == name))
+        assert row is not None
+        return row
+
+
+@contextlib.contextmanager
+def polling(poller: ImapPoller) -> Iterator[ImapPoller]:
+    """Run the poller's loop in a thread, as `helpdesk run` does; stop it at the end."""
+    thread = threading.Thread(target=poller.run, name=f"test-imap-{poller.name}", daemon=True)
+    thread.start()
+    try:
+        yield poller
+    finally:
+        poller.stop()
+        thread.join(15)
+        assert not thread.is_alive(), "the poller did not stop"
+
+
+def commit_checking_connect(db: Database, acknowledged: list[int]) -> Callable[[ImapAccount], ImapSession]:
+    """Sessions that, at each acknowledgement, check every message's row is already committed.
+
+    The check reads through a separate connection, which sees committed rows only: a \\Seen or
+    a move before the commit would fail the test.
+    """
+
+    class CommitChecking(ImapSession):
+        _box: Mailbox
+
+        def select(self) -> Mailbox:
+            self._box = super().select()
+            return self._box
+
+        def acknowledge(self, uids: Any) -> None:
+            keys = {source_key(self.account.name, self._box.uidvalidity, uid) for uid in uids}
+            if keys:
+                with db.engine.connect() as conn:
+                    found = set(conn.scalars(select(InboundMessage.source_key)
+                                             .where(InboundMessage.source_key.in_(keys))))
+                assert found == keys, f"acknowledging before commit: {sorted(keys - found)}"
+            acknowledged.extend(uids)
+            super().acknowledge(uids)
+
+    return CommitChecking.open
+
+
+def drop_failing_trigger(db: Database) -> None:
+    """Undo tests.test_storage._install_failing_trigger, so the next pass can store."""
+    with db.engine.begin() as conn:
+        if db.is_sqlite:
+            conn.execute(text("DROP TRIGGER fail_commit"))
+        else:
+            conn.execute(text("DROP TRIGGER fail_commit ON inbound_messages"))
+            conn.execute(text("DROP FUNCTION fail_commit()"))

@@ -1,0 +1,72 @@
+"""An engineer's reply relayed to the customer: a fresh mail from the support address, in their thread."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway import reply_token
+from gateway.agent_auth import agent_by_address
+from gateway.app import App
+from gateway.models import AddressFlag, Message, OutboxMessage, Participant, Ticket
+from gateway.notices import base_context, thread_headers
+from gateway.outbox import Draft, queue
+from gateway.staff import Agent
+from gateway.tickets import record
+
+# Kinds of messages only engineers see: their ids never go into the customer's References.
+INTERNAL_KINDS = ("engineer", "note", "commands", "engineer-notification", "engineer-alert",
+                  "command-refused", "update-reminder")
+
+
+def customer_thread(session: Session, ticket: Ticket) -> tuple[str | None, tuple[str, ...]]:
+    """The customer's conversation (notices.thread_headers) without our internal messages in it."""
+    in_reply_to, refs = thread_headers(session, ticket)
+    internal = set(session.scalars(select(Message.message_id).where(
+        Message.ticket_id == ticket.id, Message.kind.in_(INTERNAL_KINDS))))
+    return (None if in_reply_to in internal else in_reply_to), tuple(r for r in refs if r not in internal)
+
+
+def customer_side(session: Session, app: App, ticket: Ticket) -> list[tuple[str, str]]:
+    """The customer first, then the ticket's other customer-side participants, deliverable ones only."""
+    people: dict[str, str] = {}
+    if ticket.customer_address:
+        people[ticket.customer_address.lower()] = ticket.customer_name
+    for p in session.scalars(select(Participant).where(Participant.ticket_id == ticket.id)
+                             .order_by(Participant.id)):
+        people.setdefault(p.address.lower(), p.name)
+    kept = []
+    for address, name in people.items():
+        if agent_by_address(app.config.staff, address) is not None or \
+                reply_token.is_support_recipient(address, app.support_addresses):
+            continue
+        flag = session.get(AddressFlag, address)
+        if flag is not None and flag.undeliverable:
+            continue
+        kept.append((name, address))
+    return kept
+
+
+def relay(session: Session, app: App, ticket: Ticket, agent: Agent, text: str, *, cause: str,
+          already_sent_to: frozenset[str], now: datetime) -> OutboxMessage | None:
+    """Queue ``text`` to the customer side as "<engineer> via <support>"; None when nobody is left.
+
+    Nothing of the engineer's mail but ``text`` is used: headers, quoted history and signature stay
+    behind. People the engineer already wrote to directly (in To or Cc) are not sent a second copy.
+    """
+    people = [(n, a) for n, a in customer_side(session, app, ticket) if a not in already_sent_to]
+    if not people:
+        record(session, ticket.id, "relay-skipped", now, actor=agent.address,
+               reason="every customer-side recipient was written to directly or is undeliverable")
+        return None
+    in_reply_to, refs = customer_thread(session, ticket)
+    rendered = app.templates.render("engineer_reply", {
+        **base_context(app, ticket), "reply": text, "engineer": {"name": agent.name, "handle": agent.handle}})
+    token = reply_token.make_token(app.secret, ticket.id)
+    return queue(session, app.outbox_policy, Draft(
+        kind="relay", cause_key=cause, ticket_id=ticket.id, to=(people[0],), cc=tuple(people[1:]),
+        subject=rendered.subject, text=rendered.text, in_reply_to=in_reply_to, references=refs,
+        reply_to=reply_token.reply_address(app.config.gateway.support_address, ticket.id, token),
+        from_name=f"{agent.name} via {app.config.gateway.name}", auto_submitted=None), now)
