@@ -11,6 +11,7 @@ from gateway.app import App
 from gateway.correlate import candidate_recipients
 from gateway.staff import Agent, Staff
 from parsers import ParsedMail
+from parsers.addresses import parse_addresses
 
 log = logging.getLogger("gateway.process")
 
@@ -155,5 +156,4 @@ def authenticate(app: App, raw: bytes, mail: ParsedMail, envelope_rcpts: tuple[s
 
 
 def _from_addresses(mail: ParsedMail) -> list[str]:
-    from parsers.addresses import parse_addresses
     return [a.key for a in parse_addresses(list(mail.header_all("From")))]

@@ -2,33 +2,132 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from gateway import engineer_notify, participants, ticket_commands
+from gateway.agent_auth import PROOF_TOKEN, Identity, agent_by_address, authenticate, tokens_in
+from gateway.agent_commands import Refusal, parse_reply
 from gateway.app import App
 from gateway.correlate import Correlation
 from gateway.models import InboundMessage, Ticket
+from gateway.relay import relay
+from gateway.staff import Agent
+from gateway.tickets import add_message, record
+from gateway.workflow import public_update
 from parsers import ParsedMail
+
+log = logging.getLogger("gateway.process")
+
+_SUBJECT_TAG = re.compile(r"\[#(\d{1,12})\]")
 
 
 def is_staff_mail(app: App, mail: ParsedMail, corr: Correlation) -> bool:
     """Mail that claims to come from an engineer, or carries a token issued to one."""
-    return False
+    staff = app.config.staff
+    if not staff.agents:
+        return False
+    if corr.via == "agent-token":
+        return True
+    if mail.sender is not None and agent_by_address(staff, mail.sender.key) is not None:
+        return True
+    # Header recipients only (the envelope is not at hand here): an engineer's reply address in
+    # To or Cc from anyone else is a leaked or guessed token, and is held below.
+    return any(t.owner is not None for t in tokens_in(app, mail, ()))
+
+
+def _ticket_of(session: Session, identity: Identity, corr: Correlation, mail: ParsedMail) -> Ticket | None:
+    """The ticket a proven engineer's mail is about: the token's; else the thread's or a [#N] tag."""
+    if identity.proof == PROOF_TOKEN:
+        number = identity.token_ticket
+    elif corr.ticket_id is not None:
+        number = corr.ticket_id
+    else:
+        # Engineers are not participants, so correlate() ignores their [#N]; a proven one may use it.
+        tag = _SUBJECT_TAG.search(mail.subject) if identity.proven else None
+        number = int(tag.group(1)) if tag else None
+    return session.get(Ticket, number) if number is not None else None
+
+
+def _hold_unproven(session: Session, app: App, row: InboundMessage, mail: ParsedMail, identity: Identity,
+                   corr: Correlation, now: datetime) -> str:
+    """Unproven mail in an engineer's name (or to an engineer's address): held, the engineer told once a day."""
+    sender = mail.sender.key if mail.sender else ""
+    ticket_id = corr.ticket_id if corr.ticket_id is not None else identity.token_ticket
+    who = f"in the name of engineer {identity.claimed.handle}: " if identity.claimed else ""
+    row.state, row.ticket_id = "held", ticket_id
+    row.reason = f"unverified mail {who}{identity.reason}; not relayed, no command run"[:2000]
+    record(session, ticket_id, "held", now, inbound_id=row.id, sender=sender, reason=row.reason,
+           message_id=mail.message_id)
+    told: list[Agent] = []
+    for agent in (identity.claimed, identity.token_owner):
+        if agent is not None and agent not in told:
+            engineer_notify.alert(session, app, agent, ticket_id, mail, identity.reason, now)
+            told.append(agent)
+    log.warning("%s: held: %s", mail.message_id, row.reason)
+    return "held"
+
+
+def _refuse(session: Session, app: App, row: InboundMessage, mail: ParsedMail, agent: Agent, ticket: Ticket | None,
+            refusals: list[Refusal], reason: str, now: datetime) -> str:
+    """Nothing applied, nothing relayed; the engineer is told why, the mail kept as held."""
+    row.state, row.ticket_id, row.reason = "held", ticket.id if ticket else None, reason[:2000]
+    record(session, ticket.id if ticket else None, "commands-refused", now, inbound_id=row.id, actor=agent.address,
+           reason=reason, refused=[{"line": r.line, "why": r.why} for r in refusals], message_id=mail.message_id)
+    engineer_notify.refuse(session, app, agent, ticket, mail, refusals, reason, cause=f"refused:{row.id}", now=now)
+    log.info("%s: engineer %s refused: %s", mail.message_id, agent.handle, reason)
+    return "held"
 
 
 def handle_staff_mail(session: Session, app: App, row: InboundMessage, mail: ParsedMail, corr: Correlation,
                       now: datetime) -> str:
-    raise NotImplementedError("engineer mail is not handled by this version")
+    """A proven engineer's reply: commands run, text relayed to the customer. Anything else is held."""
+    identity = authenticate(app, row.raw, mail, tuple(row.rcpt_to or ()))
+    if identity.agent is None:
+        return _hold_unproven(session, app, row, mail, identity, corr, now)
+    agent = identity.agent
+    ticket = _ticket_of(session, identity, corr, mail)
+    if ticket is None:
+        return _refuse(session, app, row, mail, agent, None, [],
+                       "no ticket found: reply to a ticket notification, or keep [#N] in the subject", now)
+    reply = parse_reply(mail.reply_text)
+    refusals = [*reply.refusals, *ticket_commands.check(session, app, ticket, agent, reply.commands)]
+    if refusals:
+        return _refuse(session, app, row, mail, agent, ticket, refusals,
+                       f"{len(refusals)} command(s) refused; nothing was applied or sent to the customer", now)
+    kind = "note" if reply.is_note else ("engineer" if reply.text else "commands")
+    message = add_message(session, ticket, mail, inbound_id=row.id, kind=kind, now=now,
+                          blocked_types=app.config.processing.blocked_attachment_types,
+                          attachment_max_size=app.config.processing.attachment_max_size)
+    message.reply_text = reply.text or "\n".join(c.line for c in reply.commands)
+    reached = False
+    if kind == "engineer":
+        reached = relay(session, app, ticket, agent, reply.text, cause=f"relay:{row.id}",
+                        already_sent_to=frozenset(a.key for a in (*mail.to, *mail.cc)), now=now)
+        if reached:
+            public_update(session, app, ticket, now, agent.address)
+    elif kind == "note":
+        record(session, ticket.id, "internal-note", now, inbound_id=row.id, actor=agent.address,
+               message_id=mail.message_id)
+    ticket_commands.apply(session, app, ticket, agent, reply.commands, now)
+    record(session, ticket.id, "engineer-mail", now, inbound_id=row.id, actor=agent.address, proof=identity.proof,
+           kind=kind, relayed=reached, commands=[c.line for c in reply.commands], message_id=mail.message_id)
+    row.state, row.ticket_id = "done", ticket.id
+    log.info("%s: engineer %s on ticket #%d (%s, proof %s)", mail.message_id, agent.handle, ticket.id, kind,
+             identity.proof)
+    return "engineer"
 
 
 def third_party_gate(session: Session, app: App, row: InboundMessage, ticket: Ticket, mail: ParsedMail,
                      corr: Correlation, now: datetime) -> str | None:
     """None lets a reply onto the ticket; an outcome string means it was held instead."""
-    return None
+    return participants.gate(session, app, row, ticket, mail, corr, now)
 
 
 def notify_engineers(session: Session, app: App, ticket: Ticket, mail: ParsedMail, kind: str,
                      now: datetime) -> None:
     """Tell the routed group or assignee about a new ticket or a customer reply."""
-    return None
+    engineer_notify.notify(session, app, ticket, mail, kind, now)

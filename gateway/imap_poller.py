@@ -52,7 +52,7 @@ class ImapPoller:
         self.failures = 0
         self._last_success = clock.now()
         self._stale_reported = False
-        self._standing_by = False
+        self.standing_by = False
 
     @property
     def name(self) -> str:
@@ -99,14 +99,14 @@ class ImapPoller:
         self.state.ensure()
         holder = self.state.take_lease()
         if holder is not None:
-            if not self._standing_by:
+            if not self.standing_by:
                 log.info("imap[%s]: %s holds the lease for this mailbox; standing by", self.name, holder)
-                self._standing_by = True
+                self.standing_by = True
             self._sleep(self._renew_every)
             return
-        if self._standing_by:
+        if self.standing_by:
             log.info("imap[%s]: took the lease; polling", self.name)
-            self._standing_by = False
+            self.standing_by = False
         session = self.connect(self.account)
         try:
             session.ensure_done_folder()

@@ -265,3 +265,35 @@ class ImapState(Base):
     lease_until: Mapped[datetime | None]
     updated_at: Mapped[datetime]
     __table_args__ = (UniqueConstraint("account", "folder"),)
+
+
+class Escalation(Base):
+    """One escalation tier fired on one ticket: when it fell due, its rounds, who acknowledged it."""
+
+    __tablename__ = "escalations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    policy: Mapped[str] = mapped_column(String(64))
+    tier: Mapped[str] = mapped_column(String(64))
+    # When its trigger fell due (a "+30m after previous" tier counts from this), and when it fired.
+    trigger_at: Mapped[datetime]
+    fired_at: Mapped[datetime]
+    # Rounds mailed so far: the first, then one per repeat interval until acknowledged.
+    rounds: Mapped[int] = mapped_column(Integer, default=0)
+    last_round_at: Mapped[datetime]
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(320))
+    # After-hours tiers: when the customer was told that the on-call engineer has been paged.
+    status_notice_at: Mapped[datetime | None]
+    __table_args__ = (UniqueConstraint("ticket_id", "policy", "tier"),)
+
+
+class EscalationSchedule(Base):
+    """When escalation must look at a ticket again, and a digest of the ticket state that was computed
+    from: when the digest no longer matches (a clock stopped, the priority changed), it is due at once."""
+
+    __tablename__ = "escalation_schedules"
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), primary_key=True)
+    next_at: Mapped[datetime | None]
+    basis: Mapped[str] = mapped_column(String(64))
+    computed_at: Mapped[datetime]

@@ -15,6 +15,7 @@ from gateway.directory import SenderInfo
 from gateway.engineers import handle_staff_mail, is_staff_mail, notify_engineers, third_party_gate
 from gateway.models import AddressFlag, InboundMessage, Message, OutboxMessage, Ticket
 from gateway.outbox import Draft, queue
+from gateway.participants import admit_cc
 from gateway.tickets import add_message, open_ticket, record
 from gateway.workflow import open_with_sla, set_priority, set_status
 from parsers import ParsedMail, Verdict, parse, screen
@@ -132,6 +133,7 @@ def _new_ticket(session: Session, app: App, row: InboundMessage, mail: ParsedMai
            trail=list(result.priority_trail), rules=[o.as_dict() for o in result.outcomes])
     if parent is not None:
         record(session, parent.id, "follow-up-ticket", now, ticket=ticket.id, reason="reply after closure")
+    admit_cc(session, app, ticket, mail, now)
     row.state, row.ticket_id = "done", ticket.id
     open_with_sla(session, app, ticket, row.received_at)
     notify_engineers(session, app, ticket, mail, "new-ticket", now)

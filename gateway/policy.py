@@ -18,18 +18,20 @@ class Policy:
     plans: dict[str, Plan]
     directory: Directory
     default_plan: str
+    # Calendars whose hours are read in each customer's own time zone (customer_local_time = true).
+    customer_local: frozenset[str] = frozenset()
 
     def plan(self, name: str) -> Plan:
         return self.plans.get(name) or self.plans[self.default_plan]
 
     def calendar(self, name: str, timezone: str | None = None) -> BusinessCalendar:
-        """The named calendar, shifted to a customer's time zone when one is given.
+        """The named calendar; for a ``customer_local_time`` calendar, shifted to the customer's zone.
 
         ``NAME@Zone/City`` is how a shifted calendar is stored on a clock, so it can be rebuilt.
         """
         base, _, zone = name.partition("@")
         calendar = self.calendars.get(base) or self.calendars["24x7"]
-        zone = zone or (timezone or "")
+        zone = zone or (timezone or "" if base in self.customer_local else "")
         if zone and base != "24x7":
             return calendar.with_timezone(ZoneInfo(zone))
         return calendar
@@ -38,12 +40,24 @@ class Policy:
 def load_policy(data: dict[str, Any], *, default_plan: str, default_timezone: ZoneInfo,
                 problems: list[str]) -> Policy:
     raw_calendars = data.get("calendars", {})
+    tables = {}
+    customer_local = set()
+    for name, table in (raw_calendars.items() if isinstance(raw_calendars, dict) else ()):
+        if isinstance(table, dict):
+            table = dict(table)
+            local = table.pop("customer_local_time", False)
+            if not isinstance(local, bool):
+                problems.append(f"calendars.{name}.customer_local_time: must be true or false")
+            elif local:
+                customer_local.add(name)
+        tables[name] = table
     try:
-        calendars = calendars_from_table(raw_calendars if isinstance(raw_calendars, dict) else {})
+        calendars = calendars_from_table(tables)
     except CalendarConfigError as exc:
         problems.append(str(exc))
         calendars = dict(BUILTIN_CALENDARS)
     plans = load_plans(data.get("plans"), calendars, default_plan, problems)
     directory = load_directory(data, plans=set(plans), default_plan=default_plan,
                                default_timezone=default_timezone, problems=problems)
-    return Policy(calendars=calendars, plans=plans, directory=directory, default_plan=default_plan)
+    return Policy(calendars=calendars, plans=plans, directory=directory, default_plan=default_plan,
+                  customer_local=frozenset(customer_local))

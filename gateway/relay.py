@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from gateway import reply_token
 from gateway.agent_auth import agent_by_address
 from gateway.app import App
-from gateway.models import AddressFlag, Message, OutboxMessage, Participant, Ticket
+from gateway.models import AddressFlag, Message, Participant, Ticket
 from gateway.notices import base_context, thread_headers
 from gateway.outbox import Draft, queue
 from gateway.staff import Agent
@@ -50,23 +50,27 @@ def customer_side(session: Session, app: App, ticket: Ticket) -> list[tuple[str,
 
 
 def relay(session: Session, app: App, ticket: Ticket, agent: Agent, text: str, *, cause: str,
-          already_sent_to: frozenset[str], now: datetime) -> OutboxMessage | None:
-    """Queue ``text`` to the customer side as "<engineer> via <support>"; None when nobody is left.
+          already_sent_to: frozenset[str], now: datetime) -> bool:
+    """Queue ``text`` to the customer side as "<engineer> via <support>"; True when the customer got it.
 
     Nothing of the engineer's mail but ``text`` is used: headers, quoted history and signature stay
     behind. People the engineer already wrote to directly (in To or Cc) are not sent a second copy.
     """
-    people = [(n, a) for n, a in customer_side(session, app, ticket) if a not in already_sent_to]
+    side = customer_side(session, app, ticket)
+    people = [(n, a) for n, a in side if a not in already_sent_to]
     if not people:
+        direct = any(a in already_sent_to for _n, a in side)
         record(session, ticket.id, "relay-skipped", now, actor=agent.address,
-               reason="every customer-side recipient was written to directly or is undeliverable")
-        return None
+               reason="the engineer wrote to the customer directly" if direct
+               else "no deliverable customer-side address")
+        return direct
     in_reply_to, refs = customer_thread(session, ticket)
     rendered = app.templates.render("engineer_reply", {
         **base_context(app, ticket), "reply": text, "engineer": {"name": agent.name, "handle": agent.handle}})
     token = reply_token.make_token(app.secret, ticket.id)
-    return queue(session, app.outbox_policy, Draft(
+    queue(session, app.outbox_policy, Draft(
         kind="relay", cause_key=cause, ticket_id=ticket.id, to=(people[0],), cc=tuple(people[1:]),
         subject=rendered.subject, text=rendered.text, in_reply_to=in_reply_to, references=refs,
         reply_to=reply_token.reply_address(app.config.gateway.support_address, ticket.id, token),
         from_name=f"{agent.name} via {app.config.gateway.name}", auto_submitted=None), now)
+    return True

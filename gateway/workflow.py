@@ -110,10 +110,12 @@ def _root_cause_followup(session: Session, app: App, ticket: Ticket, now: dateti
            due=due.isoformat() if due else None)
     record(session, ticket.id, "root-cause-followup", now, ticket=follow.id)
     clocks.start_clocks(session, app.config.policy, follow, now)
-    resolution = clocks.clock(session, follow.id, "resolution")
-    if resolution is not None and due is not None:
-        resolution.deadline = due
-        clocks.refresh_next_deadline(session, app.config.policy, follow)
+    # Support opens this case itself: nobody waits for a first response on it.
+    follow.first_response_at = now
+    clocks.stop(session, app.config.policy, follow, "first_response", now, "gateway")
+    if due is not None:
+        clocks.set_deadline(session, app.config.policy, follow, "resolution", plan.root_cause_followup,
+                            calendar.name, now, due)
 
 
 def set_priority(session: Session, app: App, ticket: Ticket, priority: str, now: datetime, actor: str,

@@ -106,10 +106,10 @@ def _compile_phrase(key: str) -> _Phrase:
     body = r"\s+".join(pieces)
     parts = key.split()
     head, tail = parts[0], parts[-1]
-    opening = _TOKEN.match(head)
-    first = opening.group(0) if opening and not head.endswith(_WILDCARD) or (
-        opening and len(opening.group(0)) < len(head.rstrip(_WILDCARD))
-    ) else None
+    opening = _TOKEN.match(head)  # None when the phrase starts with "*" or punctuation
+    first = opening.group(0) if opening is not None else None
+    if first is not None and head.endswith(_WILDCARD) and first == head.rstrip(_WILDCARD):
+        first = None  # "einige*": the text has "einigen", not "einige"
     if opening is not None:
         # The boundary test sits after the first word, not before it, so the pattern
         # opens with a literal and re's fast literal scan finds the candidates.

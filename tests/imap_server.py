@@ -251,10 +251,14 @@ def tickets(db: Database) -> int:
 
 
 def state_row(db: Database, name: str = "support") -> ImapState:
+    row = find_state_row(db, name)
+    assert row is not None, f"no imap_state row for {name}"
+    return row
+
+
+def find_state_row(db: Database, name: str = "support") -> ImapState | None:
     with db.sessions() as session:
-        row = session.scalar(select(ImapState).where(ImapState.account == name))
-        assert row is not None
-        return row
+        return session.scalar(select(ImapState).where(ImapState.account == name))
 
 
 @contextlib.contextmanager

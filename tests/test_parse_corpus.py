@@ -155,3 +155,15 @@ def test_declared_charsets_decode_without_replacement(outcomes: list[Outcome]) -
         checked += 1
         assert "\ufffd" not in o.mail.text, (o.filename, [p[0] for p in parts])
     assert checked >= 40
+
+
+def test_a_missing_corpus_skips_for_users_and_fails_in_ci(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(f"{__name__}.CORPUS", tmp_path / "absent")
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception):
+        corpus_or_skip()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception):
+        corpus_or_skip()

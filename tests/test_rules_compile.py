@@ -108,7 +108,7 @@ def test_words_must_be_a_list() -> None:
     ("when", "expected"),
     [
         ({"words": []}, "when.words: must be a non-empty list"),
-        ({"words": ["do*wn"]}, "'*' inside it"),
+        ({"words": ["do*wn"]}, "'*' inside a word"),
         ({"vip": "yes"}, "when.vip: 'yes' is not true or false"),
         ({"sender": []}, "when.sender: must be"),
         ({"regex": ""}, "when.regex: '' is not a non-empty string"),

@@ -23,17 +23,18 @@ def ticket_calendar(policy: Policy, ticket: Ticket, clock: SlaClock) -> Business
     return policy.calendar(clock.calendar)
 
 
-def _calendar_name(plan: Plan, priority: str, ticket: Ticket) -> str:
+def _calendar_name(policy: Policy, plan: Plan, priority: str, ticket: Ticket) -> str:
     name = plan.targets(priority).calendar
-    # "Business hours, customer local time": the plan's calendar read in the customer's zone.
-    return f"{name}@{ticket.timezone}" if ticket.timezone and name != "24x7" else name
+    # "Business hours, customer local time": a customer_local_time calendar read in their zone.
+    local = ticket.timezone and name in policy.customer_local
+    return f"{name}@{ticket.timezone}" if local else name
 
 
 def start_clocks(session: Session, policy: Policy, ticket: Ticket, now: datetime) -> list[SlaClock]:
     """Create the ticket's clocks for its plan and priority (those with a target, not yet there)."""
     plan = policy.plan(ticket.plan)
     targets = plan.targets(ticket.priority)
-    cal_name = _calendar_name(plan, ticket.priority, ticket)
+    cal_name = _calendar_name(policy, plan, ticket.priority, ticket)
     calendar = policy.calendar(cal_name)
     clocks = []
     existing = {c.name for c in clocks_of(session, ticket.id)}
@@ -52,6 +53,23 @@ def start_clocks(session: Session, policy: Policy, ticket: Ticket, now: datetime
     session.flush()
     refresh_next_deadline(session, policy, ticket)
     return clocks
+
+
+def set_deadline(session: Session, policy: Policy, ticket: Ticket, name: str, target: Target, calendar: str,
+                 now: datetime, due: datetime) -> None:
+    """Run clock ``name`` to ``due`` whatever the priority's own target (the root-cause follow-up)."""
+    c = clock(session, ticket.id, name)
+    if c is None:
+        c = SlaClock(ticket_id=ticket.id, name=name, started_at=now)
+        session.add(c)
+    cal = policy.calendar(calendar)
+    c.target, c.calendar, c.started_at, c.deadline = format_target(target), calendar, now, due
+    c.warn_at = _warn_at(cal, target, now, due, policy.plan(ticket.plan))
+    c.stopped_at = c.warned_at = c.breached_at = None
+    record(session, ticket.id, "sla-clock-started", now, clock=name, target=c.target, deadline=due.isoformat(),
+           calendar=calendar)
+    session.flush()
+    refresh_next_deadline(session, policy, ticket)
 
 
 def _warn_at(calendar: BusinessCalendar, target: Target, start: datetime, due: datetime | None,

@@ -1,0 +1,167 @@
+"""The IMAP poller against a real Dovecot: every mail once, acknowledged only after its commit."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from gateway.app import App
+from gateway.clock import FakeClock
+from gateway.db import Database
+from gateway.imap_poller import ImapPoller
+from gateway.imap_waiting import Backoff
+from gateway.models import InboundMessage
+from gateway.processor import Processor
+from tests.imap_server import (
+    Dovecot,
+    account,
+    commit_checking_connect,
+    count,
+    drop_failing_trigger,
+    mails,
+    polling,
+    running_dovecot,
+    state_row,
+    ticket_message_ids,
+    tickets,
+)
+from tests.support import customer_mail, wait_for
+from tests.test_storage import _install_failing_trigger
+
+pytestmark = pytest.mark.dovecot
+
+
+@pytest.fixture
+def dovecot() -> Iterator[Dovecot]:
+    with running_dovecot() as server:
+        yield server
+
+
+@pytest.mark.parametrize(("database", "done_folder"), [("sqlite", None), ("postgres", "Done")],
+                         indirect=["database"])
+def test_200_mails_become_200_tickets_once_and_none_is_acknowledged_before_its_commit(
+        make_app: Callable[..., App], dovecot: Dovecot, done_folder: str | None) -> None:
+    app = make_app()
+    raws = mails(200)
+    raws[77] = customer_mail("c77@customer.example", "case 77", "FAIL-COMMIT: the database refuses this one",
+                             message_id="<case-77@customer.example>")
+    dovecot.append(raws)
+    [failing] = dovecot.uids(criteria=["SUBJECT", "case 77"])
+    _install_failing_trigger(app)
+    acknowledged: list[int] = []
+    poller = ImapPoller(account(dovecot, done_folder=done_folder), app.db, app.clock,
+                        connect=commit_checking_connect(app.db, acknowledged))
+
+    first = poller.sync_once()
+    assert (first.stored, first.failed, first.backlog) == (199, 1, 1)
+    assert failing not in acknowledged and count(app.db) == 199
+    # The one whose commit failed is untouched: still in INBOX, still unseen.
+    assert dovecot.uids(criteria="UNSEEN") == [failing]
+    if done_folder:
+        assert dovecot.uids() == [failing] and len(dovecot.uids(done_folder)) == 199
+
+    drop_failing_trigger(app.db)
+    second = poller.sync_once()
+    assert (second.stored, second.failed, second.backlog) == (1, 0, 0)
+    assert sorted(acknowledged) == sorted(set(acknowledged)) and len(acknowledged) == 200
+    if done_folder:
+        assert dovecot.uids() == [] and len(dovecot.uids(done_folder)) == 200
+    else:
+        assert dovecot.uids(criteria="UNSEEN") == [] and len(dovecot.uids(criteria="SEEN")) == 200
+    assert poller.sync_once().candidates == 0
+
+    assert Processor(app).drain() == {"ticket": 200}
+    ids = ticket_message_ids(app.db)
+    assert len(ids) == len(set(ids)) == 200 and tickets(app.db) == 200
+    row = state_row(app.db)
+    assert (row.stored_count, row.backlog, row.held, row.last_stored_uid) == (200, 0, {}, failing)
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path) -> Iterator[Database]:
+    db = Database(f"sqlite:///{tmp_path / 'imap.sqlite3'}")
+    db.upgrade()
+    yield db
+    db.dispose()
+
+
+def test_mail_arriving_during_idle_is_stored_within_two_seconds(sqlite_db: Database, dovecot: Dovecot,
+                                                                clock: FakeClock) -> None:
+    # An hour between safety polls: only IDLE can bring the new mail in time.
+    poller = ImapPoller(account(dovecot, poll_interval=timedelta(hours=1), stale_after=timedelta(hours=2)),
+                        sqlite_db, clock)
+    with polling(poller):
+        wait_for(poller.idling.is_set, 10, what="the poller to IDLE")
+        dovecot.append(mails(1, "idle"))
+        started = time.monotonic()
+        wait_for(lambda: count(sqlite_db) == 1, 2.0, what="the mail stored while idling")
+        elapsed = time.monotonic() - started
+        wait_for(lambda: dovecot.uids(criteria="UNSEEN") == [], 5, what="the mail marked seen")
+    assert poller.passes >= 2 and elapsed < 2.0
+
+
+def test_without_idle_the_poll_interval_brings_mail(sqlite_db: Database, dovecot: Dovecot,
+                                                    clock: FakeClock) -> None:
+    poller = ImapPoller(account(dovecot, idle=False, poll_interval=timedelta(milliseconds=100)), sqlite_db, clock)
+    with polling(poller):
+        wait_for(lambda: poller.passes >= 1, 10, what="a first pass")
+        dovecot.append(mails(3, "polled"))
+        wait_for(lambda: count(sqlite_db) == 3 and not dovecot.uids(criteria="UNSEEN"), 10,
+                 what="the mails stored by polling")
+    assert not poller.idling.is_set()
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_server_stopped_mid_batch_then_restarted_every_mail_once(
+        make_app: Callable[..., App], dovecot: Dovecot, caplog: pytest.LogCaptureFixture) -> None:
+    app = make_app()
+    dovecot.append(mails(150))
+    poller = ImapPoller(account(dovecot), app.db, app.clock, backoff=Backoff(0.05, 0.5))
+    with caplog.at_level(logging.INFO, logger="gateway.imap"), polling(poller):
+        wait_for(lambda: count(app.db) >= 20, 20, what="the first messages stored")
+        dovecot.stop(graceful=False)
+        at_stop = count(app.db)
+        wait_for(lambda: poller.failures >= 3, 20, what="several failed reconnection attempts")
+        dovecot.start()
+        wait_for(lambda: count(app.db) == 150 and dovecot.uids(criteria="UNSEEN") == [], 30,
+                 what="every mail stored and seen after the restart")
+    assert at_stop < 150, "the server must go down in the middle of the work"
+    lines = [r.getMessage() for r in caplog.records if r.name == "gateway.imap"]
+    assert sum("retrying with backoff" in line for line in lines) == 1, lines
+    assert sum("recovered" in line for line in lines) == 1, lines
+    assert Processor(app).drain() == {"ticket": 150}
+    ids = ticket_message_ids(app.db)
+    assert len(ids) == len(set(ids)) == 150
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_new_uidvalidity_rereads_the_folder_without_duplicate_tickets(
+        make_app: Callable[..., App], dovecot: Dovecot, caplog: pytest.LogCaptureFixture) -> None:
+    app = make_app()
+    raws = mails(20, "valid")
+    dovecot.append(raws, folder="Support")
+    poller = ImapPoller(account(dovecot, folder="Support"), app.db, app.clock)
+    assert poller.sync_once().stored == 20
+    assert Processor(app).drain() == {"ticket": 20}
+    before = state_row(app.db).uidvalidity
+
+    # The mailbox is recreated with the same messages (a restore from backup, a migration):
+    # half of them come back already \Seen, so "unseen" alone would miss them.
+    with dovecot.client() as client:
+        client.delete_folder("Support")
+        client.create_folder("Support")
+    dovecot.append(raws[:10], folder="Support")
+    dovecot.append(raws[10:], folder="Support", flags=(b"\\Seen",))
+    with caplog.at_level(logging.WARNING, logger="gateway.imap"):
+        again = poller.sync_once()
+    assert state_row(app.db).uidvalidity != before
+    assert again.resynced and again.stored == 20
+    assert any("UIDVALIDITY" in r.getMessage() for r in caplog.records)
+    assert Processor(app).drain() == {"duplicate": 20}
+    assert tickets(app.db) == 20 and count(app.db, InboundMessage, InboundMessage.state == "duplicate") == 20
+    assert poller.sync_once().candidates == 0
