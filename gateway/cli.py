@@ -52,8 +52,9 @@ def _print_json(data: Any) -> None:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     config = _config(args)
+    from gateway.imap_config import imap_problems
     from gateway.templating import Templates
-    problems = Templates(config.templates_dir).check(["acknowledgement"])
+    problems = Templates(config.templates_dir).check(["acknowledgement"]) + imap_problems(config)
     if problems:
         raise ConfigError(problems)
     print(f"{config.path}: OK")
@@ -213,9 +214,12 @@ def cmd_held(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from gateway import views
+    from gateway.imap_config import load_imap_accounts
+    from gateway.imap_state import heartbeats
     app = _app(args)
     with app.db.sessions() as session:
         data: dict[str, Any] = {"inbound": views.inbound_counts(session)}
+        data["imap"] = heartbeats(session, load_imap_accounts(app.config), app.clock.now())
     _print_json(data) if args.json else print(data)
     return EX_OK
 
@@ -272,6 +276,11 @@ def cmd_ticket_action(args: argparse.Namespace) -> int:
     return EX_OK
 
 
+def cmd_oncall(args: argparse.Namespace) -> int:
+    from gateway.escalation.oncall_report import on_call_report
+    return on_call_report(_config(args), _clock(), args.at, as_json=args.json)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="helpdesk", description="Email-driven help-desk gateway")
     parser.add_argument("-c", "--config", help="config file (default: $HELPDESK_CONFIG, then ./config.toml)")
@@ -326,6 +335,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("ack", cmd_ticket_action, "acknowledge an escalation: stops its repeats")
     p.add_argument("ticket", type=int)
     p.add_argument("--by", required=True, help="the contact or engineer who has it")
+    p = add("oncall", cmd_oncall, "who is on call now, or at --at TIME")
+    p.add_argument("--at", help="an instant (ISO 8601; without an offset, in the [oncall] time zone)")
+    p.add_argument("--json", action="store_true")
     p = add("db", cmd_db_upgrade, "database maintenance")
     p.add_argument("action", choices=["upgrade"])
     return parser

@@ -112,7 +112,7 @@ def handle_staff_mail(session: Session, app: App, row: InboundMessage, mail: Par
     elif kind == "note":
         record(session, ticket.id, "internal-note", now, inbound_id=row.id, actor=agent.address,
                message_id=mail.message_id)
-    ticket_commands.apply(session, app, ticket, agent, reply.commands, now)
+    ticket_commands.apply(session, app, ticket, agent, reply.commands, now, (*mail.in_reply_to, *mail.references))
     record(session, ticket.id, "engineer-mail", now, inbound_id=row.id, actor=agent.address, proof=identity.proof,
            kind=kind, relayed=reached, commands=[c.line for c in reply.commands], message_id=mail.message_id)
     row.state, row.ticket_id = "done", ticket.id

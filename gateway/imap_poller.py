@@ -79,6 +79,7 @@ class ImapPoller:
                     self._sleep(self.backoff.next())
         finally:
             self._release()
+            self.wake.close()
 
     def sync_once(self) -> PassResult:
         """Connect, make one pass, disconnect: for tests, the bench and one-off runs."""
@@ -121,7 +122,7 @@ class ImapPoller:
             result = self.sync.run(session, self.stopping.is_set)
             self.passes += 1
             self._succeeded()
-            if result.stored or result.held or result.failed:
+            if result.stored or result.failed:
                 log.info("imap[%s]: stored %d, held %d, failed %d, backlog %d", self.name,
                          result.stored, result.held, result.failed, result.backlog)
             if result.lease_lost:
@@ -142,7 +143,7 @@ class ImapPoller:
         self.idling.set()
         try:
             sock, waker = session.socket().fileno(), self.wake.fileno()
-            while not news and not self.stopping.is_set():
+            while not news and not self.stopping.is_set() and not self.wake.is_set():
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import imaplib
 import logging
 import socket
@@ -83,7 +84,8 @@ class ImapSession:
             client.login(account.username, account.password)
             return cls(client, account)
         except BaseException:
-            client.shutdown()
+            with contextlib.suppress(Exception):  # the socket may already be gone (failed STARTTLS)
+                client.shutdown()
             raise
 
     def can(self, capability: bytes) -> bool:

@@ -169,7 +169,7 @@ class StateStore:
             row.backlog = backlog
             row.held = {str(uid): why for uid, why in sorted(held.items())}
             if contact:
-                row.last_success_at, row.last_error = now, None
+                row.last_success_at = now
             row.updated_at = now
             return True
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import random
-import select
 import socket
 import threading
 
@@ -13,42 +12,53 @@ class Waker:
     """A threading.Event that a select() can also wait on, beside an IMAP socket.
 
     ``set()`` from another thread interrupts a poller blocked in IDLE at once, which an Event
-    alone cannot do. It is also a drop-in for the service's ``worker.wake.set()``.
+    alone cannot do. It is also a drop-in for the service's ``worker.wake.set()``. The socket
+    pair is made on first use of ``fileno()``, so a poller that never IDLEs holds none.
     """
 
     def __init__(self) -> None:
-        self._reader, self._writer = socket.socketpair()
-        self._reader.setblocking(False)
-        self._writer.setblocking(False)
         self._flag = threading.Event()
+        self._lock = threading.Lock()
+        self._pair: tuple[socket.socket, socket.socket] | None = None
 
     def fileno(self) -> int:
-        return self._reader.fileno()
+        with self._lock:
+            if self._pair is None:
+                self._pair = socket.socketpair()
+                for end in self._pair:
+                    end.setblocking(False)
+                if self._flag.is_set():
+                    self._pair[1].send(b"!")
+            return self._pair[0].fileno()
 
     def set(self) -> None:
-        self._flag.set()
-        with contextlib.suppress(BlockingIOError, OSError):
-            self._writer.send(b"!")
+        with self._lock:
+            self._flag.set()
+            if self._pair is not None:
+                with contextlib.suppress(OSError):
+                    self._pair[1].send(b"!")
 
     def is_set(self) -> bool:
         return self._flag.is_set()
 
     def clear(self) -> None:
-        self._flag.clear()
-        with contextlib.suppress(BlockingIOError, OSError):
-            while self._reader.recv(4096):
-                pass
+        with self._lock:
+            self._flag.clear()
+            if self._pair is not None:
+                with contextlib.suppress(OSError):
+                    while self._pair[0].recv(4096):
+                        pass
 
     def wait(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for ``set()``; True if it was set."""
-        if self._flag.is_set():
-            return True
-        select.select([self._reader], [], [], max(timeout, 0.0))
-        return self._flag.is_set()
+        return self._flag.wait(max(timeout, 0.0))
 
     def close(self) -> None:
-        self._reader.close()
-        self._writer.close()
+        with self._lock:
+            if self._pair is not None:
+                for end in self._pair:
+                    end.close()
+                self._pair = None
 
 
 class Backoff:

@@ -14,6 +14,7 @@ from datetime import timedelta
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.app import App
+from gateway.imap_poller import start_imap_pollers, stop_imap_pollers
 from gateway.processor import Processor
 from gateway.sender import Sender
 from gateway.sla.driver import SlaDriver
@@ -83,6 +84,7 @@ async def _serve(app: App) -> int:
 
     processor_worker = Worker("processor", process_step, app.config.processing.poll_interval, stopping)
     workers = [processor_worker, sender_worker]
+    imap_pollers = start_imap_pollers(app, stopping, on_stored=processor_worker.wake.set)
     for worker in workers:
         worker.start()
     sla.start()
@@ -109,6 +111,7 @@ async def _serve(app: App) -> int:
         worker.wake.set()
     for worker in workers:
         await loop.run_in_executor(None, worker.join, 10)
+    await loop.run_in_executor(None, stop_imap_pollers, imap_pollers)
     app.db.dispose()
     log.info("stopped")
     return 0

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from gateway.agent_auth import agent_by_address
 from gateway.agent_commands import Command, Refusal
 from gateway.app import App
-from gateway.escalation.ack import acknowledge
+from gateway.escalation.ack import acknowledge_reply
 from gateway.models import Participant, Ticket
 from gateway.reply_token import is_support_recipient
 from gateway.sla import clocks
@@ -61,8 +61,12 @@ def check(session: Session, app: App, ticket: Ticket, agent: Agent, commands: tu
 
 
 def apply(session: Session, app: App, ticket: Ticket, agent: Agent, commands: tuple[Command, ...],
-          now: datetime) -> None:
-    """Run checked ``commands`` in order; each change is an event with the engineer as actor."""
+          now: datetime, replied_to: tuple[str, ...] = ()) -> None:
+    """Run checked ``commands`` in order; each change is an event with the engineer as actor.
+
+    ``replied_to`` (the mail's In-Reply-To and References) tells ``#ack`` which escalation mail
+    it answers, so only that tier is acknowledged.
+    """
     actor = agent.address
     for c in commands:
         if c.name == "status":
@@ -82,7 +86,7 @@ def apply(session: Session, app: App, ticket: Ticket, agent: Agent, commands: tu
             # Who works the ticket decides whether update reminders are due.
             clocks.refresh_next_deadline(session, app.config.policy, ticket)
         elif c.name == "ack":
-            acknowledge(session, app, ticket, actor, now)
+            acknowledge_reply(session, app, ticket, actor, now, replied_to)
         elif c.name == "cc":
             action, address = c.args
             if action == "add" and add_participant(session, ticket.id, address, "", "cc"):

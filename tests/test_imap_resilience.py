@@ -64,8 +64,7 @@ def test_refused_and_oversized_mail_stays_in_the_mailbox_reported_once(
     [big] = dovecot.uids(criteria=["SUBJECT", "held big"])
     [bad] = dovecot.uids(criteria=["SUBJECT", "held unreadable"])
     # Dovecot cannot open this file: it answers the FETCH with BYE and drops the connection.
-    unreadable = dovecot.mail_file(b"UNREADABLE-MARKER")
-    unreadable.chmod(0)
+    dovecot.mail_file(b"UNREADABLE-MARKER").chmod(0)
     poller = ImapPoller(account(dovecot, max_message_size=10_000, idle=False,
                                 poll_interval=timedelta(milliseconds=50)), db, clock, backoff=QUICK)
     with caplog.at_level(logging.INFO, logger="gateway.imap"), polling(poller):
@@ -81,7 +80,7 @@ def test_refused_and_oversized_mail_stays_in_the_mailbox_reported_once(
         assert len(_imap_lines(caplog, f"UID {big} stays")) == 1
         assert len(_imap_lines(caplog, f"UID {bad} stays")) == 1
 
-        unreadable.chmod(0o600)
+        dovecot.mail_file(b"UNREADABLE-MARKER").chmod(0o600)  # Dovecot has moved it to cur/ meanwhile
         poller.sync.retry_held_now()
         wait_for(lambda: count(db) == 4, 20, what="the once-unreadable mail stored")
     assert list(state_row(db).held) == [str(big)] and dovecot.uids(criteria="UNSEEN") == [big]

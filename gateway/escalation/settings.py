@@ -107,6 +107,8 @@ def load_escalation(data: Mapping[str, Any], staff: Staff, plans: set[str], prob
     managers = _account_managers(data, staff, problems)
     policies = {}
     for name, body in raw.items():
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", str(name)):
+            problems.append(f"escalation.{name}: name a policy with letters, digits, '-', '_' or '.'")
         policy = _policy(f"escalation.{name}", str(name), body, staff, oncall, managers, problems)
         if policy is not None:
             policies[str(name)] = policy

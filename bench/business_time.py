@@ -1,4 +1,4 @@
-"""Microseconds per SLA deadline computation on a UK business calendar (run: python bench/calendar.py)."""
+"""Microseconds per SLA deadline computation on a UK business calendar (run: python bench/business_time.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-# Replace this script's folder on the path: as "calendar.py" it would shadow the stdlib module.
-sys.path[0] = str(Path(__file__).resolve().parents[1])
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gateway.sla import (  # noqa: E402
     BusinessCalendar,

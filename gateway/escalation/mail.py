@@ -1,0 +1,134 @@
+"""Escalation mail: one per recipient and round, in the reader's time zone, with the ticket's story."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from gateway import reply_token
+from gateway.app import App
+from gateway.escalation.recipients import Recipient, on_call
+from gateway.escalation.settings import Tier
+from gateway.escalation.timing import TicketState, trigger_instant
+from gateway.models import Escalation, Event, Message, OutboxMessage
+from gateway.notices import base_context, local_time, to_customer
+from gateway.outbox import Draft, queue
+from gateway.tickets import record
+
+PROMISES = {"first_response": "first response", "update": "update to the customer",
+            "workaround": "workaround", "resolution": "resolution"}
+HISTORY = ("escalation", "on-call-paged", "escalation-acknowledged")
+_QUOTE_CHARS, _QUOTE_LINES = 1500, 25
+
+
+def cause_key(ticket_id: int, policy: str, tier: str, round_: int, handle: str) -> str:
+    """Once per ticket, tier and round (and recipient), across restarts and processes."""
+    return f"escalation:{ticket_id}:{policy}:{tier}:{round_}:{handle}"
+
+
+def promise(state: TicketState, tier: Tier, now: datetime) -> dict[str, Any] | None:
+    """The SLA promise the tier is about: which clock, its target, and by when."""
+    base = tier
+    while base.trigger.kind == "after":
+        ref = state.policy.tier(base.trigger.after or "")
+        if ref is None:
+            return None
+        base = ref
+    name = "first_response" if base.pages else base.trigger.clock or ""
+    c = state.clocks.get(name)
+    if c is None or c.deadline is None:
+        return None
+    due = (trigger_instant(state, base) or c.deadline) if base.trigger.kind == "breach" else c.deadline
+    return {"clock": name, "what": PROMISES.get(name, name), "target": c.target, "due_at": due,
+            "breached": due <= now, "stopped": c.stopped_at is not None}
+
+
+def _history(state: TicketState, zone: Any) -> list[str]:
+    lines = []
+    for e in state.session.scalars(select(Event).where(Event.ticket_id == state.ticket.id,
+                                                       Event.kind.in_(HISTORY)).order_by(Event.id)):
+        d = e.detail or {}
+        when = local_time(e.at, zone)
+        if e.kind == "escalation-acknowledged":
+            lines.append(f"{when}: acknowledged by {e.actor} ({', '.join(d.get('tiers', [])) or 'nothing open'})")
+        else:
+            what = "on-call paged" if e.kind == "on-call-paged" else f"tier {d.get('tier')}"
+            lines.append(f"{when}: {what}, round {d.get('round')}, to {', '.join(d.get('names', []))}")
+    return lines
+
+
+def _last_customer_message(state: TicketState, zone: Any) -> dict[str, Any] | None:
+    m = state.session.scalar(select(Message).where(
+        Message.ticket_id == state.ticket.id, Message.direction == "in", Message.kind == "customer")
+        .order_by(Message.id.desc()).limit(1))
+    if m is None:
+        return None
+    text = (m.reply_text or m.body_text or "").strip()
+    lines = text[:_QUOTE_CHARS].splitlines()[:_QUOTE_LINES]
+    cut = len(text) > _QUOTE_CHARS or len(text.splitlines()) > _QUOTE_LINES
+    return {"from": m.from_address, "at": local_time(m.created_at, zone), "lines": lines, "cut": cut}
+
+
+def send_round(app: App, state: TicketState, tier: Tier, row: Escalation, recipients: list[Recipient],
+               now: datetime) -> None:
+    """Mail round ``row.rounds`` of ``tier`` to each recipient and record it on the ticket."""
+    ticket = state.ticket
+    kind = "on-call-page" if tier.pages else "escalation"
+    token = reply_token.make_token(app.secret, ticket.id)
+    reply_to = reply_token.reply_address(app.config.gateway.support_address, ticket.id, token)
+    risk = promise(state, tier, now)
+    shift = app.config.escalation.oncall.shift_at(now) if app.config.escalation.oncall else None
+    paged = on_call(app, now) if tier.pages else None
+    for r in recipients:
+        zone = r.zone
+        context = {**base_context(app, ticket),
+                   "recipient": {"name": r.name, "handle": r.handle, "timezone": zone.key},
+                   "escalation": {"policy": state.policy.name, "tier": tier.name, "round": row.rounds,
+                                  "trigger": tier.trigger.text, "repeat": bool(tier.repeat),
+                                  "due": local_time(row.trigger_at, zone)},
+                   "promise": None if risk is None else {**risk, "due": local_time(risk["due_at"], zone)},
+                   "opened": local_time(ticket.created_at, zone),
+                   "organisation": ticket.organisation, "assignee": ticket.assignee, "group": ticket.route_group,
+                   "last_message": _last_customer_message(state, zone),
+                   "history": _history(state, zone),
+                   "oncall": {"handle": paged.handle if paged else None,
+                              "until": local_time(shift.until, zone) if shift and shift.until else None},
+                   "status_notice": local_time(row.trigger_at + tier.status_notice, zone)
+                   if tier.status_notice else None}
+        rendered = app.templates.render("oncall_page" if tier.pages else "escalation", context)
+        first = session_first_message(state, ticket.id, state.policy.name, tier.name, r.handle)
+        queue(state.session, app.outbox_policy, Draft(
+            kind=kind, cause_key=cause_key(ticket.id, state.policy.name, tier.name, row.rounds, r.handle),
+            ticket_id=ticket.id, to=((r.name, r.address),), subject=rendered.subject, text=rendered.text,
+            in_reply_to=first, references=(first,) if first else (), reply_to=reply_to,
+            auto_submitted="auto-generated"), now)
+    detail: dict[str, Any] = {"policy": state.policy.name, "tier": tier.name, "round": row.rounds, "trigger": tier.trigger.text,
+              "due": row.trigger_at.isoformat(), "to": [r.address for r in recipients],
+              "names": [r.name for r in recipients]}
+    if risk is not None:
+        detail["clock"] = risk["clock"]
+    if tier.pages:
+        record(state.session, ticket.id, "on-call-paged", now, contact=paged.handle if paged else None, **detail)
+    else:
+        record(state.session, ticket.id, "escalation", now, **detail)
+
+
+def session_first_message(state: TicketState, ticket_id: int, policy: str, tier: str, handle: str) -> str | None:
+    """The first round's Message-ID to this recipient, so later rounds thread under it."""
+    return state.session.scalar(select(OutboxMessage.message_id).where(
+        OutboxMessage.cause_key == cause_key(ticket_id, policy, tier, 1, handle)))
+
+
+def send_status_notice(app: App, state: TicketState, tier: Tier, row: Escalation, now: datetime) -> None:
+    """Fifth seed: nobody wrote within the window, so the customer hears the on-call engineer was paged."""
+    ticket = state.ticket
+    zone = ticket.timezone or app.config.gateway.timezone.key
+    to_customer(state.session, app, ticket, kind="status-paged",
+                cause_key=f"status-paged:{ticket.id}:{state.policy.name}:{tier.name}", template="status_paged",
+                now=now, context={"paged": {"at": local_time(row.fired_at, zone),
+                                            "received": local_time(state.since, zone)}})
+    row.status_notice_at = now
+    record(state.session, ticket.id, "status-paged", now, policy=state.policy.name, tier=tier.name,
+           paged_at=row.fired_at.isoformat())
