@@ -25,7 +25,7 @@ log = logging.getLogger("gateway.imap")
 
 # RFC 2177: servers may drop an IDLE after 30 minutes; re-issue it well inside that.
 IDLE_REISSUE = timedelta(minutes=10)
-# After a pass that could not store everything, try again this soon (at most).
+# After a pass that could not store everything, try again this soon, then backing off.
 RETRY_SOON = timedelta(seconds=5)
 FAILURES: tuple[type[BaseException], ...] = (*IMAP_ERRORS, GatewayError, SQLAlchemyError)
 
@@ -44,6 +44,8 @@ class ImapPoller:
         self.state = StateStore(db, clock, account, owner or new_owner(), lease_ttl)
         self.sync = FolderSync(account, db, clock, self.state, on_stored)
         self.backoff = backoff or Backoff()
+        retry = min(RETRY_SOON, account.poll_interval).total_seconds()
+        self._store_retry = Backoff(retry, max(retry, account.poll_interval.total_seconds()))
         self.connect = connect
         self._renew_every = lease_ttl.total_seconds() / 3
         self._failing_since: datetime | None = None
@@ -129,36 +131,41 @@ class ImapPoller:
                 log.warning("imap[%s]: another process took the lease; standing by", self.name)
                 return
             if result.failed:
-                self._sleep_renewing(min(self.account.poll_interval, RETRY_SOON).total_seconds())
-            elif use_idle:
+                # Some could not be stored: try again soon, then less and less often.
+                self._sleep_renewing(self._store_retry.next())
+                continue
+            self._store_retry.reset()
+            if use_idle:
                 if not self._idle(session):
+                    log.warning("imap[%s]: another process took the lease; standing by", self.name)
                     return
             else:
                 self._sleep_renewing(self.account.poll_interval.total_seconds())
 
     def _idle(self, session: ImapSession) -> bool:
         """IDLE until new mail, the re-issue time, or a wake; False when the lease was lost."""
-        deadline = time.monotonic() + min(self.account.poll_interval, IDLE_REISSUE).total_seconds()
-        news = session.idle_start()
+        now = time.monotonic()
+        deadline = now + min(self.account.poll_interval, IDLE_REISSUE).total_seconds()
+        renew_at = now + self._renew_every
+        news, kept = session.idle_start(), True
         self.idling.set()
         try:
             sock, waker = session.socket().fileno(), self.wake.fileno()
-            while not news and not self.stopping.is_set() and not self.wake.is_set():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
+            while kept and not news and not self.stopping.is_set() and not self.wake.is_set():
+                now = time.monotonic()
+                if now >= deadline:
                     break
+                if now >= renew_at:  # however chatty the socket, the lease is renewed on time
+                    kept, renew_at = self._keep_lease(), now + self._renew_every
+                    continue
                 ready = [sock] if session.has_buffered_data() else \
-                    select.select([sock, waker], [], [], min(remaining, self._renew_every))[0]
-                if waker in ready:
-                    break
+                    select.select([sock, waker], [], [], min(deadline, renew_at) - now)[0]
                 if sock in ready:
                     news = session.idle_check()
-                elif not self._keep_lease():
-                    return False
         finally:
             self.idling.clear()
         session.idle_done()
-        return True
+        return kept
 
     # Bookkeeping -------------------------------------------------------------------------------
 
@@ -236,7 +243,7 @@ def start_imap_pollers(app: App, stopping: threading.Event,
     """Start a poller thread per ``[[imap]]`` account; raise ConfigError before starting any."""
     accounts = load_imap_accounts(app.config)
     # imapclient logs every protocol line, message bodies included, at DEBUG (`helpdesk -v`).
-    logging.getLogger("imapclient").setLevel(logging.INFO)
+    logging.getLogger("imapclient").setLevel(logging.WARNING)
     workers = [ImapWorker(ImapPoller(a, app.db, app.clock, on_stored=on_stored, stopping=stopping))
                for a in accounts]
     for worker in workers:

@@ -49,7 +49,7 @@ def report_type(mail: ParsedMail) -> str:
 # Senders of bounces: the MTA's daemon (a name, not a mailbox anyone reads) and, with
 # bounce-like content, the RFC 5321 section 4.5.1 postmaster.
 _MAILER_DAEMON = re.compile(
-    r"(?i)(?:^|[\s<\"])(?:mailer-daemon|mail-daemon|mailerdaemon|mdaemon@)\b"
+    r"(?i)(?:^|[\s<\"])(?:mailer[- ]daemon|mail-daemon|mailerdaemon|mdaemon@)\b"
     r"|mail delivery (?:sub)?system"
 )
 _POSTMASTER = re.compile(r"(?i)(?:^|[\s<\"])postmaster\b")

@@ -55,9 +55,13 @@ def _loop_reason(mail: ParsedMail, own: OwnIdentity) -> str | None:
 
 
 def _null_sender(mail: ParsedMail, envelope_from: str | None) -> bool:
-    """RFC 5321 section 4.5.5: a null reverse-path marks a notification, never answered."""
-    if envelope_from is not None:
-        return envelope_from.strip() in ("", "<>")
+    """RFC 5321 section 4.5.5: a null reverse-path marks a notification, never answered.
+
+    The envelope says so when we have one; a ``Return-Path: <>`` that an earlier final
+    delivery wrote into the message (mail fetched or forwarded from another mailbox) says so too.
+    """
+    if envelope_from is not None and envelope_from.strip() in ("", "<>"):
+        return True
     return any(value.strip() == "<>" for value in mail.header_all("Return-Path"))
 
 

@@ -15,6 +15,7 @@ from gateway.escalation.timing import TicketState, trigger_instant
 from gateway.models import Escalation, Event, Message, OutboxMessage
 from gateway.notices import base_context, local_time, to_customer
 from gateway.outbox import Draft, queue
+from gateway.sla.durations import format_duration
 from gateway.tickets import record
 
 PROMISES = {"first_response": "first response", "update": "update to the customer",
@@ -45,6 +46,19 @@ def promise(state: TicketState, tier: Tier, now: datetime) -> dict[str, Any] | N
             "breached": due <= now, "stopped": c.stopped_at is not None}
 
 
+def reason(tier: Tier) -> str:
+    """Why the tier fired, in words."""
+    t = tier.trigger
+    what = PROMISES.get(t.clock or "", t.clock or "")
+    if t.kind == "share":
+        return f"{t.share:.0%} of the {what} target has gone"
+    if t.kind == "breach":
+        return f"the {what} target has passed"
+    if t.kind == "after":
+        return f'nobody acknowledged tier "{t.after}" within {format_duration(t.delay)}'
+    return "it arrived outside business hours"
+
+
 def _history(state: TicketState, zone: Any) -> list[str]:
     lines = []
     for e in state.session.scalars(select(Event).where(Event.ticket_id == state.ticket.id,
@@ -71,54 +85,60 @@ def _last_customer_message(state: TicketState, zone: Any) -> dict[str, Any] | No
     return {"from": m.from_address, "at": local_time(m.created_at, zone), "lines": lines, "cut": cut}
 
 
+def _context(app: App, state: TicketState, tier: Tier, row: Escalation, r: Recipient,
+             risk: dict[str, Any] | None, now: datetime) -> dict[str, Any]:
+    """What the escalation and page templates see, every instant in the recipient's time zone."""
+    ticket, zone = state.ticket, r.zone
+    rotation = app.config.escalation.oncall
+    shift = rotation.shift_at(now) if rotation is not None and tier.pages else None
+    return {**base_context(app, ticket),
+            "recipient": {"name": r.name, "handle": r.handle, "timezone": zone.key},
+            "escalation": {"policy": state.policy.name, "tier": tier.name, "round": row.rounds,
+                           "trigger": tier.trigger.text, "reason": reason(tier), "repeat": bool(tier.repeat),
+                           "due": local_time(row.trigger_at, zone)},
+            "promise": None if risk is None else {**risk, "due": local_time(risk["due_at"], zone)},
+            "opened": local_time(ticket.created_at, zone),
+            "organisation": ticket.organisation, "assignee": ticket.assignee, "group": ticket.route_group,
+            "last_message": _last_customer_message(state, zone),
+            "history": _history(state, zone),
+            "oncall": {"handle": shift.contact if shift else None,
+                       "until": local_time(shift.until, zone) if shift and shift.until else None},
+            "status_notice": local_time(row.trigger_at + tier.status_notice, zone) if tier.status_notice else None}
+
+
+def _first_round_id(state: TicketState, tier: Tier, handle: str) -> str | None:
+    """The first round's Message-ID to this recipient, so later rounds thread under it."""
+    return state.session.scalar(select(OutboxMessage.message_id).where(
+        OutboxMessage.cause_key == cause_key(state.ticket.id, state.policy.name, tier.name, 1, handle)))
+
+
 def send_round(app: App, state: TicketState, tier: Tier, row: Escalation, recipients: list[Recipient],
                now: datetime) -> None:
     """Mail round ``row.rounds`` of ``tier`` to each recipient and record it on the ticket."""
     ticket = state.ticket
-    kind = "on-call-page" if tier.pages else "escalation"
     token = reply_token.make_token(app.secret, ticket.id)
     reply_to = reply_token.reply_address(app.config.gateway.support_address, ticket.id, token)
     risk = promise(state, tier, now)
-    shift = app.config.escalation.oncall.shift_at(now) if app.config.escalation.oncall else None
-    paged = on_call(app, now) if tier.pages else None
     for r in recipients:
-        zone = r.zone
-        context = {**base_context(app, ticket),
-                   "recipient": {"name": r.name, "handle": r.handle, "timezone": zone.key},
-                   "escalation": {"policy": state.policy.name, "tier": tier.name, "round": row.rounds,
-                                  "trigger": tier.trigger.text, "repeat": bool(tier.repeat),
-                                  "due": local_time(row.trigger_at, zone)},
-                   "promise": None if risk is None else {**risk, "due": local_time(risk["due_at"], zone)},
-                   "opened": local_time(ticket.created_at, zone),
-                   "organisation": ticket.organisation, "assignee": ticket.assignee, "group": ticket.route_group,
-                   "last_message": _last_customer_message(state, zone),
-                   "history": _history(state, zone),
-                   "oncall": {"handle": paged.handle if paged else None,
-                              "until": local_time(shift.until, zone) if shift and shift.until else None},
-                   "status_notice": local_time(row.trigger_at + tier.status_notice, zone)
-                   if tier.status_notice else None}
-        rendered = app.templates.render("oncall_page" if tier.pages else "escalation", context)
-        first = session_first_message(state, ticket.id, state.policy.name, tier.name, r.handle)
+        rendered = app.templates.render("oncall_page" if tier.pages else "escalation",
+                                        _context(app, state, tier, row, r, risk, now))
+        first = _first_round_id(state, tier, r.handle)
         queue(state.session, app.outbox_policy, Draft(
-            kind=kind, cause_key=cause_key(ticket.id, state.policy.name, tier.name, row.rounds, r.handle),
+            kind="on-call-page" if tier.pages else "escalation",
+            cause_key=cause_key(ticket.id, state.policy.name, tier.name, row.rounds, r.handle),
             ticket_id=ticket.id, to=((r.name, r.address),), subject=rendered.subject, text=rendered.text,
             in_reply_to=first, references=(first,) if first else (), reply_to=reply_to,
             auto_submitted="auto-generated"), now)
-    detail: dict[str, Any] = {"policy": state.policy.name, "tier": tier.name, "round": row.rounds, "trigger": tier.trigger.text,
-              "due": row.trigger_at.isoformat(), "to": [r.address for r in recipients],
-              "names": [r.name for r in recipients]}
+    detail: dict[str, Any] = {"policy": state.policy.name, "tier": tier.name, "round": row.rounds,
+                              "trigger": tier.trigger.text, "due": row.trigger_at.isoformat(),
+                              "to": [r.address for r in recipients], "names": [r.name for r in recipients]}
     if risk is not None:
         detail["clock"] = risk["clock"]
     if tier.pages:
+        paged = on_call(app, now)
         record(state.session, ticket.id, "on-call-paged", now, contact=paged.handle if paged else None, **detail)
     else:
         record(state.session, ticket.id, "escalation", now, **detail)
-
-
-def session_first_message(state: TicketState, ticket_id: int, policy: str, tier: str, handle: str) -> str | None:
-    """The first round's Message-ID to this recipient, so later rounds thread under it."""
-    return state.session.scalar(select(OutboxMessage.message_id).where(
-        OutboxMessage.cause_key == cause_key(ticket_id, policy, tier, 1, handle)))
 
 
 def send_status_notice(app: App, state: TicketState, tier: Tier, row: Escalation, now: datetime) -> None:

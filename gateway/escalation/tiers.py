@@ -9,7 +9,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.app import App
-from gateway.escalation import schedule
 from gateway.escalation.mail import send_round, send_status_notice
 from gateway.escalation.recipients import resolve
 from gateway.escalation.settings import EscalationPolicy, Tier
@@ -21,6 +20,7 @@ from gateway.escalation.timing import (
     next_round_at,
     next_wakeup,
     status_notice_at,
+    store_schedule,
     trigger_instant,
 )
 from gateway.models import Escalation, Ticket
@@ -41,7 +41,7 @@ def fire_due_tiers(session: Session, app: App, ticket: Ticket, now: datetime) ->
         return
     policy = ticket_policy(app, ticket)
     if policy is None or ticket.status in CLOSED:
-        schedule.store(session, ticket, None, now)
+        store_schedule(session, ticket, None, now)
         return
     state = TicketState.load(session, app.config.policy, ticket, policy)
     for tier in policy.tiers:
@@ -59,7 +59,7 @@ def fire_due_tiers(session: Session, app: App, ticket: Ticket, now: datetime) ->
         notice = status_notice_at(state, tier, row)
         if notice is not None and notice <= now:
             send_status_notice(app, state, tier, row, now)
-    schedule.store(session, ticket, next_wakeup(state, now), now)
+    store_schedule(session, ticket, next_wakeup(state, now), now)
 
 
 def _fire(app: App, state: TicketState, tier: Tier, due: datetime, now: datetime) -> None:
@@ -88,9 +88,9 @@ def reschedule(session: Session, app: App, ticket: Ticket, now: datetime) -> Non
     if app.config.policy.plan(ticket.plan).escalation is None:
         return
     if policy is None:
-        schedule.store(session, ticket, None, now)
+        store_schedule(session, ticket, None, now)
         return
-    schedule.store(session, ticket, next_wakeup(TicketState.load(session, app.config.policy, ticket, policy), now),
+    store_schedule(session, ticket, next_wakeup(TicketState.load(session, app.config.policy, ticket, policy), now),
                    now)
 
 
@@ -101,6 +101,8 @@ def acknowledge_tiers(session: Session, app: App, ticket: Ticket, by: str, now: 
     An acknowledged tier repeats no more, and a tier that follows it ("+30m after previous") does not
     fire; a later tier on its own trigger (a breach still to come) still does.
     """
+    # The ticket row first, as the scheduler takes it: an ack racing a round waits, it cannot deadlock.
+    session.execute(select(Ticket.id).where(Ticket.id == ticket.id).with_for_update())
     query = select(Escalation).where(Escalation.ticket_id == ticket.id, Escalation.acknowledged_at.is_(None))
     if tier is not None:
         query = query.where(Escalation.tier == tier)

@@ -1,4 +1,12 @@
-"""When each tier of a ticket's escalation policy falls due, and whether a fired tier is still live."""
+"""When each tier of a ticket's escalation policy falls due, whether a fired tier is still live, and
+each ticket's next escalation instant, kept where ``refresh_next_deadline`` can see it.
+
+The tiers' instants need the escalation policies, which only the scheduler has; ``refresh_next_deadline``
+is called from everywhere with the SLA policy alone. So the scheduler stores the next instant with a
+digest of the ticket state it was computed from (``EscalationSchedule``), and a ticket whose state has
+moved since (a clock stopped or resumed, the priority changed, an engineer wrote) is due at once, to be
+computed again.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.escalation.settings import EscalationPolicy, Tier
-from gateway.models import Escalation, Event, SlaClock, Ticket
+from gateway.models import Escalation, EscalationSchedule, Event, SlaClock, Ticket
 from gateway.policy import Policy
 from gateway.sla.clocks import clocks_of
 from gateway.sla.durations import parse_target
@@ -122,6 +130,8 @@ def status_notice_at(state: TicketState, tier: Tier, row: Escalation) -> datetim
     """When the customer is told the on-call engineer was paged, unless an engineer wrote first."""
     if tier.status_notice is None or row.status_notice_at is not None or state.ticket.status in CLOSED:
         return None
+    if state.ticket.priority not in tier.priorities:  # paged for a rule's notify: no critical promise made
+        return None
     if state.wrote_since(row.trigger_at):
         return None
     return row.trigger_at + tier.status_notice
@@ -154,3 +164,22 @@ def basis(session: Session, ticket: Ticket) -> str:
     for c in clocks_of(session, ticket.id):
         parts += [c.name, iso(c.started_at), iso(c.deadline), iso(c.stopped_at)]
     return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()
+
+
+def store_schedule(session: Session, ticket: Ticket, next_at: datetime | None, now: datetime) -> None:
+    row = session.get(EscalationSchedule, ticket.id)
+    digest = basis(session, ticket)
+    if row is None:
+        session.add(EscalationSchedule(ticket_id=ticket.id, next_at=next_at, basis=digest, computed_at=now))
+    else:
+        row.next_at, row.basis, row.computed_at = next_at, digest, now
+
+
+def escalation_wakeup(session: Session, policy: Policy, ticket: Ticket) -> datetime | None:
+    """When the scheduler must next look at ``ticket`` for escalation (None: not for escalation)."""
+    if ticket.status in CLOSED or policy.plan(ticket.plan).escalation is None:
+        return None
+    row = session.get(EscalationSchedule, ticket.id)
+    if row is None or row.basis != basis(session, ticket):
+        return ticket.created_at  # already past: due at the next wake-up
+    return row.next_at

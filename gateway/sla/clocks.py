@@ -173,7 +173,7 @@ def refresh_next_deadline(session: Session, policy: Policy, ticket: Ticket) -> N
             if c.name == "update" and c.reminded_at is None and (ticket.assignee or ticket.route_group):
                 instants.append(c.deadline - policy.plan(ticket.plan).reminder_lead)
     instants.extend(t for _name, t in ticket_timers(session, policy, ticket))
-    from gateway.escalation.schedule import escalation_wakeup  # tiers, repeats, after-hours pages
+    from gateway.escalation.timing import escalation_wakeup  # tiers, repeats, after-hours pages
 
     wakeup = escalation_wakeup(session, policy, ticket)
     if wakeup is not None:

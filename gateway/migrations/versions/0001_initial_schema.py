@@ -163,7 +163,7 @@ def upgrade() -> None:
     sa.Column('ticket_id', sa.Integer(), nullable=False),
     sa.Column('inbound_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('direction', sa.String(length=4), nullable=False),
-    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
     sa.Column('message_id', sa.String(length=998), nullable=False),
     sa.Column('in_reply_to', sa.Text(), nullable=True),
     sa.Column('references', sa.Text(), nullable=True),

@@ -1,0 +1,165 @@
+"""Benchmark: IMAP ingestion from a real Dovecot (fetch, store + commit each, then \\Seen or MOVE)
+against the raw fetch rate of the same messages with imapclient alone.
+
+    .venv/bin/python bench/imap.py [N] [--done-folder] [--database-url URL]
+
+Needs Dovecot and root (tests/imap_server.py starts a throwaway server). Processing (parse ..
+ticket .. outbox) is measured separately and not part of the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from imapclient import IMAPClient
+from sqlalchemy import create_engine, text
+
+from bench.corpus_gen import generate
+from gateway.app import build_app
+from gateway.clock import FakeClock
+from gateway.config import load_config
+from gateway.db import Database
+from gateway.imap_config import ImapAccount
+from gateway.imap_poller import ImapPoller
+from gateway.imap_sync import BATCH_MESSAGES
+from gateway.intake import Envelope, store_inbound
+from gateway.models import InboundMessage
+from gateway.processor import Processor
+from tests.imap_server import Dovecot, require_dovecot
+
+
+def raw_fetch_rate(server: Dovecot, batch: int) -> float:
+    """UID FETCH BODY.PEEK[] of every message, ``batch`` per round trip: imapclient alone."""
+    with IMAPClient("127.0.0.1", server.port, ssl=False, timeout=30) as client:
+        client.login("support", server.users["support"])
+        t0 = time.perf_counter()
+        client.select_folder("INBOX", readonly=True)
+        uids = sorted(client.search("ALL"))
+        got = 0
+        for start in range(0, len(uids), batch):
+            got += len(client.fetch(uids[start:start + batch], ["BODY.PEEK[]"]))
+        elapsed = time.perf_counter() - t0
+    assert got == len(uids)
+    return got / elapsed
+
+
+class Databases:
+    """A fresh database per measurement: a SQLite file, or a PostgreSQL schema dropped at the end."""
+
+    def __init__(self, url: str | None, tmp: str) -> None:
+        self.url, self.tmp, self.schemas = url, tmp, []
+
+    def new(self, label: str) -> Database:
+        if self.url is None:
+            db = Database(f"sqlite:///{self.tmp}/{label}.sqlite3")
+        else:
+            schema = f"bench_{label}_{uuid.uuid4().hex[:8]}"
+            with create_engine(self.url).begin() as conn:
+                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+            self.schemas.append(schema)
+            db = Database(self.url, schema=schema)
+        db.upgrade()
+        return db
+
+    def drop(self) -> None:
+        if self.url is None:
+            return
+        engine = create_engine(self.url)
+        with engine.begin() as conn:
+            for schema in self.schemas:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+
+
+def store_only_rate(mails: list[bytes], db: Database) -> float:
+    """store_inbound alone (commit each), no IMAP: the ceiling the poller works under."""
+    env = Envelope(None, ())
+    t0 = time.perf_counter()
+    for i, raw in enumerate(mails):
+        store_inbound(db, raw, source="bench", envelope=env, received_at=datetime.now(UTC),
+                      source_key=f"bench:{i}")
+    return len(mails) / (time.perf_counter() - t0)
+
+
+def batch_commit_rate(mails: list[bytes], db: Database, batch: int) -> float:
+    """What a batched intake (one commit per ``batch`` rows) would allow: not the gateway's path today."""
+    now = datetime.now(UTC)
+    t0 = time.perf_counter()
+    for start in range(0, len(mails), batch):
+        with db.transaction() as session:
+            session.add_all(InboundMessage(source="bench", source_key=f"batch:{i}", mail_from=None, rcpt_to=[],
+                                           raw=raw, size=len(raw), received_at=now, state="pending",
+                                           attempts=0)
+                            for i, raw in enumerate(mails[start:start + batch], start))
+    return len(mails) / (time.perf_counter() - t0)
+
+
+def poller_rate(server: Dovecot, db: Database, tmp: str, n: int, done_folder: bool,
+                process: bool) -> tuple[float, float | None]:
+    """One poller pass over the whole INBOX, then (optionally) processing, timed apart."""
+    config = load_config(None, text=f'[gateway]\nsupport_address = "support@example.com"\n'
+                                    f'data_dir = "{tmp}"\n[outbound]\nmax_per_address_per_hour = 100000\n')
+    app = build_app(config, FakeClock(datetime(2026, 11, 23, 9, 0, tzinfo=UTC)), db=db)
+    account = ImapAccount(name="bench", host="127.0.0.1", port=server.port, security="none",
+                          username="support", password_env="-", password=server.users["support"],
+                          done_folder="Done" if done_folder else None)
+    t0 = time.perf_counter()
+    result = ImapPoller(account, app.db, app.clock).sync_once()
+    ingest = result.stored / (time.perf_counter() - t0)
+    assert result.stored == n and result.backlog == 0, result
+    if not process:
+        return ingest, None
+    t0 = time.perf_counter()
+    counts = Processor(app).drain()
+    return ingest, sum(counts.values()) / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("n", nargs="?", type=int, default=2000)
+    parser.add_argument("--done-folder", action="store_true", help="MOVE to Done instead of \\Seen")
+    parser.add_argument("--database-url", help="PostgreSQL URL (a scratch schema); default: SQLite in a tmp dir")
+    parser.add_argument("--skip-processing", action="store_true", help="do not time the processor")
+    args = parser.parse_args()
+    require_dovecot()
+    mails = generate(args.n)
+    server = Dovecot().start()
+    with tempfile.TemporaryDirectory() as tmp:
+        dbs = Databases(args.database_url, tmp)
+        try:
+            t0 = time.perf_counter()
+            server.append(mails)
+            appended = time.perf_counter() - t0
+            raw = max(raw_fetch_rate(server, BATCH_MESSAGES) for _ in range(2))
+            ingest, process = poller_rate(server, dbs.new("poller"), tmp, args.n, args.done_folder,
+                                          not args.skip_processing)
+            ceiling = store_only_rate(mails, dbs.new("store"))
+            batched = batch_commit_rate(mails, dbs.new("batch"), BATCH_MESSAGES)
+        finally:
+            server.close()
+            dbs.drop()
+    sizes = sorted(len(m) for m in mails)
+    print(f"messages: {args.n}, median {sizes[len(sizes) // 2]} bytes, mean {sum(sizes) // len(sizes)} bytes;"
+          f" database {'PostgreSQL' if args.database_url else 'SQLite (WAL, synchronous=FULL)'}")
+    print(f"append to Dovecot (setup):                      {args.n / appended:8.0f} msg/s")
+    print(f"raw imapclient UID FETCH BODY.PEEK[] ({BATCH_MESSAGES}/trip):  {raw:8.0f} msg/s")
+    print(f"poller: fetch + store_inbound + {'MOVE' if args.done_folder else 'Seen'} (one pass): "
+          f"{ingest:8.0f} msg/s")
+    print(f"store_inbound alone, commit each (ceiling):     {ceiling:8.0f} msg/s")
+    print(f"(for comparison) one commit per {BATCH_MESSAGES} rows:          {batched:8.0f} msg/s")
+    if process is not None:
+        print(f"processing (parse .. outbox), separately:       {process:8.0f} msg/s")
+    print(f"ratio poller / raw fetch:                       {ingest / raw:8.2f}  (target >= 0.7)")
+    print(f"ratio poller / store_inbound alone:             {ingest / ceiling:8.2f}")
+
+
+if __name__ == "__main__":
+    main()

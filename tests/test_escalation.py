@@ -1,0 +1,472 @@
+"""Escalation tiers on a fake clock: who is mailed when, repeats, acknowledgement, exactly once."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import tempfile
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway import workflow
+from gateway.app import App, build_app
+from gateway.clock import FakeClock
+from gateway.config import DatabaseSettings, load_config
+from gateway.db import Database
+from gateway.escalation.ack import acknowledge, acknowledge_reply
+from gateway.escalation.tiers import fire_due_tiers
+from gateway.intake import Envelope, store_inbound
+from gateway.models import Escalation, Event, OutboxMessage, Ticket
+from gateway.processor import Processor
+from gateway.sla.scheduler import SlaScheduler
+from tests.support import customer_mail
+
+LONDON = ZoneInfo("Europe/London")
+SUNDAY_2AM = datetime(2026, 11, 22, 2, 0, tzinfo=LONDON)  # GMT: London time is UTC
+MONDAY_10AM = datetime(2026, 11, 23, 10, 0, tzinfo=LONDON)
+
+CONFIG = """
+[gateway]
+support_address = "support@example.com"
+name = "Example Support"
+timezone = "Europe/London"
+
+[outbound]
+transport = "directory"
+max_per_address_per_hour = 50
+max_per_ticket_per_hour = 100
+
+[calendars.uk]
+timezone = "Europe/London"
+days = "mon-fri"
+open = "09:00-17:00"
+
+[plans.standard]
+calendar = "uk"
+escalation = "desk"
+
+[plans.standard.priorities.P1]
+first_response = "20m"
+resolution = "4h"
+calendar = "24x7"
+
+[plans.standard.priorities.P2]
+first_response = "1h"
+
+[[customers]]
+name = "Acme"
+domains = ["acme.example"]
+account_manager = "amy"
+timezone = "Europe/London"
+
+[[customers]]
+name = "Globex"
+domains = ["globex.example"]
+timezone = "Europe/London"
+
+[contacts.sam]
+name = "Sam Duty"
+address = "sam@example.com"
+roles = ["duty-manager"]
+
+[contacts.amy]
+name = "Amy Accounts"
+address = "amy@example.com"
+timezone = "America/New_York"
+
+[contacts.alex]
+name = "Alex Accounts"
+address = "alex@example.com"
+roles = ["account-manager"]
+
+[contacts.hana]
+name = "Hana Head"
+address = "hana@example.com"
+roles = ["head"]
+
+[contacts.alice]
+name = "Alice Oncall"
+address = "alice@example.com"
+
+[contacts.bob]
+name = "Bob Oncall"
+address = "bob@example.com"
+
+[oncall]
+timezone = "Europe/London"
+handover = "mon 09:00"
+start = 2026-11-02
+rotation = ["alice", "bob"]
+
+[[escalation.desk.tiers]]
+name = "page"
+at = "after hours"
+priorities = ["P1"]
+repeat = "15m"
+status_notice = "1h"
+
+[[escalation.desk.tiers]]
+name = "warn"
+at = "50% first_response"
+notify = ["role:duty-manager"]
+priorities = ["P1", "P2"]
+repeat = "10m"
+
+[[escalation.desk.tiers]]
+name = "breach"
+at = "breach first_response"
+notify = ["role:account-manager"]
+priorities = ["P1", "P2"]
+repeat = "30m"
+
+[[escalation.desk.tiers]]
+name = "head"
+at = "+30m after breach"
+notify = ["role:head"]
+priorities = ["P1", "P2"]
+
+[[escalation.desk.tiers]]
+name = "resolution"
+at = "breach resolution"
+notify = ["contact:hana", "on-call"]
+
+[[rules]]
+name = "outage"
+description = "Down: P1."
+when = { words = ["down", "outage"] }
+then = { priority = "P1" }
+
+[[rules]]
+name = "slow"
+description = "Slow: P2."
+when = { words = ["slow"] }
+then = { priority = "P2" }
+
+[[rules]]
+name = "security"
+description = "Security: tell Sam."
+when = { words = ["security"] }
+then = { notify = ["sam"] }
+"""
+
+
+class Desk:
+    """One gateway process on a fake clock: processor and SLA scheduler, no network."""
+
+    def __init__(self, db: Path | Database, start: datetime, config: str = CONFIG) -> None:
+        database = db if isinstance(db, Database) else Database(f"sqlite:///{db}")
+        loaded = load_config(None, text=config)
+        loaded = replace(loaded, database=DatabaseSettings(url=database.url),
+                         gateway=replace(loaded.gateway, data_dir=Path(tempfile.gettempdir())))
+        self.clock = FakeClock(start)
+        self.app: App = build_app(loaded, self.clock, db=database)
+        self.app.db.upgrade()
+        self.scheduler = SlaScheduler(self.app)
+
+    def mail(self, sender: str, subject: str, body: str) -> None:
+        store_inbound(self.app.db, customer_mail(sender, subject, body), source="test",
+                      envelope=Envelope(sender, ("support@example.com",)), received_at=self.clock.now())
+        Processor(self.app).drain()
+        self.scheduler.run_due()
+
+    def advance(self, instant: datetime) -> None:
+        """Move time on, waking at every deadline on the way as the scheduler does."""
+        while (earliest := self.scheduler.earliest()) is not None and earliest <= instant:
+            self.clock.set(max(earliest, self.clock.now()))
+            self.scheduler.run_due()
+        self.clock.set(max(instant, self.clock.now()))
+        self.scheduler.run_due()
+
+    def act(self, action: Callable[[Session, App, Ticket, datetime], Any], number: int = 1) -> Any:
+        with self.app.db.transaction() as session:
+            ticket = session.get(Ticket, number)
+            assert ticket is not None
+            return action(session, self.app, ticket, self.clock.now())
+
+    def mails(self, *kinds: str) -> list[tuple[str, str, str]]:
+        """(London time HH:MM, kind, first recipient) of every queued mail of ``kinds``, in that order."""
+        with self.app.db.sessions() as session:
+            rows = session.scalars(select(OutboxMessage).where(OutboxMessage.kind.in_(kinds)))
+            return sorted((f"{r.created_at.astimezone(LONDON):%H:%M}", r.kind, r.recipient) for r in rows)
+
+    def message(self, kind: str, to: str, index: int = 0) -> EmailMessage:
+        with self.app.db.sessions() as session:
+            raws = list(session.scalars(select(OutboxMessage.raw).where(
+                OutboxMessage.kind == kind, OutboxMessage.recipient == to).order_by(OutboxMessage.id)))
+        msg = email.message_from_bytes(raws[index], policy=email.policy.default)
+        assert isinstance(msg, EmailMessage)
+        return msg
+
+    def events(self, kind: str) -> list[Event]:
+        with self.app.db.sessions() as session:
+            return list(session.scalars(select(Event).where(Event.kind == kind).order_by(Event.id)))
+
+    def next_deadline(self, number: int = 1) -> datetime | None:
+        with self.app.db.sessions() as session:
+            ticket = session.get(Ticket, number)
+            assert ticket is not None
+            return ticket.next_deadline
+
+
+@pytest.fixture
+def desk(tmp_path: Path) -> Desk:
+    return Desk(tmp_path / "desk.sqlite3", SUNDAY_2AM)
+
+
+def at(hh_mm: str, day: datetime = SUNDAY_2AM) -> datetime:
+    hours, minutes = map(int, hh_mm.split(":"))
+    return day.replace(hour=hours, minute=minutes)
+
+
+PAGE, ESC = "on-call-page", "escalation"
+
+
+def test_a_p1_after_hours_climbs_the_ladder_each_tier_once_per_trigger(database: Database) -> None:
+    desk = Desk(database, SUNDAY_2AM)
+    desk.mail("Ops <ops@acme.example>", "Site down", "Everything is down.")
+    desk.advance(at("03:00"))
+    assert desk.mails(PAGE, ESC, "status-paged") == sorted([
+        ("02:00", PAGE, "alice@example.com"),          # after hours: the on-call engineer, at once
+        ("02:10", ESC, "sam@example.com"),              # 50% of the 20-minute first response
+        ("02:15", PAGE, "alice@example.com"),           # every 15 minutes until acknowledged
+        ("02:20", ESC, "sam@example.com"),
+        ("02:20", ESC, "amy@example.com"),              # breach: Acme's own account manager, not Alex
+        ("02:30", PAGE, "alice@example.com"),
+        ("02:30", ESC, "sam@example.com"),
+        ("02:40", ESC, "sam@example.com"),
+        ("02:45", PAGE, "alice@example.com"),
+        ("02:50", ESC, "sam@example.com"),
+        ("02:50", ESC, "amy@example.com"),
+        ("02:50", ESC, "hana@example.com"),             # 30 minutes after the breach, unacknowledged
+        ("03:00", PAGE, "alice@example.com"),
+        ("03:00", ESC, "sam@example.com"),
+        ("03:00", "status-paged", "ops@acme.example"),  # nobody wrote within the hour
+    ])
+    with desk.app.db.sessions() as session:
+        rows = {r.tier: r.rounds for r in session.scalars(select(Escalation))}
+    assert rows == {"page": 5, "warn": 6, "breach": 2, "head": 1}
+    paged = desk.events("on-call-paged")
+    assert [(e.detail["round"], e.detail["contact"]) for e in paged] == [(n, "alice") for n in range(1, 6)]
+
+
+def test_tier_instants_wake_the_scheduler(desk: Desk) -> None:
+    desk.mail("Ops <ops@acme.example>", "Site down", "Everything is down.")
+    # Earlier than the SLA's own near-breach warning (80%: 02:16) and the page's repeat (02:15).
+    assert desk.next_deadline() == at("02:10")
+    desk.advance(at("02:10"))
+    assert desk.next_deadline() == at("02:15")
+
+
+def test_acknowledgement_stops_the_repeats_and_the_tier_that_follows(desk: Desk) -> None:
+    desk.mail("Ops <ops@acme.example>", "Site down", "Everything is down.")
+    desk.advance(at("02:25"))
+    acked = desk.act(lambda s, app, t, now: acknowledge(s, app, t, "AMY@example.com", now))
+    assert acked == ["page", "warn", "breach"]
+    desk.advance(at("06:30"))
+    assert [m for m in desk.mails(PAGE, ESC) if m[0] > "02:25"] == sorted([
+        ("06:00", ESC, "hana@example.com"),             # a new promise broken: resolution, 4 hours,
+        ("06:00", ESC, "alice@example.com"),            # to Hana and whoever is on call then
+    ])
+    [event] = desk.events("escalation-acknowledged")
+    assert (event.actor, event.at, event.detail) == ("amy", at("02:25"), {"tiers": ["page", "warn", "breach"]})
+    assert desk.mails("status-paged") == sorted([("03:00", "status-paged", "ops@acme.example")])
+
+
+def test_an_engineer_writing_stops_pages_reminders_and_the_status_notice(desk: Desk) -> None:
+    desk.mail("Ops <ops@acme.example>", "Site down", "Everything is down.")
+    desk.advance(at("02:12"))
+    desk.act(lambda s, app, t, now: workflow.public_update(s, app, t, now, "alice"))
+    assert desk.next_deadline() == desk.act(lambda s, app, t, now: t.created_at)  # to be looked at again
+    desk.advance(at("04:00"))
+    assert desk.mails(PAGE, ESC, "status-paged") == sorted([
+        ("02:00", PAGE, "alice@example.com"), ("02:10", ESC, "sam@example.com")])
+
+
+def test_an_ack_reply_acknowledges_the_tier_of_the_mail_it_answers(desk: Desk) -> None:
+    desk.mail("Ops <ops@acme.example>", "Site down", "Everything is down.")
+    desk.advance(at("02:12"))
+    warn = desk.message(ESC, "sam@example.com")
+    acked = desk.act(lambda s, app, t, now: acknowledge_reply(s, app, t, "sam@example.com", now,
+                                                              [str(warn["Message-ID"])]))
+    assert acked == ["warn"]
+    desk.advance(at("02:31"))
+    assert [m for m in desk.mails(PAGE, ESC) if m[0] > "02:12"] == sorted([
+        ("02:15", PAGE, "alice@example.com"), ("02:20", ESC, "amy@example.com"),
+        ("02:30", PAGE, "alice@example.com")])
+
+
+def test_business_hours_p2_goes_to_the_role_when_the_customer_has_no_own_manager(tmp_path: Path) -> None:
+    desk = Desk(tmp_path / "d.sqlite3", MONDAY_10AM)
+    desk.mail("Ops <ops@globex.example>", "Everything slow", "Pages are slow.")
+    desk.advance(at("12:00", MONDAY_10AM))
+    assert desk.mails(PAGE, ESC) == sorted([
+        ("10:30", ESC, "sam@example.com"), ("10:40", ESC, "sam@example.com"), ("10:50", ESC, "sam@example.com"),
+        ("11:00", ESC, "sam@example.com"), ("11:00", ESC, "alex@example.com"), ("11:10", ESC, "sam@example.com"),
+        ("11:20", ESC, "sam@example.com"), ("11:30", ESC, "sam@example.com"), ("11:30", ESC, "alex@example.com"),
+        ("11:30", ESC, "hana@example.com"), ("11:40", ESC, "sam@example.com"), ("11:50", ESC, "sam@example.com"),
+        ("12:00", ESC, "sam@example.com"), ("12:00", ESC, "alex@example.com")])
+
+
+def test_a_p1_in_business_hours_pages_nobody(tmp_path: Path) -> None:
+    desk = Desk(tmp_path / "d.sqlite3", MONDAY_10AM)
+    desk.mail("Ops <ops@acme.example>", "Site down", "Everything is down.")
+    desk.advance(at("11:30", MONDAY_10AM))
+    assert desk.mails(PAGE, "status-paged") == []
+
+
+def test_a_rule_s_notify_pages_on_call_with_the_named_contact_after_hours(desk: Desk) -> None:
+    desk.mail("Ops <ops@acme.example>", "Security question", "Was there a security problem last night?")
+    desk.advance(at("03:30"))
+    assert desk.mails(PAGE, ESC, "status-paged") == sorted([
+        ("02:00", PAGE, "alice@example.com"), ("02:00", PAGE, "sam@example.com"),
+        ("02:15", PAGE, "alice@example.com"), ("02:15", PAGE, "sam@example.com"),
+        ("02:30", PAGE, "alice@example.com"), ("02:30", PAGE, "sam@example.com"),
+        ("02:45", PAGE, "alice@example.com"), ("02:45", PAGE, "sam@example.com"),
+        ("03:00", PAGE, "alice@example.com"), ("03:00", PAGE, "sam@example.com"),
+        ("03:15", PAGE, "alice@example.com"), ("03:15", PAGE, "sam@example.com"),
+        ("03:30", PAGE, "alice@example.com"), ("03:30", PAGE, "sam@example.com"),
+    ])  # a P3 made no critical promise: no status notice to the customer
+
+
+def test_a_priority_raised_to_p1_after_hours_pages_then(tmp_path: Path) -> None:
+    desk = Desk(tmp_path / "d.sqlite3", at("01:00"))
+    desk.mail("Ops <ops@acme.example>", "Question", "How do I export a report?")
+    desk.advance(at("01:40"))
+    desk.act(lambda s, app, t, now: workflow.set_priority(s, app, t, "P1", now, "rules", "customer reply"))
+    desk.advance(at("01:55"))
+    assert desk.mails(PAGE) == sorted([("01:40", PAGE, "alice@example.com"), ("01:55", PAGE, "alice@example.com")])
+
+
+def test_closing_the_ticket_stops_everything(desk: Desk) -> None:
+    desk.mail("Ops <ops@acme.example>", "Site down", "Everything is down.")
+    desk.advance(at("02:05"))
+    desk.act(lambda s, app, t, now: workflow.set_status(s, app, t, "resolved", now, "alice"))
+    desk.advance(at("08:00"))
+    assert desk.mails(PAGE, ESC, "status-paged") == sorted([("02:00", PAGE, "alice@example.com")])
+    assert desk.next_deadline() is None
+
+
+def test_exactly_once_across_processes_and_restarts(database: Database) -> None:
+    """Two processes on one database (SQLite, and PostgreSQL when configured), then a restart."""
+    def connect() -> Database:
+        return Database(database.url, schema=database.schema)
+
+    first, second = Desk(connect(), SUNDAY_2AM), Desk(connect(), SUNDAY_2AM)
+    first.mail("Ops <ops@acme.example>", "Site down", "Everything is down.")
+    second.scheduler.run_due()
+    first.app.db.dispose()  # the first process goes away between the repeat's instant and its mail
+    second.clock.set(at("02:16"))
+    for _ in range(3):
+        second.scheduler.run_due()
+    with second.app.db.transaction() as session:  # and a direct second call at the same instant
+        ticket = session.get(Ticket, 1)
+        assert ticket is not None
+        fire_due_tiers(session, second.app, ticket, at("02:16"))
+    second.app.db.dispose()
+    restarted = Desk(connect(), at("02:16"))
+    restarted.scheduler.run_due()
+    assert restarted.mails(PAGE, ESC) == sorted([
+        ("02:00", PAGE, "alice@example.com"), ("02:16", ESC, "sam@example.com"),
+        ("02:16", PAGE, "alice@example.com")])
+    with restarted.app.db.sessions() as session:
+        keys = list(session.scalars(select(OutboxMessage.cause_key).where(OutboxMessage.kind == PAGE)))
+    assert keys == ["escalation:1:desk:page:1:alice", "escalation:1:desk:page:2:alice"]
+    restarted.app.db.dispose()
+
+
+def test_the_mail_says_what_is_at_risk_by_when_in_the_reader_s_zone(desk: Desk) -> None:
+    desk.mail("Ops <ops@acme.example>", "Site down", "Everything is down since 01:30.")
+    desk.advance(at("02:20"))
+    breach = desk.message(ESC, "amy@example.com")
+    text = breach.get_body(("plain",)).get_content().replace("\r\n", "\n")  # type: ignore[union-attr]
+    assert breach["Subject"] == ("[#1] Escalation P1: first response breached, due Saturday 21 November 2026 "
+                                 "21:20 EST - Site down")
+    assert "first response (20 minutes) was due by Saturday 21 November 2026 21:20 EST and is BREACHED" in text
+    assert "> Everything is down since 01:30." in text
+    assert "Saturday 21 November 2026 21:00 EST: on-call paged, round 1, to Alice Oncall" in text
+    assert "Saturday 21 November 2026 21:10 EST: tier warn, round 1, to Sam Duty" in text
+    assert "#ack" in text and "#assign me" in text and "helpdesk ack 1 --by amy" in text
+    assert str(breach["Reply-To"]).startswith("support+1-")
+    assert breach["Auto-Submitted"] == "auto-generated"
+    page = desk.message(PAGE, "alice@example.com", 1)
+    page_text = page.get_body(("plain",)).get_content().replace("\r\n", "\n")  # type: ignore[union-attr]
+    assert "as the on-call engineer (on call until Monday 23 November 2026 09:00 GMT)" in page_text
+    assert "Page 2: nobody has acknowledged it yet" in page_text
+    assert "the customer is told at\nSunday 22 November 2026 03:00 GMT" in page_text
+    assert page["In-Reply-To"] == desk.message(PAGE, "alice@example.com", 0)["Message-ID"]
+
+
+def test_status_notice_tells_the_customer_the_on_call_engineer_was_paged(desk: Desk) -> None:
+    desk.mail("Ops <ops@acme.example>", "Site down", "Everything is down.")
+    desk.advance(at("03:00"))
+    notice = desk.message("status-paged", "ops@acme.example")
+    text = notice.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Our on-call engineer has been paged (Sunday 22 November 2026 02:00 GMT)" in text
+    assert notice["Subject"] == "[#1] Status of your request: Site down"
+
+
+@pytest.mark.parametrize(("change", "problem"), [
+    (('escalation = "desk"', 'escalation = "dsk"'), "plans.standard.escalation: no escalation policy named 'dsk'"),
+    (('"role:head"', '"role:ceo"'), "escalation.desk.tiers[3].notify: no contact has the role 'ceo'"),
+    (('"+30m after breach"', '"+30m after head"'), "escalation.desk.tiers[3].at: '+30m after head' follows no"),
+    (('"50% first_response"', '"50% response"'), "escalation.desk.tiers[1].at: '50% response': 'response' is not"),
+    (('"breach first_response"', '"when it breaks"'), "escalation.desk.tiers[2].at: cannot read trigger"),
+    (('repeat = "10m"', 'repeat = "often"'), "escalation.desk.tiers[1].repeat: 'often' is not an interval"),
+    (('name = "head"', 'name = "warn"'), "escalation.desk.tiers[3].name: 'warn' is used by an earlier tier"),
+    (('account_manager = "amy"', 'account_manager = "amyy"'), "customers[0].account_manager: no contact 'amyy'"),
+    (('"contact:hana"', '"contact:hannah"'), "escalation.desk.tiers[4].notify: no contact or engineer 'hannah'"),
+    (('"contact:hana"', '"boss"'), "escalation.desk.tiers[4].notify: 'boss' is not"),
+    (('notify = ["role:duty-manager"]', 'notify = ["role:duty-manager"]\nstatus_notice = "1h"'),
+     "escalation.desk.tiers[1].status_notice: only an after-hours tier"),
+    (('priorities = ["P1"]\nrepeat = "15m"', 'priorities = ["P0"]\nrepeat = "15m"'),
+     "escalation.desk.tiers[0].priorities:"),
+])
+def test_config_problems_name_the_key_and_the_fix(change: tuple[str, str], problem: str) -> None:
+    from gateway.errors import ConfigError
+    assert change[0] in CONFIG
+    with pytest.raises(ConfigError) as err:
+        load_config(None, text=CONFIG.replace(change[0], change[1], 1))
+    assert any(p.startswith(problem) for p in err.value.problems), err.value.problems
+
+
+def test_on_call_without_oncall_table_is_a_problem() -> None:
+    from gateway.errors import ConfigError
+    start = CONFIG.index("[oncall]")
+    text = CONFIG[:start] + CONFIG[CONFIG.index("[[escalation.desk.tiers]]"):]
+    with pytest.raises(ConfigError) as err:
+        load_config(None, text=text)
+    assert 'escalation.desk.tiers[0].notify: "on-call" needs an [oncall] table' in err.value.problems[0]
+
+
+def test_the_migration_creates_the_tables_the_models_describe(tmp_path: Path) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from gateway.db import Database
+    from gateway.models import Base
+    db = Database(f"sqlite:///{tmp_path / 'm.sqlite3'}")
+    db.upgrade()
+    with db.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    mine = [d for d in diff if "escalation" in repr(d)]
+    assert mine == []
+    db.dispose()
+
+
+def test_a_ticket_due_for_a_fresh_look_is_settled_by_the_next_wake_up(desk: Desk) -> None:
+    desk.mail("Ops <ops@acme.example>", "Site down", "Everything is down.")
+    desk.clock.set(at("02:05"))
+    desk.act(lambda s, app, t, now: workflow.set_status(s, app, t, "pending", now, "alice"))
+    stale = desk.next_deadline()
+    assert stale is not None and stale <= desk.clock.now()  # the clocks paused: tier instants moved
+    desk.scheduler.run_due()
+    assert desk.next_deadline() == at("02:15")  # only the page repeats while the clocks are paused
