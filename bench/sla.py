@@ -84,7 +84,7 @@ def lateness(count: int, spread: float) -> list[float]:
         driver.start()
         end = due[-1] + timedelta(seconds=60)
         while clock.now() < end:
-            with app.db.sessions() as s:
+            with app.db.read_sessions() as s:
                 done = s.scalar(select(OutboxMessage.id).order_by(OutboxMessage.id.desc()).limit(1)) or 0
             if done >= count:
                 break

@@ -18,6 +18,7 @@ log = logging.getLogger("gateway.process")
 PROOF_TOKEN = "reply-token"
 PROOF_AUTH_RESULTS = "authentication-results"
 PROOF_DKIM = "dkim"
+PROOF_APPROVED = "approved"  # a reviewer ran `helpdesk held approve` on the held mail
 
 
 def agent_by_address(staff: Staff, address: str) -> Agent | None:
@@ -60,6 +61,7 @@ class Identity:
     agent: Agent | None
     proof: str | None
     reason: str
+    # The ticket of the reply token that proved the sender; unproven, of another engineer's token.
     token_ticket: int | None = None
     token_owner: Agent | None = None  # an engineer whose reply address the mail was sent to
 
@@ -121,15 +123,17 @@ def authenticate(app: App, raw: bytes, mail: ParsedMail, envelope_rcpts: tuple[s
     sender = mail.sender.key if mail.sender else ""
     claimed = agent_by_address(staff, sender) if sender else None
     tokens = tokens_in(app, mail, envelope_rcpts)
-    foreign = next((t.owner for t in tokens if t.owner is not None and t.owner != claimed), None)
+    other = next((t for t in tokens if t.owner is not None and t.owner != claimed), None)
+    foreign, foreign_ticket = (other.owner, other.ticket_id) if other else (None, None)
     if claimed is None:
         who = f"{sender or 'a mail without From'} is not an engineer"
         if foreign is not None:
             return Identity(None, None, None, f"{who} but wrote to the reply address issued to {foreign.handle}",
-                            token_owner=foreign)
+                            token_ticket=foreign_ticket, token_owner=foreign)
         return Identity(None, None, None, who)
     if len(mail.header_all("From")) != 1 or len(_from_addresses(mail)) != 1:
-        return Identity(claimed, None, None, "more than one From: which one signed is unclear", token_owner=foreign)
+        return Identity(claimed, None, None, "more than one From: which one signed is unclear",
+                        token_ticket=foreign_ticket, token_owner=foreign)
     reasons = []
     own = next((t for t in tokens if t.owner == claimed), None)
     if auth.reply_token:
@@ -152,7 +156,7 @@ def authenticate(app: App, raw: bytes, mail: ParsedMail, envelope_rcpts: tuple[s
     if not reasons:
         reasons.append("no proof is accepted: [agents] enables neither reply_token, trusted_authserv_ids "
                        "nor verify_dkim")
-    return Identity(claimed, None, None, "; ".join(reasons), token_owner=foreign)
+    return Identity(claimed, None, None, "; ".join(reasons), token_ticket=foreign_ticket, token_owner=foreign)
 
 
 def _from_addresses(mail: ParsedMail) -> list[str]:

@@ -114,7 +114,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def cmd_tickets(args: argparse.Namespace) -> int:
     from gateway import views
     app = _app(args)
-    with app.db.sessions() as session:
+    with app.db.read_sessions() as session:
         if args.action == "list":
             rows = views.list_tickets(session, status=args.status)
             if args.json:
@@ -156,7 +156,7 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
     from gateway.models import InboundMessage
     app = _app(args)
     if args.action == "list":
-        with app.db.sessions() as session:
+        with app.db.read_sessions() as session:
             rows = views.list_quarantine(session)
         if args.json:
             _print_json(rows)
@@ -184,7 +184,7 @@ def cmd_held(args: argparse.Namespace) -> int:
     from gateway.models import InboundMessage
     app = _app(args)
     if args.action == "list":
-        with app.db.sessions() as session:
+        with app.db.read_sessions() as session:
             rows = [{"id": r.id, "received_at": r.received_at.isoformat(), "message_id": r.message_id,
                      "from": r.mail_from, "reason": r.reason}
                     for r in session.scalars(select(InboundMessage).where(InboundMessage.state == "held")
@@ -217,7 +217,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from gateway.imap_config import load_imap_accounts
     from gateway.imap_state import heartbeats
     app = _app(args)
-    with app.db.sessions() as session:
+    with app.db.read_sessions() as session:
         data: dict[str, Any] = {"inbound": views.inbound_counts(session)}
         data["imap"] = heartbeats(session, load_imap_accounts(app.config), app.clock.now())
     _print_json(data) if args.json else print(data)

@@ -27,6 +27,10 @@ class Database:
         self.schema = schema
         self.engine = make_engine(url, schema=schema)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Reads need no write lock: on SQLite (WAL) a deferred transaction reads a snapshot
+        # while a writer works, so `tickets show` never waits behind the processor.
+        self._read_engine = _sqlite_engine(url, immediate=False) if url.startswith("sqlite") else self.engine
+        self.read_sessions = sessionmaker(self._read_engine, expire_on_commit=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -43,6 +47,7 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        self._read_engine.dispose()
 
 
 def make_engine(url: str, *, schema: str | None = None) -> Engine:
@@ -56,7 +61,7 @@ def make_engine(url: str, *, schema: str | None = None) -> Engine:
     return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
 
 
-def _sqlite_engine(url: str) -> Engine:
+def _sqlite_engine(url: str, *, immediate: bool = True) -> Engine:
     path = url.removeprefix("sqlite:///")
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -81,7 +86,7 @@ def _sqlite_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
 

@@ -123,7 +123,7 @@ def refuse(session: Session, app: App, agent: Agent, ticket: Ticket | None, mail
 
 
 def alert(session: Session, app: App, agent: Agent, ticket_id: int | None, mail: ParsedMail, reason: str,
-          now: datetime) -> None:
+          now: datetime, *, inbound_id: int) -> None:
     """Tell the real engineer that mail using their name or reply address was held: once a day.
 
     Queued without a ticket: a forger decides which ticket, and must not spend its mail budget.
@@ -133,7 +133,7 @@ def alert(session: Session, app: App, agent: Agent, ticket_id: int | None, mail:
         "engineer": {"name": agent.name, "handle": agent.handle, "address": agent.address},
         "held": {"from": one_line(mail.sender.addr) if mail.sender else "(none)",
                  "subject": one_line(mail.subject), "message_id": one_line(mail.message_id),
-                 "ticket": ticket_id, "reason": reason,
+                 "ticket": ticket_id, "reason": reason, "inbound": inbound_id,
                  "at": local_time(now, app.config.gateway.timezone)}})
     queue(session, app.outbox_policy, Draft(
         kind=ALERT, cause_key=f"forged:{agent.handle}:{now.date().isoformat()}"[:255], ticket_id=None,

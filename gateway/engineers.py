@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from datetime import datetime
@@ -9,7 +10,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from gateway import engineer_notify, participants, ticket_commands
-from gateway.agent_auth import PROOF_TOKEN, Identity, agent_by_address, authenticate, tokens_in
+from gateway.agent_auth import PROOF_APPROVED, PROOF_TOKEN, Identity, agent_by_address, authenticate, tokens_in
 from gateway.agent_commands import Refusal, parse_reply
 from gateway.app import App
 from gateway.correlate import Correlation
@@ -58,6 +59,8 @@ def _hold_unproven(session: Session, app: App, row: InboundMessage, mail: Parsed
     sender = mail.sender.key if mail.sender else ""
     ticket_id = corr.ticket_id if corr.ticket_id is not None else identity.token_ticket
     who = f"in the name of engineer {identity.claimed.handle}: " if identity.claimed else ""
+    if row.verdict == "approved":
+        who = "approved, but a reviewer cannot make a non-engineer's mail an engineer's: " + who
     row.state, row.ticket_id = "held", ticket_id
     row.reason = f"unverified mail {who}{identity.reason}; not relayed, no command run"[:2000]
     record(session, ticket_id, "held", now, inbound_id=row.id, sender=sender, reason=row.reason,
@@ -65,7 +68,7 @@ def _hold_unproven(session: Session, app: App, row: InboundMessage, mail: Parsed
     told: list[Agent] = []
     for agent in (identity.claimed, identity.token_owner):
         if agent is not None and agent not in told:
-            engineer_notify.alert(session, app, agent, ticket_id, mail, identity.reason, now)
+            engineer_notify.alert(session, app, agent, ticket_id, mail, identity.reason, now, inbound_id=row.id)
             told.append(agent)
     log.warning("%s: held: %s", mail.message_id, row.reason)
     return "held"
@@ -86,6 +89,10 @@ def handle_staff_mail(session: Session, app: App, row: InboundMessage, mail: Par
                       now: datetime) -> str:
     """A proven engineer's reply: commands run, text relayed to the customer. Anything else is held."""
     identity = authenticate(app, row.raw, mail, tuple(row.rcpt_to or ()))
+    if identity.agent is None and identity.claimed is not None and row.verdict == "approved":
+        # A reviewer vouched for this held mail (`helpdesk held approve`): it is the engineer's.
+        identity = dataclasses.replace(identity, agent=identity.claimed, proof=PROOF_APPROVED,
+                                       reason=f"approved by a reviewer; unproven because {identity.reason}")
     if identity.agent is None:
         return _hold_unproven(session, app, row, mail, identity, corr, now)
     agent = identity.agent

@@ -47,10 +47,12 @@ def gate(session: Session, app: App, row: InboundMessage, ticket: Ticket, mail: 
 
     A reply address leaks easily: a third party (a sign-up form filled in with it, say) can send
     mail to it. Only the customer, the ticket's participants and colleagues the policy admits may
-    add to a ticket; anything else would reach the customer and the engineers as if it were theirs
+    add to a ticket; anything else would be read, notified and quoted as the customer's own words
     (the "ticket trick", 2017). Engineers never come here: their mail is staff mail.
     """
     sender = mail.sender.key if mail.sender else ""
+    if row.verdict == "approved":  # a reviewer let it on the ticket (`helpdesk held approve`)
+        return None
     if sender and (sender == ticket.customer_address.lower() or is_participant(session, ticket.id, sender)):
         admit_cc(session, app, ticket, mail, now)
         return None

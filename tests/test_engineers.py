@@ -120,6 +120,17 @@ class Desk:
         with self.app.db.sessions() as session:
             return list(session.scalars(select(InboundMessage).order_by(InboundMessage.id)))
 
+    def approve_last(self) -> str:
+        """What `helpdesk held approve` does to the latest held mail, then its processing."""
+        with self.app.db.transaction() as session:
+            row = session.scalars(select(InboundMessage).where(InboundMessage.state == "held")
+                                  .order_by(InboundMessage.id.desc())).first()
+            assert row is not None
+            row.state, row.verdict = "pending", "approved"
+        outcome = Processor(self.app).process_one()
+        assert outcome is not None
+        return outcome
+
     def open(self, subject: str = "VPN down", body: str = "Nobody can connect since 9:00.", *,
              sender: str = "Alice <alice@acme.example>", cc: str | None = None) -> tuple[int, str]:
         """A customer mail that opens a ticket: its number and the customer's Message-ID."""
@@ -405,6 +416,26 @@ def test_forgeries_get_nothing(desk: Desk) -> None:
     assert len(desk.outbox("engineer-alert", to="dana@example.com")) == 2
 
 
+def test_a_reviewer_can_release_held_engineer_mail(desk: Desk) -> None:
+    number, _ = desk.open()
+    assert desk.deliver(engineer_mail("dana@example.com", SUPPORT, "Restarted it.", subject=f"[#{number}] x")) \
+        == "held"
+    alert = desk.outbox("engineer-alert")[0].get_content()
+    assert f"helpdesk held approve {desk.inbound()[-1].id}" in alert
+    assert desk.approve_last() == "engineer"
+    assert desk.outbox("relay")[0].get_content().startswith("Restarted it.")
+    assert events(desk, number, "engineer-mail")[0]["detail"]["proof"] == "approved"
+
+
+def test_approval_does_not_make_a_customer_an_engineer(desk: Desk) -> None:
+    number, _ = desk.open()
+    raw = engineer_mail("alice@acme.example", desk.token_for(number, "dana@example.com"), "#status closed")
+    assert desk.deliver(raw) == "held"
+    assert desk.approve_last() == "held"
+    assert "cannot make a non-engineer's mail an engineer's" in (desk.inbound()[-1].reason or "")
+    assert desk.ticket(number)["status"] == "open"
+
+
 def test_engineer_out_of_office_is_never_relayed(desk: Desk) -> None:
     number, _ = desk.open()
     to = desk.token_for(number, "dana@example.com")
@@ -427,6 +458,10 @@ def test_ticket_trick_third_party_mail_is_held(desk: Desk) -> None:
     held = desk.inbound()[-1]
     assert held.state == "held" and "neither the customer" in (held.reason or "")
     assert [m["kind"] for m in desk.ticket(number)["messages"]].count("customer") == 1
+    # A reviewer who knows better may still let it on the ticket (never to the customer).
+    assert desk.approve_last() == "reply"
+    assert [m["kind"] for m in desk.ticket(number)["messages"]].count("customer") == 2
+    assert desk.outbox("relay") == []
 
 
 def test_customer_cc_adds_designated_contacts_only(desk: Desk) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import tempfile
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -162,11 +161,11 @@ then = { notify = ["sam"] }
 class Desk:
     """One gateway process on a fake clock: processor and SLA scheduler, no network."""
 
-    def __init__(self, db: Path | Database, start: datetime, config: str = CONFIG) -> None:
+    def __init__(self, db: Path | Database, start: datetime, data_dir: Path) -> None:
         database = db if isinstance(db, Database) else Database(f"sqlite:///{db}")
-        loaded = load_config(None, text=config)
+        loaded = load_config(None, text=CONFIG)
         loaded = replace(loaded, database=DatabaseSettings(url=database.url),
-                         gateway=replace(loaded.gateway, data_dir=Path(tempfile.gettempdir())))
+                         gateway=replace(loaded.gateway, data_dir=data_dir))
         self.clock = FakeClock(start)
         self.app: App = build_app(loaded, self.clock, db=database)
         self.app.db.upgrade()
@@ -219,7 +218,7 @@ class Desk:
 
 @pytest.fixture
 def desk(tmp_path: Path) -> Desk:
-    return Desk(tmp_path / "desk.sqlite3", SUNDAY_2AM)
+    return Desk(tmp_path / "desk.sqlite3", SUNDAY_2AM, tmp_path)
 
 
 def at(hh_mm: str, day: datetime = SUNDAY_2AM) -> datetime:
@@ -230,8 +229,8 @@ def at(hh_mm: str, day: datetime = SUNDAY_2AM) -> datetime:
 PAGE, ESC = "on-call-page", "escalation"
 
 
-def test_a_p1_after_hours_climbs_the_ladder_each_tier_once_per_trigger(database: Database) -> None:
-    desk = Desk(database, SUNDAY_2AM)
+def test_a_p1_after_hours_climbs_the_ladder_each_tier_once_per_trigger(database: Database, tmp_path: Path) -> None:
+    desk = Desk(database, SUNDAY_2AM, tmp_path)
     desk.mail("Ops <ops@acme.example>", "Site down", "Everything is down.")
     desk.advance(at("03:00"))
     assert desk.mails(PAGE, ESC, "status-paged") == sorted([
@@ -305,7 +304,7 @@ def test_an_ack_reply_acknowledges_the_tier_of_the_mail_it_answers(desk: Desk) -
 
 
 def test_business_hours_p2_goes_to_the_role_when_the_customer_has_no_own_manager(tmp_path: Path) -> None:
-    desk = Desk(tmp_path / "d.sqlite3", MONDAY_10AM)
+    desk = Desk(tmp_path / "d.sqlite3", MONDAY_10AM, tmp_path)
     desk.mail("Ops <ops@globex.example>", "Everything slow", "Pages are slow.")
     desk.advance(at("12:00", MONDAY_10AM))
     assert desk.mails(PAGE, ESC) == sorted([
@@ -317,7 +316,7 @@ def test_business_hours_p2_goes_to_the_role_when_the_customer_has_no_own_manager
 
 
 def test_a_p1_in_business_hours_pages_nobody(tmp_path: Path) -> None:
-    desk = Desk(tmp_path / "d.sqlite3", MONDAY_10AM)
+    desk = Desk(tmp_path / "d.sqlite3", MONDAY_10AM, tmp_path)
     desk.mail("Ops <ops@acme.example>", "Site down", "Everything is down.")
     desk.advance(at("11:30", MONDAY_10AM))
     assert desk.mails(PAGE, "status-paged") == []
@@ -338,7 +337,7 @@ def test_a_rule_s_notify_pages_on_call_with_the_named_contact_after_hours(desk: 
 
 
 def test_a_priority_raised_to_p1_after_hours_pages_then(tmp_path: Path) -> None:
-    desk = Desk(tmp_path / "d.sqlite3", at("01:00"))
+    desk = Desk(tmp_path / "d.sqlite3", at("01:00"), tmp_path)
     desk.mail("Ops <ops@acme.example>", "Question", "How do I export a report?")
     desk.advance(at("01:40"))
     desk.act(lambda s, app, t, now: workflow.set_priority(s, app, t, "P1", now, "rules", "customer reply"))
@@ -355,12 +354,12 @@ def test_closing_the_ticket_stops_everything(desk: Desk) -> None:
     assert desk.next_deadline() is None
 
 
-def test_exactly_once_across_processes_and_restarts(database: Database) -> None:
+def test_exactly_once_across_processes_and_restarts(database: Database, tmp_path: Path) -> None:
     """Two processes on one database (SQLite, and PostgreSQL when configured), then a restart."""
     def connect() -> Database:
         return Database(database.url, schema=database.schema)
 
-    first, second = Desk(connect(), SUNDAY_2AM), Desk(connect(), SUNDAY_2AM)
+    first, second = Desk(connect(), SUNDAY_2AM, tmp_path), Desk(connect(), SUNDAY_2AM, tmp_path)
     first.mail("Ops <ops@acme.example>", "Site down", "Everything is down.")
     second.scheduler.run_due()
     first.app.db.dispose()  # the first process goes away between the repeat's instant and its mail
@@ -372,7 +371,7 @@ def test_exactly_once_across_processes_and_restarts(database: Database) -> None:
         assert ticket is not None
         fire_due_tiers(session, second.app, ticket, at("02:16"))
     second.app.db.dispose()
-    restarted = Desk(connect(), at("02:16"))
+    restarted = Desk(connect(), at("02:16"), tmp_path)
     restarted.scheduler.run_due()
     assert restarted.mails(PAGE, ESC) == sorted([
         ("02:00", PAGE, "alice@example.com"), ("02:16", ESC, "sam@example.com"),

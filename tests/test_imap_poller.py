@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
@@ -15,7 +16,9 @@ import pytest
 from gateway.app import App
 from gateway.clock import FakeClock
 from gateway.db import Database
+from gateway.imap_config import ImapAccount
 from gateway.imap_poller import ImapPoller
+from gateway.imap_session import ImapSession
 from gateway.imap_waiting import Backoff
 from gateway.models import InboundMessage
 from gateway.processor import Processor
@@ -126,27 +129,41 @@ def test_without_idle_the_poll_interval_brings_mail(sqlite_db: Database, dovecot
     assert not poller.idling.is_set()
 
 
+def _stop_server_before_first_acknowledgement(server: Dovecot) -> Callable[[ImapAccount], ImapSession]:
+    """Sessions that stop the server once, after a batch's commits and before its \\Seen."""
+    stopped = threading.Event()
+
+    class Stopping(ImapSession):
+        def acknowledge(self, uids: Sequence[int]) -> None:
+            if uids and not stopped.is_set():
+                stopped.set()
+                server.stop(graceful=False)
+            super().acknowledge(uids)
+
+    return Stopping.open
+
+
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 def test_server_stopped_mid_batch_then_restarted_every_mail_once(
         make_app: Callable[..., App], dovecot: Dovecot, caplog: pytest.LogCaptureFixture) -> None:
     app = make_app()
-    dovecot.append(mails(100))
-    poller = ImapPoller(account(dovecot), app.db, app.clock, backoff=Backoff(0.05, 0.5))
+    dovecot.append(mails(120))
+    poller = ImapPoller(account(dovecot), app.db, app.clock, backoff=Backoff(0.05, 0.5),
+                        connect=_stop_server_before_first_acknowledgement(dovecot))
     with caplog.at_level(logging.INFO, logger="gateway.imap"), polling(poller):
-        wait_for(lambda: count(app.db) >= 20, 20, what="the first messages stored")
-        dovecot.stop(graceful=False)
-        at_stop = count(app.db)
         wait_for(lambda: poller.failures >= 3, 20, what="several failed reconnection attempts")
+        # The first batch is committed but not marked seen: the crash window, held open.
+        at_stop = count(app.db)
         dovecot.start()
-        wait_for(lambda: count(app.db) == 100 and dovecot.uids(criteria="UNSEEN") == [], 30,
+        wait_for(lambda: count(app.db) == 120 and dovecot.uids(criteria="UNSEEN") == [], 30,
                  what="every mail stored and seen after the restart")
-    assert at_stop < 100, "the server must go down in the middle of the work"
+    assert 0 < at_stop < 120
     lines = [r.getMessage() for r in caplog.records if r.name == "gateway.imap"]
     assert sum("retrying with backoff" in line for line in lines) == 1, lines
     assert sum("recovered" in line for line in lines) == 1, lines
-    assert Processor(app).drain() == {"ticket": 100}
+    assert Processor(app).drain() == {"ticket": 120}
     ids = ticket_message_ids(app.db)
-    assert len(ids) == len(set(ids)) == 100
+    assert len(ids) == len(set(ids)) == 120
 
 
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)
