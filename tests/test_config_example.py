@@ -37,8 +37,8 @@ def test_example_policies_load(policy: Path) -> None:
      "plans.x.priorities.P1.first_response: cannot read duration 'soon'"),
     ('[gateway]\nsupport_address = "s@e.com"\n[[customers]]\nname = "A"\nplan = "gold"',
      "customers[0].plan: no plan named 'gold'"),
-    ('[gateway]\nsupport_address = "s@e.com"\n[[rules]]\nname = "r"\nwhen = { regex = "(x" }\nthen = { priority = "P1" }',
-     "rule 'r'"),
+    ('[gateway]\nsupport_address = "s@e.com"\n[[rules]]\nname = "r"\n'
+     'when = { regex = "(x" }\nthen = { priority = "P1" }', "rule 'r'"),
 ])
 def test_config_errors_name_the_key(text: str, expected: str) -> None:
     with pytest.raises(ConfigError) as err:
