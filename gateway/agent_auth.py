@@ -89,7 +89,10 @@ def dkim_verdict(raw: bytes, from_domain: str, keys: Mapping[str, str]) -> tuple
     """
     import dkim  # optional path: imported only when verify_dkim is on
 
-    checker = dkim.DKIM(raw, minkey=1024)
+    try:
+        checker = dkim.DKIM(raw, minkey=1024)
+    except Exception as exc:  # a third-party parser on hostile input: a failed proof, not a crash
+        return False, f"dkimpy cannot read the message: {exc.__class__.__name__}"
     count = sum(1 for name, _v in checker.headers if name.lower() == b"dkim-signature")
     if count == 0:
         return False, "no DKIM-Signature"
@@ -98,8 +101,8 @@ def dkim_verdict(raw: bytes, from_domain: str, keys: Mapping[str, str]) -> tuple
     for idx in range(count):
         try:
             ok = bool(checker.verify(idx=idx, dnsfunc=dnsfunc))
-        except dkim.DKIMException as exc:
-            why.append(f"signature {idx + 1}: {exc}")
+        except Exception as exc:  # DKIMException, and whatever else a hostile signature provokes
+            why.append(f"signature {idx + 1}: {exc.__class__.__name__}: {exc}"[:300])
             continue
         fields = checker.signature_fields or {}
         domain = fields.get(b"d", b"").decode("ascii", "replace").lower()

@@ -219,7 +219,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     app = _app(args)
     with app.db.read_sessions() as session:
         data: dict[str, Any] = {"inbound": views.inbound_counts(session)}
-        data["imap"] = heartbeats(session, load_imap_accounts(app.config), app.clock.now())
+        data["imap"] = heartbeats(session, load_imap_accounts(app.config, need_passwords=False),
+                                  app.clock.now())
     _print_json(data) if args.json else print(data)
     return EX_OK
 

@@ -77,7 +77,9 @@ def _hold_unproven(session: Session, app: App, row: InboundMessage, mail: Parsed
 def _refuse(session: Session, app: App, row: InboundMessage, mail: ParsedMail, agent: Agent, ticket: Ticket | None,
             refusals: list[Refusal], reason: str, now: datetime) -> str:
     """Nothing applied, nothing relayed; the engineer is told why, the mail kept as held."""
-    row.state, row.ticket_id, row.reason = "held", ticket.id if ticket else None, reason[:2000]
+    detail = "".join(f"; {r.line!r}: {r.why}" for r in refusals)
+    row.state, row.ticket_id = "held", ticket.id if ticket else None
+    row.reason = f"engineer {agent.handle}: {reason}; nothing applied or relayed{detail}"[:2000]
     record(session, ticket.id if ticket else None, "commands-refused", now, inbound_id=row.id, actor=agent.address,
            reason=reason, refused=[{"line": r.line, "why": r.why} for r in refusals], message_id=mail.message_id)
     engineer_notify.refuse(session, app, agent, ticket, mail, refusals, reason, cause=f"refused:{row.id}", now=now)
@@ -104,7 +106,10 @@ def handle_staff_mail(session: Session, app: App, row: InboundMessage, mail: Par
     refusals = [*reply.refusals, *ticket_commands.check(session, app, ticket, agent, reply.commands)]
     if refusals:
         return _refuse(session, app, row, mail, agent, ticket, refusals,
-                       f"{len(refusals)} command(s) refused; nothing was applied or sent to the customer", now)
+                       f"{len(refusals)} command(s) refused", now)
+    if not reply.commands and not reply.text:
+        return _refuse(session, app, row, mail, agent, ticket, [],
+                       "nothing to do: no text above the quoted notification and no command", now)
     kind = "note" if reply.is_note else ("engineer" if reply.text else "commands")
     message = add_message(session, ticket, mail, inbound_id=row.id, kind=kind, now=now,
                           blocked_types=app.config.processing.blocked_attachment_types,
@@ -116,12 +121,16 @@ def handle_staff_mail(session: Session, app: App, row: InboundMessage, mail: Par
                         already_sent_to=frozenset(a.key for a in (*mail.to, *mail.cc)), now=now)
         if reached:
             public_update(session, app, ticket, now, agent.address)
+        if mail.attachments:
+            # The outbox carries text only: the files stay on the ticket, and the record says so.
+            record(session, ticket.id, "attachments-not-relayed", now, actor=agent.address,
+                   files=[a.filename for a in mail.attachments])
     elif kind == "note":
         record(session, ticket.id, "internal-note", now, inbound_id=row.id, actor=agent.address,
                message_id=mail.message_id)
     ticket_commands.apply(session, app, ticket, agent, reply.commands, now, (*mail.in_reply_to, *mail.references))
     record(session, ticket.id, "engineer-mail", now, inbound_id=row.id, actor=agent.address, proof=identity.proof,
-           kind=kind, relayed=reached, commands=[c.line for c in reply.commands], message_id=mail.message_id)
+           kind=kind, reached_customer=reached, commands=[c.line for c in reply.commands], message_id=mail.message_id)
     row.state, row.ticket_id = "done", ticket.id
     log.info("%s: engineer %s on ticket #%d (%s, proof %s)", mail.message_id, agent.handle, ticket.id, kind,
              identity.proof)

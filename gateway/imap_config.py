@@ -53,7 +53,8 @@ def _positive_interval(value: Any) -> timedelta:
     return interval
 
 
-def _account(r: _Reader, table: dict[str, Any], key: str, config: Config) -> ImapAccount | None:
+def _account(r: _Reader, table: dict[str, Any], key: str, config: Config,
+             need_password: bool) -> ImapAccount | None:
     before = len(r.problems)
     r.unknown(table, key, _KEYS)
     for required, example in (("name", '"support"'), ("host", '"imap.example.com"'),
@@ -67,7 +68,7 @@ def _account(r: _Reader, table: dict[str, Any], key: str, config: Config) -> Ima
                           "digits, '.', '_' or '-' (it is part of every stored message's source key)")
     security = r.get(table, f"{key}.security", "tls", _choice("tls", "starttls", "none"))
     password_env = r.get(table, f"{key}.password_env", "", _env_name)
-    if password_env and password_env not in os.environ:
+    if need_password and password_env and password_env not in os.environ:
         r.problems.append(f"{key}.password_env: the environment variable {password_env} is not set; "
                           "export it with the mailbox password")
     folder = r.get(table, f"{key}.folder", "INBOX", _folder)
@@ -114,8 +115,12 @@ def imap_problems(config: Config) -> list[str]:
     return []
 
 
-def load_imap_accounts(config: Config) -> tuple[ImapAccount, ...]:
-    """The configured accounts (none when there is no ``[[imap]]``); raise ConfigError if invalid."""
+def load_imap_accounts(config: Config, *, need_passwords: bool = True) -> tuple[ImapAccount, ...]:
+    """The configured accounts (none when there is no ``[[imap]]``); raise ConfigError if invalid.
+
+    ``need_passwords=False`` is for readers such as ``helpdesk status``, which never log in and
+    may run in a shell without the secrets.
+    """
     data = config.raw.get("imap", [])
     if isinstance(data, dict):
         raise ConfigError(["imap: must be an array of tables: write [[imap]] (two brackets) "
@@ -125,7 +130,7 @@ def load_imap_accounts(config: Config) -> tuple[ImapAccount, ...]:
     r = _Reader()
     accounts: list[ImapAccount] = []
     for index, table in enumerate(data):
-        account = _account(r, table, f"imap[{index}]", config)
+        account = _account(r, table, f"imap[{index}]", config, need_passwords)
         if account is not None:
             accounts.append(account)
     seen: dict[str, int] = {}

@@ -158,8 +158,10 @@ class ImapPoller:
                 if now >= renew_at:  # however chatty the socket, the lease is renewed on time
                     kept, renew_at = self._keep_lease(), now + self._renew_every
                     continue
-                ready = [sock] if session.has_buffered_data() else \
-                    select.select([sock, waker], [], [], min(deadline, renew_at) - now)[0]
+                if session.buffered_news():
+                    news = True
+                    break
+                ready = select.select([sock, waker], [], [], min(deadline, renew_at) - now)[0]
                 if sock in ready:
                     news = session.idle_check()
         finally:

@@ -188,8 +188,34 @@ class ImapSession:
                 raise imaplib.IMAP4.error(f"IDLE refused: {imap.tagged_commands.pop(tag)}")
             if line is None:
                 self._empty_reads = 0
-                return news
+                return self.buffered_news() or news
             news = news or _is_news([line])
+
+    def buffered_news(self) -> bool:
+        """Read the complete lines already in imaplib's buffer; True if one announces new mail.
+
+        An EXISTS sent in the same segment as "+ idling" is read into the buffer along with it,
+        where select() on the socket cannot see it: without this it would wait for the next poll.
+        """
+        news = False
+        while b"\n" in self._peek():
+            line = self.client._imap._get_line()
+            if line.startswith(b"* BYE"):
+                raise ConnectionDead(f"the server said goodbye: {line!r}"[:200])
+            news = news or _is_news([line])
+        return news
+
+    def _peek(self) -> bytes:
+        sock = self.socket()
+        timeout = sock.gettimeout()
+        sock.setblocking(False)  # peek() reads the socket when its buffer is empty: never wait
+        try:
+            data: bytes = self.client._imap.file.peek(1)
+            return data
+        except OSError:  # nothing there (TLS says "want read")
+            return b""
+        finally:
+            sock.settimeout(timeout)
 
     def idle_check(self) -> bool:
         """Read what the socket has during IDLE; True on new mail. Raise ConnectionDead on EOF/BYE."""
@@ -211,10 +237,6 @@ class ImapSession:
     def socket(self) -> socket.socket:
         sock: socket.socket = self.client.socket()
         return sock
-
-    def has_buffered_data(self) -> bool:
-        sock = self.socket()
-        return isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
 
     def close(self) -> None:
         try:

@@ -96,14 +96,16 @@ class FolderSync:
                         "mail already stored is recognised as a duplicate", self.account.name,
                         self.account.folder, box.uidvalidity)
         candidates = session.candidates(position.last_uid)
-        p = _Pass(candidates, {u: w for u, w in position.held.items() if u in set(candidates)},
+        present = set(candidates)
+        p = _Pass(candidates, {u: w for u, w in position.held.items() if u in present},
                   {u: source_key(self.account.name, box.uidvalidity, u) for u in candidates},
                   position.last_uid, PassResult(candidates=len(candidates), resynced=position.resynced))
         # Stored by an earlier pass that died before acknowledging: acknowledge, do not fetch.
         already = self._already_stored(p.keys)
         session.acknowledge(already)
         p.result.already_stored = p.result.acknowledged = len(already)
-        todo = [uid for uid in candidates if uid not in set(already)]
+        done_before = set(already)
+        todo = [uid for uid in candidates if uid not in done_before]
         sizes = session.sizes(todo)
         for batch in self._batches(self._fetchable(p, todo, sizes), sizes):
             try:

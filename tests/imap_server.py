@@ -196,11 +196,6 @@ class Dovecot:
                   and p.parent.name in ("cur", "new") and marker in p.read_bytes()]
         return path
 
-    def log_text(self) -> str:
-        path = self.dir / "dovecot.log"
-        return path.read_text(errors="replace") if path.exists() else ""
-
-
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

@@ -16,6 +16,7 @@ from gateway.auth_results import aligned, parse_header, trusted_block, verdict
 from gateway.clock import FakeClock
 from gateway.config import load_config
 from gateway.db import Database
+from gateway.errors import ConfigError
 from parsers import ParsedMail, parse
 
 DATA = Path(__file__).parent / "data" / "agents"
@@ -41,6 +42,13 @@ def test_parse_header_with_comments_versions_and_quotes() -> None:
 def test_parse_header_none() -> None:
     parsed = parse_header("mx.example.com; none")
     assert parsed is not None and parsed.results == ()
+
+
+@pytest.mark.parametrize("value", ['', ';;;', 'mx.example.com; dkim=pass (unclosed', 'mx.example.com; dkim="pass',
+                                   '(only a comment)', 'mx.example.com; =pass; dkim=; x' + "(" * 500])
+def test_parse_header_never_raises_on_junk(value: str) -> None:
+    parsed = parse_header(value)
+    assert parsed is None or all(r.result != "pass" or r.method == "dkim" for r in parsed.results)
 
 
 def _headers(*pairs: tuple[str, str]) -> tuple[tuple[str, str], ...]:
@@ -238,3 +246,24 @@ def test_dkimpy_proof_through_config(tmp_path: Path) -> None:
     assert who.proof == PROOF_DKIM, who.reason
     forged = _signed(_mail()).replace(b"Hello", b"Pay me")
     assert not authenticate(app, forged, _parsed(forged), ()).proven
+
+
+# --- the [agents] keys -----------------------------------------------------------------------
+
+def test_documented_agents_block_loads() -> None:
+    text = (Path(__file__).parents[1] / "docs" / "agents.config.toml").read_text(encoding="utf-8")
+    config = load_config(None, text='[gateway]\nsupport_address = "support@example.com"\n' + text)
+    assert config.staff.cc_participants == "contacts"
+    assert config.staff.auth.trusted_authserv_ids == ("mx.example.com",)
+    assert sorted(config.staff.agents) == ["dana", "fox"]
+
+
+@pytest.mark.parametrize(("agents", "problem"), [
+    ('cc_participants = "everyone"', "agents.cc_participants"),
+    ('dkim_keys = ["sel"]', "agents.dkim_keys"),
+    ("verify_dmarc = true", "agents.verify_dmarc: unknown key"),
+])
+def test_agents_key_problems_name_the_key(agents: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(None, text=f'[gateway]\nsupport_address = "support@example.com"\n[agents]\n{agents}\n')
+    assert any(problem in p for p in err.value.problems)

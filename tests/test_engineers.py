@@ -371,6 +371,24 @@ def test_a_refused_command_applies_nothing_and_says_why(desk: Desk, body: str, w
     assert desk.inbound()[-1].state == "held"
 
 
+def test_an_empty_reply_is_refused(desk: Desk) -> None:
+    number, _ = desk.open()
+    assert desk.deliver(engineer_mail("dana@example.com", desk.token_for(number, "dana@example.com"),
+                                      QUOTED.lstrip().split("\n", 1)[1])) == "held"
+    assert "nothing to do" in desk.outbox("command-refused")[0].get_content()
+
+
+def test_attachments_stay_on_the_ticket_and_the_record_says_so(desk: Desk) -> None:
+    number, _ = desk.open()
+    msg = email.message_from_bytes(engineer_mail("dana@example.com", desk.token_for(number, "dana@example.com"),
+                                                 "See the attached config."), policy=email.policy.default)
+    assert isinstance(msg, EmailMessage)
+    msg.add_attachment(b"interface vpn0\n", maintype="text", subtype="plain", filename="vpn.conf")
+    assert desk.deliver(msg.as_bytes()) == "engineer"
+    assert desk.outbox("relay")[0].get_content().startswith("See the attached config.")
+    assert events(desk, number, "attachments-not-relayed")[0]["detail"]["files"] == ["vpn.conf"]
+
+
 def test_engineer_mail_without_a_ticket_is_refused(desk: Desk) -> None:
     assert desk.deliver(engineer_mail("dana@example.com", SUPPORT, "Hi all", subject="lunch?", top=DKIM_PASS)) \
         == "held"
@@ -421,7 +439,7 @@ def test_a_reviewer_can_release_held_engineer_mail(desk: Desk) -> None:
     assert desk.deliver(engineer_mail("dana@example.com", SUPPORT, "Restarted it.", subject=f"[#{number}] x")) \
         == "held"
     alert = desk.outbox("engineer-alert")[0].get_content()
-    assert f"helpdesk held approve {desk.inbound()[-1].id}" in alert
+    assert f"helpdesk held approve {desk.inbound()[-1].id}\n" in alert.replace("\r\n", "\n")
     assert desk.approve_last() == "engineer"
     assert desk.outbox("relay")[0].get_content().startswith("Restarted it.")
     assert events(desk, number, "engineer-mail")[0]["detail"]["proof"] == "approved"

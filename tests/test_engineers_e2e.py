@@ -120,11 +120,20 @@ class Desk:
                 pending_in = conn.execute("SELECT count(*) FROM inbound_messages WHERE state = 'pending'").fetchone()
                 pending_out = conn.execute("SELECT count(*) FROM outbox WHERE state IN ('pending', 'sending')") \
                     .fetchone()
-            return pending_in[0] == 0 and pending_out[0] == 0
+            return bool(pending_in[0] == 0 and pending_out[0] == 0)
         wait_for(idle, 15, what="the gateway to process and send everything")
 
+    def held(self) -> int:
+        with sqlite3.connect(self.db) as conn:
+            count: int = conn.execute("SELECT count(*) FROM inbound_messages WHERE state = 'held'").fetchone()[0]
+        return count
+
     def mail(self, predicate: Callable[[Received], bool], what: str) -> Received:
-        return wait_for(lambda: next((m for m in self.sink.messages if predicate(m)), None), 15, what=what)
+        def found() -> Received | None:
+            return next((m for m in self.sink.messages if predicate(m)), None)
+        received = wait_for(found, 15, what=what)
+        assert received is not None
+        return received
 
     def mails(self, predicate: Callable[[Received], bool]) -> list[Received]:
         return [m for m in self.sink.messages if predicate(m)]
@@ -172,7 +181,8 @@ def engineer_mail(sender: str, to: str, body: str, *, top: str = "", in_reply_to
 def quoting(note: EmailMessage) -> str:
     """What a mail client puts under the engineer's words: signature, then the quoted notification."""
     quoted = "\n".join("> " + line for line in note.get_content().replace("\r\n", "\n").splitlines())
-    return f"\n\n-- \nDana Scully | Network | +44 20 7946 0000\n\nOn Mon, 23 Nov 2026, Example Support wrote:\n{quoted}\n"
+    signature = "-- \nDana Scully | Network | +44 20 7946 0000"
+    return f"\n\n{signature}\n\nOn Mon, 23 Nov 2026, Example Support wrote:\n{quoted}\n"
 
 
 def events(ticket: dict[str, Any], kind: str) -> list[dict[str, Any]]:
@@ -281,8 +291,7 @@ def test_forgeries_get_nothing(desk: Desk) -> None:
     two, _m2, _a2 = desk.open("bob@acme.example", "Scanner", "Scanner is offline.")
     dana_one = to_of(desk.notification(one, "dana@example.com"))
     desk.notification(two, "dana@example.com")
-    before = {one: desk.show(one), two: desk.show(two)}
-    relays_before = len(desk.mails(relayed))
+    relays_before, held_before = len(desk.mails(relayed)), desk.held()
     attack = "#status closed\n#assign fox\nWe are closing this ticket; pay at http://evil.example/pay"
     forgeries = [
         ("forged From", engineer_mail("Dana <dana@example.com>", SUPPORT, attack, subject=f"[#{one}] Mail"),
@@ -302,17 +311,15 @@ def test_forgeries_get_nothing(desk: Desk) -> None:
         desk.send(raw, sender, rcpt)
     desk.settle()
     assert len(desk.mails(relayed)) == relays_before
-    for number in (one, two):
+    for number, customer in ((one, "alice@acme.example"), (two, "bob@acme.example")):
         after = desk.show(number)
-        for key in ("status", "priority", "assignee", "participants"):
-            assert after[key] == before[number][key], (number, key)
-        assert len(after["messages"]) == len(before[number]["messages"]) + (1 if number == one else 0)
-        assert not events(after, "public-response")
-    # The out-of-office is screened onto the ticket; nothing else touched it.
-    assert desk.show(one)["messages"][-1]["kind"] == "auto-reply"
-    with sqlite3.connect(desk.db) as conn:
-        held = conn.execute("SELECT count(*) FROM inbound_messages WHERE state = 'held'").fetchone()[0]
-    assert held >= 5
+        assert (after["status"], after["priority"], after["assignee"]) == ("open", "P3", None), number
+        assert [p["address"] for p in after["participants"]] == [customer]
+        assert not events(after, "public-response") and not events(after, "status-changed")
+        inbound = [m["kind"] for m in after["messages"] if m["direction"] == "in"]
+        # The out-of-office is screened onto its ticket; nothing else reached either ticket.
+        assert inbound == (["customer", "auto-reply"] if number == one else ["customer"]), number
+    assert desk.held() == held_before + 5  # every forgery but the out-of-office, which is screened
     # The real engineers hear about it once each (today), nobody else does.
     alerts = desk.mails(lambda m: m.message["Subject"].startswith("Held:"))
     assert sorted(m.rcpt_tos[0] for m in alerts) == ["dana@example.com", "fox@example.com"]
@@ -345,9 +352,8 @@ def test_reply_after_resolution_reopens_then_opens_a_linked_ticket(desk: Desk) -
     desk.send(customer_mail("carol@acme.example", "Re: Wifi drops", "Dropped again.", in_reply_to=mid),
               "carol@acme.example")
     desk.settle()
-    ticket = desk.show(number)
-    assert ticket["status"] == "open"
-    assert events(ticket, "status-changed")[-1]["actor"] == "carol@acme.example"
+    with sqlite3.connect(desk.db) as conn:
+        assert conn.execute("SELECT status FROM tickets WHERE id = ?", (number,)).fetchone() == ("open",)
     desk.send(engineer_mail("dana@example.com", dana, "#status resolved\nFirmware updated."),
               "dana@example.com", rcpt=dana)
     desk.settle()
@@ -357,6 +363,8 @@ def test_reply_after_resolution_reopens_then_opens_a_linked_ticket(desk: Desk) -
     desk.settle()
     old = desk.show(number)
     assert old["status"] == "resolved"
+    reopened = events(old, "status-changed")[-2]
+    assert (reopened["actor"], reopened["detail"]["new"]) == ("carol@acme.example", "open")
     (follow,) = events(old, "follow-up-ticket")
     new = desk.show(follow["detail"]["ticket"])
     assert events(new, "ticket-opened")[0]["detail"]["parent"] == number

@@ -61,6 +61,10 @@ calendar = "24x7"
 [plans.standard.priorities.P2]
 first_response = "1h"
 
+[plans.standard.priorities.P3]
+first_response = "2 business hours"
+update_every = "1 business hour"
+
 [[customers]]
 name = "Acme"
 domains = ["acme.example"]
@@ -137,6 +141,18 @@ priorities = ["P1", "P2"]
 name = "resolution"
 at = "breach resolution"
 notify = ["contact:hana", "on-call"]
+
+[[escalation.desk.tiers]]
+name = "p3-warn"
+at = "75% first_response"
+notify = ["contact:hana"]
+priorities = ["P3"]
+
+[[escalation.desk.tiers]]
+name = "p3-update-missed"
+at = "breach update"
+notify = ["contact:hana"]
+priorities = ["P3"]
 
 [[rules]]
 name = "outage"
@@ -313,6 +329,21 @@ def test_business_hours_p2_goes_to_the_role_when_the_customer_has_no_own_manager
         ("11:20", ESC, "sam@example.com"), ("11:30", ESC, "sam@example.com"), ("11:30", ESC, "alex@example.com"),
         ("11:30", ESC, "hana@example.com"), ("11:40", ESC, "sam@example.com"), ("11:50", ESC, "sam@example.com"),
         ("12:00", ESC, "sam@example.com"), ("12:00", ESC, "alex@example.com")])
+
+
+def test_business_time_shares_and_a_missed_update(tmp_path: Path) -> None:
+    desk = Desk(tmp_path / "d.sqlite3", at("16:00", MONDAY_10AM), tmp_path)
+    desk.mail("Ops <ops@globex.example>", "Export question", "The export has a typo.")
+    desk.advance(datetime(2026, 11, 24, 11, 0, tzinfo=LONDON))
+    # The hourly update is missed at 17:00 (the customer gets the automatic notice; Hana hears of it,
+    # once, not at every later miss). 75% of 2 business hours is 1h30m of open time: 16:00-17:00
+    # Monday, then Tuesday 09:00-09:30.
+    assert desk.mails(ESC) == [("09:30", ESC, "hana@example.com"), ("17:00", ESC, "hana@example.com")]
+    [missed, warned] = desk.events("escalation")
+    assert (missed.at, missed.detail["tier"], missed.detail["clock"]) == (
+        at("17:00", MONDAY_10AM), "p3-update-missed", "update")
+    assert warned.at == datetime(2026, 11, 24, 9, 30, tzinfo=LONDON)
+    assert len(desk.mails("update-notice")) >= 2
 
 
 def test_a_p1_in_business_hours_pages_nobody(tmp_path: Path) -> None:

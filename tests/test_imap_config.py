@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway.cli import main
 from gateway.config import load_config
 from gateway.errors import ConfigError
 from gateway.imap_config import imap_problems, load_imap_accounts
@@ -111,3 +112,22 @@ done_folder = "Done"
 """, tmp_path))
     a, b = load_imap_accounts(config)
     assert (a.port, b.port, b.idle, b.done_folder) == (143, 143, False, "Done")
+
+
+def test_readers_do_not_need_the_passwords(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ABSENT_PW", raising=False)
+    config = load_config(None, text=_config('[[imap]]\nname = "a"\nhost = "h"\nusername = "u"\n'
+                                            'password_env = "ABSENT_PW"\n', tmp_path))
+    assert imap_problems(config)
+    [account] = load_imap_accounts(config, need_passwords=False)
+    assert account.name == "a" and account.password == ""
+
+
+def test_check_config_lists_imap_problems(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IMAP_PW", "x")
+    path = tmp_path / "config.toml"
+    path.write_text(_config('[[imap]]\nname = "a"\nhost = "h"\nport = 0\nusername = "u"\n'
+                            'password_env = "IMAP_PW"\n', tmp_path))
+    assert main(["-c", str(path), "check-config"]) == 2
+    assert "imap[0].port: must be a port number from 1 to 65535" in capsys.readouterr().err

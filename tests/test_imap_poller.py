@@ -118,6 +118,24 @@ def test_mail_arriving_during_idle_is_stored_within_two_seconds(sqlite_db: Datab
     assert poller.passes >= 2 and elapsed < 2.0
 
 
+def test_mail_arriving_between_the_search_and_idle_is_not_left_for_the_next_poll(
+        sqlite_db: Database, dovecot: Dovecot, clock: FakeClock) -> None:
+    once = threading.Event()
+
+    class AppendAfterSearch(ImapSession):
+        def candidates(self, last_uid: int) -> list[int]:
+            found = super().candidates(last_uid)
+            if not once.is_set():
+                once.set()  # the server will announce it as the IDLE begins, maybe in one segment
+                dovecot.append(mails(1, "racing"))
+            return found
+
+    poller = ImapPoller(account(dovecot, poll_interval=timedelta(hours=1), stale_after=timedelta(hours=2)),
+                        sqlite_db, clock, connect=AppendAfterSearch.open)
+    with polling(poller):
+        wait_for(lambda: count(sqlite_db) == 1, 3.0, what="the mail that raced the IDLE")
+
+
 def test_without_idle_the_poll_interval_brings_mail(sqlite_db: Database, dovecot: Dovecot,
                                                     clock: FakeClock) -> None:
     poller = ImapPoller(account(dovecot, idle=False, poll_interval=timedelta(milliseconds=100)), sqlite_db, clock)

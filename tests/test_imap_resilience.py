@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -187,6 +188,23 @@ def test_an_idle_connection_that_dies_silently_is_replaced(
         wait_for(lambda: count(db) == 1, 5, what="mail through the new session")
     assert len(_imap_lines(caplog, "retrying with backoff")) == 1
     assert len(_imap_lines(caplog, "recovered")) == 1
+
+
+def test_a_server_that_stops_answering_times_out_and_is_replaced(
+        db: Database, dovecot: Dovecot, clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
+    acc = account(dovecot, timeout=timedelta(milliseconds=500), poll_interval=timedelta(milliseconds=300))
+    poller = ImapPoller(acc, db, clock, backoff=QUICK)
+    with caplog.at_level(logging.INFO, logger="gateway.imap"), polling(poller):
+        wait_for(poller.idling.is_set, 10, what="the poller to IDLE")
+        [frozen] = dovecot.session_pids()
+        os.kill(frozen, signal.SIGSTOP)  # the connection stays open; nothing answers on it
+        try:
+            wait_for(lambda: poller.failures >= 1, 10, what="the timeout")
+            dovecot.append(mails(1, "thawed"))
+            wait_for(lambda: count(db) == 1, 10, what="mail through a new session")
+        finally:
+            os.kill(frozen, signal.SIGKILL)
+    assert any("no answer within 0.5s" in line for line in _imap_lines(caplog, "retrying with backoff"))
 
 
 def test_stop_interrupts_idle_at_once(db: Database, dovecot: Dovecot, clock: FakeClock) -> None:
