@@ -14,8 +14,11 @@ from gateway.models import Event, Message, OutboxMessage
 
 log = logging.getLogger("gateway.outbound")
 
-# Mail kinds a person wrote (relayed engineer replies): not counted by the loop guard.
-PERSONAL_KINDS = frozenset({"relay"})
+# Mail the loop guard does not count: what a person wrote (relayed engineer replies), and mail
+# to our own staff (pages, escalations, notifications, reminders), whose auto-replies are
+# screened anyway. The cap is for automatic mail to the outside world, where loops happen.
+UNCAPPED_KINDS = frozenset({"relay", "escalation", "on-call-page", "update-reminder", "engineer-notification",
+                            "engineer-alert", "command-refused"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +56,7 @@ def _recent_automatic(session: Session, since: datetime, *, address: str | None 
                       ticket_id: int | None = None) -> int:
     query = select(func.count(OutboxMessage.id)).where(
         OutboxMessage.created_at >= since,
-        OutboxMessage.kind.not_in(PERSONAL_KINDS),
+        OutboxMessage.kind.not_in(UNCAPPED_KINDS),
         OutboxMessage.state != "suppressed",
     )
     if ticket_id is not None:
@@ -83,7 +86,7 @@ def queue(session: Session, policy: OutboxPolicy, draft: Draft, now: datetime) -
     built = build_message(mail)
     raw = built.as_bytes()
     state, reason = "pending", None
-    if draft.kind not in PERSONAL_KINDS:
+    if draft.kind not in UNCAPPED_KINDS:
         hour_ago = now - timedelta(hours=1)
         for _name, addr in draft.to:
             if _recent_automatic(session, hour_ago, address=addr) >= policy.max_per_address_per_hour:

@@ -30,8 +30,11 @@ def promise_context(app: App, ticket: Ticket, received_at: datetime) -> dict[str
     if session is not None:
         c = clocks.clock(session, ticket.id, "first_response")
         first = c.deadline if c is not None else None
-    after_hours = not business.is_open(received_at)
     critical = targets.calendar == "24x7" and plan.calendar != "24x7"
+    # "Our response clock starts Monday 09:00" is true only of a business-time target; a
+    # clock-hours target ("less than 2 hours") runs from receipt whatever the hour.
+    after_hours = (not business.is_open(received_at) and not critical
+                   and targets.first_response.kind in ("business", "business_days", "business_days_end"))
     update = targets.update_every
     return {"sla": {
         "priority": ticket.priority,
