@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -227,3 +228,14 @@ def test_tls_and_starttls_with_a_private_ca(db: Database, clock: FakeClock, secu
         untrusted = account(server, security=security, port=port, name="untrusted")
         with pytest.raises(OSError, match="CERTIFICATE_VERIFY_FAILED"):
             ImapPoller(untrusted, db, clock).sync_once()
+
+
+def test_backoff_doubles_with_jitter_up_to_its_cap() -> None:
+    backoff = Backoff(1.0, 8.0, random.Random(1))
+    delays = [backoff.next() for _ in range(8)]
+    for attempt, delay in enumerate(delays):
+        ceiling = min(8.0, 2.0 ** attempt)
+        assert ceiling / 2 <= delay <= ceiling
+    assert len(set(delays[4:])) == 4  # jittered, not in lockstep
+    backoff.reset()
+    assert backoff.next() <= 1.0
