@@ -53,8 +53,9 @@ def _print_json(data: Any) -> None:
 def cmd_check_config(args: argparse.Namespace) -> int:
     config = _config(args)
     from gateway.imap_config import imap_problems
-    from gateway.templating import Templates
-    problems = Templates(config.templates_dir).check(["acknowledgement"]) + imap_problems(config)
+    from gateway.templating import Templates, packaged_templates_dir
+    names = sorted(p.name.removesuffix(".subject.txt") for p in packaged_templates_dir().glob("*.subject.txt"))
+    problems = Templates(config.templates_dir).check(names) + imap_problems(config)
     if problems:
         raise ConfigError(problems)
     print(f"{config.path}: OK")

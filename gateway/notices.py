@@ -25,10 +25,15 @@ def local_time(instant: datetime | None, zone: str | ZoneInfo | None) -> str | N
     return f"{local:%A} {local.day} {local:%B %Y %H:%M %Z}"
 
 
+# Messages the customer never saw: their Message-IDs stay out of customer-facing References.
+INTERNAL_KINDS = ("engineer", "note", "commands", "engineer-notification", "engineer-alert", "command-refused",
+                  "update-reminder", "escalation", "on-call-page")
+
+
 def thread_headers(session: Session, ticket: Ticket) -> tuple[str | None, tuple[str, ...]]:
-    """In-Reply-To the customer's latest mail, References the whole conversation (capped)."""
-    ids = list(session.scalars(select(Message.message_id).where(Message.ticket_id == ticket.id)
-                               .order_by(Message.id)))
+    """In-Reply-To the customer's latest mail, References the customer's conversation (capped)."""
+    ids = list(session.scalars(select(Message.message_id).where(
+        Message.ticket_id == ticket.id, Message.kind.not_in(INTERNAL_KINDS)).order_by(Message.id)))
     customer = session.scalar(select(Message.message_id).where(
         Message.ticket_id == ticket.id, Message.direction == "in", Message.kind == "customer")
         .order_by(Message.id.desc()).limit(1))

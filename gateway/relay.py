@@ -10,23 +10,18 @@ from sqlalchemy.orm import Session
 from gateway import reply_token
 from gateway.agent_auth import agent_by_address
 from gateway.app import App
-from gateway.models import AddressFlag, Message, Participant, Ticket
+from gateway.models import AddressFlag, Participant, Ticket
 from gateway.notices import base_context, thread_headers
 from gateway.outbox import Draft, queue
 from gateway.staff import Agent
 from gateway.tickets import record
 
 # Kinds of messages only engineers see: their ids never go into the customer's References.
-INTERNAL_KINDS = ("engineer", "note", "commands", "engineer-notification", "engineer-alert",
-                  "command-refused", "update-reminder")
 
 
 def customer_thread(session: Session, ticket: Ticket) -> tuple[str | None, tuple[str, ...]]:
-    """The customer's conversation (notices.thread_headers) without our internal messages in it."""
-    in_reply_to, refs = thread_headers(session, ticket)
-    internal = set(session.scalars(select(Message.message_id).where(
-        Message.ticket_id == ticket.id, Message.kind.in_(INTERNAL_KINDS))))
-    return (None if in_reply_to in internal else in_reply_to), tuple(r for r in refs if r not in internal)
+    """The customer's conversation, without our internal messages in it (notices.thread_headers)."""
+    return thread_headers(session, ticket)
 
 
 def customer_side(session: Session, app: App, ticket: Ticket) -> list[tuple[str, str]]:

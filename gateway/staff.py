@@ -116,9 +116,16 @@ def load_staff(data: Mapping[str, Any], problems: list[str]) -> Staff:
         problems.append('agents.dkim_keys: must be a table of DNS name to TXT record, like '
                         '{ "sel._domainkey.example.com" = "v=DKIM1; k=rsa; p=..." }')
         dkim_keys = {}
-    auth = AgentAuth(reply_token=bool(raw.get("reply_token", True)),
+    flags = {}
+    for key, default in (("reply_token", True), ("verify_dkim", False)):
+        value = raw.get(key, default)
+        if not isinstance(value, bool):
+            problems.append(f"agents.{key}: must be true or false")
+            value = default
+        flags[key] = value
+    auth = AgentAuth(reply_token=flags["reply_token"],
                      trusted_authserv_ids=tuple(a.lower() for a in authserv),
-                     verify_dkim=bool(raw.get("verify_dkim", False)),
+                     verify_dkim=flags["verify_dkim"],
                      dkim_keys={str(k).lower().rstrip("."): v for k, v in dkim_keys.items()})
     cc_participants = raw.get("cc_participants", "contacts")
     if cc_participants not in CC_PARTICIPANTS:

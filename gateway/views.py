@@ -35,8 +35,8 @@ def ticket_summary(ticket: Ticket, message_count: int) -> dict[str, Any]:
 
 
 def list_tickets(session: Session, *, status: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
-    counts = dict(session.execute(select(Message.ticket_id, func.count(Message.id))
-                                  .group_by(Message.ticket_id)).tuples().all())
+    counts: dict[int, int] = dict(session.execute(select(Message.ticket_id, func.count(Message.id))
+                                  .group_by(Message.ticket_id)).all())
     query = select(Ticket).order_by(Ticket.id.desc()).limit(limit)
     if status:
         query = query.where(Ticket.status == status)
@@ -82,4 +82,4 @@ def list_quarantine(session: Session, limit: int = 500) -> list[dict[str, Any]]:
 
 def inbound_counts(session: Session) -> dict[str, int]:
     return dict(session.execute(select(InboundMessage.state, func.count(InboundMessage.id))
-                                .group_by(InboundMessage.state)).tuples().all())
+                                .group_by(InboundMessage.state)).all())

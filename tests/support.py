@@ -126,7 +126,7 @@ def customer_mail(sender: str, subject: str, body: str, *, to: str = "support@ex
     for key, value in (extra or {}).items():
         msg[key] = value
     msg.set_content(body)
-    return msg.as_bytes()
+    return msg.as_bytes(policy=email.policy.SMTP)  # CRLF, as mail travels
 
 
 def write_config(path: Path, *, smtp_port: int, relay_port: int | None, db_url: str | None = None,

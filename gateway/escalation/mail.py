@@ -116,10 +116,11 @@ def send_round(app: App, state: TicketState, tier: Tier, row: Escalation, recipi
                now: datetime) -> None:
     """Mail round ``row.rounds`` of ``tier`` to each recipient and record it on the ticket."""
     ticket = state.ticket
-    token = reply_token.make_token(app.secret, ticket.id)
-    reply_to = reply_token.reply_address(app.config.gateway.support_address, ticket.id, token)
     risk = promise(state, tier, now)
     for r in recipients:
+        # A token issued to this recipient: their `#ack` reply proves itself, and is theirs alone.
+        token = reply_token.make_token(app.secret, ticket.id, bound_to=r.address)
+        reply_to = reply_token.reply_address(app.config.gateway.support_address, ticket.id, token)
         rendered = app.templates.render("oncall_page" if tier.pages else "escalation",
                                         _context(app, state, tier, row, r, risk, now))
         first = _first_round_id(state, tier, r.handle)
