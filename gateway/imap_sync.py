@@ -33,7 +33,7 @@ from gateway.errors import StorageError
 from gateway.imap_config import ImapAccount
 from gateway.imap_session import ImapSession
 from gateway.imap_state import StateStore
-from gateway.intake import Envelope, store_inbound
+from gateway.intake import Envelope, Stored, store_inbound, store_inbound_many
 from gateway.models import InboundMessage
 
 log = logging.getLogger("gateway.imap")
@@ -154,21 +154,29 @@ class FolderSync:
         """Store and commit each fetched message; return the UIDs now safely in the database."""
         done: list[int] = []
         new: list[int] = []
+        present: list[int] = []
         for uid in batch:
-            raw = bodies.get(uid)
-            if raw is None:
+            if bodies.get(uid) is None:
                 if uid not in refused:
                     self._hold(p.held, uid, "the server returned no body for it")
                 continue
-            try:
-                stored = store_inbound(self.db, raw, source="imap", envelope=NO_ENVELOPE,
-                                       received_at=self.clock.now(), source_key=p.keys[uid])
-            except StorageError:
-                p.result.failed += 1
-                p.in_a_row += 1
-                if p.in_a_row >= FAILURES_BEFORE_GIVING_UP:
-                    p.giving_up = True
-                    break
+            present.append(uid)
+        try:
+            # The whole fetched batch in one commit; only after it does anything get acknowledged.
+            stored_all = store_inbound_many(self.db, [(p.keys[uid], bodies[uid]) for uid in present],
+                                            source="imap", envelope=NO_ENVELOPE, received_at=self.clock.now())
+            outcomes: list[tuple[int, Stored | None]] = list(zip(present, stored_all, strict=True))
+        except StorageError:
+            outcomes = []
+            for uid in present:
+                one = self._store_one(p, uid, bodies[uid])
+                if one is not None:
+                    p.in_a_row = 0
+                outcomes.append((uid, one))
+        for uid, stored in outcomes:
+            if p.giving_up:
+                break
+            if stored is None:
                 continue
             p.in_a_row = 0
             done.append(uid)
@@ -186,6 +194,20 @@ class FolderSync:
             p.result.stored += len(new)
             self.on_stored()
         return done
+
+    def _store_one(self, p: _Pass, uid: int, raw: bytes) -> Stored | None:
+        """The batch failed: store this message alone, so one bad message cannot block the rest."""
+        if p.giving_up:
+            return None
+        try:
+            return store_inbound(self.db, raw, source="imap", envelope=NO_ENVELOPE,
+                                 received_at=self.clock.now(), source_key=p.keys[uid])
+        except StorageError:
+            p.result.failed += 1
+            p.in_a_row += 1
+            if p.in_a_row >= FAILURES_BEFORE_GIVING_UP:
+                p.giving_up = True
+            return None
 
     def _record(self, p: _Pass) -> bool:
         new, p.new = p.new, []

@@ -76,3 +76,39 @@ def store_inbound(db: Database, raw: bytes, *, source: str, envelope: Envelope,
         raise StorageError(f"could not store the message: {exc.__class__.__name__}: {exc}") from exc
     log.info("inbound %d stored from %s (%d bytes)", inbound_id, source, len(raw))
     return Stored(inbound_id=inbound_id, duplicate=False)
+
+
+def store_inbound_many(db: Database, items: list[tuple[str, bytes]], *, source: str, envelope: Envelope,
+                       received_at: datetime) -> list[Stored]:
+    """Store several (source_key, raw) messages in ONE transaction and commit; all or none.
+
+    For sources that fetch in batches (IMAP): one commit, one fsync, for the batch, and still
+    nothing is acknowledged to the server before it returns. On any failure nothing is stored
+    and StorageError is raised; the caller may then store one by one to isolate a bad message.
+    """
+    if not items:
+        return []
+    keys = [key for key, _raw in items]
+    try:
+        with db.transaction() as session:
+            existing = dict(session.execute(select(InboundMessage.source_key, InboundMessage.id)
+                                            .where(InboundMessage.source_key.in_(keys))).all())
+            rows: list[tuple[str, InboundMessage | int]] = []
+            for key, raw in items:
+                if key in existing:
+                    rows.append((key, existing[key]))
+                    continue
+                row = InboundMessage(source=source, source_key=key, mail_from=envelope.mail_from,
+                                     rcpt_to=list(envelope.rcpt_to), raw=raw, size=len(raw),
+                                     received_at=received_at, state="pending", attempts=0)
+                session.add(row)
+                existing[key] = -1  # the same key twice in one batch is stored once
+                rows.append((key, row))
+            session.flush()
+            result = [Stored(inbound_id=r, duplicate=True) if isinstance(r, int) else
+                      Stored(inbound_id=r.id, duplicate=False) for _key, r in rows]
+    except SQLAlchemyError as exc:
+        log.error("could not store a batch of %d messages: %s", len(items), exc.__class__.__name__)
+        raise StorageError(f"could not store the batch: {exc.__class__.__name__}: {exc}") from exc
+    log.info("%d inbound messages stored from %s in one commit", sum(not s.duplicate for s in result), source)
+    return result
