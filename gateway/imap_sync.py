@@ -44,6 +44,8 @@ BATCH_BYTES = 8 * 1000**2
 FAILURES_BEFORE_GIVING_UP = 3
 # A message the server refused is asked for again after this long (and at each start).
 HELD_RETRY = timedelta(minutes=30)
+# How often a long pass writes its heartbeat and renews its lease (the lease lasts 60 s).
+RECORD_EVERY_S = 5.0
 # IMAP has no envelope: the processor reads Return-Path and Delivered-To from the headers.
 NO_ENVELOPE = Envelope(mail_from=None, rcpt_to=())
 
@@ -121,9 +123,13 @@ class FolderSync:
             # Every message in `done` is committed: now, and only now, acknowledge them.
             session.acknowledge(done)
             p.result.acknowledged += len(done)
-            if not self._record(p):
-                p.result.lease_lost = True
-                break
+            # The heartbeat and lease are written every few seconds, not per batch: each write
+            # is a commit, and a lagging last-UID is harmless (stored mail is recognised).
+            if time.monotonic() - p.recorded_at >= RECORD_EVERY_S:
+                if not self._record(p):
+                    p.result.lease_lost = True
+                    break
+                p.recorded_at = time.monotonic()
             if p.giving_up:
                 raise StorageError(f"{p.in_a_row} messages in a row could not be stored")
             if should_stop():
@@ -279,3 +285,4 @@ class _Pass:
     new: list[int] = field(default_factory=list)
     in_a_row: int = 0
     giving_up: bool = False
+    recorded_at: float = field(default_factory=time.monotonic)
