@@ -1,0 +1,74 @@
+"""Two auto-responders answering each other: the loop guard stops them, and no ticket explosion."""
+
+from __future__ import annotations
+
+import json
+import smtplib
+import threading
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from tests.support import GatewayProcess, customer_mail, free_port, running, wait_for, write_config
+
+pytestmark = pytest.mark.slow
+
+
+class NaivePeer:
+    """Another system's auto-responder with none of the manners RFC 3834 asks for: it answers
+    every mail it gets with a fresh one (no Auto-Submitted, no threading headers)."""
+
+    def __init__(self, gateway_port: int) -> None:
+        self.gateway_port = gateway_port
+        self.received = 0
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self.lock:
+            self.received += 1
+            n = self.received
+        threading.Thread(target=self._answer, args=(n,), daemon=True).start()
+        return "250 OK"
+
+    def _answer(self, n: int) -> None:
+        msg = EmailMessage()
+        msg["From"] = "helpdesk@peer.example"
+        msg["To"] = "support@example.com"
+        msg["Subject"] = f"Your request has been logged as PEER-{n}"
+        msg["Message-ID"] = f"<peer-{n}@peer.example>"
+        msg.set_content("Thank you, we will get back to you.")
+        with smtplib.SMTP("127.0.0.1", self.gateway_port) as client:
+            client.send_message(msg, from_addr="helpdesk@peer.example", to_addrs=["support@example.com"])
+
+
+def test_two_auto_responders_stop_at_the_cap(tmp_path: Path) -> None:
+    port, peer_port = free_port(), free_port()
+    peer = NaivePeer(port)
+    controller = Controller(peer, hostname="127.0.0.1", port=peer_port)
+    controller.start()
+    gw = GatewayProcess(write_config(tmp_path / "config.toml", smtp_port=port, relay_port=peer_port,
+                                     extra="[sla]\nsweep_interval = \"200ms\"\n"), port)
+    try:
+        with running(gw):
+            # The first mail comes from the peer's system, as if a user there wrote to us.
+            with smtplib.SMTP("127.0.0.1", port) as client:
+                client.sendmail("helpdesk@peer.example", ["support@example.com"],
+                                customer_mail("helpdesk@peer.example", "Order 1234", "Where is my order?"))
+
+            def suppressed() -> list[dict[str, Any]]:
+                rows = json.loads(gw.cli("tickets", "list", "--json").stdout)
+                return [t for t in rows if any(o["state"] == "suppressed" for o in json.loads(
+                    gw.cli("tickets", "show", str(t["number"]), "--json").stdout)["outbox"])]
+            wait_for(suppressed, timeout=60, what="the loop guard to hold an acknowledgement back")
+            tickets = json.loads(gw.cli("tickets", "list", "--json").stdout)
+            status = json.loads(gw.cli("status", "--json").stdout)
+    finally:
+        controller.stop()
+    # Default cap: 5 automatic mails to one address per hour. The peer got 5 and answered 5;
+    # the 6th mail opened a ticket whose acknowledgement was recorded, not sent.
+    assert peer.received == 5
+    assert len(tickets) == 6
+    assert status["inbound"] == {"done": 6}
