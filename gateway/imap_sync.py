@@ -22,6 +22,7 @@ import imaplib
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -109,32 +110,27 @@ class FolderSync:
         done_before = set(already)
         todo = [uid for uid in candidates if uid not in done_before]
         sizes = session.sizes(todo)
-        for batch in self._batches(self._fetchable(p, todo, sizes), sizes):
-            try:
-                bodies, refused = session.fetch(batch)
-            except (imaplib.IMAP4.abort, OSError) as exc:
-                self._suspect(p, batch, exc)
-                self._record(p)
-                raise
-            for uid, why in refused.items():
-                self._hold(p.held, uid, why)
-                self._retry_after[uid] = time.monotonic() + HELD_RETRY.total_seconds()
-            done = self._store(p, batch, bodies, refused)
-            # Every message in `done` is committed: now, and only now, acknowledge them.
-            session.acknowledge(done)
-            p.result.acknowledged += len(done)
-            # The heartbeat and lease are written every few seconds, not per batch: each write
-            # is a commit, and a lagging last-UID is harmless (stored mail is recognised).
-            if time.monotonic() - p.recorded_at >= RECORD_EVERY_S:
-                if not self._record(p):
-                    p.result.lease_lost = True
-                    break
-                p.recorded_at = time.monotonic()
-            if p.giving_up:
-                raise StorageError(f"{p.in_a_row} messages in a row could not be stored")
-            if should_stop():
-                p.result.stopped = True
-                break
+        # Pipelined: while one batch is being stored and committed (in the store thread), the
+        # next is fetched. A batch is acknowledged only after its own commit, as before.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="imap-store") as pool:
+            storing: Future[list[int]] | None = None
+            for batch in self._batches(self._fetchable(p, todo, sizes), sizes):
+                try:
+                    bodies, refused = session.fetch(batch)
+                except (imaplib.IMAP4.abort, OSError) as exc:
+                    if storing is not None:
+                        storing.result()  # its commits stand; unacknowledged, they are found next pass
+                    self._suspect(p, batch, exc)
+                    self._record(p)
+                    raise
+                if storing is not None:
+                    done, storing = storing.result(), None
+                    if not self._acknowledge(session, p, done) or self._should_end(p, should_stop):
+                        break
+                storing = pool.submit(self._store_batch, p, batch, bodies, refused)
+            if storing is not None:
+                self._acknowledge(session, p, storing.result())
+                self._should_end(p, should_stop)
         p.result.held = len(p.held)
         p.result.backlog = len(candidates) - p.result.acknowledged
         if not p.result.lease_lost and not self._record(p):
@@ -200,6 +196,38 @@ class FolderSync:
             p.result.stored += len(new)
             self.on_stored()
         return done
+
+    def _store_batch(self, p: _Pass, batch: list[int], bodies: dict[int, bytes],
+                     refused: dict[int, str]) -> list[int]:
+        """Runs in the store thread: note refused messages, then store and commit the rest."""
+        for uid, why in refused.items():
+            self._hold(p.held, uid, why)
+            self._retry_after[uid] = time.monotonic() + HELD_RETRY.total_seconds()
+        return self._store(p, batch, bodies, refused)
+
+    def _acknowledge(self, session: ImapSession, p: _Pass, done: list[int]) -> bool:
+        """Every message in ``done`` is committed: now, and only now, acknowledge them.
+
+        The heartbeat and lease are written every few seconds, not per batch: each write is a
+        commit, and a lagging last-UID is harmless (stored mail is recognised). False when the
+        lease was lost to another process.
+        """
+        session.acknowledge(done)
+        p.result.acknowledged += len(done)
+        if time.monotonic() - p.recorded_at >= RECORD_EVERY_S:
+            if not self._record(p):
+                p.result.lease_lost = True
+                return False
+            p.recorded_at = time.monotonic()
+        return True
+
+    def _should_end(self, p: _Pass, should_stop: Callable[[], bool]) -> bool:
+        if p.giving_up:
+            raise StorageError(f"{p.in_a_row} messages in a row could not be stored")
+        if should_stop():
+            p.result.stopped = True
+            return True
+        return False
 
     def _store_one(self, p: _Pass, uid: int, raw: bytes) -> Stored | None:
         """The batch failed: store this message alone, so one bad message cannot block the rest."""
