@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from gateway.db import Database
@@ -93,20 +93,29 @@ def store_inbound_many(db: Database, items: list[tuple[str, bytes]], *, source: 
         with db.transaction() as session:
             existing = dict(session.execute(select(InboundMessage.source_key, InboundMessage.id)
                                             .where(InboundMessage.source_key.in_(keys))).all())
-            rows: list[tuple[str, InboundMessage | int]] = []
+            fresh: dict[str, bytes] = {}
             for key, raw in items:
-                if key in existing:
-                    rows.append((key, existing[key]))
-                    continue
-                row = InboundMessage(source=source, source_key=key, mail_from=envelope.mail_from,
-                                     rcpt_to=list(envelope.rcpt_to), raw=raw, size=len(raw),
-                                     received_at=received_at, state="pending", attempts=0)
-                session.add(row)
-                existing[key] = -1  # the same key twice in one batch is stored once
-                rows.append((key, row))
-            session.flush()
-            result = [Stored(inbound_id=r, duplicate=True) if isinstance(r, int) else
-                      Stored(inbound_id=r.id, duplicate=False) for _key, r in rows]
+                if key not in existing:
+                    fresh.setdefault(key, raw)  # the same key twice in one batch is stored once
+            if fresh:
+                # Core INSERT ... RETURNING: one statement for the batch, no unit-of-work overhead.
+                inserted = session.execute(insert(InboundMessage).returning(
+                    InboundMessage.source_key, InboundMessage.id), [
+                    {"source": source, "source_key": key, "mail_from": envelope.mail_from,
+                     "rcpt_to": list(envelope.rcpt_to), "raw": raw, "size": len(raw),
+                     "received_at": received_at, "state": "pending", "attempts": 0}
+                    for key, raw in fresh.items()])
+                new_ids = {row[0]: row[1] for row in inserted}
+            else:
+                new_ids = {}
+            seen: set[str] = set()
+            result = []
+            for key, _raw in items:
+                if key in new_ids and key not in seen:
+                    result.append(Stored(inbound_id=new_ids[key], duplicate=False))
+                else:
+                    result.append(Stored(inbound_id=existing.get(key) or new_ids[key], duplicate=True))
+                seen.add(key)
     except SQLAlchemyError as exc:
         log.error("could not store a batch of %d messages: %s", len(items), exc.__class__.__name__)
         raise StorageError(f"could not store the batch: {exc.__class__.__name__}: {exc}") from exc
