@@ -83,7 +83,15 @@ def queue(session: Session, policy: OutboxPolicy, draft: Draft, now: datetime) -
         in_reply_to=draft.in_reply_to, references=draft.references, reply_to=draft.reply_to,
         auto_submitted=draft.auto_submitted,
     )
-    built = build_message(mail)
+    try:
+        built = build_message(mail)
+    except ValueError as exc:
+        # A recipient we cannot write to (no domain, raw encoded words, garbage): the mail that
+        # caused this stays where it is (a ticket, say); only this automatic answer is not sent.
+        session.add(Event(ticket_id=draft.ticket_id, at=now, kind="mail-suppressed",
+                          detail={"kind": draft.kind, "reason": str(exc)[:300]}))
+        log.warning("%s mail not queued: %s", draft.kind, exc)
+        return None
     raw = built.as_bytes()
     state, reason = "pending", None
     if draft.kind not in UNCAPPED_KINDS:

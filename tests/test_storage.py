@@ -202,3 +202,13 @@ def test_loop_guard_caps_automatic_mail_per_address(make_app: Callable[..., App]
     _store(app, customer_mail("bot@peer.example", "request later", "hello"))
     Processor(app).drain()
     assert _outbox(app)[-1].state == "pending"
+
+
+def test_undeliverable_sender_still_gets_a_ticket_without_an_ack(make_app: Callable[..., App]) -> None:
+    app = make_app()
+    _store(app, customer_mail("vondruch", "help", "my From has no domain"))
+    assert Processor(app).drain() == {"ticket": 1}
+    assert _outbox(app) == []
+    with app.db.sessions() as s:
+        event = s.scalars(select(Event).where(Event.kind == "mail-suppressed")).one()
+    assert "not a deliverable address" in event.detail["reason"]
