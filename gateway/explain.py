@@ -7,6 +7,7 @@ from typing import Any
 
 from gateway.app import App
 from gateway.correlate import correlate
+from gateway.engineers import is_staff_mail
 from gateway.pipeline import classify
 from gateway.sla.calendar import BusinessCalendar
 from gateway.sla.durations import Target, deadline, format_target
@@ -62,10 +63,15 @@ def explain(app: App, raw: bytes, *, at: datetime | None = None,
         data["explanation"] = result.explanation()
     if verdict.kind != "clean":
         data["outcome"] = "screened"
+    elif is_staff_mail(app, mail, corr):
+        # Relayed and its commands run only if the mail proves it is the engineer's.
+        data["outcome"] = "engineer"
     elif corr.ticket_id is not None:
         data["outcome"] = "reply"
     else:
         data["outcome"] = "ticket"
+    if data["outcome"] != "ticket":
+        data["acknowledge"] = False
     return data
 
 

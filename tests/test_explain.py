@@ -1,0 +1,72 @@
+"""`helpdesk explain` as a support lead uses it: rules, priority, plan, promise; nothing written."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.support import ROOT, customer_mail
+
+CONFIG = """
+[gateway]
+support_address = "support@example.com"
+data_dir = "{var}"
+
+[calendars.uk]
+timezone = "Europe/London"
+days = "mon-fri"
+open = "09:00-17:00"
+
+[plans.gold]
+calendar = "uk"
+[plans.gold.priorities.P1]
+first_response = "15m"
+calendar = "24x7"
+
+[plans.standard]
+calendar = "uk"
+
+[[customers]]
+name = "Acme"
+domains = ["acme.example"]
+contacts = ["alice@acme.example"]
+plan = "gold"
+"""
+
+
+def _explain(tmp: Path, mail: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    config = tmp / "config.toml"
+    config.write_text(CONFIG.format(var=tmp / "var"), encoding="utf-8")
+    return subprocess.run([sys.executable, "-m", "gateway", "-c", str(config), "explain", str(mail), *extra],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120, check=True)
+
+
+def test_explain_shows_rules_priority_plan_and_writes_nothing(tmp_path: Path) -> None:
+    mail = tmp_path / "outage.eml"
+    mail.write_bytes(customer_mail("Alice <alice@acme.example>", "Production down",
+                                   "Our whole site is down for everyone since 9am. No workaround."))
+    text = _explain(tmp_path, mail, "--at", "2026-11-22T02:00:00+00:00").stdout
+    assert "Priority:    P1" in text
+    assert "Acme, plan gold, designated contact" in text
+    assert "first_response 15 minutes -> due 2026-11-22T02:15:00+00:00" in text
+    assert "hit " in text and "miss " in text  # every rule, with why
+    data = json.loads(_explain(tmp_path, mail, "--json", "--at", "2026-11-22T02:00:00+00:00").stdout)
+    assert data["outcome"] == "ticket" and data["acknowledge"] is True
+    assert data["priority"] == "P1" and data["sender"]["plan"] == "gold"
+    hits = [o["rule"] for o in data["classification"]["outcomes"] if o["matched"]]
+    assert hits, data["classification"]
+    db = sqlite3.connect(tmp_path / "var" / "helpdesk.sqlite3")
+    assert db.execute("SELECT count(*) FROM inbound_messages").fetchone()[0] == 0
+    assert db.execute("SELECT count(*) FROM tickets").fetchone()[0] == 0
+
+
+def test_explain_a_bounce_says_screened_and_no_acknowledgement(tmp_path: Path) -> None:
+    mail = tmp_path / "bounce.eml"
+    mail.write_bytes(customer_mail("MAILER-DAEMON@mx.example", "Undelivered Mail Returned to Sender",
+                                   "This is the mail system at host mx.example. I'm sorry to have to inform you..."))
+    data = json.loads(_explain(tmp_path, mail, "--json").stdout)
+    assert data["outcome"] == "screened" and data["screening"]["verdict"] == "bounce"
+    assert data["acknowledge"] is False
