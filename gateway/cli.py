@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,15 @@ def _ensure_schema(app: Any) -> None:
 def _print_json(data: Any) -> None:
     json.dump(data, sys.stdout, indent=2, ensure_ascii=False, default=str)
     sys.stdout.write("\n")
+
+
+def _emit(args: argparse.Namespace, data: Any, as_text: Callable[[Any], str]) -> int:
+    """Print ``data`` as the documented JSON with --json, else as text for a person."""
+    if args.json:
+        _print_json(data)
+    else:
+        print(as_text(data))
+    return EX_OK
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -222,31 +232,19 @@ def cmd_status(args: argparse.Namespace) -> int:
         data: dict[str, Any] = {"inbound": views.inbound_counts(session)}
         data["imap"] = heartbeats(session, load_imap_accounts(app.config, need_passwords=False),
                                   app.clock.now())
-    _print_json(data) if args.json else print(data)
-    return EX_OK
+    return _emit(args, data, lambda d: json.dumps(d, indent=2, ensure_ascii=False, default=str))
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from gateway.explain import explain
+    from gateway.explain import explain, format_explanation
     app = _app(args)
     at = datetime.fromisoformat(args.at) if args.at else None
-    data = explain(app, Path(args.file).read_bytes(), at=at)
-    if args.json:
-        _print_json(data)
-    else:
-        from gateway.explain import format_explanation
-        print(format_explanation(data))
-    return EX_OK
+    return _emit(args, explain(app, Path(args.file).read_bytes(), at=at), format_explanation)
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     from gateway.simulate import format_timeline, simulate
-    rows = simulate(Path(args.scenario), config_path(args.config))
-    if args.json:
-        _print_json(rows)
-    else:
-        print(format_timeline(rows))
-    return EX_OK
+    return _emit(args, simulate(Path(args.scenario), config_path(args.config)), format_timeline)
 
 
 def cmd_ticket_action(args: argparse.Namespace) -> int:

@@ -104,7 +104,7 @@ class Config:
     raw: dict[str, Any] = field(repr=False)
 
 
-class _Reader:
+class Reader:
     """Reads keys from TOML tables, converting once and recording each problem with its key."""
 
     def __init__(self) -> None:
@@ -135,31 +135,31 @@ class _Reader:
                     f"{prefix}.{key}: unknown key; the keys of [{prefix}] are {', '.join(sorted(known))}")
 
 
-def _str(value: Any) -> str:
+def as_str(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError("must be a string")
     return value
 
 
-def _bool(value: Any) -> bool:
+def as_bool(value: Any) -> bool:
     if not isinstance(value, bool):
         raise ValueError("must be true or false")
     return value
 
 
-def _port(value: Any) -> int:
+def as_port(value: Any) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 65536:
         raise ValueError("must be a port number from 1 to 65535")
     return value
 
 
-def _positive_int(value: Any) -> int:
+def as_count(value: Any) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise ValueError("must be a whole number, 0 or more")
     return value
 
 
-def _choice(*choices: str) -> Callable[[Any], str]:
+def one_of(*choices: str) -> Callable[[Any], str]:
     def convert(value: Any) -> str:
         if value not in choices:
             raise ValueError(f"must be one of {', '.join(repr(c) for c in choices)}")
@@ -167,27 +167,27 @@ def _choice(*choices: str) -> Callable[[Any], str]:
     return convert
 
 
-def _zone(value: Any) -> ZoneInfo:
+def as_zone(value: Any) -> ZoneInfo:
     try:
-        return ZoneInfo(_str(value))
+        return ZoneInfo(as_str(value))
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ValueError(f"{value!r} is not an IANA time zone like 'Europe/London'") from exc
 
 
-def _env_name(value: Any) -> str:
-    text = _str(value)
+def env_name(value: Any) -> str:
+    text = as_str(value)
     if not text.replace("_", "").isalnum():
         raise ValueError("must be the NAME of an environment variable, like HELPDESK_SECRET")
     return text
 
 
-def _addresses(value: Any) -> tuple[str, ...]:
+def as_addresses(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list):
         raise ValueError("must be a list of addresses")
     return tuple(parse_address(v) for v in value)
 
 
-def _types(value: Any) -> tuple[str, ...]:
+def as_types(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ValueError("must be a list of strings like ['.exe', 'application/x-msdownload']")
     return tuple(v.lower() for v in value)
@@ -217,7 +217,7 @@ def load_config(path: Path | None, *, text: str | None = None) -> Config:
 
 
 def _build(path: Path | None, data: dict[str, Any]) -> Config:
-    r = _Reader()
+    r = Reader()
     for key in data:
         if key not in _SECTIONS:
             r.problems.append(f"{key}: unknown section; the sections are {', '.join(sorted(_SECTIONS))}")
@@ -231,24 +231,24 @@ def _build(path: Path | None, data: dict[str, Any]) -> Config:
     if "support_address" not in g:
         r.problems.append('gateway.support_address: missing; set it to the address customers '
                           'write to, like support_address = "support@example.com"')
-    data_dir = base / r.get(g, "gateway.data_dir", "var", _str)
+    data_dir = base / r.get(g, "gateway.data_dir", "var", as_str)
     gateway = GatewaySettings(
         support_address=support,
-        aliases=r.get(g, "gateway.aliases", (), _addresses),
-        name=r.get(g, "gateway.name", "Support", _str),
-        timezone=r.get(g, "gateway.timezone", ZoneInfo("UTC"), _zone),
-        secret_env=r.get(g, "gateway.secret_env", "HELPDESK_SECRET", _env_name),
+        aliases=r.get(g, "gateway.aliases", (), as_addresses),
+        name=r.get(g, "gateway.name", "Support", as_str),
+        timezone=r.get(g, "gateway.timezone", ZoneInfo("UTC"), as_zone),
+        secret_env=r.get(g, "gateway.secret_env", "HELPDESK_SECRET", env_name),
         data_dir=data_dir,
         message_id_domain=r.get(g, "gateway.message_id_domain",
-                                support.rpartition("@")[2] or "localhost", _str),
-        default_plan=r.get(g, "gateway.default_plan", "standard", _str),
+                                support.rpartition("@")[2] or "localhost", as_str),
+        default_plan=r.get(g, "gateway.default_plan", "standard", as_str),
         reopen_window=r.get(g, "gateway.reopen_window", timedelta(days=14), parse_interval),
     )
 
     d = r.table(data, "database")
     r.unknown(d, "database", {"url"})
     default_url = f"sqlite:///{data_dir / 'helpdesk.sqlite3'}"
-    url = r.get(d, "database.url", default_url, _str)
+    url = r.get(d, "database.url", default_url, as_str)
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
         rel = url.removeprefix("sqlite:///")
         if rel and rel != ":memory:":
@@ -258,10 +258,10 @@ def _build(path: Path | None, data: dict[str, Any]) -> Config:
     s = r.table(data, "smtp")
     r.unknown(s, "smtp", {"enabled", "host", "port", "lmtp", "max_message_size"})
     smtp = SmtpSettings(
-        enabled=r.get(s, "smtp.enabled", True, _bool),
-        host=r.get(s, "smtp.host", "127.0.0.1", _str),
-        port=r.get(s, "smtp.port", 2525, _port),
-        lmtp=r.get(s, "smtp.lmtp", False, _bool),
+        enabled=r.get(s, "smtp.enabled", True, as_bool),
+        host=r.get(s, "smtp.host", "127.0.0.1", as_str),
+        port=r.get(s, "smtp.port", 2525, as_port),
+        lmtp=r.get(s, "smtp.lmtp", False, as_bool),
         max_message_size=r.get(s, "smtp.max_message_size", 25 * 1000**2, parse_size),
     )
 
@@ -269,25 +269,25 @@ def _build(path: Path | None, data: dict[str, Any]) -> Config:
     r.unknown(o, "outbound", {"transport", "host", "port", "security", "username",
                               "password_env", "directory", "from", "timeout", "retry_lifetime",
                               "max_per_address_per_hour", "max_per_ticket_per_hour"})
-    transport = r.get(o, "outbound.transport", "directory", _choice("smtp", "directory"))
-    security = r.get(o, "outbound.security", "none", _choice("none", "starttls", "tls"))
-    password_env = r.get(o, "outbound.password_env", None, _env_name)
+    transport = r.get(o, "outbound.transport", "directory", one_of("smtp", "directory"))
+    security = r.get(o, "outbound.security", "none", one_of("none", "starttls", "tls"))
+    password_env = r.get(o, "outbound.password_env", None, env_name)
     if password_env and password_env not in os.environ:
         r.problems.append(f"outbound.password_env: the environment variable {password_env} "
                           "is not set; export it or remove password_env")
     outbound = OutboundSettings(
         transport=transport,
-        host=r.get(o, "outbound.host", "127.0.0.1", _str),
-        port=r.get(o, "outbound.port", 465 if security == "tls" else 25, _port),
+        host=r.get(o, "outbound.host", "127.0.0.1", as_str),
+        port=r.get(o, "outbound.port", 465 if security == "tls" else 25, as_port),
         security=security,
-        username=r.get(o, "outbound.username", None, _str),
+        username=r.get(o, "outbound.username", None, as_str),
         password_env=password_env,
-        directory=base / r.get(o, "outbound.directory", str(data_dir / "outbox"), _str),
+        directory=base / r.get(o, "outbound.directory", str(data_dir / "outbox"), as_str),
         from_address=r.get(o, "outbound.from", support, parse_address),
         timeout=r.get(o, "outbound.timeout", timedelta(seconds=30), parse_interval),
         retry_lifetime=r.get(o, "outbound.retry_lifetime", timedelta(days=2), parse_interval),
-        max_per_address_per_hour=r.get(o, "outbound.max_per_address_per_hour", 5, _positive_int),
-        max_per_ticket_per_hour=r.get(o, "outbound.max_per_ticket_per_hour", 20, _positive_int),
+        max_per_address_per_hour=r.get(o, "outbound.max_per_address_per_hour", 5, as_count),
+        max_per_ticket_per_hour=r.get(o, "outbound.max_per_ticket_per_hour", 20, as_count),
     )
     if transport == "smtp" and "host" not in o:
         r.problems.append('outbound.host: transport is "smtp" but no relay host is set; '
@@ -301,14 +301,14 @@ def _build(path: Path | None, data: dict[str, Any]) -> Config:
         attachment_max_size=r.get(p, "processing.attachment_max_size", 20 * 1000**2, parse_size),
         blocked_attachment_types=r.get(p, "processing.blocked_attachment_types",
                                        (".exe", ".scr", ".bat", ".cmd", ".com", ".pif", ".vbs",
-                                        ".js", ".jar", ".msi"), _types),
+                                        ".js", ".jar", ".msi"), as_types),
         parse_time_budget=r.get(p, "processing.parse_time_budget", timedelta(seconds=5),
                                 parse_interval),
     )
 
     t = r.table(data, "templates")
     r.unknown(t, "templates", {"directory"})
-    templates_dir = r.get(t, "templates.directory", None, _str)
+    templates_dir = r.get(t, "templates.directory", None, as_str)
 
     sl = r.table(data, "sla")
     r.unknown(sl, "sla", {"sweep_interval"})

@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from gateway.config import Config, _bool, _choice, _env_name, _port, _Reader, _str
+from gateway.config import Config, Reader, as_bool, as_port, as_str, env_name, one_of
 from gateway.config_values import parse_interval
 from gateway.errors import ConfigError
 
@@ -40,7 +40,7 @@ class ImapAccount:
 
 
 def _folder(value: Any) -> str:
-    text = _str(value)
+    text = as_str(value)
     if not text.strip() or any(ch in text for ch in "\r\n\0"):
         raise ValueError("must be a folder name like \"INBOX\" or \"Support/Done\"")
     return text
@@ -53,7 +53,7 @@ def _positive_interval(value: Any) -> timedelta:
     return interval
 
 
-def _account(r: _Reader, table: dict[str, Any], key: str, config: Config,
+def _account(r: Reader, table: dict[str, Any], key: str, config: Config,
              need_password: bool) -> ImapAccount | None:
     before = len(r.problems)
     r.unknown(table, key, _KEYS)
@@ -62,12 +62,12 @@ def _account(r: _Reader, table: dict[str, Any], key: str, config: Config,
                               ("password_env", '"HELPDESK_IMAP_PASSWORD"')):
         if required not in table:
             r.problems.append(f"{key}.{required}: missing; set it, like {required} = {example}")
-    name = r.get(table, f"{key}.name", "", _str)
+    name = r.get(table, f"{key}.name", "", as_str)
     if name and not _NAME.match(name):
         r.problems.append(f"{key}.name: {name!r} is not a usable account name; use up to 64 letters, "
                           "digits, '.', '_' or '-' (it is part of every stored message's source key)")
-    security = r.get(table, f"{key}.security", "tls", _choice("tls", "starttls", "none"))
-    password_env = r.get(table, f"{key}.password_env", "", _env_name)
+    security = r.get(table, f"{key}.security", "tls", one_of("tls", "starttls", "none"))
+    password_env = r.get(table, f"{key}.password_env", "", env_name)
     if need_password and password_env and password_env not in os.environ:
         r.problems.append(f"{key}.password_env: the environment variable {password_env} is not set; "
                           "export it with the mailbox password")
@@ -81,22 +81,22 @@ def _account(r: _Reader, table: dict[str, Any], key: str, config: Config,
     if stale_after <= poll_interval:
         r.problems.append(f"{key}.stale_after: must be longer than poll_interval "
                           f"({poll_interval.total_seconds():g}s), like stale_after = \"10m\"")
-    ca_file = r.get(table, f"{key}.ca_file", None, _str)
+    ca_file = r.get(table, f"{key}.ca_file", None, as_str)
     ca_path = (config.path.parent if config.path else Path.cwd()) / ca_file if ca_file else None
     if ca_path is not None and not ca_path.is_file():
         r.problems.append(f"{key}.ca_file: {ca_path} is not a readable file; give the PEM file of the "
                           "certificate authority that signed the server's certificate")
     account = ImapAccount(
         name=name,
-        host=r.get(table, f"{key}.host", "", _str),
-        port=r.get(table, f"{key}.port", 993 if security == "tls" else 143, _port),
+        host=r.get(table, f"{key}.host", "", as_str),
+        port=r.get(table, f"{key}.port", 993 if security == "tls" else 143, as_port),
         security=security,
-        username=r.get(table, f"{key}.username", "", _str),
+        username=r.get(table, f"{key}.username", "", as_str),
         password_env=password_env,
         password=os.environ.get(password_env, "") if password_env else "",
         folder=folder,
         done_folder=done_folder,
-        idle=r.get(table, f"{key}.idle", True, _bool),
+        idle=r.get(table, f"{key}.idle", True, as_bool),
         poll_interval=poll_interval,
         timeout=r.get(table, f"{key}.timeout", timedelta(seconds=30), _positive_interval),
         stale_after=stale_after,
@@ -127,7 +127,7 @@ def load_imap_accounts(config: Config, *, need_passwords: bool = True) -> tuple[
                            "before each account"])
     if not isinstance(data, list) or not all(isinstance(t, dict) for t in data):
         raise ConfigError(["imap: must be an array of tables, one [[imap]] per account"])
-    r = _Reader()
+    r = Reader()
     accounts: list[ImapAccount] = []
     for index, table in enumerate(data):
         account = _account(r, table, f"imap[{index}]", config, need_passwords)

@@ -19,11 +19,6 @@ from gateway.tickets import record
 # Kinds of messages only engineers see: their ids never go into the customer's References.
 
 
-def customer_thread(session: Session, ticket: Ticket) -> tuple[str | None, tuple[str, ...]]:
-    """The customer's conversation, without our internal messages in it (notices.thread_headers)."""
-    return thread_headers(session, ticket)
-
-
 def customer_side(session: Session, app: App, ticket: Ticket) -> list[tuple[str, str]]:
     """The customer first, then the ticket's other customer-side participants, deliverable ones only."""
     people: dict[str, str] = {}
@@ -59,7 +54,7 @@ def relay(session: Session, app: App, ticket: Ticket, agent: Agent, text: str, *
                reason="the engineer wrote to the customer directly" if direct
                else "no deliverable customer-side address")
         return direct
-    in_reply_to, refs = customer_thread(session, ticket)
+    in_reply_to, refs = thread_headers(session, ticket)
     rendered = app.templates.render("engineer_reply", {
         **base_context(app, ticket), "reply": text, "engineer": {"name": agent.name, "handle": agent.handle}})
     token = reply_token.make_token(app.secret, ticket.id)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from imapclient import IMAPClient
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from gateway.db import Database
 from gateway.imap_config import ImapAccount
@@ -298,13 +298,3 @@ def commit_checking_connect(db: Database, acknowledged: list[int]) -> Callable[[
             super().acknowledge(uids)
 
     return CommitChecking.open
-
-
-def drop_failing_trigger(db: Database) -> None:
-    """Undo tests.test_storage._install_failing_trigger, so the next pass can store."""
-    with db.engine.begin() as conn:
-        if db.is_sqlite:
-            conn.execute(text("DROP TRIGGER fail_commit"))
-        else:
-            conn.execute(text("DROP TRIGGER fail_commit ON inbound_messages"))
-            conn.execute(text("DROP FUNCTION fail_commit()"))

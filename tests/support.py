@@ -19,6 +19,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from aiosmtpd.controller import Controller
+from sqlalchemy import text
+
+from gateway.db import Database
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -213,3 +216,32 @@ def running(gw: GatewayProcess) -> Iterator[GatewayProcess]:
         yield gw
     finally:
         gw.stop()
+
+
+def install_failing_trigger(db: Database) -> None:
+    """A real database failure at insert/commit for raw bytes that contain FAIL-COMMIT."""
+    with db.engine.begin() as conn:
+        if db.is_sqlite:
+            conn.execute(text("""
+                CREATE TRIGGER fail_commit BEFORE INSERT ON inbound_messages
+                WHEN instr(CAST(NEW.raw AS TEXT), 'FAIL-COMMIT') > 0
+                BEGIN SELECT RAISE(ABORT, 'commit refused by test trigger'); END"""))
+        else:
+            conn.execute(text("""
+                CREATE FUNCTION fail_commit() RETURNS trigger AS $$ BEGIN
+                  IF position('FAIL-COMMIT' in encode(NEW.raw, 'escape')) > 0 THEN
+                    RAISE EXCEPTION 'commit refused by test trigger'; END IF;
+                  RETURN NEW; END $$ LANGUAGE plpgsql"""))
+            conn.execute(text("""
+                CREATE CONSTRAINT TRIGGER fail_commit AFTER INSERT ON inbound_messages
+                DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION fail_commit()"""))
+
+
+def drop_failing_trigger(db: Database) -> None:
+    """Undo install_failing_trigger, so the next pass can store."""
+    with db.engine.begin() as conn:
+        if db.is_sqlite:
+            conn.execute(text("DROP TRIGGER fail_commit"))
+        else:
+            conn.execute(text("DROP TRIGGER fail_commit ON inbound_messages"))
+            conn.execute(text("DROP FUNCTION fail_commit()"))

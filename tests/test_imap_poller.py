@@ -27,7 +27,6 @@ from tests.imap_server import (
     account,
     commit_checking_connect,
     count,
-    drop_failing_trigger,
     mails,
     polling,
     running_dovecot,
@@ -35,8 +34,7 @@ from tests.imap_server import (
     ticket_message_ids,
     tickets,
 )
-from tests.support import customer_mail, wait_for
-from tests.test_storage import _install_failing_trigger
+from tests.support import customer_mail, drop_failing_trigger, install_failing_trigger, wait_for
 
 pytestmark = pytest.mark.dovecot
 
@@ -57,7 +55,7 @@ def test_200_mails_become_200_tickets_once_and_none_is_acknowledged_before_its_c
                              message_id="<case-77@customer.example>")
     dovecot.append(raws)
     [failing] = dovecot.uids(criteria=["SUBJECT", "case 77"])
-    _install_failing_trigger(app)
+    install_failing_trigger(app.db)
     acknowledged: list[int] = []
     poller = ImapPoller(account(dovecot, done_folder=done_folder), app.db, app.clock,
                         connect=commit_checking_connect(app.db, acknowledged))

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from gateway import reply_token
 from gateway.app import App
@@ -17,7 +17,7 @@ from gateway.errors import StorageError
 from gateway.intake import Envelope, store_inbound
 from gateway.models import Event, InboundMessage, OutboxMessage, Ticket
 from gateway.processor import Processor
-from tests.support import customer_mail
+from tests.support import customer_mail, install_failing_trigger
 
 ENV = Envelope(mail_from="alice@customer.example", rcpt_to=("support@example.com",))
 
@@ -148,29 +148,10 @@ def test_mail_from_our_own_address_is_a_loop(make_app: Callable[..., App]) -> No
 
 def test_failed_commit_stores_nothing(make_app: Callable[..., App]) -> None:
     app = make_app()
-    _install_failing_trigger(app)
+    install_failing_trigger(app.db)
     with pytest.raises(StorageError):
         _store(app, customer_mail("alice@customer.example", "FAIL-COMMIT", "boom"))
     assert _count(app, InboundMessage) == 0
-
-
-def _install_failing_trigger(app: App) -> None:
-    """A real database failure at insert/commit for raw bytes that contain FAIL-COMMIT."""
-    with app.db.engine.begin() as conn:
-        if app.db.is_sqlite:
-            conn.execute(text("""
-                CREATE TRIGGER fail_commit BEFORE INSERT ON inbound_messages
-                WHEN instr(CAST(NEW.raw AS TEXT), 'FAIL-COMMIT') > 0
-                BEGIN SELECT RAISE(ABORT, 'commit refused by test trigger'); END"""))
-        else:
-            conn.execute(text("""
-                CREATE FUNCTION fail_commit() RETURNS trigger AS $$ BEGIN
-                  IF position('FAIL-COMMIT' in encode(NEW.raw, 'escape')) > 0 THEN
-                    RAISE EXCEPTION 'commit refused by test trigger'; END IF;
-                  RETURN NEW; END $$ LANGUAGE plpgsql"""))
-            conn.execute(text("""
-                CREATE CONSTRAINT TRIGGER fail_commit AFTER INSERT ON inbound_messages
-                DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION fail_commit()"""))
 
 
 def test_quarantine_keeps_the_reason_and_retry_requeues(make_app: Callable[..., App]) -> None:
