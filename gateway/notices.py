@@ -51,8 +51,13 @@ def base_context(app: App, ticket: Ticket) -> dict[str, Any]:
 
 
 def to_customer(session: Session, app: App, ticket: Ticket, *, kind: str, cause_key: str, template: str,
-                now: datetime, context: dict[str, Any] | None = None) -> OutboxMessage | None:
-    """Render ``template`` for the ticket's customer and queue it once for ``cause_key``."""
+                now: datetime, context: dict[str, Any] | None = None,
+                thread: tuple[str | None, tuple[str, ...]] | None = None) -> OutboxMessage | None:
+    """Render ``template`` for the ticket's customer and queue it once for ``cause_key``.
+
+    ``thread`` is (In-Reply-To, References) when the caller knows them (a new ticket's only
+    mail); otherwise they are read from the ticket's conversation.
+    """
     if not ticket.customer_address:
         return None
     flag = session.get(AddressFlag, ticket.customer_address.lower())
@@ -61,7 +66,7 @@ def to_customer(session: Session, app: App, ticket: Ticket, *, kind: str, cause_
                reason=f"{ticket.customer_address} is flagged undeliverable after repeated hard bounces")
         return None
     rendered = app.templates.render(template, {**base_context(app, ticket), **(context or {})})
-    in_reply_to, refs = thread_headers(session, ticket)
+    in_reply_to, refs = thread if thread is not None else thread_headers(session, ticket)
     token = reply_token.make_token(app.secret, ticket.id)
     return queue(session, app.outbox_policy, Draft(
         kind=kind, cause_key=cause_key, ticket_id=ticket.id,

@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from gateway.compose import OutgoingMail, build_message, new_message_id
 from gateway.models import Event, Message, OutboxMessage
@@ -52,8 +54,9 @@ class Draft:
     auto_submitted: str | None = "auto-replied"
 
 
-def _recent_automatic(session: Session, since: datetime, *, address: str | None = None,
-                      ticket_id: int | None = None) -> int:
+def _recent_automatic(since: datetime, *, address: str | None = None,
+                      ticket_id: int | None = None) -> ScalarSelect[int]:
+    """How many automatic mails went to ``address`` (or on ``ticket_id``) since ``since``."""
     query = select(func.count(OutboxMessage.id)).where(
         OutboxMessage.created_at >= since,
         OutboxMessage.kind.not_in(UNCAPPED_KINDS),
@@ -63,7 +66,26 @@ def _recent_automatic(session: Session, since: datetime, *, address: str | None 
         query = query.where(OutboxMessage.ticket_id == ticket_id)
     if address is not None:
         query = query.where(OutboxMessage.recipient == address.lower())
-    return session.scalar(query) or 0
+    return query.scalar_subquery()
+
+
+def _cause_and_caps(session: Session, draft: Draft, since: datetime) -> tuple[bool, list[int], int]:
+    """Whether the draft's cause was already served, and the recent automatic mail to each of
+    its recipients and on its ticket: one statement for every check ``queue`` makes."""
+    columns: list[ScalarSelect[Any]] = [
+        select(OutboxMessage.id).where(OutboxMessage.cause_key == draft.cause_key).limit(1).scalar_subquery()]
+    capped = draft.kind not in UNCAPPED_KINDS
+    if capped:
+        columns += [_recent_automatic(since, address=addr) for _name, addr in draft.to]
+        if draft.ticket_id is not None:
+            columns.append(_recent_automatic(since, ticket_id=draft.ticket_id))
+    row = session.execute(select(*columns)).one()
+    served = row[0] is not None
+    if not capped:
+        return served, [], 0
+    per_address = [int(n or 0) for n in row[1:1 + len(draft.to)]]
+    per_ticket = int(row[1 + len(draft.to)] or 0) if draft.ticket_id is not None else 0
+    return served, per_address, per_ticket
 
 
 def queue(session: Session, policy: OutboxPolicy, draft: Draft, now: datetime) -> OutboxMessage | None:
@@ -72,8 +94,9 @@ def queue(session: Session, policy: OutboxPolicy, draft: Draft, now: datetime) -
     An automatic mail over the per-address or per-ticket hourly cap is recorded as
     ``suppressed`` with an event instead of being sent: two auto-responders cannot ping-pong.
     """
-    existing = session.scalar(select(OutboxMessage).where(OutboxMessage.cause_key == draft.cause_key))
-    if existing is not None:
+    hour_ago = now - timedelta(hours=1)
+    served, per_address, per_ticket = _cause_and_caps(session, draft, hour_ago)
+    if served:
         return None
     message_id = new_message_id(policy.message_id_domain)
     mail = OutgoingMail(
@@ -94,16 +117,13 @@ def queue(session: Session, policy: OutboxPolicy, draft: Draft, now: datetime) -
         return None
     raw = built.as_bytes()
     state, reason = "pending", None
-    if draft.kind not in UNCAPPED_KINDS:
-        hour_ago = now - timedelta(hours=1)
-        for _name, addr in draft.to:
-            if _recent_automatic(session, hour_ago, address=addr) >= policy.max_per_address_per_hour:
-                state = "suppressed"
-                reason = f"cap of {policy.max_per_address_per_hour} automatic mails per hour to {addr} reached"
-        if state == "pending" and draft.ticket_id is not None and _recent_automatic(
-                session, hour_ago, ticket_id=draft.ticket_id) >= policy.max_per_ticket_per_hour:
+    for (_name, addr), sent in zip(draft.to, per_address, strict=False):
+        if sent >= policy.max_per_address_per_hour:
             state = "suppressed"
-            reason = f"cap of {policy.max_per_ticket_per_hour} automatic mails per hour on this ticket reached"
+            reason = f"cap of {policy.max_per_address_per_hour} automatic mails per hour to {addr} reached"
+    if state == "pending" and per_ticket >= policy.max_per_ticket_per_hour:
+        state = "suppressed"
+        reason = f"cap of {policy.max_per_ticket_per_hour} automatic mails per hour on this ticket reached"
     row = OutboxMessage(
         ticket_id=draft.ticket_id, cause_key=draft.cause_key, kind=draft.kind, message_id=message_id,
         mail_from=policy.from_address, rcpt_to=[addr for _n, addr in draft.to + draft.cc], raw=raw,

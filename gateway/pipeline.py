@@ -118,10 +118,8 @@ def _new_ticket(session: Session, app: App, row: InboundMessage, mail: ParsedMai
         return _refuse(session, app, row, mail, info, policy, now)
     ticket = open_ticket(session, mail, priority=result.priority, plan=info.plan,
                          organisation=info.organisation.name if info.organisation else None,
-                         verified=info.verified, now=now)
-    ticket.timezone = info.timezone.key
-    ticket.tags, ticket.route_group = list(result.tags), result.route
-    ticket.parent_id = parent.id if parent else None
+                         verified=info.verified, now=now, timezone=info.timezone.key, tags=list(result.tags),
+                         route_group=result.route, parent_id=parent.id if parent else None)
     add_message(session, ticket, mail, inbound_id=row.id, kind="customer", now=now,
                 blocked_types=app.config.processing.blocked_attachment_types,
                 attachment_max_size=app.config.processing.attachment_max_size)
@@ -135,7 +133,7 @@ def _new_ticket(session: Session, app: App, row: InboundMessage, mail: ParsedMai
         record(session, parent.id, "follow-up-ticket", now, ticket=ticket.id, reason="reply after closure")
     admit_cc(session, app, ticket, mail, now)
     row.state, row.ticket_id = "done", ticket.id
-    open_with_sla(session, app, ticket, row.received_at)
+    open_with_sla(session, app, ticket, row.received_at, first_message_id=mail.message_id)
     notify_engineers(session, app, ticket, mail, "new-ticket", now)
     log.info("%s: opened ticket #%d (%s)", mail.message_id, ticket.id, ticket.priority)
     return "ticket"

@@ -37,17 +37,23 @@ def is_participant(session: Session, ticket_id: int, address: str) -> bool:
 
 
 def open_ticket(session: Session, mail: ParsedMail, *, priority: str, plan: str,
-                organisation: str | None, verified: bool, now: datetime) -> Ticket:
+                organisation: str | None, verified: bool, now: datetime, timezone: str | None = None,
+                tags: list[str] | None = None, route_group: str | None = None,
+                parent_id: int | None = None) -> Ticket:
+    """A new ticket for ``mail``, its sender its customer participant; flushed, so it has its number."""
     sender = mail.sender
     ticket = Ticket(subject=mail.subject or "(no subject)", status="open", priority=priority,
                     plan=plan, organisation=organisation,
                     customer_address=sender.addr if sender else "",
-                    customer_name=sender.name if sender else "", verified=verified, tags=[],
+                    customer_name=sender.name if sender else "", verified=verified, tags=tags or [],
+                    route_group=route_group, timezone=timezone, parent_id=parent_id,
                     created_at=now, updated_at=now)
+    ticket.clocks = []  # known empty: the SLA code needs no query to learn it
     session.add(ticket)
     session.flush()
-    if sender:
-        add_participant(session, ticket.id, sender.addr, sender.name, "customer")
+    if sender:  # a new ticket has no participants yet: no need to look
+        session.add(Participant(ticket_id=ticket.id, address=sender.addr.lower(), name=sender.name,
+                                role="customer"))
     return ticket
 
 
@@ -64,7 +70,8 @@ def add_message(session: Session, ticket: Ticket, mail: ParsedMail, *, inbound_i
         body_text=mail.text, reply_text=mail.reply_text, body_html=mail.html,
         body_hash=mail.body_hash, created_at=now)
     session.add(message)
-    session.flush()
+    if mail.attachments:
+        session.flush()  # the attachments' rows refer to the message's key
     for part in mail.attachments:
         note = _refusal(part.filename, part.content_type, part.size, blocked_types, attachment_max_size)
         stored = note is None and bool(part.data)

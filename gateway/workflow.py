@@ -48,12 +48,17 @@ def promise_context(app: App, ticket: Ticket, received_at: datetime) -> dict[str
     }}
 
 
-def open_with_sla(session: Session, app: App, ticket: Ticket, received_at: datetime) -> None:
-    """Start the new ticket's clocks and queue its acknowledgement stating the promise."""
+def open_with_sla(session: Session, app: App, ticket: Ticket, received_at: datetime, *,
+                  first_message_id: str) -> None:
+    """Start the new ticket's clocks and queue its acknowledgement stating the promise.
+
+    ``first_message_id`` is the customer's mail that opened it: the acknowledgement answers it.
+    """
     ticket.status_since = received_at
     clocks.start_clocks(session, app.config.policy, ticket, received_at)
     to_customer(session, app, ticket, kind="acknowledgement", cause_key=f"ack:{ticket.id}",
-                template="acknowledgement", now=received_at, context=promise_context(app, ticket, received_at))
+                template="acknowledgement", now=received_at, context=promise_context(app, ticket, received_at),
+                thread=(first_message_id, (first_message_id,)))
 
 
 def public_update(session: Session, app: App, ticket: Ticket, now: datetime, actor: str) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.models import SlaClock, Ticket
@@ -37,7 +36,7 @@ def start_clocks(session: Session, policy: Policy, ticket: Ticket, now: datetime
     cal_name = _calendar_name(policy, plan, ticket.priority, ticket)
     calendar = policy.calendar(cal_name)
     clocks = []
-    existing = {c.name for c in clocks_of(session, ticket.id)}
+    existing = {c.name for c in ticket.clocks}
     for name, field in CLOCK_TARGETS.items():
         target = targets.target(field)
         if target.kind == "none" or name in existing:
@@ -46,11 +45,10 @@ def start_clocks(session: Session, policy: Policy, ticket: Ticket, now: datetime
         warn = None if name == "update" else _warn_at(calendar, target, now, due, plan)
         clock = SlaClock(ticket_id=ticket.id, name=name, target=format_target(target), calendar=cal_name,
                          started_at=now, deadline=due, warn_at=warn)
-        session.add(clock)
+        ticket.clocks.append(clock)
         clocks.append(clock)
         record(session, ticket.id, "sla-clock-started", now, clock=name, target=clock.target,
                deadline=due.isoformat() if due else None, calendar=cal_name)
-    session.flush()
     refresh_next_deadline(session, policy, ticket)
     return clocks
 
@@ -61,14 +59,13 @@ def set_deadline(session: Session, policy: Policy, ticket: Ticket, name: str, ta
     c = clock(session, ticket.id, name)
     if c is None:
         c = SlaClock(ticket_id=ticket.id, name=name, started_at=now)
-        session.add(c)
+        ticket.clocks.append(c)
     cal = policy.calendar(calendar)
     c.target, c.calendar, c.started_at, c.deadline = format_target(target), calendar, now, due
     c.warn_at = _warn_at(cal, target, now, due, policy.plan(ticket.plan))
     c.stopped_at = c.warned_at = c.breached_at = None
     record(session, ticket.id, "sla-clock-started", now, clock=name, target=c.target, deadline=due.isoformat(),
            calendar=calendar)
-    session.flush()
     refresh_next_deadline(session, policy, ticket)
 
 
@@ -82,11 +79,13 @@ def _warn_at(calendar: BusinessCalendar, target: Target, start: datetime, due: d
 
 
 def clocks_of(session: Session, ticket_id: int) -> list[SlaClock]:
-    return list(session.scalars(select(SlaClock).where(SlaClock.ticket_id == ticket_id).order_by(SlaClock.id)))
+    """The ticket's clocks, oldest first: one query per transaction, none for a new ticket."""
+    ticket = session.get(Ticket, ticket_id)
+    return list(ticket.clocks) if ticket is not None else []
 
 
 def clock(session: Session, ticket_id: int, name: str) -> SlaClock | None:
-    return session.scalar(select(SlaClock).where(SlaClock.ticket_id == ticket_id, SlaClock.name == name))
+    return next((c for c in clocks_of(session, ticket_id) if c.name == name), None)
 
 
 def stop(session: Session, policy: Policy, ticket: Ticket, name: str, now: datetime, actor: str) -> None:
