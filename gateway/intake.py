@@ -53,29 +53,7 @@ def store_inbound(db: Database, raw: bytes, *, source: str, envelope: Envelope,
     already stored is a duplicate and changes nothing.
     """
     key = source_key or content_source_key(raw, envelope)
-    try:
-        with db.transaction() as session:
-            existing = session.scalar(select(InboundMessage.id).where(InboundMessage.source_key == key))
-            if existing is not None:
-                return Stored(inbound_id=existing, duplicate=True)
-            row = InboundMessage(source=source, source_key=key, mail_from=envelope.mail_from,
-                                 rcpt_to=list(envelope.rcpt_to), raw=raw, size=len(raw),
-                                 received_at=received_at, state="pending", attempts=0)
-            session.add(row)
-            session.flush()
-            inbound_id = row.id
-    except IntegrityError:
-        # Another process stored the same delivery between our check and our insert.
-        with db.sessions() as session:
-            existing = session.scalar(select(InboundMessage.id).where(InboundMessage.source_key == key))
-        if existing is None:
-            raise StorageError("inbound row vanished after a unique-key conflict") from None
-        return Stored(inbound_id=existing, duplicate=True)
-    except SQLAlchemyError as exc:
-        log.error("%s: could not store inbound message: %s", key[:23], exc.__class__.__name__)
-        raise StorageError(f"could not store the message: {exc.__class__.__name__}: {exc}") from exc
-    log.info("inbound %d stored from %s (%d bytes)", inbound_id, source, len(raw))
-    return Stored(inbound_id=inbound_id, duplicate=False)
+    return store_inbound_many(db, [(key, raw)], source=source, envelope=envelope, received_at=received_at)[0]
 
 
 def store_inbound_many(db: Database, items: list[tuple[str, bytes]], *, source: str, envelope: Envelope,
@@ -88,36 +66,50 @@ def store_inbound_many(db: Database, items: list[tuple[str, bytes]], *, source: 
     """
     if not items:
         return []
-    keys = [key for key, _raw in items]
     try:
-        with db.transaction() as session:
-            existing = dict(session.execute(select(InboundMessage.source_key, InboundMessage.id)
-                                            .where(InboundMessage.source_key.in_(keys))).all())
-            fresh: dict[str, bytes] = {}
-            for key, raw in items:
-                if key not in existing:
-                    fresh.setdefault(key, raw)  # the same key twice in one batch is stored once
-            if fresh:
-                # Core INSERT ... RETURNING: one statement for the batch, no unit-of-work overhead.
-                inserted = session.execute(insert(InboundMessage).returning(
-                    InboundMessage.source_key, InboundMessage.id), [
-                    {"source": source, "source_key": key, "mail_from": envelope.mail_from,
-                     "rcpt_to": list(envelope.rcpt_to), "raw": raw, "size": len(raw),
-                     "received_at": received_at, "state": "pending", "attempts": 0}
-                    for key, raw in fresh.items()])
-                new_ids = {row[0]: row[1] for row in inserted}
-            else:
-                new_ids = {}
-            seen: set[str] = set()
-            result = []
-            for key, _raw in items:
-                if key in new_ids and key not in seen:
-                    result.append(Stored(inbound_id=new_ids[key], duplicate=False))
-                else:
-                    result.append(Stored(inbound_id=existing.get(key) or new_ids[key], duplicate=True))
-                seen.add(key)
+        try:
+            result = _insert_new(db, items, source, envelope, received_at)
+        except IntegrityError:
+            # Another process stored one of these keys between our check and our insert:
+            # the second try finds it stored.
+            result = _insert_new(db, items, source, envelope, received_at)
     except SQLAlchemyError as exc:
-        log.error("could not store a batch of %d messages: %s", len(items), exc.__class__.__name__)
-        raise StorageError(f"could not store the batch: {exc.__class__.__name__}: {exc}") from exc
-    log.info("%d inbound messages stored from %s in one commit", sum(not s.duplicate for s in result), source)
+        log.error("could not store %d message(s) from %s: %s", len(items), source, exc.__class__.__name__)
+        raise StorageError(f"could not store the message(s): {exc.__class__.__name__}: {exc}") from exc
+    fresh = [s.inbound_id for s in result if not s.duplicate]
+    if len(items) == 1 and fresh:
+        log.info("inbound %d stored from %s (%d bytes)", fresh[0], source, len(items[0][1]))
+    elif fresh:
+        log.info("%d inbound messages stored from %s in one commit", len(fresh), source)
+    return result
+
+
+def _insert_new(db: Database, items: list[tuple[str, bytes]], source: str, envelope: Envelope,
+                received_at: datetime) -> list[Stored]:
+    keys = [key for key, _raw in items]
+    with db.transaction() as session:
+        existing = dict(session.execute(select(InboundMessage.source_key, InboundMessage.id)
+                                        .where(InboundMessage.source_key.in_(keys))).all())
+        fresh: dict[str, bytes] = {}
+        for key, raw in items:
+            if key not in existing:
+                fresh.setdefault(key, raw)  # the same key twice in one batch is stored once
+        new_ids: dict[str, int] = {}
+        if fresh:
+            # Core INSERT ... RETURNING: one statement for the batch, no unit-of-work overhead.
+            inserted = session.execute(insert(InboundMessage).returning(
+                InboundMessage.source_key, InboundMessage.id), [
+                {"source": source, "source_key": key, "mail_from": envelope.mail_from,
+                 "rcpt_to": list(envelope.rcpt_to), "raw": raw, "size": len(raw),
+                 "received_at": received_at, "state": "pending", "attempts": 0}
+                for key, raw in fresh.items()])
+            new_ids = {row[0]: row[1] for row in inserted}
+    seen: set[str] = set()
+    result = []
+    for key, _raw in items:
+        if key in new_ids and key not in seen:
+            result.append(Stored(inbound_id=new_ids[key], duplicate=False))
+        else:
+            result.append(Stored(inbound_id=existing.get(key) or new_ids[key], duplicate=True))
+        seen.add(key)
     return result
