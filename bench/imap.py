@@ -102,6 +102,22 @@ def batch_commit_rate(mails: list[bytes], db: Database, batch: int) -> float:
     return len(mails) / (time.perf_counter() - t0)
 
 
+def mark_unseen(server: Dovecot) -> None:
+    """Undo a pass without a done folder: every message unseen again, for the next round."""
+    with server.client() as client:
+        client.select_folder("INBOX")
+        client.remove_flags(client.search("ALL"), [b"\\Seen"], silent=True)
+
+
+def move_back(server: Dovecot) -> None:
+    """Undo a pass with a done folder: every message back in INBOX (new UIDs, new source keys)."""
+    with server.client() as client:
+        client.select_folder("Done")
+        uids = client.search("ALL")
+        if uids:
+            client.move(uids, "INBOX")
+
+
 def poller_rate(server: Dovecot, db: Database, tmp: str, n: int, done_folder: bool,
                 process: bool) -> tuple[float, float | None]:
     """One poller pass over the whole INBOX, then (optionally) processing, timed apart."""
@@ -128,6 +144,7 @@ def main() -> None:
     parser.add_argument("--done-folder", action="store_true", help="MOVE to Done instead of \\Seen")
     parser.add_argument("--database-url", help="PostgreSQL URL (a scratch schema); default: SQLite in a tmp dir")
     parser.add_argument("--skip-processing", action="store_true", help="do not time the processor")
+    parser.add_argument("--rounds", type=int, default=3, help="raw fetch + poller pass pairs (median ratio)")
     args = parser.parse_args()
     require_dovecot()
     mails = generate(args.n)
@@ -138,9 +155,19 @@ def main() -> None:
             t0 = time.perf_counter()
             server.append(mails)
             appended = time.perf_counter() - t0
-            raw = max(raw_fetch_rate(server, BATCH_MESSAGES) for _ in range(2))
-            ingest, process = poller_rate(server, dbs.new("poller"), tmp, args.n, args.done_folder,
-                                          not args.skip_processing)
+            # Rounds, each a raw fetch then a poller pass on a fresh database, measured side by
+            # side: on a shared machine the ratio of neighbours is steadier than either rate.
+            rounds: list[tuple[float, float]] = []
+            process = None
+            for i in range(args.rounds):
+                raw_i = raw_fetch_rate(server, BATCH_MESSAGES)
+                ingest_i, process_i = poller_rate(server, dbs.new(f"poller{i}"), tmp, args.n, args.done_folder,
+                                                  not args.skip_processing and i == 0)
+                process = process if process_i is None else process_i
+                rounds.append((raw_i, ingest_i))
+                (move_back if args.done_folder else mark_unseen)(server)
+            ratios = sorted(ingest_i / raw_i for raw_i, ingest_i in rounds)
+            raw, ingest = rounds[[ingest_i / raw_i for raw_i, ingest_i in rounds].index(ratios[len(ratios) // 2])]
             ceiling = store_only_rate(mails, dbs.new("store"))
             batched = batch_commit_rate(mails, dbs.new("batch"), BATCH_MESSAGES)
         finally:
@@ -150,14 +177,16 @@ def main() -> None:
     print(f"messages: {args.n}, median {sizes[len(sizes) // 2]} bytes, mean {sum(sizes) // len(sizes)} bytes;"
           f" database {'PostgreSQL' if args.database_url else 'SQLite (WAL, synchronous=FULL)'}")
     print(f"append to Dovecot (setup):                      {args.n / appended:8.0f} msg/s")
-    print(f"raw imapclient UID FETCH BODY.PEEK[] ({BATCH_MESSAGES}/trip):  {raw:8.0f} msg/s")
+    print(f"raw imapclient UID FETCH BODY.PEEK[] ({BATCH_MESSAGES}/trip):  {raw:8.0f} msg/s  (median round)")
     print(f"poller: fetch + store_inbound + {'MOVE' if args.done_folder else 'Seen'} (one pass): "
           f"{ingest:8.0f} msg/s")
     print(f"store_inbound alone, commit each (ceiling):     {ceiling:8.0f} msg/s")
     print(f"(for comparison) one commit per {BATCH_MESSAGES} rows:          {batched:8.0f} msg/s")
     if process is not None:
         print(f"processing (parse .. outbox), separately:       {process:8.0f} msg/s")
-    print(f"ratio poller / raw fetch:                       {ingest / raw:8.2f}  (target >= 0.7)")
+    print("rounds (raw, poller, ratio):                    " + "; ".join(
+        f"{r:.0f}, {i:.0f}, {i / r:.2f}" for r, i in rounds))
+    print(f"ratio poller / raw fetch (median round):        {ingest / raw:8.2f}  (target >= 0.7)")
     print(f"ratio poller / store_inbound alone:             {ingest / ceiling:8.2f}")
 
 

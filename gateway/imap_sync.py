@@ -45,6 +45,8 @@ BATCH_BYTES = 8 * 1000**2
 FAILURES_BEFORE_GIVING_UP = 3
 # A message the server refused is asked for again after this long (and at each start).
 HELD_RETRY = timedelta(minutes=30)
+# Stored messages acknowledged per STORE (or MOVE) round trip.
+ACK_EVERY = 200
 # How often a long pass writes its heartbeat and renews its lease (the lease lasts 60 s).
 RECORD_EVERY_S = 5.0
 # IMAP has no envelope: the processor reads Return-Path and Delivered-To from the headers.
@@ -109,7 +111,12 @@ class FolderSync:
         p.result.already_stored = p.result.acknowledged = len(already)
         done_before = set(already)
         todo = [uid for uid in candidates if uid not in done_before]
-        sizes = session.sizes(todo)
+        # Sizes are asked only of the few large messages: the rest are known to be at most
+        # ``small``, which bounds a batch's bytes as well as an exact size would.
+        small = min(self.account.max_message_size, self.batch_bytes // self.batch_messages)
+        large = session.larger_than(small)
+        sizes = session.sizes([uid for uid in todo if uid in large])
+        sizes.update((uid, small) for uid in todo if uid not in large)
         # Pipelined: while one batch is being stored and committed (in the store thread), the
         # next is fetched. A batch is acknowledged only after its own commit, as before.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="imap-store") as pool:
@@ -130,6 +137,8 @@ class FolderSync:
                 storing = pool.submit(self._store_batch, p, batch, bodies, refused)
             if storing is not None:
                 self._acknowledge(session, p, storing.result())
+            self._send_acknowledgements(session, p)
+            if storing is not None:
                 self._should_end(p, should_stop)
         p.result.held = len(p.held)
         p.result.backlog = len(candidates) - p.result.acknowledged
@@ -143,7 +152,7 @@ class FolderSync:
         for uid in todo:
             size = sizes.get(uid)
             if size is None:
-                continue  # expunged by someone else since the search
+                continue  # a large message expunged by someone else since the search
             if size > self.account.max_message_size:
                 self._hold(p.held, uid, f"{size} bytes is larger than max_message_size "
                                         f"({self.account.max_message_size} bytes)")
@@ -160,7 +169,7 @@ class FolderSync:
         for uid in batch:
             if bodies.get(uid) is None:
                 if uid not in refused:
-                    self._hold(p.held, uid, "the server returned no body for it")
+                    self._hold(p.held, uid, "the server returned no body for it (refused, or expunged meanwhile)")
                 continue
             present.append(uid)
         try:
@@ -206,20 +215,30 @@ class FolderSync:
         return self._store(p, batch, bodies, refused)
 
     def _acknowledge(self, session: ImapSession, p: _Pass, done: list[int]) -> bool:
-        """Every message in ``done`` is committed: now, and only now, acknowledge them.
+        """Every message in ``done`` is committed: now it may be acknowledged.
+
+        Acknowledgements go out ACK_EVERY messages at a time (and at the end of the pass):
+        one STORE or MOVE round trip for several commits. One not sent because the pass
+        broke off is sent by the next pass, which finds the message stored.
 
         The heartbeat and lease are written every few seconds, not per batch: each write is a
         commit, and a lagging last-UID is harmless (stored mail is recognised). False when the
         lease was lost to another process.
         """
-        session.acknowledge(done)
-        p.result.acknowledged += len(done)
+        p.unacknowledged.extend(done)
+        if len(p.unacknowledged) >= ACK_EVERY:
+            self._send_acknowledgements(session, p)
         if time.monotonic() - p.recorded_at >= RECORD_EVERY_S:
             if not self._record(p):
                 p.result.lease_lost = True
                 return False
             p.recorded_at = time.monotonic()
         return True
+
+    def _send_acknowledgements(self, session: ImapSession, p: _Pass) -> None:
+        done, p.unacknowledged = p.unacknowledged, []
+        session.acknowledge(done)
+        p.result.acknowledged += len(done)
 
     def _should_end(self, p: _Pass, should_stop: Callable[[], bool]) -> bool:
         if p.giving_up:
@@ -311,6 +330,7 @@ class _Pass:
     last_uid: int
     result: PassResult
     new: list[int] = field(default_factory=list)
+    unacknowledged: list[int] = field(default_factory=list)
     in_a_row: int = 0
     giving_up: bool = False
     recorded_at: float = field(default_factory=time.monotonic)
