@@ -60,7 +60,8 @@ def to_customer(session: Session, app: App, ticket: Ticket, *, kind: str, cause_
     """
     if not ticket.customer_address:
         return None
-    flag = session.get(AddressFlag, ticket.customer_address.lower())
+    with session.no_autoflush:  # the flag is written only by bounces, which are never answered
+        flag = session.get(AddressFlag, ticket.customer_address.lower())
     if flag is not None and flag.undeliverable:
         record(session, ticket.id, "mail-suppressed", now, kind=kind,
                reason=f"{ticket.customer_address} is flagged undeliverable after repeated hard bounces")

@@ -35,10 +35,10 @@ def process_inbound(session: Session, app: App, row: InboundMessage, now: dateti
     """Apply one stored mail; return its outcome. Raises to have the mail quarantined."""
     mail = parse(row.raw, received_at=row.received_at, limits=app.limits)
     key = dedupe_key(mail)
-    row.message_id, row.dedupe_key = mail.message_id[:998], key
     earlier = session.scalar(select(InboundMessage.id).where(
         InboundMessage.dedupe_key == key, InboundMessage.id != row.id,
         InboundMessage.state.in_(DONE_STATES)).limit(1))
+    row.message_id, row.dedupe_key = mail.message_id[:998], key
     if earlier is not None:
         row.state, row.reason = "duplicate", f"same Message-ID and body as inbound {earlier}"
         record(session, None, "duplicate", now, inbound_id=row.id, earlier=earlier,

@@ -68,7 +68,6 @@ class Processor:
             rows = list(session.scalars(query))
             for row in rows:
                 now = self.app.clock.now()
-                row.attempts += 1
                 if isolate:
                     outcome = self._isolated(session, row, now)
                 else:
@@ -78,6 +77,8 @@ class Processor:
                         raise
                     except Exception as exc:
                         raise _MailFailed from exc
+                # Set last, so that the row's changes go out in one UPDATE with the others.
+                row.attempts += 1
                 row.processed_at = now
                 outcomes.append(outcome)
         return outcomes
