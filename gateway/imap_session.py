@@ -10,6 +10,7 @@ import socket
 import ssl
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from imapclient import IMAPClient
@@ -30,6 +31,14 @@ class ConnectionDead(TemporaryError):
 
 # Everything the poller calls an IMAP failure: the session is dropped and opened again later.
 IMAP_ERRORS: tuple[type[BaseException], ...] = (OSError, imaplib.IMAP4.error, ConnectionDead)
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """One message as fetched: its bytes, and when the server received it (INTERNALDATE)."""
+
+    raw: bytes
+    arrived: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,8 +141,8 @@ class ImapSession:
                     sizes[int(uid)] = int(data[b"RFC822.SIZE"])
         return sizes
 
-    def fetch(self, uids: Sequence[int]) -> tuple[dict[int, bytes], dict[int, str]]:
-        """The raw bytes of each UID via BODY.PEEK[] (which leaves \\Seen alone), and the refusals.
+    def fetch(self, uids: Sequence[int]) -> tuple[dict[int, Fetched], dict[int, str]]:
+        """Each UID's bytes via BODY.PEEK[] (which leaves \\Seen alone) and INTERNALDATE; the refusals.
 
         A server that refuses the batch is asked again one message at a time, so that one
         message it will not give does not hold back the others.
@@ -145,7 +154,7 @@ class ImapSession:
         except imaplib.IMAP4.error as exc:
             if len(uids) == 1:
                 return {}, {uids[0]: f"the server would not give it: {_server_text(exc)}"}
-        bodies: dict[int, bytes] = {}
+        bodies: dict[int, Fetched] = {}
         refused: dict[int, str] = {}
         for uid in uids:
             got, why = self.fetch([uid])
@@ -153,29 +162,35 @@ class ImapSession:
             refused.update(why)
         return bodies, refused
 
-    def _fetch(self, uids: Sequence[int]) -> dict[int, bytes]:
+    def _fetch(self, uids: Sequence[int]) -> dict[int, Fetched]:
         """One UID FETCH for the batch, read as imaplib hands it over.
 
         imapclient's response parser tokenises every response and costs a third of a bulk
         fetch; a message body comes from imaplib as one literal already, beside a prefix
-        that names its UID. The common shape (``n (UID u BODY[] {size}``) is read here; a
-        message the server answered in any other shape is fetched again through imapclient.
+        that names its UID and INTERNALDATE. The common shape
+        (``n (UID u INTERNALDATE "..." BODY[] {size}``) is read here; a message the server
+        answered in any other shape is fetched again through imapclient.
         """
-        typ, data = self.client._imap.uid("FETCH", ",".join(str(u) for u in uids), "(UID BODY.PEEK[])")
+        typ, data = self.client._imap.uid("FETCH", ",".join(str(u) for u in uids),
+                                          "(UID INTERNALDATE BODY.PEEK[])")
         if typ != "OK":
             raise imaplib.IMAP4.error(f"UID FETCH refused: {_text(data)}")
         wanted = set(uids)
-        bodies: dict[int, bytes] = {}
+        bodies: dict[int, Fetched] = {}
         for item in data:
             if isinstance(item, tuple) and len(item) == 2:
                 found = _LITERAL_PREFIX.search(item[0])
                 if found is not None and int(found[1]) in wanted:
-                    bodies[int(found[1])] = bytes(item[1])
+                    bodies[int(found[1])] = Fetched(bytes(item[1]), internal_date(found[2]))
         rest = [uid for uid in uids if uid not in bodies]
         if rest:
-            response = self.client.fetch(rest, ["BODY.PEEK[]"])
-            bodies.update({int(uid): bytes(body) for uid, fields in response.items()
-                           if (body := fields.get(b"BODY[]")) is not None})
+            response = self.client.fetch(rest, ["INTERNALDATE", "BODY.PEEK[]"])
+            for uid, fields in response.items():
+                body, arrived = fields.get(b"BODY[]"), fields.get(b"INTERNALDATE")
+                if body is not None:
+                    # imapclient gives local naive times; astimezone() reads them as local.
+                    bodies[int(uid)] = Fetched(bytes(body), arrived.astimezone()
+                                               if isinstance(arrived, datetime) else None)
         return bodies
 
     def acknowledge(self, uids: Sequence[int]) -> None:
@@ -273,8 +288,17 @@ class ImapSession:
                 log.debug("imap[%s]: closing: %s", self.account.name, exc.__class__.__name__)
 
 
-# "* 12 FETCH (UID 345 BODY[] {1234}": the prefix imaplib gives with a body literal.
-_LITERAL_PREFIX = re.compile(rb"^\d+ \(.*\bUID (\d+) BODY\[\] \{\d+\}$")
+# "* 12 FETCH (UID 345 INTERNALDATE "22-Nov-2026 09:15:02 +0000" BODY[] {1234}": the prefix
+# imaplib gives with a body literal.
+_LITERAL_PREFIX = re.compile(rb'^\d+ \(UID (\d+) INTERNALDATE "([^"]*)" BODY\[\] \{\d+\}$')
+
+
+def internal_date(value: bytes) -> datetime | None:
+    """An IMAP date-time (``22-Nov-2026 09:15:02 +0000``, the day may be space-padded), or None."""
+    try:
+        return datetime.strptime(value.decode("ascii").strip(), "%d-%b-%Y %H:%M:%S %z")
+    except (UnicodeDecodeError, ValueError):
+        return None
 
 
 def _text(data: Any) -> str:

@@ -32,9 +32,9 @@ from gateway.clock import Clock
 from gateway.db import Database
 from gateway.errors import StorageError
 from gateway.imap_config import ImapAccount
-from gateway.imap_session import ImapSession
+from gateway.imap_session import Fetched, ImapSession
 from gateway.imap_state import StateStore
-from gateway.intake import Envelope, Stored, store_inbound, store_inbound_many
+from gateway.intake import Envelope, Stored, store_inbound_many
 from gateway.models import InboundMessage
 
 log = logging.getLogger("gateway.imap")
@@ -160,7 +160,7 @@ class FolderSync:
                 fits.append(uid)
         return fits
 
-    def _store(self, p: _Pass, batch: list[int], bodies: dict[int, bytes],
+    def _store(self, p: _Pass, batch: list[int], bodies: dict[int, Fetched],
                refused: dict[int, str]) -> list[int]:
         """Store and commit each fetched message; return the UIDs now safely in the database."""
         done: list[int] = []
@@ -174,8 +174,9 @@ class FolderSync:
             present.append(uid)
         try:
             # The whole fetched batch in one commit; only after it does anything get acknowledged.
-            stored_all = store_inbound_many(self.db, [(p.keys[uid], bodies[uid]) for uid in present],
-                                            source="imap", envelope=NO_ENVELOPE, received_at=self.clock.now())
+            stored_all = store_inbound_many(self.db, [(p.keys[uid], bodies[uid].raw) for uid in present],
+                                            source="imap", envelope=NO_ENVELOPE, received_at=self.clock.now(),
+                                            arrived_at={p.keys[uid]: bodies[uid].arrived for uid in present})
             outcomes: list[tuple[int, Stored | None]] = list(zip(present, stored_all, strict=True))
         except StorageError:
             outcomes = []
@@ -206,7 +207,7 @@ class FolderSync:
             self.on_stored()
         return done
 
-    def _store_batch(self, p: _Pass, batch: list[int], bodies: dict[int, bytes],
+    def _store_batch(self, p: _Pass, batch: list[int], bodies: dict[int, Fetched],
                      refused: dict[int, str]) -> list[int]:
         """Runs in the store thread: note refused messages, then store and commit the rest."""
         for uid, why in refused.items():
@@ -248,13 +249,13 @@ class FolderSync:
             return True
         return False
 
-    def _store_one(self, p: _Pass, uid: int, raw: bytes) -> Stored | None:
+    def _store_one(self, p: _Pass, uid: int, fetched: Fetched) -> Stored | None:
         """The batch failed: store this message alone, so one bad message cannot block the rest."""
         if p.giving_up:
             return None
         try:
-            return store_inbound(self.db, raw, source="imap", envelope=NO_ENVELOPE,
-                                 received_at=self.clock.now(), source_key=p.keys[uid])
+            return store_inbound_many(self.db, [(p.keys[uid], fetched.raw)], source="imap", envelope=NO_ENVELOPE,
+                                      received_at=self.clock.now(), arrived_at={p.keys[uid]: fetched.arrived})[0]
         except StorageError:
             p.result.failed += 1
             p.in_a_row += 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -57,8 +58,14 @@ def store_inbound(db: Database, raw: bytes, *, source: str, envelope: Envelope,
 
 
 def store_inbound_many(db: Database, items: list[tuple[str, bytes]], *, source: str, envelope: Envelope,
-                       received_at: datetime) -> list[Stored]:
+                       received_at: datetime, arrived_at: Mapping[str, datetime | None] | None = None
+                       ) -> list[Stored]:
     """Store several (source_key, raw) messages in ONE transaction and commit; all or none.
+
+    ``arrived_at`` is when the source itself received a message (IMAP INTERNALDATE): mail
+    that waited in a mailbox while the gateway was down is received when it arrived there,
+    and its SLA clock runs from then. A time after ``received_at`` (a server whose clock is
+    ahead) is not believed.
 
     For sources that fetch in batches (IMAP): one commit, one fsync, for the batch, and still
     nothing is acknowledged to the server before it returns. On any failure nothing is stored
@@ -68,11 +75,11 @@ def store_inbound_many(db: Database, items: list[tuple[str, bytes]], *, source: 
         return []
     try:
         try:
-            result = _insert_new(db, items, source, envelope, received_at)
+            result = _insert_new(db, items, source, envelope, received_at, arrived_at or {})
         except IntegrityError:
             # Another process stored one of these keys between our check and our insert:
             # the second try finds it stored.
-            result = _insert_new(db, items, source, envelope, received_at)
+            result = _insert_new(db, items, source, envelope, received_at, arrived_at or {})
     except SQLAlchemyError as exc:
         log.error("could not store %d message(s) from %s: %s", len(items), source, exc.__class__.__name__)
         raise StorageError(f"could not store the message(s): {exc.__class__.__name__}: {exc}") from exc
@@ -85,7 +92,7 @@ def store_inbound_many(db: Database, items: list[tuple[str, bytes]], *, source: 
 
 
 def _insert_new(db: Database, items: list[tuple[str, bytes]], source: str, envelope: Envelope,
-                received_at: datetime) -> list[Stored]:
+                received_at: datetime, arrived_at: Mapping[str, datetime | None]) -> list[Stored]:
     keys = [key for key, _raw in items]
     with db.transaction() as session:
         existing = dict(session.execute(select(InboundMessage.source_key, InboundMessage.id)
@@ -101,7 +108,7 @@ def _insert_new(db: Database, items: list[tuple[str, bytes]], source: str, envel
                 InboundMessage.source_key, InboundMessage.id), [
                 {"source": source, "source_key": key, "mail_from": envelope.mail_from,
                  "rcpt_to": list(envelope.rcpt_to), "raw": raw, "size": len(raw),
-                 "received_at": received_at, "state": "pending", "attempts": 0}
+                 "received_at": _earliest(received_at, arrived_at.get(key)), "state": "pending", "attempts": 0}
                 for key, raw in fresh.items()])
             new_ids = {row[0]: row[1] for row in inserted}
     seen: set[str] = set()
@@ -113,3 +120,7 @@ def _insert_new(db: Database, items: list[tuple[str, bytes]], source: str, envel
             result.append(Stored(inbound_id=existing.get(key) or new_ids[key], duplicate=True))
         seen.add(key)
     return result
+
+
+def _earliest(received_at: datetime, arrived: datetime | None) -> datetime:
+    return arrived if arrived is not None and arrived < received_at else received_at

@@ -12,15 +12,16 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from gateway.app import App
-from gateway.clock import FakeClock
+from gateway.clock import FakeClock, SystemClock
 from gateway.db import Database
 from gateway.imap_config import ImapAccount
 from gateway.imap_poller import ImapPoller
 from gateway.imap_session import ImapSession
 from gateway.imap_waiting import Backoff
-from gateway.models import InboundMessage
+from gateway.models import InboundMessage, Ticket
 from gateway.processor import Processor
 from tests.imap_server import (
     Dovecot,
@@ -208,3 +209,25 @@ def test_new_uidvalidity_rereads_the_folder_without_duplicate_tickets(
     assert Processor(app).drain() == {"duplicate": 20}
     assert tickets(app.db) == 20 and count(app.db, InboundMessage, InboundMessage.state == "duplicate") == 20
     assert poller.sync_once().candidates == 0
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_mail_that_waited_in_the_mailbox_is_received_when_it_arrived_there(
+        make_app: Callable[..., App], dovecot: Dovecot, clock: FakeClock) -> None:
+    app = make_app()
+    # Dovecot takes no INTERNALDATE from the future (its own clock): the gateway's clock is set
+    # four hours behind it, to stand for a server whose clock runs ahead of ours.
+    clock.set(SystemClock().now().replace(microsecond=0) - timedelta(hours=4))
+    waited = clock.now() - timedelta(hours=2)  # delivered while the gateway was down
+    ahead = clock.now() + timedelta(hours=3)
+    with dovecot.client() as client:
+        client.append("INBOX", customer_mail("early@customer.example", "waited", "sent while you were down"),
+                      msg_time=waited)
+        client.append("INBOX", customer_mail("late@customer.example", "ahead", "a skewed server clock"),
+                      msg_time=ahead)
+    assert ImapPoller(account(dovecot), app.db, app.clock).sync_once().stored == 2
+    assert Processor(app).drain() == {"ticket": 2}
+    with app.db.sessions() as session:
+        opened = {t.customer_address: t.status_since for t in session.scalars(select(Ticket))}
+    # The ticket's timers (and its SLA clocks, under a plan) run from when the mail arrived.
+    assert opened == {"early@customer.example": waited, "late@customer.example": clock.now()}
