@@ -47,6 +47,15 @@ def new_message_id(domain: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class OutAttachment:
+    """A file to send: its name is shown to the reader, never used as a path."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class OutgoingMail:
     from_name: str
     from_address: str
@@ -62,6 +71,18 @@ class OutgoingMail:
     reply_to: str | None = None
     auto_submitted: str | None = "auto-replied"
     cc: tuple[tuple[str, str], ...] = ()
+    attachments: tuple[OutAttachment, ...] = ()
+
+
+_MIME_TYPE = re.compile(r"^([a-z0-9][a-z0-9!#$&^_.+-]*)/([a-z0-9][a-z0-9!#$&^_.+-]*)$")
+
+
+def _mime_type(content_type: str) -> tuple[str, str]:
+    """``content_type`` as (maintype, subtype) when it is a plain leaf type; else octet-stream."""
+    found = _MIME_TYPE.match(content_type.strip().lower())
+    if found is None or found[1] in ("multipart", "message"):
+        return "application", "octet-stream"
+    return found[1], found[2]
 
 
 def _address(name: str, addr: str) -> Address:
@@ -102,4 +123,8 @@ def build_message(mail: OutgoingMail) -> EmailMessage:
     msg.set_content(mail.text)
     if mail.html is not None:
         msg.add_alternative(mail.html, subtype="html")
+    for part in mail.attachments:
+        maintype, subtype = _mime_type(part.content_type)
+        msg.add_attachment(part.data, maintype=maintype, subtype=subtype,
+                           filename=one_line(part.filename, 200) or "attachment")
     return msg

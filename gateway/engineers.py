@@ -13,11 +13,12 @@ from gateway import engineer_notify, participants, ticket_commands
 from gateway.agent_auth import PROOF_APPROVED, PROOF_TOKEN, Identity, agent_by_address, authenticate, tokens_in
 from gateway.agent_commands import Refusal, parse_reply
 from gateway.app import App
+from gateway.compose import OutAttachment
 from gateway.correlate import Correlation
 from gateway.models import InboundMessage, Ticket
 from gateway.relay import relay
 from gateway.staff import Agent
-from gateway.tickets import add_message, record
+from gateway.tickets import add_message, attachment_refusal, record
 from gateway.workflow import public_update
 from parsers import ParsedMail
 
@@ -117,14 +118,19 @@ def handle_staff_mail(session: Session, app: App, row: InboundMessage, mail: Par
     message.reply_text = reply.text or "\n".join(c.line for c in reply.commands)
     reached = False
     if kind == "engineer":
+        files, kept_back = _relayable(app, mail)
         reached = relay(session, app, ticket, agent, reply.text, cause=f"relay:{row.id}",
-                        already_sent_to=frozenset(a.key for a in (*mail.to, *mail.cc)), now=now)
+                        already_sent_to=frozenset(a.key for a in (*mail.to, *mail.cc)), now=now,
+                        attachments=files)
         if reached:
             public_update(session, app, ticket, now, agent.address)
-        if mail.attachments:
-            # The outbox carries text only: the files stay on the ticket, and the record says so.
+        if files:
+            record(session, ticket.id, "attachments-relayed", now, actor=agent.address,
+                   files=[f.filename for f in files])
+        if kept_back:
+            # Kept on the ticket (where allowed), not sent: the record says which and why.
             record(session, ticket.id, "attachments-not-relayed", now, actor=agent.address,
-                   files=[a.filename for a in mail.attachments])
+                   files=[name for name, _why in kept_back], reasons=[why for _name, why in kept_back])
     elif kind == "note":
         record(session, ticket.id, "internal-note", now, inbound_id=row.id, actor=agent.address,
                message_id=mail.message_id)
@@ -135,6 +141,29 @@ def handle_staff_mail(session: Session, app: App, row: InboundMessage, mail: Par
     log.info("%s: engineer %s on ticket #%d (%s, proof %s)", mail.message_id, agent.handle, ticket.id, kind,
              identity.proof)
     return "engineer"
+
+
+def _relayable(app: App, mail: ParsedMail) -> tuple[tuple[OutAttachment, ...], list[tuple[str, str]]]:
+    """The engineer's files that go to the customer, and those kept back with the reason.
+
+    Inline parts (signature logos, images of the HTML body) stay behind with the HTML: the
+    customer gets the text. A file the ticket would refuse (blocked type, over the size
+    limit) is not sent either.
+    """
+    files: list[OutAttachment] = []
+    kept_back: list[tuple[str, str]] = []
+    processing = app.config.processing
+    for part in mail.attachments:
+        why = "inline in the HTML body" if part.inline else attachment_refusal(
+            part.filename, part.content_type, part.size, processing.blocked_attachment_types,
+            processing.attachment_max_size)
+        if why is None and not part.data:
+            why = "empty"
+        if why is None:
+            files.append(OutAttachment(part.filename, part.content_type, part.data))
+        else:
+            kept_back.append((part.filename, why))
+    return tuple(files), kept_back
 
 
 def third_party_gate(session: Session, app: App, row: InboundMessage, ticket: Ticket, mail: ParsedMail,

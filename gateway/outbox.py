@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import ScalarSelect
 
-from gateway.compose import OutgoingMail, build_message, new_message_id
+from gateway.compose import OutAttachment, OutgoingMail, build_message, new_message_id
 from gateway.models import Event, Message, OutboxMessage
 
 log = logging.getLogger("gateway.outbound")
@@ -52,6 +52,7 @@ class Draft:
     from_name: str | None = None
     cc: tuple[tuple[str, str], ...] = ()
     auto_submitted: str | None = "auto-replied"
+    attachments: tuple[OutAttachment, ...] = ()
 
 
 def _recent_automatic(since: datetime, *, address: str | None = None,
@@ -104,7 +105,7 @@ def queue(session: Session, policy: OutboxPolicy, draft: Draft, now: datetime) -
         to=draft.to, cc=draft.cc, subject=draft.subject, text=draft.text, html=draft.html,
         message_id=message_id, date=now, loop_token=policy.loop_token,
         in_reply_to=draft.in_reply_to, references=draft.references, reply_to=draft.reply_to,
-        auto_submitted=draft.auto_submitted,
+        auto_submitted=draft.auto_submitted, attachments=draft.attachments,
     )
     try:
         built = build_message(mail)

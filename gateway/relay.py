@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from gateway import reply_token
 from gateway.agent_auth import agent_by_address
 from gateway.app import App
+from gateway.compose import OutAttachment
 from gateway.models import AddressFlag, Participant, Ticket
 from gateway.notices import base_context, thread_headers
 from gateway.outbox import Draft, queue
@@ -40,11 +41,12 @@ def customer_side(session: Session, app: App, ticket: Ticket) -> list[tuple[str,
 
 
 def relay(session: Session, app: App, ticket: Ticket, agent: Agent, text: str, *, cause: str,
-          already_sent_to: frozenset[str], now: datetime) -> bool:
+          already_sent_to: frozenset[str], now: datetime, attachments: tuple[OutAttachment, ...] = ()) -> bool:
     """Queue ``text`` to the customer side as "<engineer> via <support>"; True when the customer got it.
 
-    Nothing of the engineer's mail but ``text`` is used: headers, quoted history and signature stay
-    behind. People the engineer already wrote to directly (in To or Cc) are not sent a second copy.
+    Nothing of the engineer's mail but ``text`` and the files in ``attachments`` is used: headers,
+    quoted history and signature stay behind. People the engineer already wrote to directly (in
+    To or Cc) are not sent a second copy.
     """
     side = customer_side(session, app, ticket)
     people = [(n, a) for n, a in side if a not in already_sent_to]
@@ -62,5 +64,6 @@ def relay(session: Session, app: App, ticket: Ticket, agent: Agent, text: str, *
         kind="relay", cause_key=cause, ticket_id=ticket.id, to=(people[0],), cc=tuple(people[1:]),
         subject=rendered.subject, text=rendered.text, in_reply_to=in_reply_to, references=refs,
         reply_to=reply_token.reply_address(app.config.gateway.support_address, ticket.id, token),
-        from_name=f"{agent.name} via {app.config.gateway.name}", auto_submitted=None), now)
+        from_name=f"{agent.name} via {app.config.gateway.name}", auto_submitted=None,
+        attachments=attachments), now)
     return True

@@ -73,7 +73,7 @@ def add_message(session: Session, ticket: Ticket, mail: ParsedMail, *, inbound_i
     if mail.attachments:
         session.flush()  # the attachments' rows refer to the message's key
     for part in mail.attachments:
-        note = _refusal(part.filename, part.content_type, part.size, blocked_types, attachment_max_size)
+        note = attachment_refusal(part.filename, part.content_type, part.size, blocked_types, attachment_max_size)
         stored = note is None and bool(part.data)
         if stored and session.get(Blob, part.sha256) is None:
             session.add(Blob(sha256=part.sha256, size=part.size, data=part.data))
@@ -85,8 +85,9 @@ def add_message(session: Session, ticket: Ticket, mail: ParsedMail, *, inbound_i
     return message
 
 
-def _refusal(filename: str, content_type: str, size: int, blocked: tuple[str, ...],
-             max_size: int | None) -> str | None:
+def attachment_refusal(filename: str, content_type: str, size: int, blocked: tuple[str, ...],
+                       max_size: int | None) -> str | None:
+    """Why a file is not kept (a blocked type, too large), or None when it is."""
     lowered = filename.lower()
     for pattern in blocked:
         if (pattern.startswith(".") and lowered.endswith(pattern)) or pattern == content_type.lower():

@@ -378,15 +378,25 @@ def test_an_empty_reply_is_refused(desk: Desk) -> None:
     assert "nothing to do" in desk.outbox("command-refused")[0].get_content()
 
 
-def test_attachments_stay_on_the_ticket_and_the_record_says_so(desk: Desk) -> None:
+def test_the_engineers_files_reach_the_customer_and_those_kept_back_are_recorded(desk: Desk) -> None:
     number, _ = desk.open()
     msg = email.message_from_bytes(engineer_mail("dana@example.com", desk.token_for(number, "dana@example.com"),
                                                  "See the attached config."), policy=email.policy.default)
     assert isinstance(msg, EmailMessage)
     msg.add_attachment(b"interface vpn0\n", maintype="text", subtype="plain", filename="vpn.conf")
+    msg.add_attachment(b"%PDF-1.4 runbook", maintype="application", subtype="pdf", filename="../../etc/runbook.pdf")
+    msg.add_attachment(b"MZ\x90\x00", maintype="application", subtype="octet-stream", filename="fix.exe")
     assert desk.deliver(msg.as_bytes()) == "engineer"
-    assert desk.outbox("relay")[0].get_content().startswith("See the attached config.")
-    assert events(desk, number, "attachments-not-relayed")[0]["detail"]["files"] == ["vpn.conf"]
+    (relayed,) = desk.outbox("relay")
+    assert relayed.get_body(("plain",)).get_content().startswith("See the attached config.")
+    files = {part.get_filename(): (part.get_content_type(), part.get_content())
+             for part in relayed.iter_attachments()}
+    # The name is shown, never a path; a blocked type stays behind, on the ticket's record.
+    assert files == {"vpn.conf": ("text/plain", "interface vpn0\n"),
+                     "runbook.pdf": ("application/pdf", b"%PDF-1.4 runbook")}
+    assert events(desk, number, "attachments-relayed")[0]["detail"]["files"] == ["vpn.conf", "runbook.pdf"]
+    kept = events(desk, number, "attachments-not-relayed")[0]["detail"]
+    assert kept["files"] == ["fix.exe"] and kept["reasons"] == ["blocked type .exe"]
 
 
 def test_engineer_mail_without_a_ticket_is_refused(desk: Desk) -> None:
