@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +14,7 @@ from gateway import reply_token
 from gateway.agent_commands import SYNTAX, Refusal
 from gateway.app import App
 from gateway.compose import one_line
+from gateway.escalation.recipients import person
 from gateway.models import OutboxMessage, Ticket
 from gateway.notices import base_context, local_time
 from gateway.outbox import Draft, queue
@@ -21,6 +23,7 @@ from gateway.staff import Agent
 from parsers import REPLY_MARKER, ParsedMail
 
 NOTIFICATION = "engineer-notification"
+RULE_NOTICE = "rule-notification"
 ALERT = "engineer-alert"
 REFUSAL = "command-refused"
 MAX_QUOTED = 20_000  # characters of the customer's text in a notification
@@ -104,6 +107,39 @@ def notify(session: Session, app: App, ticket: Ticket, mail: ParsedMail, kind: s
             ticket_id=ticket.id, to=((agent.name, agent.address),), subject=rendered.subject,
             text=rendered.text, in_reply_to=earlier[-1] if earlier else None, references=earlier,
             reply_to=_engineer_reply_to(app, ticket, agent), auto_submitted="auto-generated"), now)
+
+
+def tell_rule_contacts(session: Session, app: App, ticket: Ticket, mail: ParsedMail, contacts: Sequence[str],
+                       rules: Sequence[str], received_at: datetime, now: datetime) -> None:
+    """A rule's ``notify``: the contacts it names are told of the new ticket, once each.
+
+    After hours, where the ticket's escalation policy has an "after hours" tier, that tier
+    pages them with the on-call instead: one mail, the one that asks them to act. Engineers
+    already notified of the ticket get no second mail.
+    """
+    plan = app.config.policy.plan(ticket.plan)
+    escalation = app.config.escalation.policies.get(plan.escalation or "")
+    if escalation is not None and any(t.pages for t in escalation.tiers) and \
+            not app.config.policy.calendar(plan.calendar, ticket.timezone).is_open(received_at):
+        return
+    told = {agent.address.lower() for agent in recipients(app, ticket)}
+    text = (mail.reply_text or mail.text).strip()
+    context = {**base_context(app, ticket), "rules": list(rules), "work": _work(ticket),
+               "sla": sla_state(session, app, ticket),
+               "message": {"from_name": mail.sender.name if mail.sender else "",
+                           "from": mail.sender.addr if mail.sender else "",
+                           "text": text[:MAX_QUOTED], "cut": len(text) > MAX_QUOTED}}
+    for handle in dict.fromkeys(contacts):
+        contact = person(app, handle)
+        if contact is None or contact.address.lower() in told:
+            continue
+        told.add(contact.address.lower())
+        rendered = app.templates.render("rule_notification", {
+            **context, "contact": {"name": contact.name, "handle": contact.handle}})
+        queue(session, app.outbox_policy, Draft(
+            kind=RULE_NOTICE, cause_key=f"rule-notify:{ticket.id}:{contact.handle}"[:255], ticket_id=ticket.id,
+            to=((contact.name, contact.address),), subject=rendered.subject, text=rendered.text,
+            auto_submitted="auto-generated"), now)
 
 
 def refuse(session: Session, app: App, agent: Agent, ticket: Ticket | None, mail: ParsedMail,

@@ -27,7 +27,7 @@ def local_time(instant: datetime | None, zone: str | ZoneInfo | None) -> str | N
 
 # Messages the customer never saw: their Message-IDs stay out of customer-facing References.
 INTERNAL_KINDS = ("engineer", "note", "commands", "engineer-notification", "engineer-alert", "command-refused",
-                  "update-reminder", "escalation", "on-call-page")
+                  "update-reminder", "escalation", "on-call-page", "rule-notification")
 
 
 def thread_headers(session: Session, ticket: Ticket) -> tuple[str | None, tuple[str, ...]]:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from gateway.app import App
 from gateway.correlate import Correlation, correlate
 from gateway.directory import SenderInfo
+from gateway.engineer_notify import tell_rule_contacts
 from gateway.engineers import handle_staff_mail, is_staff_mail, notify_engineers, third_party_gate
 from gateway.models import AddressFlag, InboundMessage, Message, OutboxMessage, Ticket
 from gateway.outbox import Draft, queue
@@ -135,6 +136,8 @@ def _new_ticket(session: Session, app: App, row: InboundMessage, mail: ParsedMai
     row.state, row.ticket_id = "done", ticket.id
     open_with_sla(session, app, ticket, row.received_at, first_message_id=mail.message_id)
     notify_engineers(session, app, ticket, mail, "new-ticket", now)
+    if result.notify:
+        tell_rule_contacts(session, app, ticket, mail, result.notify, result.matched_rules, row.received_at, now)
     log.info("%s: opened ticket #%d (%s)", mail.message_id, ticket.id, ticket.priority)
     return "ticket"
 

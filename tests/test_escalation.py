@@ -365,6 +365,21 @@ def test_a_rule_s_notify_pages_on_call_with_the_named_contact_after_hours(desk: 
         ("03:15", PAGE, "alice@example.com"), ("03:15", PAGE, "sam@example.com"),
         ("03:30", PAGE, "alice@example.com"), ("03:30", PAGE, "sam@example.com"),
     ])  # a P3 made no critical promise: no status notice to the customer
+    assert desk.mails("rule-notification") == []  # the page is the one mail that asks Sam to act
+
+
+def test_a_rule_s_notify_tells_the_named_contact_at_once_in_business_hours(tmp_path: Path) -> None:
+    desk = Desk(tmp_path / "d.sqlite3", MONDAY_10AM, tmp_path)
+    desk.mail("Ops <ops@acme.example>", "Security question", "Was there a security problem last night?")
+    desk.mail("Ops <ops@acme.example>", "Another security question", "And the security of backups?")
+    desk.advance(at("17:00", MONDAY_10AM))
+    # One notice per ticket, at once; nobody is paged in business hours.
+    assert desk.mails("rule-notification", PAGE) == [("10:00", "rule-notification", "sam@example.com")] * 2
+    notice = desk.message("rule-notification", "sam@example.com")
+    assert notice["Subject"].startswith("[#1] For your attention (P3): Security question")
+    assert notice["Auto-Submitted"] == "auto-generated"
+    body = notice.get_content()
+    assert "the rule security matched" in body and "Was there a security problem last night?" in body
 
 
 def test_a_priority_raised_to_p1_after_hours_pages_then(tmp_path: Path) -> None:
