@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from gateway.app import App
+from gateway.contact_replies import contact_reply, handle_contact_reply
 from gateway.correlate import Correlation, correlate
 from gateway.directory import SenderInfo
 from gateway.engineer_notify import tell_rule_contacts
@@ -53,6 +54,9 @@ def process_inbound(session: Session, app: App, row: InboundMessage, now: dateti
         return _screened(session, app, row, mail, verdict, corr, now)
     if is_staff_mail(app, mail, corr):
         return handle_staff_mail(session, app, row, mail, corr, now)
+    contact = contact_reply(app, mail, envelope_rcpts)
+    if contact is not None:
+        return handle_contact_reply(session, app, row, mail, contact, now)
     if corr.ticket_id is not None:
         return _customer_reply(session, app, row, mail, corr, now)
     return _new_ticket(session, app, row, mail, now)

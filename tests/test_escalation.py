@@ -24,7 +24,7 @@ from gateway.db import Database
 from gateway.escalation.ack import acknowledge, acknowledge_reply
 from gateway.escalation.tiers import fire_due_tiers
 from gateway.intake import Envelope, store_inbound
-from gateway.models import Escalation, Event, OutboxMessage, Ticket
+from gateway.models import Escalation, Event, InboundMessage, OutboxMessage, Ticket
 from gateway.processor import Processor
 from gateway.sla.scheduler import SlaScheduler
 from tests.support import customer_mail
@@ -221,6 +221,16 @@ class Desk:
         assert isinstance(msg, EmailMessage)
         return msg
 
+    def reply(self, to: EmailMessage, sender: str, body: str) -> None:
+        """``sender`` answers mail ``to`` as a mail client would: to its Reply-To, In-Reply-To it."""
+        rcpt = to["Reply-To"].addresses[0].addr_spec
+        raw = customer_mail(sender, f"Re: {to['Subject']}", body, to=rcpt, in_reply_to=str(to["Message-ID"]))
+        address = sender.rpartition("<")[2].rstrip(">")
+        store_inbound(self.app.db, raw, source="test", envelope=Envelope(address, (rcpt,)),
+                      received_at=self.clock.now())
+        Processor(self.app).drain()
+        self.scheduler.run_due()
+
     def events(self, kind: str) -> list[Event]:
         with self.app.db.sessions() as session:
             return list(session.scalars(select(Event).where(Event.kind == kind).order_by(Event.id)))
@@ -317,6 +327,42 @@ def test_an_ack_reply_acknowledges_the_tier_of_the_mail_it_answers(desk: Desk) -
     assert [m for m in desk.mails(PAGE, ESC) if m[0] > "02:12"] == sorted([
         ("02:15", PAGE, "alice@example.com"), ("02:20", ESC, "amy@example.com"),
         ("02:30", PAGE, "alice@example.com")])
+
+
+def test_the_on_call_contact_stops_the_pages_by_replying_ack_from_their_phone(desk: Desk) -> None:
+    desk.mail("Ops <ops@acme.example>", "Site down", "Everything is down.")
+    desk.advance(at("02:16"))
+    page = desk.message(PAGE, "alice@example.com", 1)  # the 02:15 page
+    desk.reply(page, "Alice Oncall <alice@example.com>", "#ack\nOn it, logging in now.")
+    desk.advance(at("03:01"))
+    assert [m for m in desk.mails(PAGE) if m[2] == "alice@example.com"] == [
+        ("02:00", PAGE, "alice@example.com"), ("02:15", PAGE, "alice@example.com")]
+    [event] = desk.events("escalation-acknowledged")
+    assert (event.actor, event.at, event.detail) == ("alice", at("02:16"), {"tiers": ["page"]})
+    [note] = desk.events("contact-reply")
+    assert note.actor == "alice" and note.detail["acknowledged"] == ["page"]
+    # Her words stay on the ticket as an internal note: nothing reaches the customer.
+    assert desk.mails("relay") == []
+    with desk.app.db.sessions() as session:
+        ticket = session.get(Ticket, 1)
+        assert ticket is not None
+        notes = [m.reply_text for m in ticket.messages if m.kind == "note"]
+    assert notes == ["On it, logging in now."]
+
+
+def test_a_contact_may_only_ack_and_nobody_else_may_use_their_reply_address(desk: Desk) -> None:
+    desk.mail("Ops <ops@acme.example>", "Site down", "Everything is down.")
+    desk.advance(at("02:12"))
+    warn = desk.message(ESC, "sam@example.com")
+    desk.reply(warn, "Sam Duty <sam@example.com>", "#ack\n#status resolved\nDone.")
+    desk.reply(warn, "Mallory <mallory@evil.example>", "#ack")
+    assert desk.events("escalation-acknowledged") == []
+    with desk.app.db.sessions() as session:
+        held = [r.reason for r in session.scalars(select(InboundMessage).where(InboundMessage.state == "held"))]
+    assert len(held) == 2 and "only #ack is taken from a contact, not #status resolved" in held[0]
+    assert desk.act(lambda s, app, t, now: t.status) == "open"
+    desk.reply(warn, "Sam Duty <sam@example.com>", "#ack")
+    assert [e.detail["tiers"] for e in desk.events("escalation-acknowledged")] == [["warn"]]
 
 
 def test_business_hours_p2_goes_to_the_role_when_the_customer_has_no_own_manager(tmp_path: Path) -> None:
@@ -439,7 +485,9 @@ def test_the_mail_says_what_is_at_risk_by_when_in_the_reader_s_zone(desk: Desk) 
     assert "> Everything is down since 01:30." in text
     assert "Saturday 21 November 2026 21:00 EST: on-call paged, round 1, to Alice Oncall" in text
     assert "Saturday 21 November 2026 21:10 EST: tier warn, round 1, to Sam Duty" in text
-    assert "#ack" in text and "#assign me" in text and "helpdesk ack 1 --by amy" in text
+    assert "#ack" in text and "helpdesk ack 1 --by amy" in text
+    # Amy is a contact, not an engineer: she may acknowledge, not take the ticket.
+    assert "#assign me" not in text and "kept on the ticket as an internal note" in text
     assert str(breach["Reply-To"]).startswith("support+1-")
     assert breach["Auto-Submitted"] == "auto-generated"
     page = desk.message(PAGE, "alice@example.com", 1)

@@ -92,7 +92,8 @@ def _context(app: App, state: TicketState, tier: Tier, row: Escalation, r: Recip
     rotation = app.config.escalation.oncall
     shift = rotation.shift_at(now) if rotation is not None and tier.pages else None
     return {**base_context(app, ticket),
-            "recipient": {"name": r.name, "handle": r.handle, "timezone": zone.key},
+            "recipient": {"name": r.name, "handle": r.handle, "timezone": zone.key,
+                          "engineer": app.config.staff.agent(r.handle) is not None},
             "escalation": {"policy": state.policy.name, "tier": tier.name, "round": row.rounds,
                            "trigger": tier.trigger.text, "reason": reason(tier), "repeat": bool(tier.repeat),
                            "due": local_time(row.trigger_at, zone)},
