@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections import Counter
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from gateway import imap_session
 from gateway.app import App
 from gateway.clock import FakeClock, SystemClock
 from gateway.db import Database
@@ -231,3 +233,21 @@ def test_mail_that_waited_in_the_mailbox_is_received_when_it_arrived_there(
         opened = {t.customer_address: t.status_since for t in session.scalars(select(Ticket))}
     # The ticket's timers (and its SLA clocks, under a plan) run from when the mail arrived.
     assert opened == {"early@customer.example": waited, "late@customer.example": clock.now()}
+
+
+def test_a_fetch_answer_in_another_shape_is_read_through_imapclient_the_same(
+        dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch) -> None:
+    raws = mails(3, "shape")
+    dovecot.append(raws)
+    session = ImapSession.open(account(dovecot))
+    try:
+        session.select()
+        uids = dovecot.uids()
+        fast, _refused = session.fetch(uids)
+        # As if the server ordered the items differently: nothing matches the common shape.
+        monkeypatch.setattr(imap_session, "_LITERAL_PREFIX", re.compile(rb"(?!)"))
+        slow, _refused = session.fetch(uids)
+    finally:
+        session.close()
+    assert [fast[u].raw for u in uids] == [slow[u].raw for u in uids] == raws
+    assert all(fast[u].arrived is not None and fast[u].arrived == slow[u].arrived for u in uids)
