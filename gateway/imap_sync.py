@@ -39,7 +39,7 @@ from gateway.models import InboundMessage
 
 log = logging.getLogger("gateway.imap")
 
-BATCH_MESSAGES = 50
+BATCH_MESSAGES = 200
 BATCH_BYTES = 8 * 1000**2
 # This many storage failures in a row means the database is down, not one bad message.
 FAILURES_BEFORE_GIVING_UP = 3
