@@ -7,7 +7,7 @@ import traceback
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from gateway.app import App
@@ -21,6 +21,12 @@ log = logging.getLogger("gateway.process")
 # Mails per transaction: one fsync serves them all, and SQLite's write lock is held for at
 # most a few hundred milliseconds, so the listener's own commits are not kept waiting long.
 BATCH = 20
+
+
+# Database errors that one mail's values provoke (a constraint, a value a column cannot take):
+# that mail is quarantined. Any other database error (unreachable, locked, out of space) fails
+# the batch and leaves it pending, for the next try.
+MAIL_DATABASE_ERRORS = (IntegrityError, DataError)
 
 
 class _MailFailed(Exception):
@@ -73,6 +79,8 @@ class Processor:
                 else:
                     try:
                         outcome = process_inbound(session, self.app, row, now)
+                    except MAIL_DATABASE_ERRORS as exc:
+                        raise _MailFailed from exc
                     except (OperationalError, DBAPIError):
                         raise
                     except Exception as exc:
@@ -87,6 +95,12 @@ class Processor:
         try:
             with session.begin_nested():
                 return process_inbound(session, self.app, row, now)
+        except MAIL_DATABASE_ERRORS as exc:
+            # This mail's values broke a constraint or a column type: its fault, not the
+            # database's. Left pending it would fail every batch it is in, for ever.
+            detail = "".join(traceback.format_exception_only(exc)).strip()
+            log.error("inbound %d: the database refused what this mail makes: %s", row.id, detail[:300])
+            return self._quarantine(row, f"the database refused it: {detail}", now, session)
         except (OperationalError, DBAPIError):
             raise
         except ParseLimitExceeded as exc:

@@ -14,7 +14,7 @@ from parsers import ParsedMail
 
 def record(session: Session, ticket_id: int | None, kind: str, at: datetime, /, *,
            actor: str = "gateway", inbound_id: int | None = None, **detail: Any) -> Event:
-    event = Event(ticket_id=ticket_id, inbound_id=inbound_id, at=at, kind=kind, actor=actor,
+    event = Event(ticket_id=ticket_id, inbound_id=inbound_id, at=at, kind=kind, actor=actor[:320],
                   detail=detail)
     session.add(event)
     return event
@@ -63,7 +63,7 @@ def add_message(session: Session, ticket: Ticket, mail: ParsedMail, *, inbound_i
     """Store an inbound mail on ``ticket``; attachments go to content-addressed blobs."""
     message = Message(
         ticket_id=ticket.id, inbound_id=inbound_id, direction="in", kind=kind,
-        message_id=mail.message_id, in_reply_to=" ".join(mail.in_reply_to) or None,
+        message_id=mail.message_id[:998], in_reply_to=" ".join(mail.in_reply_to) or None,
         references=" ".join(mail.references) or None,
         from_address=mail.sender.addr if mail.sender else "",
         to_addresses=[a.addr for a in mail.to + mail.cc], subject=mail.subject,
@@ -78,7 +78,7 @@ def add_message(session: Session, ticket: Ticket, mail: ParsedMail, *, inbound_i
         if stored and session.get(Blob, part.sha256) is None:
             session.add(Blob(sha256=part.sha256, size=part.size, data=part.data))
         session.add(Attachment(message_pk=message.id, filename=part.filename,
-                               content_type=part.content_type, size=part.size, sha256=part.sha256,
+                               content_type=part.content_type[:255], size=part.size, sha256=part.sha256,
                                content_id=part.content_id, inline=part.inline, stored=stored,
                                note=note))
     ticket.updated_at = now

@@ -237,6 +237,26 @@ def install_failing_trigger(db: Database) -> None:
                 DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION fail_commit()"""))
 
 
+def install_refusing_trigger(db: Database) -> None:
+    """A real database refusal of one ticket's values (a constraint; on PostgreSQL a value too
+    long for its column, SQLSTATE 22001), for a mail whose subject contains REFUSE-ME."""
+    with db.engine.begin() as conn:
+        if db.is_sqlite:
+            conn.execute(text("""
+                CREATE TRIGGER refuse_ticket BEFORE INSERT ON tickets
+                WHEN instr(NEW.subject, 'REFUSE-ME') > 0
+                BEGIN SELECT RAISE(ABORT, 'ticket refused by test trigger'); END"""))
+        else:
+            conn.execute(text("""
+                CREATE FUNCTION refuse_ticket() RETURNS trigger AS $$ BEGIN
+                  IF position('REFUSE-ME' in NEW.subject) > 0 THEN
+                    RAISE EXCEPTION 'ticket refused by test trigger' USING ERRCODE = '22001'; END IF;
+                  RETURN NEW; END $$ LANGUAGE plpgsql"""))
+            conn.execute(text("""
+                CREATE TRIGGER refuse_ticket BEFORE INSERT ON tickets
+                FOR EACH ROW EXECUTE FUNCTION refuse_ticket()"""))
+
+
 def drop_failing_trigger(db: Database) -> None:
     """Undo install_failing_trigger, so the next pass can store."""
     with db.engine.begin() as conn:

@@ -17,7 +17,7 @@ from gateway.errors import StorageError
 from gateway.intake import Envelope, store_inbound
 from gateway.models import Event, InboundMessage, OutboxMessage, Ticket
 from gateway.processor import Processor
-from tests.support import customer_mail, install_failing_trigger
+from tests.support import customer_mail, install_failing_trigger, install_refusing_trigger
 
 ENV = Envelope(mail_from="alice@customer.example", rcpt_to=("support@example.com",))
 
@@ -170,6 +170,32 @@ def test_quarantine_keeps_the_reason_and_retry_requeues(make_app: Callable[..., 
     assert Processor(app).drain() == {"quarantined": 1}
     with app.db.sessions() as s:
         assert s.get(InboundMessage, row.id).attempts == 2  # type: ignore[union-attr]
+
+
+def test_a_mail_the_database_refuses_is_quarantined_and_does_not_block_the_others(
+        make_app: Callable[..., App]) -> None:
+    app = make_app()
+    install_refusing_trigger(app.db)
+    for n, subject in enumerate(["first", "REFUSE-ME please", "third"]):
+        _store(app, customer_mail(f"c{n}@customer.example", subject, "Help."))
+    assert Processor(app).drain() == {"ticket": 2, "quarantined": 1}
+    with app.db.sessions() as s:
+        [bad] = s.scalars(select(InboundMessage).where(InboundMessage.state == "quarantined"))
+        subjects = sorted(t.subject for t in s.scalars(select(Ticket)))
+    assert subjects == ["first", "third"]
+    assert bad.reason.startswith("the database refused it:") and "refused by test trigger" in bad.reason
+    assert Processor(app).drain() == {}  # nothing left pending to fail the next batch
+
+
+def test_values_longer_than_their_columns_still_make_a_ticket(make_app: Callable[..., App]) -> None:
+    app = make_app()
+    raw = (f"From: c@customer.example\r\nTo: support@example.com\r\nSubject: long\r\n"
+           f"Message-ID: <{'m' * 1500}@customer.example>\r\nMIME-Version: 1.0\r\n"
+           "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n"
+           f"--b\r\nContent-Type: application/{'x' * 400}\r\n"
+           "Content-Disposition: attachment; filename=a.bin\r\n\r\nDATA\r\n--b--\r\n").encode()
+    _store(app, raw)
+    assert Processor(app).drain() == {"ticket": 1}
 
 
 def test_loop_guard_caps_automatic_mail_per_address(make_app: Callable[..., App], clock: FakeClock) -> None:
