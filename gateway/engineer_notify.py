@@ -103,7 +103,7 @@ def notify(session: Session, app: App, ticket: Ticket, mail: ParsedMail, kind: s
             "relay_as": f"{agent.name} via {app.config.gateway.name}"})
         earlier = _earlier(session, ticket, agent)
         queue(session, app.outbox_policy, Draft(
-            kind=NOTIFICATION, cause_key=f"notify:{ticket.id}:{digest[:24]}:{agent.handle}"[:255],
+            kind=NOTIFICATION, cause_key=f"notify:{ticket.id}:{digest[:24]}:{agent.handle}",
             ticket_id=ticket.id, to=((agent.name, agent.address),), subject=rendered.subject,
             text=rendered.text, in_reply_to=earlier[-1] if earlier else None, references=earlier,
             reply_to=_engineer_reply_to(app, ticket, agent), auto_submitted="auto-generated"), now)
@@ -137,7 +137,7 @@ def tell_rule_contacts(session: Session, app: App, ticket: Ticket, mail: ParsedM
         rendered = app.templates.render("rule_notification", {
             **context, "contact": {"name": contact.name, "handle": contact.handle}})
         queue(session, app.outbox_policy, Draft(
-            kind=RULE_NOTICE, cause_key=f"rule-notify:{ticket.id}:{contact.handle}"[:255], ticket_id=ticket.id,
+            kind=RULE_NOTICE, cause_key=f"rule-notify:{ticket.id}:{contact.handle}", ticket_id=ticket.id,
             to=((contact.name, contact.address),), subject=rendered.subject, text=rendered.text,
             auto_submitted="auto-generated"), now)
 
@@ -172,6 +172,6 @@ def alert(session: Session, app: App, agent: Agent, ticket_id: int | None, mail:
                  "ticket": ticket_id, "reason": reason, "inbound": inbound_id,
                  "at": local_time(now, app.config.gateway.timezone)}})
     queue(session, app.outbox_policy, Draft(
-        kind=ALERT, cause_key=f"forged:{agent.handle}:{now.date().isoformat()}"[:255], ticket_id=None,
+        kind=ALERT, cause_key=f"forged:{agent.handle}:{now.date().isoformat()}", ticket_id=None,
         to=((agent.name, agent.address),), subject=rendered.subject, text=rendered.text,
         auto_submitted="auto-generated"), now)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,6 +34,18 @@ class OutboxPolicy:
     loop_token: str
     max_per_address_per_hour: int
     max_per_ticket_per_hour: int
+
+
+CAUSE_KEY_MAX = 255  # the column's width
+
+
+def stored_cause_key(cause_key: str) -> str:
+    """The key as stored: a key longer than its column (it may hold a hostile address) keeps its
+    start and ends with a digest of the whole, so two long keys never collide."""
+    if len(cause_key) <= CAUSE_KEY_MAX:
+        return cause_key
+    digest = hashlib.sha256(cause_key.encode("utf-8", "surrogateescape")).hexdigest()
+    return cause_key[:CAUSE_KEY_MAX - 65] + "#" + digest
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +87,8 @@ def _cause_and_caps(session: Session, draft: Draft, since: datetime) -> tuple[bo
     """Whether the draft's cause was already served, and the recent automatic mail to each of
     its recipients and on its ticket: one statement for every check ``queue`` makes."""
     columns: list[ScalarSelect[Any]] = [
-        select(OutboxMessage.id).where(OutboxMessage.cause_key == draft.cause_key).limit(1).scalar_subquery()]
+        select(OutboxMessage.id).where(OutboxMessage.cause_key == stored_cause_key(draft.cause_key))
+        .limit(1).scalar_subquery()]
     capped = draft.kind not in UNCAPPED_KINDS
     if capped:
         columns += [_recent_automatic(since, address=addr) for _name, addr in draft.to]
@@ -126,7 +140,8 @@ def queue(session: Session, policy: OutboxPolicy, draft: Draft, now: datetime) -
         state = "suppressed"
         reason = f"cap of {policy.max_per_ticket_per_hour} automatic mails per hour on this ticket reached"
     row = OutboxMessage(
-        ticket_id=draft.ticket_id, cause_key=draft.cause_key, kind=draft.kind, message_id=message_id,
+        ticket_id=draft.ticket_id, cause_key=stored_cause_key(draft.cause_key), kind=draft.kind,
+        message_id=message_id,
         mail_from=policy.from_address, rcpt_to=[addr for _n, addr in draft.to + draft.cc], raw=raw,
         recipient=draft.to[0][1].lower() if draft.to else "",
         state=state, attempts=0, next_attempt_at=now, created_at=now, last_error=reason,

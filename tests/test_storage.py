@@ -16,6 +16,7 @@ from gateway.clock import FakeClock
 from gateway.errors import StorageError
 from gateway.intake import Envelope, store_inbound
 from gateway.models import Event, InboundMessage, OutboxMessage, Ticket
+from gateway.outbox import Draft, queue
 from gateway.processor import Processor
 from tests.support import customer_mail, install_failing_trigger, install_refusing_trigger
 
@@ -196,6 +197,20 @@ def test_values_longer_than_their_columns_still_make_a_ticket(make_app: Callable
            "Content-Disposition: attachment; filename=a.bin\r\n\r\nDATA\r\n--b--\r\n").encode()
     _store(app, raw)
     assert Processor(app).drain() == {"ticket": 1}
+
+
+def test_a_cause_longer_than_its_column_is_still_served_once(make_app: Callable[..., App]) -> None:
+    app = make_app()
+    long_address = "x" * 250 + "@customer.example"  # a hostile sender goes into the cause key
+    keys = [f"unknown-sender:{long_address}:2026-11-23", f"unknown-sender:{long_address}:2026-11-24"]
+    queued = []
+    for key in [*keys, keys[0]]:
+        with app.db.transaction() as session:
+            queued.append(queue(session, app.outbox_policy, Draft(
+                kind="unknown-sender", cause_key=key, ticket_id=None, to=(("", "c@customer.example"),),
+                subject="s", text="t"), app.clock.now()) is not None)
+    assert queued == [True, True, False]  # two causes (no collision of their long keys), the first once
+    assert [len(o.cause_key) for o in _outbox(app)] == [255, 255]
 
 
 def test_loop_guard_caps_automatic_mail_per_address(make_app: Callable[..., App], clock: FakeClock) -> None:

@@ -14,7 +14,7 @@ from gateway.escalation.settings import Tier
 from gateway.escalation.timing import TicketState, trigger_instant
 from gateway.models import Escalation, Event, Message, OutboxMessage
 from gateway.notices import base_context, local_time, to_customer
-from gateway.outbox import Draft, queue
+from gateway.outbox import Draft, queue, stored_cause_key
 from gateway.sla.durations import format_duration
 from gateway.tickets import record
 
@@ -109,8 +109,8 @@ def _context(app: App, state: TicketState, tier: Tier, row: Escalation, r: Recip
 
 def _first_round_id(state: TicketState, tier: Tier, handle: str) -> str | None:
     """The first round's Message-ID to this recipient, so later rounds thread under it."""
-    return state.session.scalar(select(OutboxMessage.message_id).where(
-        OutboxMessage.cause_key == cause_key(state.ticket.id, state.policy.name, tier.name, 1, handle)))
+    first = stored_cause_key(cause_key(state.ticket.id, state.policy.name, tier.name, 1, handle))
+    return state.session.scalar(select(OutboxMessage.message_id).where(OutboxMessage.cause_key == first))
 
 
 def send_round(app: App, state: TicketState, tier: Tier, row: Escalation, recipients: list[Recipient],

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.models import OutboxMessage, Ticket
+from gateway.outbox import stored_cause_key
 from gateway.policy import Policy
 from gateway.sla.durations import deadline
 
@@ -28,7 +29,7 @@ def ticket_timers(session: Session, policy: Policy, ticket: Ticket) -> list[tupl
     if ticket.status == "pending":
         notice = deadline(plan.stale_notice_after, since, calendar)
         if notice is not None and session.scalar(select(OutboxMessage.id).where(
-                OutboxMessage.cause_key == stale_notice_key(ticket))) is None:
+                OutboxMessage.cause_key == stored_cause_key(stale_notice_key(ticket)))) is None:
             timers.append(("stale-notice", notice))
         close = deadline(plan.stale_after, since, calendar)
         if close is not None:
