@@ -6,10 +6,16 @@ import csv
 import json
 import sqlite3
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from gateway.app import App
+from gateway.intake import Envelope, store_inbound
+from gateway.models import InboundMessage
+from gateway.processor import Processor
 from tests.support import CORPUS, GatewayProcess, free_port, require, write_config
 
 pytestmark = [pytest.mark.corpus, pytest.mark.slow]
@@ -48,3 +54,23 @@ def test_whole_corpus_ingests_and_processes(tmp_path: Path) -> None:
     print(f"acknowledged per category: {dict(acked_by_category)}")
     wrongly = {c: n for c, n in acked_by_category.items() if c in NEVER_ACKNOWLEDGED}
     assert not wrongly, f"acknowledged mail that must never be: {wrongly}"
+
+
+@pytest.mark.parametrize("database", ["postgres"], indirect=True)
+def test_whole_corpus_on_postgresql_the_database_refuses_nothing(make_app: Callable[..., App]) -> None:
+    """PostgreSQL checks what SQLite lets through (column widths, NUL characters): real mail must
+    fit, or a mail would be quarantined for the database's sake, not its own."""
+    require((CORPUS / "INDEX.tsv").exists(), f"the shared corpus is not at {CORPUS} (a user's clone)")
+    with open(CORPUS / "INDEX.tsv", newline="", encoding="utf-8") as fh:
+        names = [row["filename"] for row in csv.DictReader(fh, delimiter="\t")]
+    app = make_app()
+    envelope = Envelope("someone@customer.example", ("support@example.com",))
+    for name in names:
+        store_inbound(app.db, (CORPUS / "messages" / name).read_bytes(), source="corpus", envelope=envelope,
+                      received_at=app.clock.now())
+    outcomes = Processor(app).drain()
+    print(f"\ncorpus outcomes on PostgreSQL: {outcomes}")
+    assert sum(outcomes.values()) == len(names)
+    with app.db.sessions() as session:
+        reasons = list(session.scalars(select(InboundMessage.reason).where(InboundMessage.state == "quarantined")))
+    assert not [r for r in reasons if r and r.startswith("the database refused it")], reasons
