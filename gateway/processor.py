@@ -89,6 +89,11 @@ class Processor:
                 row.attempts += 1
                 row.processed_at = now
                 outcomes.append(outcome)
+            if not isolate:
+                try:
+                    session.flush()  # the last mail's rows: a refusal here is still that mail's
+                except MAIL_DATABASE_ERRORS as exc:
+                    raise _MailFailed from exc
         return outcomes
 
     def _isolated(self, session: Session, row: InboundMessage, now: datetime) -> str:

@@ -238,23 +238,24 @@ def install_failing_trigger(db: Database) -> None:
 
 
 def install_refusing_trigger(db: Database) -> None:
-    """A real database refusal of one ticket's values (a constraint; on PostgreSQL a value too
-    long for its column, SQLSTATE 22001), for a mail whose subject contains REFUSE-ME."""
+    """A real database refusal of the values one mail makes (a constraint; on PostgreSQL a value
+    too long for its column, SQLSTATE 22001): the outbox row of a mail about REFUSE-ME, the last
+    row its processing writes."""
     with db.engine.begin() as conn:
         if db.is_sqlite:
             conn.execute(text("""
-                CREATE TRIGGER refuse_ticket BEFORE INSERT ON tickets
-                WHEN instr(NEW.subject, 'REFUSE-ME') > 0
-                BEGIN SELECT RAISE(ABORT, 'ticket refused by test trigger'); END"""))
+                CREATE TRIGGER refuse_outbox BEFORE INSERT ON outbox
+                WHEN instr(CAST(NEW.raw AS TEXT), 'REFUSE-ME') > 0
+                BEGIN SELECT RAISE(ABORT, 'outbox row refused by test trigger'); END"""))
         else:
             conn.execute(text("""
-                CREATE FUNCTION refuse_ticket() RETURNS trigger AS $$ BEGIN
-                  IF position('REFUSE-ME' in NEW.subject) > 0 THEN
-                    RAISE EXCEPTION 'ticket refused by test trigger' USING ERRCODE = '22001'; END IF;
+                CREATE FUNCTION refuse_outbox() RETURNS trigger AS $$ BEGIN
+                  IF position('REFUSE-ME' in encode(NEW.raw, 'escape')) > 0 THEN
+                    RAISE EXCEPTION 'outbox row refused by test trigger' USING ERRCODE = '22001'; END IF;
                   RETURN NEW; END $$ LANGUAGE plpgsql"""))
             conn.execute(text("""
-                CREATE TRIGGER refuse_ticket BEFORE INSERT ON tickets
-                FOR EACH ROW EXECUTE FUNCTION refuse_ticket()"""))
+                CREATE TRIGGER refuse_outbox BEFORE INSERT ON outbox
+                FOR EACH ROW EXECUTE FUNCTION refuse_outbox()"""))
 
 
 def drop_failing_trigger(db: Database) -> None:

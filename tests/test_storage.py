@@ -173,11 +173,13 @@ def test_quarantine_keeps_the_reason_and_retry_requeues(make_app: Callable[..., 
         assert s.get(InboundMessage, row.id).attempts == 2  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize("subjects", [["first", "REFUSE-ME please", "third"], ["first", "third", "REFUSE-ME please"]],
+                         ids=["middle", "last"])
 def test_a_mail_the_database_refuses_is_quarantined_and_does_not_block_the_others(
-        make_app: Callable[..., App]) -> None:
+        make_app: Callable[..., App], subjects: list[str]) -> None:
     app = make_app()
     install_refusing_trigger(app.db)
-    for n, subject in enumerate(["first", "REFUSE-ME please", "third"]):
+    for n, subject in enumerate(subjects):
         _store(app, customer_mail(f"c{n}@customer.example", subject, "Help."))
     assert Processor(app).drain() == {"ticket": 2, "quarantined": 1}
     with app.db.sessions() as s:
