@@ -73,7 +73,8 @@ def _command(name: str, rest: str, line: str) -> Command | Refusal:
     if name == "note":
         return Command(name, (rest.strip(),) if rest.strip() else (), line)
     if name == "cc":
-        match = _ADDRESS.match(words[1]) if len(words) == 2 else None
+        # RFC 5321 section 4.5.3.1: no deliverable address is longer than 254 octets.
+        match = _ADDRESS.match(words[1]) if len(words) == 2 and len(words[1]) <= 256 else None
         if not words or words[0].lower() not in ("add", "remove") or match is None:
             return Refusal(line, "#cc needs add or remove, then one address")
         return Command(name, (words[0].lower(), match.group(1).lower()), line)

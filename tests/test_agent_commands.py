@@ -58,6 +58,7 @@ def test_arguments(line: str, args: tuple[str, ...]) -> None:
     ("#cc invite carol@acme.example", "#cc needs add or remove"),
     ("#cc add carol", "#cc needs add or remove"),
     ("#cc add a@b.example c@d.example", "#cc needs add or remove"),
+    ("#cc add " + "x" * 300 + "@acme.example", "#cc needs add or remove"),  # longer than any address
 ])
 def test_refused_lines_say_why(line: str, why: str) -> None:
     reply = parse_reply(f"{line}\nHello")
