@@ -73,6 +73,9 @@ class Position:
     last_uid: int
     held: dict[int, str]
     resynced: bool
+    # The end of the last pass that reached the server: mail the server dates after it waited
+    # for us (an outage); mail it dates before it was put there since (moved in from elsewhere).
+    last_contact: datetime | None = None
 
 
 class StateStore:
@@ -135,7 +138,7 @@ class StateStore:
             row = self._row(session)
             if row.uidvalidity == uidvalidity:
                 return Position(uidvalidity, row.last_uid, {int(k): str(v) for k, v in row.held.items()},
-                                resynced=False)
+                                resynced=False, last_contact=row.last_success_at)
             clash = session.scalar(select(ImapState.folder).where(
                 ImapState.account == self.account.name, ImapState.folder != self.account.folder,
                 ImapState.uidvalidity == uidvalidity))

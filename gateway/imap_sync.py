@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -104,7 +104,8 @@ class FolderSync:
         present = set(candidates)
         p = _Pass(candidates, {u: w for u, w in position.held.items() if u in present},
                   {u: source_key(self.account.name, box.uidvalidity, u) for u in candidates},
-                  position.last_uid, PassResult(candidates=len(candidates), resynced=position.resynced))
+                  position.last_uid, PassResult(candidates=len(candidates), resynced=position.resynced),
+                  last_contact=position.last_contact)
         # Stored by an earlier pass that died before acknowledging: acknowledge, do not fetch.
         already = self._already_stored(p.keys)
         session.acknowledge(already)
@@ -176,7 +177,7 @@ class FolderSync:
             # The whole fetched batch in one commit; only after it does anything get acknowledged.
             stored_all = store_inbound_many(self.db, [(p.keys[uid], bodies[uid].raw) for uid in present],
                                             source="imap", envelope=NO_ENVELOPE, received_at=self.clock.now(),
-                                            arrived_at={p.keys[uid]: bodies[uid].arrived for uid in present})
+                                            arrived_at={p.keys[uid]: p.arrival(bodies[uid]) for uid in present})
             outcomes: list[tuple[int, Stored | None]] = list(zip(present, stored_all, strict=True))
         except StorageError:
             outcomes = []
@@ -255,7 +256,7 @@ class FolderSync:
             return None
         try:
             return store_inbound_many(self.db, [(p.keys[uid], fetched.raw)], source="imap", envelope=NO_ENVELOPE,
-                                      received_at=self.clock.now(), arrived_at={p.keys[uid]: fetched.arrived})[0]
+                                      received_at=self.clock.now(), arrived_at={p.keys[uid]: p.arrival(fetched)})[0]
         except StorageError:
             p.result.failed += 1
             p.in_a_row += 1
@@ -335,3 +336,17 @@ class _Pass:
     in_a_row: int = 0
     giving_up: bool = False
     recorded_at: float = field(default_factory=time.monotonic)
+    last_contact: datetime | None = None
+
+    def arrival(self, fetched: Fetched) -> datetime | None:
+        """When the message reached the mailbox, as far as we believe the server (INTERNALDATE).
+
+        Not before our last contact with the server: a date before it belongs to mail moved in
+        since from another folder or an archive (IMAP keeps INTERNALDATE across COPY and MOVE),
+        which must not open with its SLA already breached. Not believed at all on a first look
+        at a mailbox (or a new UIDVALIDITY): what is there was not waiting for us. (The caller
+        also caps it at our own clock.)
+        """
+        if self.last_contact is None or fetched.arrived is None:
+            return None
+        return max(fetched.arrived, self.last_contact)

@@ -218,21 +218,31 @@ def test_mail_that_waited_in_the_mailbox_is_received_when_it_arrived_there(
         make_app: Callable[..., App], dovecot: Dovecot, clock: FakeClock) -> None:
     app = make_app()
     # Dovecot takes no INTERNALDATE from the future (its own clock): the gateway's clock is set
-    # four hours behind it, to stand for a server whose clock runs ahead of ours.
-    clock.set(SystemClock().now().replace(microsecond=0) - timedelta(hours=4))
-    waited = clock.now() - timedelta(hours=2)  # delivered while the gateway was down
-    ahead = clock.now() + timedelta(hours=3)
+    # four hours behind it, so that there is room for an outage and a server clock running ahead.
+    start = SystemClock().now().replace(microsecond=0) - timedelta(hours=4)
+    clock.set(start)
+    poller = ImapPoller(account(dovecot), app.db, app.clock)
+    with dovecot.client() as client:  # already there at the first look: not waiting for us
+        client.append("INBOX", customer_mail("old@customer.example", "before", "from last week"),
+                      msg_time=start - timedelta(days=7))
+    assert poller.sync_once().stored == 1
+    clock.set(start + timedelta(hours=3))  # the gateway was down for three hours
     with dovecot.client() as client:
         client.append("INBOX", customer_mail("early@customer.example", "waited", "sent while you were down"),
-                      msg_time=waited)
-        client.append("INBOX", customer_mail("late@customer.example", "ahead", "a skewed server clock"),
-                      msg_time=ahead)
-    assert ImapPoller(account(dovecot), app.db, app.clock).sync_once().stored == 2
-    assert Processor(app).drain() == {"ticket": 2}
+                      msg_time=start + timedelta(hours=1))
+        client.append("INBOX", customer_mail("moved@customer.example", "moved in", "dragged from an archive"),
+                      msg_time=start - timedelta(days=30))
+        client.append("INBOX", customer_mail("late@customer.example", "ahead", "a server clock running ahead"),
+                      msg_time=start + timedelta(hours=3, minutes=30))
+    assert poller.sync_once().stored == 3
+    assert Processor(app).drain() == {"ticket": 4}
     with app.db.sessions() as session:
         opened = {t.customer_address: t.status_since for t in session.scalars(select(Ticket))}
     # The ticket's timers (and its SLA clocks, under a plan) run from when the mail arrived.
-    assert opened == {"early@customer.example": waited, "late@customer.example": clock.now()}
+    assert opened == {"old@customer.example": start,
+                      "early@customer.example": start + timedelta(hours=1),
+                      "moved@customer.example": start,  # no earlier than our last look at the mailbox
+                      "late@customer.example": start + timedelta(hours=3)}
 
 
 def test_a_fetch_answer_in_another_shape_is_read_through_imapclient_the_same(
