@@ -55,8 +55,8 @@ def _emit(args: argparse.Namespace, data: Any, as_text: Callable[[Any], str]) ->
     """Print ``data`` as the documented JSON with --json, else as text for a person."""
     if args.json:
         _print_json(data)
-    else:
-        print(as_text(data))
+    elif text := as_text(data):  # an empty list prints nothing
+        print(text)
     return EX_OK
 
 
@@ -162,6 +162,12 @@ def _print_ticket(t: dict[str, Any]) -> None:
         print(f"    {e['at']} {e['kind']} by {e['actor']} {json.dumps(e['detail'], ensure_ascii=False)}")
 
 
+def _inbound_lines(rows: list[dict[str, Any]]) -> str:
+    """Quarantined or held mail for a person: id, when, Message-ID, and the reason beneath."""
+    return "\n".join(f"{r['id']:<8} {r['received_at']}  {r['message_id'] or '-'}\n         {r['reason']}"
+                     for r in rows)
+
+
 def cmd_quarantine(args: argparse.Namespace) -> int:
     from gateway import views
     from gateway.models import InboundMessage
@@ -169,12 +175,7 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
     if args.action == "list":
         with app.db.read_sessions() as session:
             rows = views.list_quarantine(session)
-        if args.json:
-            _print_json(rows)
-        else:
-            for r in rows:
-                print(f"{r['id']:<8} {r['received_at']}  {r['message_id'] or '-'}\n         {r['reason']}")
-        return EX_OK
+        return _emit(args, rows, _inbound_lines)
     if args.id is None:
         print("helpdesk quarantine retry: give the inbound id shown by `quarantine list`", file=sys.stderr)
         return EX_USAGE_CONFIG
@@ -190,22 +191,13 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
 
 def cmd_held(args: argparse.Namespace) -> int:
     """Mail held for review (unknown senders, forged engineer mail): list, approve or drop."""
-    from sqlalchemy import select
-
+    from gateway import views
     from gateway.models import InboundMessage
     app = _app(args)
     if args.action == "list":
         with app.db.read_sessions() as session:
-            rows = [{"id": r.id, "received_at": r.received_at.isoformat(), "message_id": r.message_id,
-                     "from": r.mail_from, "reason": r.reason}
-                    for r in session.scalars(select(InboundMessage).where(InboundMessage.state == "held")
-                                             .order_by(InboundMessage.id))]
-        if args.json:
-            _print_json(rows)
-        else:
-            for r in rows:
-                print(f"{r['id']:<8} {r['received_at']}  {r['message_id'] or '-'}\n         {r['reason']}")
-        return EX_OK
+            rows = views.list_held(session)
+        return _emit(args, rows, _inbound_lines)
     if args.id is None:
         print(f"helpdesk held {args.action}: give the inbound id shown by `held list`", file=sys.stderr)
         return EX_USAGE_CONFIG

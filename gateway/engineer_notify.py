@@ -69,6 +69,15 @@ def _work(ticket: Ticket) -> dict[str, Any]:
             "verified": ticket.verified}
 
 
+def _message(mail: ParsedMail) -> dict[str, Any]:
+    """The customer's mail as a notice quotes it: who, the new text (cut), the files' names."""
+    sender = mail.sender
+    text = (mail.reply_text or mail.text).strip()
+    return {"from_name": sender.name if sender else "", "from": sender.addr if sender else "",
+            "text": text[:MAX_QUOTED], "cut": len(text) > MAX_QUOTED,
+            "attachments": [a.filename for a in mail.attachments]}
+
+
 def _engineer_reply_to(app: App, ticket: Ticket, agent: Agent) -> str:
     token = reply_token.make_token(app.secret, ticket.id, bound_to=agent.address)
     return reply_token.reply_address(app.config.gateway.support_address, ticket.id, token)
@@ -88,14 +97,9 @@ def notify(session: Session, app: App, ticket: Ticket, mail: ParsedMail, kind: s
     if not people:
         return
     digest = hashlib.sha256(f"{mail.message_id}\0{mail.body_hash}".encode("utf-8", "surrogateescape")).hexdigest()
-    sender = mail.sender
-    text = (mail.reply_text or mail.text).strip()
     context = {
         **base_context(app, ticket), "event": kind, "marker": REPLY_MARKER, "commands": SYNTAX,
-        "work": _work(ticket), "sla": sla_state(session, app, ticket),
-        "message": {"from_name": sender.name if sender else "", "from": sender.addr if sender else "",
-                    "text": text[:MAX_QUOTED], "cut": len(text) > MAX_QUOTED,
-                    "attachments": [a.filename for a in mail.attachments]},
+        "work": _work(ticket), "sla": sla_state(session, app, ticket), "message": _message(mail),
     }
     for agent in people:
         rendered = app.templates.render("engineer_notification", {
@@ -123,12 +127,8 @@ def tell_rule_contacts(session: Session, app: App, ticket: Ticket, mail: ParsedM
             not app.config.policy.calendar(plan.calendar, ticket.timezone).is_open(received_at):
         return
     told = {agent.address.lower() for agent in recipients(app, ticket)}
-    text = (mail.reply_text or mail.text).strip()
     context = {**base_context(app, ticket), "rules": list(rules), "work": _work(ticket),
-               "sla": sla_state(session, app, ticket),
-               "message": {"from_name": mail.sender.name if mail.sender else "",
-                           "from": mail.sender.addr if mail.sender else "",
-                           "text": text[:MAX_QUOTED], "cut": len(text) > MAX_QUOTED}}
+               "sla": sla_state(session, app, ticket), "message": _message(mail)}
     for handle in dict.fromkeys(contacts):
         contact = person(app, handle)
         if contact is None or contact.address.lower() in told:

@@ -34,7 +34,7 @@ from gateway.errors import StorageError
 from gateway.imap_config import ImapAccount
 from gateway.imap_session import Fetched, ImapSession
 from gateway.imap_state import StateStore
-from gateway.intake import Envelope, Stored, store_inbound_many
+from gateway.intake import Envelope, Stored, store_inbound, store_inbound_many
 from gateway.models import InboundMessage
 
 log = logging.getLogger("gateway.imap")
@@ -255,8 +255,9 @@ class FolderSync:
         if p.giving_up:
             return None
         try:
-            return store_inbound_many(self.db, [(p.keys[uid], fetched.raw)], source="imap", envelope=NO_ENVELOPE,
-                                      received_at=self.clock.now(), arrived_at={p.keys[uid]: p.arrival(fetched)})[0]
+            return store_inbound(self.db, fetched.raw, source="imap", envelope=NO_ENVELOPE,
+                                 received_at=self.clock.now(), source_key=p.keys[uid],
+                                 arrived_at=p.arrival(fetched))
         except StorageError:
             p.result.failed += 1
             p.in_a_row += 1

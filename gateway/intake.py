@@ -46,7 +46,8 @@ def content_source_key(raw: bytes, envelope: Envelope) -> str:
 
 
 def store_inbound(db: Database, raw: bytes, *, source: str, envelope: Envelope,
-                  received_at: datetime, source_key: str | None = None) -> Stored:
+                  received_at: datetime, source_key: str | None = None,
+                  arrived_at: datetime | None = None) -> Stored:
     """Store one raw message in the inbound queue and commit; raise StorageError if it could not.
 
     Returning normally means the bytes are durably in the database: only then may a source
@@ -54,7 +55,8 @@ def store_inbound(db: Database, raw: bytes, *, source: str, envelope: Envelope,
     already stored is a duplicate and changes nothing.
     """
     key = source_key or content_source_key(raw, envelope)
-    return store_inbound_many(db, [(key, raw)], source=source, envelope=envelope, received_at=received_at)[0]
+    return store_inbound_many(db, [(key, raw)], source=source, envelope=envelope, received_at=received_at,
+                              arrived_at={key: arrived_at})[0]
 
 
 def store_inbound_many(db: Database, items: list[tuple[str, bytes]], *, source: str, envelope: Envelope,

@@ -7,7 +7,7 @@ import traceback
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.app import App
@@ -27,6 +27,15 @@ BATCH = 20
 # that mail is quarantined. Any other database error (unreachable, locked, out of space) fails
 # the batch and leaves it pending, for the next try.
 MAIL_DATABASE_ERRORS = (IntegrityError, DataError)
+
+
+def _mails_fault(exc: BaseException) -> bool:
+    """Whether ``exc`` is the mail's own doing (quarantine it), not the database's (retry later)."""
+    return not isinstance(exc, DBAPIError) or isinstance(exc, MAIL_DATABASE_ERRORS)
+
+
+def _one_line(exc: BaseException) -> str:
+    return "".join(traceback.format_exception_only(exc)).strip()
 
 
 class _MailFailed(Exception):
@@ -79,11 +88,9 @@ class Processor:
                 else:
                     try:
                         outcome = process_inbound(session, self.app, row, now)
-                    except MAIL_DATABASE_ERRORS as exc:
-                        raise _MailFailed from exc
-                    except (OperationalError, DBAPIError):
-                        raise
                     except Exception as exc:
+                        if not _mails_fault(exc):
+                            raise
                         raise _MailFailed from exc
                 # Set last, so that the row's changes go out in one UPDATE with the others.
                 row.attempts += 1
@@ -100,20 +107,18 @@ class Processor:
         try:
             with session.begin_nested():
                 return process_inbound(session, self.app, row, now)
-        except MAIL_DATABASE_ERRORS as exc:
-            # This mail's values broke a constraint or a column type: its fault, not the
-            # database's. Left pending it would fail every batch it is in, for ever.
-            detail = "".join(traceback.format_exception_only(exc)).strip()
-            log.error("inbound %d: the database refused what this mail makes: %s", row.id, detail[:300])
-            return self._quarantine(row, f"the database refused it: {detail}", now, session)
-        except (OperationalError, DBAPIError):
-            raise
-        except ParseLimitExceeded as exc:
-            return self._quarantine(row, f"over the {exc.limit} limit: {exc.detail}", now, session)
         except Exception as exc:
-            detail = "".join(traceback.format_exception_only(exc)).strip()
-            log.exception("inbound %d: processing failed", row.id)
-            return self._quarantine(row, detail, now, session)
+            if not _mails_fault(exc):
+                raise
+            if isinstance(exc, ParseLimitExceeded):
+                reason = f"over the {exc.limit} limit: {exc.detail}"
+            elif isinstance(exc, MAIL_DATABASE_ERRORS):
+                # Left pending, it would fail every batch it is in, for ever.
+                reason = f"the database refused it: {_one_line(exc)}"
+            else:
+                log.exception("inbound %d: processing failed", row.id)
+                reason = _one_line(exc)
+            return self._quarantine(row, reason, now, session)
 
     def _quarantine(self, row: InboundMessage, reason: str, now: datetime, session: Session) -> str:
         row.state, row.reason = "quarantined", reason[:2000]

@@ -73,6 +73,25 @@ class Staff:
         return [c for c in self.contacts.values() if role in c.roles]
 
 
+def _person(item: Any, where: str, keys: str, list_key: str, list_shape: str,
+            problems: list[str]) -> tuple[str, tuple[str, ...]] | None:
+    """An engineer's or a contact's table: its address and its list (groups or roles); None when
+    the entry cannot be used (the problem is noted)."""
+    if not isinstance(item, dict):
+        problems.append(f"{where}: must be a table with {keys}")
+        return None
+    try:
+        address = parse_address(item.get("address")).lower()
+    except ValueError as exc:
+        problems.append(f"{where}.address: {exc}")
+        return None
+    values = _strings(item.get(list_key, []))
+    if values is None:
+        problems.append(f"{where}.{list_key}: must be {list_shape}")
+        values = ()
+    return address, values
+
+
 def _strings(value: Any) -> tuple[str, ...] | None:
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return tuple(value)
@@ -91,19 +110,12 @@ def load_staff(data: Mapping[str, Any], problems: list[str]) -> Staff:
     agents: dict[str, Agent] = {}
     for index, item in enumerate(raw.get("engineers", [])):
         where = f"agents.engineers[{index}]"
-        if not isinstance(item, dict):
-            problems.append(f"{where}: must be a table with handle, name, address, groups")
+        person = _person(item, where, "handle, name, address, groups", "groups",
+                         'a list of group names, like ["network"]', problems)
+        if person is None:
             continue
-        try:
-            address = parse_address(item.get("address")).lower()
-        except ValueError as exc:
-            problems.append(f"{where}.address: {exc}")
-            continue
+        address, groups = person
         handle = str(item.get("handle") or address.partition("@")[0]).lower()
-        groups = _strings(item.get("groups", []))
-        if groups is None:
-            problems.append(f'{where}.groups: must be a list of group names, like ["network"]')
-            groups = ()
         if handle in agents:
             problems.append(f"{where}.handle: {handle!r} is used twice; handles name engineers in #assign")
         agents[handle] = Agent(handle, str(item.get("name", handle)), address, groups)
@@ -139,18 +151,11 @@ def load_staff(data: Mapping[str, Any], problems: list[str]) -> Staff:
         raw_contacts = {}
     for handle, item in raw_contacts.items():
         where = f"contacts.{handle}"
-        if not isinstance(item, dict):
-            problems.append(f"{where}: must be a table with name, address, roles")
+        person = _person(item, where, "name, address, roles", "roles",
+                         'a list, like ["service-delivery-manager"]', problems)
+        if person is None:
             continue
-        try:
-            address = parse_address(item.get("address")).lower()
-        except ValueError as exc:
-            problems.append(f"{where}.address: {exc}")
-            continue
-        roles = _strings(item.get("roles", []))
-        if roles is None:
-            problems.append(f'{where}.roles: must be a list, like ["service-delivery-manager"]')
-            roles = ()
+        address, roles = person
         zone = None
         if "timezone" in item:
             try:

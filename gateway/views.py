@@ -80,6 +80,14 @@ def list_quarantine(session: Session, limit: int = 500) -> list[dict[str, Any]]:
              "attempts": r.attempts, "size": r.size, "reason": r.reason} for r in rows]
 
 
+def list_held(session: Session, limit: int = 500) -> list[dict[str, Any]]:
+    rows = session.execute(select(InboundMessage.id, InboundMessage.received_at, InboundMessage.message_id,
+                                  InboundMessage.mail_from, InboundMessage.reason)
+                           .where(InboundMessage.state == "held").order_by(InboundMessage.id).limit(limit))
+    return [{"id": r.id, "received_at": _iso(r.received_at), "message_id": r.message_id, "from": r.mail_from,
+             "reason": r.reason} for r in rows]
+
+
 def inbound_counts(session: Session) -> dict[str, int]:
     return dict(session.execute(select(InboundMessage.state, func.count(InboundMessage.id))
                                 .group_by(InboundMessage.state)).all())

@@ -218,44 +218,43 @@ def running(gw: GatewayProcess) -> Iterator[GatewayProcess]:
         gw.stop()
 
 
-def install_failing_trigger(db: Database) -> None:
-    """A real database failure at insert/commit for raw bytes that contain FAIL-COMMIT."""
+def _raising_trigger(db: Database, name: str, table: str, marker: str, message: str, *,
+                     pg_errcode: str | None = None, pg_at_commit: bool = False) -> None:
+    """A real trigger that refuses an insert into ``table`` whose ``raw`` bytes contain ``marker``.
+
+    SQLite raises at once (RAISE(ABORT): an IntegrityError). PostgreSQL raises ``pg_errcode``
+    (default: P0001), at the insert or, with ``pg_at_commit``, only at COMMIT.
+    """
     with db.engine.begin() as conn:
         if db.is_sqlite:
-            conn.execute(text("""
-                CREATE TRIGGER fail_commit BEFORE INSERT ON inbound_messages
-                WHEN instr(CAST(NEW.raw AS TEXT), 'FAIL-COMMIT') > 0
-                BEGIN SELECT RAISE(ABORT, 'commit refused by test trigger'); END"""))
-        else:
-            conn.execute(text("""
-                CREATE FUNCTION fail_commit() RETURNS trigger AS $$ BEGIN
-                  IF position('FAIL-COMMIT' in encode(NEW.raw, 'escape')) > 0 THEN
-                    RAISE EXCEPTION 'commit refused by test trigger'; END IF;
-                  RETURN NEW; END $$ LANGUAGE plpgsql"""))
-            conn.execute(text("""
-                CREATE CONSTRAINT TRIGGER fail_commit AFTER INSERT ON inbound_messages
-                DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION fail_commit()"""))
+            conn.execute(text(f"""
+                CREATE TRIGGER {name} BEFORE INSERT ON {table}
+                WHEN instr(CAST(NEW.raw AS TEXT), '{marker}') > 0
+                BEGIN SELECT RAISE(ABORT, '{message}'); END"""))
+            return
+        errcode = f" USING ERRCODE = '{pg_errcode}'" if pg_errcode else ""
+        conn.execute(text(f"""
+            CREATE FUNCTION {name}() RETURNS trigger AS $$ BEGIN
+              IF position('{marker}' in encode(NEW.raw, 'escape')) > 0 THEN
+                RAISE EXCEPTION '{message}'{errcode}; END IF;
+              RETURN NEW; END $$ LANGUAGE plpgsql"""))
+        when = ("CONSTRAINT TRIGGER {name} AFTER INSERT ON {table} DEFERRABLE INITIALLY DEFERRED"
+                if pg_at_commit else "TRIGGER {name} BEFORE INSERT ON {table}").format(name=name, table=table)
+        conn.execute(text(f"CREATE {when} FOR EACH ROW EXECUTE FUNCTION {name}()"))
+
+
+def install_failing_trigger(db: Database) -> None:
+    """A real database failure at insert/commit for raw bytes that contain FAIL-COMMIT."""
+    _raising_trigger(db, "fail_commit", "inbound_messages", "FAIL-COMMIT", "commit refused by test trigger",
+                     pg_at_commit=True)
 
 
 def install_refusing_trigger(db: Database) -> None:
     """A real database refusal of the values one mail makes (a constraint; on PostgreSQL a value
     too long for its column, SQLSTATE 22001): the outbox row of a mail about REFUSE-ME, the last
     row its processing writes."""
-    with db.engine.begin() as conn:
-        if db.is_sqlite:
-            conn.execute(text("""
-                CREATE TRIGGER refuse_outbox BEFORE INSERT ON outbox
-                WHEN instr(CAST(NEW.raw AS TEXT), 'REFUSE-ME') > 0
-                BEGIN SELECT RAISE(ABORT, 'outbox row refused by test trigger'); END"""))
-        else:
-            conn.execute(text("""
-                CREATE FUNCTION refuse_outbox() RETURNS trigger AS $$ BEGIN
-                  IF position('REFUSE-ME' in encode(NEW.raw, 'escape')) > 0 THEN
-                    RAISE EXCEPTION 'outbox row refused by test trigger' USING ERRCODE = '22001'; END IF;
-                  RETURN NEW; END $$ LANGUAGE plpgsql"""))
-            conn.execute(text("""
-                CREATE TRIGGER refuse_outbox BEFORE INSERT ON outbox
-                FOR EACH ROW EXECUTE FUNCTION refuse_outbox()"""))
+    _raising_trigger(db, "refuse_outbox", "outbox", "REFUSE-ME", "outbox row refused by test trigger",
+                     pg_errcode="22001")
 
 
 def drop_failing_trigger(db: Database) -> None:
