@@ -119,7 +119,8 @@ class FolderSync:
         sizes = session.sizes([uid for uid in todo if uid in large])
         sizes.update((uid, small) for uid in todo if uid not in large)
         # Pipelined: while one batch is being stored and committed (in the store thread), the
-        # next is fetched. A batch is acknowledged only after its own commit, as before.
+        # next is fetched, and the one before is acknowledged. A batch is acknowledged only
+        # after its own commit.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="imap-store") as pool:
             storing: Future[list[int]] | None = None
             for batch in self._batches(self._fetchable(p, todo, sizes), sizes):
@@ -131,11 +132,19 @@ class FolderSync:
                     self._suspect(p, batch, exc)
                     self._record(p)
                     raise
+                done: list[int] | None = None
                 if storing is not None:
                     done, storing = storing.result(), None
-                    if not self._acknowledge(session, p, done) or self._should_end(p, should_stop):
+                    if self._should_end(p, should_stop):
+                        self._acknowledge(session, p, done)
                         break
                 storing = pool.submit(self._store_batch, p, batch, bodies, refused)
+                # The store thread is the slower half: it gets the next batch before the
+                # acknowledgement's round trip, not after it.
+                if done is not None and not self._acknowledge(session, p, done):
+                    storing.result()  # committed and left unacknowledged: found stored by the next reader
+                    storing = None
+                    break
             if storing is not None:
                 self._acknowledge(session, p, storing.result())
             self._send_acknowledgements(session, p)
