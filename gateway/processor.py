@@ -27,11 +27,22 @@ BATCH = 20
 # that mail is quarantined. Any other database error (unreachable, locked, out of space) fails
 # the batch and leaves it pending, for the next try.
 MAIL_DATABASE_ERRORS = (IntegrityError, DataError)
+# SQLSTATE class 54, "program limit exceeded" (an index entry too large, too many columns):
+# reported as OperationalError, yet given the same values it fails every time.
+_LIMIT_CLASS = "54"
 
 
 def _mails_fault(exc: BaseException) -> bool:
-    """Whether ``exc`` is the mail's own doing (quarantine it), not the database's (retry later)."""
-    return not isinstance(exc, DBAPIError) or isinstance(exc, MAIL_DATABASE_ERRORS)
+    """Whether ``exc`` is the mail's own doing (quarantine it), not the database's (retry later).
+
+    A database error is the mail's when the values it made are refused: a constraint, a
+    value the column cannot hold, a limit. Anything else (a lost connection, a lock, a full
+    disk) leaves the batch pending for a later try.
+    """
+    if not isinstance(exc, DBAPIError) or isinstance(exc, MAIL_DATABASE_ERRORS):
+        return True
+    state = getattr(exc.orig, "sqlstate", None)
+    return isinstance(state, str) and state.startswith(_LIMIT_CLASS)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -99,7 +110,9 @@ class Processor:
             if not isolate:
                 try:
                     session.flush()  # the last mail's rows: a refusal here is still that mail's
-                except MAIL_DATABASE_ERRORS as exc:
+                except DBAPIError as exc:
+                    if not _mails_fault(exc):
+                        raise
                     raise _MailFailed from exc
         return outcomes
 
@@ -112,7 +125,7 @@ class Processor:
                 raise
             if isinstance(exc, ParseLimitExceeded):
                 reason = f"over the {exc.limit} limit: {exc.detail}"
-            elif isinstance(exc, MAIL_DATABASE_ERRORS):
+            elif isinstance(exc, DBAPIError):
                 # Left pending, it would fail every batch it is in, for ever.
                 reason = f"the database refused it: {_one_line(exc)}"
             else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import binascii
+import hashlib
 import re
 from collections.abc import Iterable
 from email.message import Message
@@ -109,15 +110,34 @@ _MSG_ID = re.compile(r"<([^<>\s\"]{1,900})>")
 _BARE_ID = re.compile(r"^[^<>\s\"@]{1,450}@[^<>\s\"@]{1,450}$")
 
 
+# An id longer than this in UTF-8 is kept as a digest of itself (see _bounded).
+MAX_ID_BYTES = 900
+LONG_ID_DOMAIN = "long-id.invalid"
+
+
 def message_ids(value: str | None) -> tuple[str, ...]:
     """All ``<id>`` tokens in an In-Reply-To or References value, in order, deduplicated."""
     if not value:
         return ()
-    found = [f"<{m.group(1)}>" for m in _MSG_ID.finditer(value) if m.group(1) != "@"]
+    found = [_bounded(m.group(1)) for m in _MSG_ID.finditer(value) if m.group(1) != "@"]
     if not found:
         bare = value.strip()
-        found = [f"<{bare}>"] if _BARE_ID.match(bare) else []
+        found = [_bounded(bare)] if _BARE_ID.match(bare) else []
     return tuple(dict.fromkeys(found))
+
+
+def _bounded(inner: str) -> str:
+    """``<inner>``; past MAX_ID_BYTES of UTF-8, ``<sha256-of-inner@long-id.invalid>`` instead.
+
+    900 characters of 4-byte UTF-8 make a 3,600-byte id, past what a PostgreSQL index entry
+    can hold (2,704 bytes): one hostile Message-ID would have failed every batch it was in.
+    The digest is the same wherever the id appears (Message-ID, In-Reply-To, References),
+    so a reply to such a mail still finds its ticket.
+    """
+    if len(inner) * 4 > MAX_ID_BYTES and len(inner.encode("utf-8", "surrogateescape")) > MAX_ID_BYTES:
+        digest = hashlib.sha256(inner.encode("utf-8", "surrogateescape")).hexdigest()
+        return f"<{digest}@{LONG_ID_DOMAIN}>"
+    return f"<{inner}>"
 
 
 def first_message_id(value: str | None) -> str | None:

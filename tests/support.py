@@ -249,12 +249,12 @@ def install_failing_trigger(db: Database) -> None:
                      pg_at_commit=True)
 
 
-def install_refusing_trigger(db: Database) -> None:
+def install_refusing_trigger(db: Database, pg_errcode: str = "22001") -> None:
     """A real database refusal of the values one mail makes (a constraint; on PostgreSQL a value
-    too long for its column, SQLSTATE 22001): the outbox row of a mail about REFUSE-ME, the last
-    row its processing writes."""
+    too long for its column, SQLSTATE 22001, or another ``pg_errcode``): the outbox row of a mail
+    about REFUSE-ME, the last row its processing writes."""
     _raising_trigger(db, "refuse_outbox", "outbox", "REFUSE-ME", "outbox row refused by test trigger",
-                     pg_errcode="22001")
+                     pg_errcode=pg_errcode)
 
 
 def drop_failing_trigger(db: Database) -> None:

@@ -187,3 +187,14 @@ def test_huge_headers_inside_parts_are_cut_not_parsed_for_seconds() -> None:
 def test_millions_of_lines_are_refused_before_parsing() -> None:
     raw = HEAD + b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n' + b"--\r\n" * 2_500_000
     assert limit_of(raw) == "line_count"
+
+
+def test_a_message_id_too_long_in_bytes_is_one_digest_wherever_it_appears() -> None:
+    huge = "\U0001d11e" * 300 + "@customer.example"  # 1.2 kB in UTF-8
+    ascii_900 = "m" * 880 + "@customer.example"
+    raw = (f"From: c@customer.example\r\nSubject: s\r\nMessage-ID: <{huge}>\r\n"
+           f"In-Reply-To: <{huge}>\r\nReferences: <{ascii_900}> <{huge}>\r\n\r\nbody\r\n").encode()
+    mail = parse(raw, received_at=RECEIVED)
+    assert mail.message_id.endswith("@long-id.invalid>") and len(mail.message_id) < 100
+    assert mail.in_reply_to == (mail.message_id,)
+    assert mail.references == (f"<{ascii_900}>", mail.message_id)  # plain ids are kept as they are

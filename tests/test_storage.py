@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import random
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -175,10 +176,13 @@ def test_quarantine_keeps_the_reason_and_retry_requeues(make_app: Callable[..., 
 
 @pytest.mark.parametrize("subjects", [["first", "REFUSE-ME please", "third"], ["first", "third", "REFUSE-ME please"]],
                          ids=["middle", "last"])
+# On PostgreSQL: a value too long (22001, a DataError) and an index entry too large (54000,
+# "program limit exceeded", which arrives as an OperationalError like a lost connection).
+@pytest.mark.parametrize("pg_errcode", ["22001", "54000"])
 def test_a_mail_the_database_refuses_is_quarantined_and_does_not_block_the_others(
-        make_app: Callable[..., App], subjects: list[str]) -> None:
+        make_app: Callable[..., App], subjects: list[str], pg_errcode: str) -> None:
     app = make_app()
-    install_refusing_trigger(app.db)
+    install_refusing_trigger(app.db, pg_errcode)
     for n, subject in enumerate(subjects):
         _store(app, customer_mail(f"c{n}@customer.example", subject, "Help."))
     assert Processor(app).drain() == {"ticket": 2, "quarantined": 1}
@@ -199,6 +203,28 @@ def test_values_longer_than_their_columns_still_make_a_ticket(make_app: Callable
            "Content-Disposition: attachment; filename=a.bin\r\n\r\nDATA\r\n--b--\r\n").encode()
     _store(app, raw)
     assert Processor(app).drain() == {"ticket": 1}
+
+
+def test_a_message_id_too_large_for_an_index_makes_a_ticket_and_its_reply_finds_it(
+        make_app: Callable[..., App]) -> None:
+    app = make_app()
+    rnd = random.Random(5)
+    # 880 random 4-byte characters: 3.5 kB, past a PostgreSQL index entry, and incompressible.
+    long_id = "<" + "".join(chr(rnd.randint(0x10000, 0x1FFFF)) for _ in range(880)) + "@customer.example>"
+
+    def mail(subject: str, threading: str) -> bytes:  # 8-bit headers, as a hostile sender writes them
+        return (f"From: c@customer.example\r\nTo: support@example.com\r\nSubject: {subject}\r\n{threading}"
+                "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHelp.\r\n").encode()
+
+    _store(app, mail("Odd mail", f"Message-ID: {long_id}\r\n"))
+    _store(app, customer_mail("d@customer.example", "Behind it", "Help too."))
+    assert Processor(app).drain() == {"ticket": 2}
+    _store(app, mail("Re: Odd mail", f"Message-ID: <r1@customer.example>\r\nIn-Reply-To: {long_id}\r\n"
+                                     f"References: {long_id}\r\n"))
+    assert Processor(app).drain() == {"reply": 1}
+    with app.db.sessions() as s:
+        odd = s.scalars(select(Ticket).where(Ticket.subject == "Odd mail")).one()
+        assert [m.subject for m in odd.messages if m.direction == "in"] == ["Odd mail", "Re: Odd mail"]
 
 
 def test_a_cause_longer_than_its_column_is_still_served_once(make_app: Callable[..., App]) -> None:
