@@ -15,7 +15,7 @@ from parsers.attachments import (
     sanitise_filename,
 )
 from parsers.charsets import decode_text, html_charset
-from parsers.headers import decode_header, first_message_id, raw_values
+from parsers.headers import content_type, decode_header, first_message_id, raw_values
 from parsers.html_text import html_to_text
 from parsers.limits import Budget, ParseLimitExceeded
 from parsers.mail import Attachment, ForwardedMessage
@@ -129,7 +129,7 @@ class Walker:
             raise ParseLimitExceeded("mime_depth", f"MIME nesting deeper than {depth - 1}")
         self.budget.check_time("MIME walk")
         _bound_mime_headers(part, self.defects)
-        ctype = part.get_content_type()
+        ctype = content_type(part, self.defects)
         self.defects.extend(_defect_strings(part, ctype))
         payload = part.get_payload()
         if ctype in _FORWARD_TYPES and isinstance(payload, list) and payload:

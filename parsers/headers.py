@@ -176,3 +176,23 @@ def charset_hint(raw: bytes) -> str | None:
         if label not in ("us-ascii", "ascii", "utf-8", "utf8"):
             return label
     return None
+
+
+# RFC 2045 section 5.1: type "/" subtype, each a token.
+_CONTENT_TYPE = re.compile(r"[a-z0-9!#$%&'*+.^_`|~-]{1,127}/[a-z0-9!#$%&'*+.^_`|~-]{1,127}")
+
+
+def content_type(part: Message, defects: list[str] | None = None) -> str:
+    """The part's content type, as ``Message.get_content_type``; a type that is not two tokens
+    (control characters, 8-bit bytes, a kilobyte of junk) is application/octet-stream.
+
+    RFC 2045 section 5.2 has an unreadable type read as text/plain only when it lacks a
+    subtype (the stdlib does that); anything else stays opaque data, never text.
+    """
+    found = part.get_content_type()
+    if _CONTENT_TYPE.fullmatch(found):
+        return found
+    if defects is not None:
+        defects.append(f"content type {found[:60]!r} unreadable; kept as application/octet-stream")
+    return "application/octet-stream"
+

@@ -17,6 +17,7 @@ from parsers.charsets import decode_text
 from parsers.dates import mail_date
 from parsers.headers import (
     charset_hint,
+    content_type,
     first_message_id,
     header_pairs,
     message_ids,
@@ -103,7 +104,7 @@ def _build(
         attachments=tuple(walker.attachments),
         forwarded=tuple(walker.forwarded),
         has_tnef=walker.has_tnef,
-        content_type=msg.get_content_type(),
+        content_type=content_type(msg),
     )
     return _assemble(raw, msg, content, received_at, budget, defects)
 

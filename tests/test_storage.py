@@ -205,6 +205,34 @@ def test_values_longer_than_their_columns_still_make_a_ticket(make_app: Callable
     assert Processor(app).drain() == {"ticket": 1}
 
 
+_HEAD = b"From: a@customer.example\r\nTo: support@example.com\r\nMIME-Version: 1.0\r\n"
+_ATTACHED = (b"Subject: n\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+             b"--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n"
+             b"--b\r\nContent-Type: %s\r\nContent-Disposition: attachment; filename=\"%s\"\r\n\r\n"
+             b"DATA\r\n--b--\r\n")
+HOSTILE_VALUES = {  # each a customer's mail all the same: a ticket on SQLite and on PostgreSQL alike
+    "NUL in the body": b"Subject: n\r\nContent-Type: text/plain\r\n\r\nhello\x00world\r\n",
+    "NUL in the subject": b"Subject: nu\x00l\r\n\r\nhello\r\n",
+    "NUL, encoded, in subject and name": b"Subject: =?utf-8?q?nu=00l?=\r\n"
+                                         b"Cc: =?utf-8?q?A=00B?= <b@c.example>\r\n\r\nhi\r\n",
+    "NUL in a Message-ID": b"Subject: n\r\nMessage-ID: <a\x00b@customer.example>\r\n\r\nhello\r\n",
+    "NUL in an attachment's name": _ATTACHED % (b"application/pdf", b"a\x00b.pdf"),
+    "NUL in an attachment's type": _ATTACHED % (b"application/p\x00df", b"a.pdf"),
+    "8-bit junk in an attachment's type": _ATTACHED % (b"application/\xff\xfe" + b"x" * 300, b"a.pdf"),
+    "a lone surrogate in UTF-8": b"Subject: caf\xed\xa0\x80\r\n"
+                                 b"Content-Type: text/plain; charset=utf-8\r\n\r\n\xed\xa0\x80\r\n",
+    "NUL in base64 text": b"Subject: n\r\nContent-Type: text/plain\r\n"
+                          b"Content-Transfer-Encoding: base64\r\n\r\naGVsbG8Ad29ybGQ=\r\n",
+}
+
+
+@pytest.mark.parametrize("rest", HOSTILE_VALUES.values(), ids=HOSTILE_VALUES.keys())
+def test_hostile_values_make_a_ticket_not_a_quarantine(make_app: Callable[..., App], rest: bytes) -> None:
+    app = make_app()
+    _store(app, _HEAD + rest)
+    assert Processor(app).drain() == {"ticket": 1}
+
+
 def test_a_message_id_too_large_for_an_index_makes_a_ticket_and_its_reply_finds_it(
         make_app: Callable[..., App]) -> None:
     app = make_app()
