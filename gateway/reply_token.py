@@ -81,7 +81,9 @@ def verify(secret: bytes, token: ReplyToken, bound_to: str | None = None) -> boo
 
 
 def is_support_recipient(address: str, support_addresses: tuple[str, ...]) -> bool:
-    """A support address itself or any ``local+anything@domain`` form of one."""
+    """A support address itself or any ``local+anything@domain`` form of one (printable)."""
+    if not address.isprintable():
+        return False
     local, _, domain = address.lower().rpartition("@")
     base = f"{local.split('+', 1)[0]}@{domain}"
     return base in {a.lower() for a in support_addresses}

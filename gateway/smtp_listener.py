@@ -22,6 +22,7 @@ log = logging.getLogger("gateway.intake")
 
 TEMPFAIL = "451 4.3.0 Temporary failure storing the message; please try again later"
 NO_SUCH_RECIPIENT = "550 5.1.1 No such support address here"
+BAD_SENDER = "553 5.1.7 The sender address is not a valid address"
 
 
 class IntakeHandler:
@@ -32,6 +33,16 @@ class IntakeHandler:
         self.executor = executor
         self.on_stored = on_stored
         self.lmtp = lmtp
+
+    async def handle_MAIL(self, server: SMTP, session: SmtpSession, envelope: SmtpEnvelope,
+                          address: str, mail_options: list[str]) -> str:
+        # aiosmtpd takes any bytes in the path: a NUL, or 8-bit bytes without SMTPUTF8 (kept as
+        # surrogates), would make the store fail and the client hear 451 for ever.
+        if not address.isprintable():
+            return BAD_SENDER
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 2.1.0 OK"
 
     async def handle_RCPT(self, server: SMTP, session: SmtpSession, envelope: SmtpEnvelope,
                           address: str, rcpt_options: list[str]) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import smtplib
+import socket
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -85,6 +86,30 @@ def test_unknown_recipient_is_refused_at_rcpt(tmp_path: Path, sink: Sink) -> Non
     with running(gw), pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
         _send(gw, customer_mail("a@customer.example", "x", "y"), "a@customer.example", rcpt="sales@example.com")
     assert refused.value.recipients["sales@example.com"][0] == 550
+
+
+def test_an_unreadable_envelope_is_refused_at_once_not_451_for_ever(tmp_path: Path, sink: Sink) -> None:
+    gw = _gateway(tmp_path, sink.port)
+    with running(gw):
+        answers = []
+        for mail_from, rcpt in [(b"a\x00b@customer.example", b"support@example.com"),
+                                (b"a\xff@customer.example", b"support@example.com"),
+                                (b"a@customer.example", b"support+1-\x00@example.com")]:
+            with socket.create_connection(("127.0.0.1", gw.smtp_port)) as sock, sock.makefile("rb") as replies:
+                def say(line: bytes) -> bytes:
+                    sock.sendall(line + b"\r\n")
+                    reply = replies.readline()
+                    while reply[3:4] == b"-":
+                        reply = replies.readline()
+                    return reply[:3]
+
+                replies.readline()
+                say(b"HELO client.example")
+                answers.append((say(b"MAIL FROM:<" + mail_from + b">"), say(b"RCPT TO:<" + rcpt + b">")))
+        # The sender learns at once: no 451 that its queue would retry for days.
+        assert answers == [(b"553", b"503"), (b"553", b"503"), (b"250", b"550")]
+        _send(gw, customer_mail("a@customer.example", "still fine", "y"), "a@customer.example")
+        wait_for(lambda: len(_tickets(gw)) == 1, what="the next, ordinary mail's ticket")
 
 
 def test_oversized_message_gets_552(tmp_path: Path, sink: Sink) -> None:
