@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from gateway import reply_token
 from gateway.app import App
@@ -290,3 +290,14 @@ def test_undeliverable_sender_still_gets_a_ticket_without_an_ack(make_app: Calla
     with app.db.sessions() as s:
         event = s.scalars(select(Event).where(Event.kind == "mail-suppressed")).one()
     assert "not a deliverable address" in event.detail["reason"]
+
+
+@pytest.mark.parametrize("database", ["postgres"], indirect=True)
+def test_on_postgresql_mail_bytes_are_compressed_with_lz4(make_app: Callable[..., App]) -> None:
+    app = make_app()
+    with app.db.engine.connect() as conn:
+        methods = dict(conn.execute(text(
+            "SELECT attrelid::regclass::text || '.' || attname, attcompression FROM pg_attribute "
+            "WHERE attrelid::regclass::text IN ('inbound_messages', 'outbox', 'blobs') "
+            "AND attname IN ('raw', 'data')")).all())
+    assert methods == {"inbound_messages.raw": "l", "outbox.raw": "l", "blobs.data": "l"}
