@@ -345,7 +345,13 @@ def main(argv: list[str] | None = None) -> int:
         args.config = None
     try:
         result: int = args.func(args)
+        sys.stdout.flush()  # a reader that went away (| head) is met here, not at exit
         return result
+    except BrokenPipeError:
+        # The Python documentation's recipe (signal module, "Note on SIGPIPE"): no traceback,
+        # and nothing more written to the closed pipe on the way out.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import smtplib
 import socket
 import sqlite3
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -110,6 +113,20 @@ def test_an_unreadable_envelope_is_refused_at_once_not_451_for_ever(tmp_path: Pa
         assert answers == [(b"553", b"503"), (b"553", b"503"), (b"250", b"550")]
         _send(gw, customer_mail("a@customer.example", "still fine", "y"), "a@customer.example")
         wait_for(lambda: len(_tickets(gw)) == 1, what="the next, ordinary mail's ticket")
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(tmp_path: Path, sink: Sink) -> None:
+    gw = _gateway(tmp_path, sink.port)
+    gw.cli("ingest", "--process", input=customer_mail("a@customer.example", "x", "y\n" * 2000))
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # `helpdesk tickets show 1 | head -1`, head long gone
+    try:
+        shown = subprocess.run([sys.executable, "-m", "gateway", "-c", str(gw.config), "tickets", "show", "1"],
+                               stdout=write_end, stderr=subprocess.PIPE, env=gw.env, timeout=60)
+    finally:
+        os.close(write_end)
+    assert shown.returncode == 1
+    assert shown.stderr == b""
 
 
 def test_oversized_message_gets_552(tmp_path: Path, sink: Sink) -> None:
