@@ -66,6 +66,7 @@ class OutboundSettings:
     security: str
     username: str | None
     password_env: str | None
+    ca_file: Path | None
     directory: Path
     from_address: str
     timeout: timedelta
@@ -268,20 +269,32 @@ def _build(path: Path | None, data: dict[str, Any]) -> Config:
     o = r.table(data, "outbound")
     r.unknown(o, "outbound", {"transport", "host", "port", "security", "username",
                               "password_env", "directory", "from", "timeout", "retry_lifetime",
-                              "max_per_address_per_hour", "max_per_ticket_per_hour"})
+                              "max_per_address_per_hour", "max_per_ticket_per_hour", "ca_file"})
     transport = r.get(o, "outbound.transport", "directory", one_of("smtp", "directory"))
     security = r.get(o, "outbound.security", "none", one_of("none", "starttls", "tls"))
     password_env = r.get(o, "outbound.password_env", None, env_name)
     if password_env and password_env not in os.environ:
         r.problems.append(f"outbound.password_env: the environment variable {password_env} "
                           "is not set; export it or remove password_env")
+    username = r.get(o, "outbound.username", None, as_str)
+    if username and not password_env:
+        # Without it the gateway would not log in, and a relay that wants a login refuses
+        # every mail.
+        r.problems.append("outbound.password_env: username is set but no password; name the "
+                          'environment variable that holds it, like password_env = "HELPDESK_SMTP_PASSWORD"')
+    ca_file = r.get(o, "outbound.ca_file", None, as_str)
+    ca_path = base / ca_file if ca_file else None
+    if ca_path is not None and not ca_path.is_file():
+        r.problems.append(f"outbound.ca_file: {ca_path} is not a readable file; give the PEM file of the "
+                          "certificate authority that signed the relay's certificate")
     outbound = OutboundSettings(
         transport=transport,
         host=r.get(o, "outbound.host", "127.0.0.1", as_str),
         port=r.get(o, "outbound.port", 465 if security == "tls" else 25, as_port),
         security=security,
-        username=r.get(o, "outbound.username", None, as_str),
+        username=username,
         password_env=password_env,
+        ca_file=ca_path,
         directory=base / r.get(o, "outbound.directory", str(data_dir / "outbox"), as_str),
         from_address=r.get(o, "outbound.from", support, parse_address),
         timeout=r.get(o, "outbound.timeout", timedelta(seconds=30), parse_interval),

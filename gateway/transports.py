@@ -41,6 +41,12 @@ class DirectoryTransport:
         return None
 
 
+# RFC 4954: authentication required (530), too weak (534), credentials invalid (535), encryption
+# required (538); RFC 3207: 530 also for "must issue STARTTLS first". The relay is set up wrong
+# for us, not refusing the mail: a 5xx that must not throw the mail away.
+_LOGIN_WANTED = frozenset({530, 534, 535, 538})
+
+
 class SmtpTransport:
     """Hands mail to a relay; 4xx and network trouble are temporary, 5xx permanent."""
 
@@ -54,24 +60,32 @@ class SmtpTransport:
         try:
             client: smtplib.SMTP
             if s.security == "tls":
-                client = smtplib.SMTP_SSL(s.host, s.port, timeout=timeout,
-                                          context=ssl.create_default_context())
+                client = smtplib.SMTP_SSL(s.host, s.port, timeout=timeout, context=self._tls())
             else:
                 client = smtplib.SMTP(s.host, s.port, timeout=timeout)
             with client:
                 if s.security == "starttls":
-                    client.starttls(context=ssl.create_default_context())
+                    client.starttls(context=self._tls())
                 if s.username and self.password is not None:
                     client.login(s.username, self.password)
                 refused = client.sendmail(mail_from, rcpt_to, raw)
+        except smtplib.SMTPAuthenticationError as exc:
+            # Our login is wrong, not the mail: it waits (within retry_lifetime) for the fix.
+            raise TemporaryError(f"the relay refused our login ({exc.smtp_code}): check outbound.username "
+                                 "and the password in outbound.password_env") from exc
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _msg in exc.recipients.values()]
+            if any(code in _LOGIN_WANTED for code in codes):
+                raise TemporaryError(f"relay wants a login or TLS before recipients: {exc.recipients}") from exc
             if all(500 <= code < 600 for code in codes):
                 raise PermanentError(f"relay refused every recipient: {exc.recipients}") from exc
             raise TemporaryError(f"relay refused recipients for now: {exc.recipients}") from exc
         except smtplib.SMTPResponseException as exc:
             error = exc.smtp_error
             text = error.decode("utf-8", "replace") if isinstance(error, bytes) else str(error)
+            if exc.smtp_code in _LOGIN_WANTED:
+                raise TemporaryError(f"relay answered {exc.smtp_code} {text}: it wants a login or TLS; "
+                                     "see outbound.username, password_env and security") from exc
             if 500 <= exc.smtp_code < 600:
                 raise PermanentError(f"relay answered {exc.smtp_code} {text}") from exc
             raise TemporaryError(f"relay answered {exc.smtp_code} {text}") from exc
@@ -81,6 +95,10 @@ class SmtpTransport:
             # The others took it: the mail is sent and must not go again; the refusal is noted.
             return f"relay refused some recipients: {refused}"
         return None
+
+    def _tls(self) -> ssl.SSLContext:
+        ca_file = self.settings.ca_file
+        return ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
 
 
 def make_transport(settings: OutboundSettings) -> Transport:

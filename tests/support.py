@@ -8,6 +8,7 @@ import email.policy
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 from sqlalchemy import text
 
 from gateway.db import Database
@@ -85,16 +87,44 @@ class _SinkHandler:
         return "250 OK"
 
 
-class Sink:
-    """An aiosmtpd server standing in for the outbound relay; records what went over the wire."""
+def self_signed_cert(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and localhost, and its key: a server's, and its own CA."""
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(key),
+                    "-out", str(cert), "-days", "1"], check=True, capture_output=True)
+    return cert, key
 
-    def __init__(self, port: int | None = None) -> None:
+
+class Sink:
+    """An aiosmtpd server standing in for the outbound relay; records what went over the wire.
+
+    With ``tls`` (certificate, key) it offers STARTTLS and requires it; with ``logins`` it
+    requires AUTH (after STARTTLS) with one of those user names and passwords.
+    """
+
+    def __init__(self, port: int | None = None, *, tls: tuple[Path, Path] | None = None,
+                 logins: dict[str, str] | None = None) -> None:
         self.port = port or free_port()
         self.handler = _SinkHandler()
         self.controller: Controller | None = None
+        self.tls, self.logins = tls, logins
 
     def start(self) -> Sink:
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        options: dict[str, Any] = {}
+        if self.tls is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(str(self.tls[0]), str(self.tls[1]))
+            options.update(tls_context=context, require_starttls=True)
+        if self.logins is not None:
+            logins = {user.encode(): password.encode() for user, password in self.logins.items()}
+
+            def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+                ok = isinstance(data, LoginPassword) and logins.get(data.login) == data.password
+                return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535
+
+            options.update(authenticator=authenticator, auth_required=True, auth_require_tls=self.tls is not None)
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **options)
         self.controller.start()
         return self
 

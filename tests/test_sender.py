@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from gateway.app import App
 from gateway.clock import FakeClock
+from gateway.config import ConfigError, load_config
 from gateway.intake import Envelope, store_inbound
 from gateway.models import Event, OutboxMessage
 from gateway.processor import Processor
 from gateway.sender import Sender, retry_delay
 from gateway.transports import make_transport
-from tests.support import Sink, customer_mail, free_port
+from tests.support import Sink, customer_mail, free_port, self_signed_cert
 
 ENV = Envelope(mail_from="alice@customer.example", rcpt_to=("support@example.com",))
 
@@ -104,3 +107,49 @@ def test_expired_lease_is_taken_over(make_app: Callable[..., App], clock: FakeCl
     clock.advance(timedelta(minutes=3))
     assert sender.send_due() == 1
     assert len(sink.messages) == 1
+
+
+def test_through_a_relay_that_wants_starttls_and_a_login(make_app: Callable[..., App], clock: FakeClock,
+                                                        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cert, key = self_signed_cert(tmp_path)
+    monkeypatch.setenv("RELAY_PASSWORD", "wrong")
+    sink = Sink(tls=(cert, key), logins={"gateway": "s3cret"}).start()
+    login = 'username = "gateway"\npassword_env = "RELAY_PASSWORD"'
+
+    def attempt(extra: str) -> OutboxMessage:
+        """One try with this [outbound] (a restart with a changed config); the row after it."""
+        app = make_app(f'transport = "smtp"\nhost = "127.0.0.1"\nport = {sink.port}\nsecurity = "starttls"\n{extra}')
+        if not _states(app):
+            _queue_acks(app, 1)
+        clock.advance(timedelta(minutes=1))
+        assert Sender(app, make_transport(app.config.outbound), "w1").send_due() == 1
+        with app.db.sessions() as s:
+            return s.scalars(select(OutboxMessage)).one()
+
+    try:
+        # A relay whose certificate we cannot check gets nothing, and nothing is given up.
+        row = attempt(login)
+        assert row.state == "pending" and "CERTIFICATE_VERIFY_FAILED" in (row.last_error or "")
+        # Trusted through ca_file, but no login (530), then a wrong password (535): the relay
+        # is set up wrong for us, the mail is not refused: it waits, with the reason.
+        row = attempt(f'ca_file = "{cert}"')
+        assert row.state == "pending" and "wants a login" in (row.last_error or "")
+        row = attempt(f'ca_file = "{cert}"\n{login}')
+        assert row.state == "pending" and "refused our login" in (row.last_error or "")
+        assert sink.messages == []
+        # The password fixed: delivered, over TLS, once.
+        monkeypatch.setenv("RELAY_PASSWORD", "s3cret")
+        assert attempt(f'ca_file = "{cert}"\n{login}').state == "sent"
+        assert len(sink.messages) == 1
+    finally:
+        sink.stop()
+
+
+def test_a_login_without_a_password_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(None, text='[gateway]\nsupport_address = "support@example.com"\n'
+                               '[outbound]\ntransport = "smtp"\nhost = "relay.example"\nusername = "gateway"\n'
+                               f'ca_file = "{tmp_path / "missing.pem"}"\n')
+    problems = "\n".join(err.value.problems)
+    assert "outbound.password_env: username is set but no password" in problems
+    assert "outbound.ca_file:" in problems and "missing.pem is not a readable file" in problems
