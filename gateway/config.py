@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import ssl
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -56,6 +57,26 @@ class SmtpSettings:
     port: int
     lmtp: bool
     max_message_size: int
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    require_tls: bool = False
+
+    def tls_context(self) -> ssl.SSLContext | None:
+        """The listener's STARTTLS context, or None when it offers no TLS."""
+        if self.tls_cert is None or self.tls_key is None:
+            return None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(str(self.tls_cert), str(self.tls_key))
+        return context
+
+
+def tls_problem(cert: Path, key: Path) -> str | None:
+    """Why this certificate and key cannot serve TLS, or None."""
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(str(cert), str(key))
+    except (OSError, ssl.SSLError) as exc:
+        return f"cannot load {cert} with {key}: {exc.strerror or exc}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -257,13 +278,29 @@ def _build(path: Path | None, data: dict[str, Any]) -> Config:
     database = DatabaseSettings(url=url)
 
     s = r.table(data, "smtp")
-    r.unknown(s, "smtp", {"enabled", "host", "port", "lmtp", "max_message_size"})
+    r.unknown(s, "smtp", {"enabled", "host", "port", "lmtp", "max_message_size", "tls_cert", "tls_key",
+                          "require_tls"})
+    tls_cert, tls_key = (base / name if name else None for name in (
+        r.get(s, "smtp.tls_cert", None, as_str), r.get(s, "smtp.tls_key", None, as_str)))
+    if (tls_cert is None) != (tls_key is None):
+        r.problems.append("smtp.tls_key: tls_cert and tls_key go together; give both PEM files, or neither")
+    elif tls_cert is not None and tls_key is not None:
+        problem = tls_problem(tls_cert, tls_key)
+        if problem:
+            r.problems.append(f"smtp.tls_cert: {problem}; give the PEM certificate chain and its private key")
+    require_tls = r.get(s, "smtp.require_tls", False, as_bool)
+    if require_tls and tls_cert is None:
+        r.problems.append("smtp.require_tls: there is no STARTTLS without tls_cert and tls_key; give them, "
+                          "or set require_tls = false")
     smtp = SmtpSettings(
         enabled=r.get(s, "smtp.enabled", True, as_bool),
         host=r.get(s, "smtp.host", "127.0.0.1", as_str),
         port=r.get(s, "smtp.port", 2525, as_port),
         lmtp=r.get(s, "smtp.lmtp", False, as_bool),
         max_message_size=r.get(s, "smtp.max_message_size", 25 * 1000**2, parse_size),
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        require_tls=require_tls,
     )
 
     o = r.table(data, "outbound")

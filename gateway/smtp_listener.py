@@ -84,10 +84,14 @@ class IntakeHandler:
 
 
 def protocol_factory(app: App, handler: IntakeHandler) -> Callable[[], Any]:
-    cls = LMTP if app.config.smtp.lmtp else SMTP
+    settings = app.config.smtp
+    cls = LMTP if settings.lmtp else SMTP
     hostname = app.config.gateway.message_id_domain
+    # STARTTLS (RFC 3207) when a certificate is configured; required before MAIL with require_tls.
+    tls = settings.tls_context()
 
     def factory() -> Any:
-        return cls(handler, data_size_limit=app.config.smtp.max_message_size, enable_SMTPUTF8=True,
-                   decode_data=False, hostname=hostname, ident="helpdesk-gateway")
+        return cls(handler, data_size_limit=settings.max_message_size, enable_SMTPUTF8=True,
+                   decode_data=False, hostname=hostname, ident="helpdesk-gateway",
+                   tls_context=tls, require_starttls=settings.require_tls)
     return factory

@@ -163,7 +163,7 @@ def customer_mail(sender: str, subject: str, body: str, *, to: str = "support@ex
 
 
 def write_config(path: Path, *, smtp_port: int, relay_port: int | None, db_url: str | None = None,
-                 lmtp: bool = False, extra: str = "") -> Path:
+                 lmtp: bool = False, extra: str = "", smtp_extra: str = "") -> Path:
     data_dir = path.parent / "var"
     outbound = (f'transport = "smtp"\nhost = "127.0.0.1"\nport = {relay_port}\n'
                 if relay_port else 'transport = "directory"\n')
@@ -182,7 +182,7 @@ host = "127.0.0.1"
 port = {smtp_port}
 lmtp = {'true' if lmtp else 'false'}
 max_message_size = "1MB"
-
+{smtp_extra}
 [outbound]
 {outbound}
 [processing]

@@ -7,6 +7,7 @@ import os
 import smtplib
 import socket
 import sqlite3
+import ssl
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -16,7 +17,17 @@ import pytest
 
 from gateway import reply_token
 from gateway.clock import write_clock_file
-from tests.support import GatewayProcess, Sink, customer_mail, free_port, running, wait_for, write_config
+from gateway.config import ConfigError, load_config
+from tests.support import (
+    GatewayProcess,
+    Sink,
+    customer_mail,
+    free_port,
+    running,
+    self_signed_cert,
+    wait_for,
+    write_config,
+)
 
 SECRET = "test-secret-for-e2e"
 SUPPORT = ("support@example.com",)
@@ -127,6 +138,36 @@ def test_a_reader_that_stops_early_gets_no_traceback(tmp_path: Path, sink: Sink)
         os.close(write_end)
     assert shown.returncode == 1
     assert shown.stderr == b""
+
+
+def test_starttls_when_configured_and_required_before_mail(tmp_path: Path, sink: Sink) -> None:
+    cert, key = self_signed_cert(tmp_path)
+    port = free_port()
+    config = write_config(tmp_path / "config.toml", smtp_port=port, relay_port=sink.port,
+                          smtp_extra=f'tls_cert = "{cert}"\ntls_key = "{key}"\nrequire_tls = true')
+    gw = GatewayProcess(config, port, env={"HELPDESK_SECRET": SECRET})
+    with running(gw):
+        with smtplib.SMTP("127.0.0.1", port) as client:
+            client.ehlo()
+            assert client.has_extn("starttls")
+            assert client.mail("a@customer.example")[0] == 530  # not in clear text
+        with smtplib.SMTP("127.0.0.1", port) as client:
+            client.starttls(context=ssl.create_default_context(cafile=str(cert)))
+            client.sendmail("a@customer.example", ["support@example.com"],
+                            customer_mail("a@customer.example", "over TLS", "hello"))
+        sink.wait(1)
+        assert [t["subject"] for t in _tickets(gw)] == ["over TLS"]
+
+
+def test_tls_settings_that_cannot_work_are_config_errors(tmp_path: Path) -> None:
+    cert, _key = self_signed_cert(tmp_path)
+    head = '[gateway]\nsupport_address = "support@example.com"\n[smtp]\n'
+    for smtp, problem in [(f'tls_cert = "{cert}"', "smtp.tls_key: tls_cert and tls_key go together"),
+                          (f'tls_cert = "{cert}"\ntls_key = "{cert}"', "smtp.tls_cert: cannot load"),
+                          ("require_tls = true", "smtp.require_tls: there is no STARTTLS without")]:
+        with pytest.raises(ConfigError) as err:
+            load_config(None, text=head + smtp)
+        assert any(p.startswith(problem) for p in err.value.problems), err.value.problems
 
 
 def test_oversized_message_gets_552(tmp_path: Path, sink: Sink) -> None:
