@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gateway.config_values import parse_address, parse_interval, parse_size
+from gateway.dkim_signing import key_problem
 from gateway.errors import ConfigError
 from gateway.escalation.settings import EscalationSettings, load_escalation
 from gateway.policy import Policy, load_policy
@@ -90,6 +91,9 @@ class OutboundSettings:
     ca_file: Path | None
     directory: Path
     from_address: str
+    dkim_selector: str | None
+    dkim_key_file: Path | None
+    dkim_domain: str
     timeout: timedelta
     retry_lifetime: timedelta
     max_per_address_per_hour: int
@@ -306,7 +310,8 @@ def _build(path: Path | None, data: dict[str, Any]) -> Config:
     o = r.table(data, "outbound")
     r.unknown(o, "outbound", {"transport", "host", "port", "security", "username",
                               "password_env", "directory", "from", "timeout", "retry_lifetime",
-                              "max_per_address_per_hour", "max_per_ticket_per_hour", "ca_file"})
+                              "max_per_address_per_hour", "max_per_ticket_per_hour", "ca_file",
+                              "dkim_selector", "dkim_key_file", "dkim_domain"})
     transport = r.get(o, "outbound.transport", "directory", one_of("smtp", "directory"))
     security = r.get(o, "outbound.security", "none", one_of("none", "starttls", "tls"))
     password_env = r.get(o, "outbound.password_env", None, env_name)
@@ -324,6 +329,18 @@ def _build(path: Path | None, data: dict[str, Any]) -> Config:
     if ca_path is not None and not ca_path.is_file():
         r.problems.append(f"outbound.ca_file: {ca_path} is not a readable file; give the PEM file of the "
                           "certificate authority that signed the relay's certificate")
+    from_address = r.get(o, "outbound.from", support, parse_address)
+    dkim_selector = r.get(o, "outbound.dkim_selector", None, as_str)
+    dkim_key = r.get(o, "outbound.dkim_key_file", None, as_str)
+    dkim_key_file = base / dkim_key if dkim_key else None
+    if (dkim_selector is None) != (dkim_key_file is None):
+        r.problems.append("outbound.dkim_key_file: dkim_selector and dkim_key_file go together; give both "
+                          "(the selector's TXT record published under <selector>._domainkey), or neither")
+    elif dkim_key_file is not None:
+        problem = key_problem(dkim_key_file)
+        if problem:
+            r.problems.append(f"outbound.dkim_key_file: {problem}; give the PEM private key whose public "
+                              "half is in the selector's TXT record")
     outbound = OutboundSettings(
         transport=transport,
         host=r.get(o, "outbound.host", "127.0.0.1", as_str),
@@ -333,7 +350,10 @@ def _build(path: Path | None, data: dict[str, Any]) -> Config:
         password_env=password_env,
         ca_file=ca_path,
         directory=base / r.get(o, "outbound.directory", str(data_dir / "outbox"), as_str),
-        from_address=r.get(o, "outbound.from", support, parse_address),
+        from_address=from_address,
+        dkim_selector=dkim_selector,
+        dkim_key_file=dkim_key_file,
+        dkim_domain=r.get(o, "outbound.dkim_domain", from_address.rpartition("@")[2], as_str),
         timeout=r.get(o, "outbound.timeout", timedelta(seconds=30), parse_interval),
         retry_lifetime=r.get(o, "outbound.retry_lifetime", timedelta(days=2), parse_interval),
         max_per_address_per_hour=r.get(o, "outbound.max_per_address_per_hour", 5, as_count),

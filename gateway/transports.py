@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Protocol
 
 from gateway.config import OutboundSettings
+from gateway.dkim_signing import DkimSigner, SignedTransport
 from gateway.errors import PermanentError, TemporaryError
 
 
@@ -102,6 +103,9 @@ class SmtpTransport:
 
 
 def make_transport(settings: OutboundSettings) -> Transport:
-    if settings.transport == "smtp":
-        return SmtpTransport(settings)
-    return DirectoryTransport(settings.directory)
+    transport: Transport = (SmtpTransport(settings) if settings.transport == "smtp"
+                            else DirectoryTransport(settings.directory))
+    if settings.dkim_selector and settings.dkim_key_file:
+        transport = SignedTransport(transport, DkimSigner(settings.dkim_domain, settings.dkim_selector,
+                                                          settings.dkim_key_file))
+    return transport

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import subprocess
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
+import dkim
 import pytest
 from sqlalchemy import select
 
@@ -153,3 +156,37 @@ def test_a_login_without_a_password_is_a_config_error(tmp_path: Path) -> None:
     problems = "\n".join(err.value.problems)
     assert "outbound.password_env: username is set but no password" in problems
     assert "outbound.ca_file:" in problems and "missing.pem is not a readable file" in problems
+
+
+def test_mail_leaves_dkim_signed_for_the_from_domain(make_app: Callable[..., App], tmp_path: Path,
+                                                     sink: Sink) -> None:
+    key = tmp_path / "dkim.pem"
+    subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True)
+    public = subprocess.run(["openssl", "rsa", "-in", str(key), "-pubout", "-outform", "DER"],
+                            check=True, capture_output=True).stdout
+    record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
+    app = make_app(f'transport = "smtp"\nhost = "127.0.0.1"\nport = {sink.port}\n'
+                   f'dkim_selector = "desk2026"\ndkim_key_file = "{key}"')
+    _queue_acks(app, 1)
+    assert Sender(app, make_transport(app.config.outbound), "w1").send_due() == 1
+    [mail] = sink.messages
+    looked_up: list[bytes] = []
+
+    def dns(name: bytes, timeout: int = 5) -> bytes:
+        looked_up.append(name)
+        return record
+
+    assert dkim.verify(mail.raw, dnsfunc=dns)
+    assert looked_up == [b"desk2026._domainkey.example.com."]
+    assert not dkim.verify(mail.raw.replace(b"Subject: [#1]", b"Subject: [#2]"), dnsfunc=dns)
+
+
+def test_a_dkim_key_that_cannot_sign_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "not-a-key.pem").write_text("hello")
+    head = '[gateway]\nsupport_address = "support@example.com"\n[outbound]\n'
+    for outbound, problem in [('dkim_selector = "s1"', "outbound.dkim_key_file: dkim_selector and dkim_key_file go"),
+                              (f'dkim_selector = "s1"\ndkim_key_file = "{tmp_path / "not-a-key.pem"}"',
+                               "outbound.dkim_key_file: ")]:
+        with pytest.raises(ConfigError) as err:
+            load_config(None, text=head + outbound)
+        assert any(p.startswith(problem) for p in err.value.problems), err.value.problems
