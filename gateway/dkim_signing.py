@@ -59,3 +59,6 @@ class SignedTransport:
 
     def send(self, mail_from: str, rcpt_to: list[str], raw: bytes, message_id: str) -> str | None:
         return self.inner.send(mail_from, rcpt_to, self.signer.sign(raw), message_id)
+
+    def close(self) -> None:
+        self.inner.close()

@@ -57,8 +57,11 @@ class Sender:
     def send_due(self) -> int:
         """Send every due row once; return how many were handled."""
         ids = self._claim(self.app.clock.now())
-        for row_id in ids:
-            self._send(row_id)
+        try:
+            for row_id in ids:
+                self._send(row_id)
+        finally:
+            self.transport.close()
         return len(ids)
 
     def _send(self, row_id: int) -> None:

@@ -19,6 +19,9 @@ class Transport(Protocol):
         """Deliver, returning a note on recipients the relay refused while taking the rest,
         or raise TemporaryError (retry later) / PermanentError (give up)."""
 
+    def close(self) -> None:
+        """Let go of any connection kept between sends (the end of a batch)."""
+
 
 class DirectoryTransport:
     """Writes each mail as ``<message-id-hash>.eml``: a retry rewrites the same file, never a second."""
@@ -41,6 +44,9 @@ class DirectoryTransport:
             raise TemporaryError(f"cannot write to {self.directory}: {exc.strerror}") from exc
         return None
 
+    def close(self) -> None:
+        pass
+
 
 # RFC 4954: authentication required (530), too weak (534), credentials invalid (535), encryption
 # required (538); RFC 3207: 530 also for "must issue STARTTLS first". The relay is set up wrong
@@ -49,27 +55,27 @@ _LOGIN_WANTED = frozenset({530, 534, 535, 538})
 
 
 class SmtpTransport:
-    """Hands mail to a relay; 4xx and network trouble are temporary, 5xx permanent."""
+    """Hands mail to a relay; 4xx and network trouble are temporary, 5xx permanent.
+
+    One session serves a batch of mails (RSET between them, RFC 5321 section 4.1.1.5) and
+    is let go by close(): a burst of acknowledgements costs one connection, TLS handshake
+    and login per batch instead of one per mail. A session that has gone stale is replaced
+    before the next mail, never during one.
+    """
 
     def __init__(self, settings: OutboundSettings) -> None:
         self.settings = settings
         self.password = os.environ.get(settings.password_env) if settings.password_env else None
+        self._client: smtplib.SMTP | None = None
 
     def send(self, mail_from: str, rcpt_to: list[str], raw: bytes, message_id: str) -> str | None:
         s = self.settings
-        timeout = s.timeout.total_seconds()
         try:
-            client: smtplib.SMTP
-            if s.security == "tls":
-                client = smtplib.SMTP_SSL(s.host, s.port, timeout=timeout, context=self._tls())
-            else:
-                client = smtplib.SMTP(s.host, s.port, timeout=timeout)
-            with client:
-                if s.security == "starttls":
-                    client.starttls(context=self._tls())
-                if s.username and self.password is not None:
-                    client.login(s.username, self.password)
-                refused = client.sendmail(mail_from, rcpt_to, raw)
+            try:
+                refused = self._session().sendmail(mail_from, rcpt_to, raw)
+            except BaseException:
+                self._drop()  # whatever state the session is in, the next mail gets a new one
+                raise
         except smtplib.SMTPAuthenticationError as exc:
             # Our login is wrong, not the mail: it waits (within retry_lifetime) for the fix.
             raise TemporaryError(f"the relay refused our login ({exc.smtp_code}): check outbound.username "
@@ -96,6 +102,47 @@ class SmtpTransport:
             # The others took it: the mail is sent and must not go again; the refusal is noted.
             return f"relay refused some recipients: {refused}"
         return None
+
+    def _session(self) -> smtplib.SMTP:
+        if self._client is not None:
+            try:
+                self._client.rset()
+                return self._client
+            except (OSError, smtplib.SMTPException):  # the relay hung up between mails
+                self._drop()
+        s = self.settings
+        timeout = s.timeout.total_seconds()
+        client: smtplib.SMTP
+        if s.security == "tls":
+            client = smtplib.SMTP_SSL(s.host, s.port, timeout=timeout, context=self._tls())
+        else:
+            client = smtplib.SMTP(s.host, s.port, timeout=timeout)
+        try:
+            if s.security == "starttls":
+                client.starttls(context=self._tls())
+            if s.username and self.password is not None:
+                client.login(s.username, self.password)
+        except BaseException:
+            client.close()
+            raise
+        self._client = client
+        return client
+
+    def close(self) -> None:
+        """QUIT the session kept for the batch."""
+        client, self._client = self._client, None
+        if client is None:
+            return
+        try:
+            client.quit()
+        except (OSError, smtplib.SMTPException):
+            client.close()
+
+    def _drop(self) -> None:
+        """Close the socket without a QUIT: after an error the relay may not answer one."""
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
 
     def _tls(self) -> ssl.SSLContext:
         ca_file = self.settings.ca_file

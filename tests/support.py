@@ -67,6 +67,7 @@ class Received:
     mail_from: str
     rcpt_tos: list[str]
     raw: bytes
+    peer: Any = None  # the client's (host, port): one per connection
 
     @property
     def message(self) -> EmailMessage:
@@ -83,7 +84,7 @@ class _SinkHandler:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         with self.lock:
             self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
-                                          bytes(envelope.original_content)))
+                                          bytes(envelope.original_content), session.peer))
         return "250 OK"
 
 

@@ -68,6 +68,17 @@ def test_relay_down_then_up_delivers_each_once(make_app: Callable[..., App], clo
         sink.stop()
 
 
+def test_a_batch_goes_through_one_relay_session(make_app: Callable[..., App], sink: Sink) -> None:
+    app = _smtp_app(make_app, sink.port)
+    _queue_acks(app, 5)
+    assert Sender(app, make_transport(app.config.outbound), "w1").send_due() == 5
+    assert len(sink.messages) == 5 and _states(app) == ["sent"] * 5
+    assert len({m.peer for m in sink.messages}) == 1  # one connection, RSET between the mails
+    _queue_acks(app, 2)
+    assert Sender(app, make_transport(app.config.outbound), "w1").send_due() == 2
+    assert len({m.peer for m in sink.messages}) == 2  # the session ended with its batch
+
+
 def test_gives_up_after_lifetime_with_an_event(make_app: Callable[..., App], clock: FakeClock) -> None:
     app = _smtp_app(make_app, free_port(), lifetime="1m")
     sender = Sender(app, make_transport(app.config.outbound), "w1")
