@@ -17,6 +17,7 @@ from gateway.config import Config, config_path, load_config
 from gateway.errors import ConfigError, TemporaryError
 
 EX_OK, EX_USAGE_CONFIG, EX_TEMPFAIL = 0, 2, 75
+EX_DATAERR = 65  # sysexits.h: the input was wrong; the MTA returns the mail to its sender
 log = logging.getLogger("gateway.cli")
 
 
@@ -105,6 +106,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 return EX_TEMPFAIL
     else:
         sources.append(("-", sys.stdin.buffer.read()))
+    for flag, value in [("--sender", args.sender), *(("--recipient", r) for r in args.recipient or ())]:
+        if value is not None and not value.isprintable():
+            print(f"helpdesk ingest: {flag} {value!r} is not an address (control characters or "
+                  "undecodable bytes)", file=sys.stderr)
+            return EX_DATAERR
     envelope = Envelope(mail_from=args.sender, rcpt_to=tuple(args.recipient or ()))
     for name, raw in sources:
         try:
@@ -112,6 +118,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                                    received_at=app.clock.now())
         except TemporaryError as exc:
             print(f"helpdesk ingest: {name}: {exc}", file=sys.stderr)
+            return EX_TEMPFAIL
+        except Exception:  # whatever it is, the MTA keeps the mail and tries again: never a bounce
+            log.exception("helpdesk ingest: %s: could not store it", name)
             return EX_TEMPFAIL
         if not args.quiet:
             print(f"{name}: {'duplicate of' if stored.duplicate else 'stored as'} inbound {stored.inbound_id}")

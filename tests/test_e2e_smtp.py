@@ -126,6 +126,23 @@ def test_an_unreadable_envelope_is_refused_at_once_not_451_for_ever(tmp_path: Pa
         wait_for(lambda: len(_tickets(gw)) == 1, what="the next, ordinary mail's ticket")
 
 
+def test_ingest_for_an_mta_pipe_exits_75_to_retry_and_65_for_a_bad_envelope(tmp_path: Path) -> None:
+    mail = customer_mail("a@customer.example", "piped", "hello")
+    # The database is not there (nothing listens on that port): the MTA must keep the mail.
+    down = GatewayProcess(write_config(tmp_path / "down.toml", smtp_port=free_port(), relay_port=None,
+                                       db_url=f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/none"),
+                          0, env={"HELPDESK_SECRET": SECRET})
+    result = down.cli("ingest", "--sender", "a@customer.example", input=mail, check=False)
+    assert result.returncode == 75 and b"Traceback" not in result.stderr
+    # An envelope no MTA should hand over: refused for good, not retried for days.
+    gw = _gateway(tmp_path, None)
+    result = gw.cli("ingest", "--sender", "a\udcffb@customer.example", input=mail, check=False)
+    assert result.returncode == 65 and b"--sender" in result.stderr
+    result = gw.cli("ingest", "--sender", "a@customer.example", "--recipient", "support@example.com",
+                    "--process", input=mail)
+    assert [t["subject"] for t in _tickets(gw)] == ["piped"]
+
+
 def test_a_reader_that_stops_early_gets_no_traceback(tmp_path: Path, sink: Sink) -> None:
     gw = _gateway(tmp_path, sink.port)
     gw.cli("ingest", "--process", input=customer_mail("a@customer.example", "x", "y\n" * 2000))
