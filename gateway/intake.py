@@ -100,8 +100,8 @@ def _insert_new(db: Database, items: list[tuple[str, bytes]], source: str, envel
     keys = [key for key, _raw in items]
     # A Core connection, not an ORM session: no objects are loaded or flushed here, and the
     # session's bookkeeping was half of what a stored mail cost before its commit.
-    with db.engine.begin() as session:
-        existing = dict(session.execute(select(_INBOUND.c.source_key, _INBOUND.c.id)
+    with db.engine.begin() as conn:
+        existing = dict(conn.execute(select(_INBOUND.c.source_key, _INBOUND.c.id)
                                         .where(_INBOUND.c.source_key.in_(keys))).all())
         fresh: dict[str, bytes] = {}
         for key, raw in items:
@@ -110,7 +110,7 @@ def _insert_new(db: Database, items: list[tuple[str, bytes]], source: str, envel
         new_ids: dict[str, int] = {}
         if fresh:
             # Core INSERT ... RETURNING: one statement for the batch, no unit-of-work overhead.
-            inserted = session.execute(insert(_INBOUND).returning(_INBOUND.c.source_key, _INBOUND.c.id), [
+            inserted = conn.execute(insert(_INBOUND).returning(_INBOUND.c.source_key, _INBOUND.c.id), [
                 {"source": source, "source_key": key, "mail_from": envelope.mail_from,
                  "rcpt_to": list(envelope.rcpt_to), "raw": raw, "size": len(raw),
                  "received_at": _earliest(received_at, arrived_at.get(key)), "state": "pending", "attempts": 0}
