@@ -18,6 +18,7 @@ from gateway.errors import ConfigError
 from gateway.escalation.settings import EscalationSettings, load_escalation
 from gateway.policy import Policy, load_policy
 from gateway.staff import Staff, load_staff
+from gateway.tls import server_context
 from rules import RuleConfigError, RuleSet, compile_rules, load_default_rule_tables
 
 T = TypeVar("T")
@@ -61,23 +62,6 @@ class SmtpSettings:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     require_tls: bool = False
-
-    def tls_context(self) -> ssl.SSLContext | None:
-        """The listener's STARTTLS context, or None when it offers no TLS."""
-        if self.tls_cert is None or self.tls_key is None:
-            return None
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(str(self.tls_cert), str(self.tls_key))
-        return context
-
-
-def tls_problem(cert: Path, key: Path) -> str | None:
-    """Why this certificate and key cannot serve TLS, or None."""
-    try:
-        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(str(cert), str(key))
-    except (OSError, ssl.SSLError) as exc:
-        return f"cannot load {cert} with {key}: {exc.strerror or exc}"
-    return None
 
 
 @dataclass(frozen=True)
@@ -159,6 +143,16 @@ class Reader:
             if key not in known:
                 self.problems.append(
                     f"{prefix}.{key}: unknown key; the keys of [{prefix}] are {', '.join(sorted(known))}")
+
+
+def read_ca_file(r: Reader, table: dict[str, Any], key: str, base: Path, peer: str) -> Path | None:
+    """The PEM file of the CA that signed ``peer``'s certificate (relative to ``base``), or None."""
+    name = r.get(table, key, None, as_str)
+    path = base / name if name else None
+    if path is not None and not path.is_file():
+        r.problems.append(f"{key}: {path} is not a readable file; give the PEM file of the "
+                          f"certificate authority that signed {peer}'s certificate")
+    return path
 
 
 def as_str(value: Any) -> str:
@@ -289,9 +283,11 @@ def _build(path: Path | None, data: dict[str, Any]) -> Config:
     if (tls_cert is None) != (tls_key is None):
         r.problems.append("smtp.tls_key: tls_cert and tls_key go together; give both PEM files, or neither")
     elif tls_cert is not None and tls_key is not None:
-        problem = tls_problem(tls_cert, tls_key)
-        if problem:
-            r.problems.append(f"smtp.tls_cert: {problem}; give the PEM certificate chain and its private key")
+        try:
+            server_context(tls_cert, tls_key)
+        except (OSError, ssl.SSLError) as exc:
+            r.problems.append(f"smtp.tls_cert: cannot load {tls_cert} with {tls_key}: {exc.strerror or exc}; "
+                              "give the PEM certificate chain and its private key")
     require_tls = r.get(s, "smtp.require_tls", False, as_bool)
     if require_tls and tls_cert is None:
         r.problems.append("smtp.require_tls: there is no STARTTLS without tls_cert and tls_key; give them, "
@@ -324,11 +320,7 @@ def _build(path: Path | None, data: dict[str, Any]) -> Config:
         # every mail.
         r.problems.append("outbound.password_env: username is set but no password; name the "
                           'environment variable that holds it, like password_env = "HELPDESK_SMTP_PASSWORD"')
-    ca_file = r.get(o, "outbound.ca_file", None, as_str)
-    ca_path = base / ca_file if ca_file else None
-    if ca_path is not None and not ca_path.is_file():
-        r.problems.append(f"outbound.ca_file: {ca_path} is not a readable file; give the PEM file of the "
-                          "certificate authority that signed the relay's certificate")
+    ca_path = read_ca_file(r, o, "outbound.ca_file", base, "the relay")
     from_address = r.get(o, "outbound.from", support, parse_address)
     dkim_selector = r.get(o, "outbound.dkim_selector", None, as_str)
     dkim_key = r.get(o, "outbound.dkim_key_file", None, as_str)

@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from gateway.config import Config, Reader, as_bool, as_port, as_str, env_name, one_of
+from gateway.config import Config, Reader, as_bool, as_port, as_str, env_name, one_of, read_ca_file
 from gateway.config_values import parse_interval
 from gateway.errors import ConfigError
 
@@ -81,11 +81,8 @@ def _account(r: Reader, table: dict[str, Any], key: str, config: Config,
     if stale_after <= poll_interval:
         r.problems.append(f"{key}.stale_after: must be longer than poll_interval "
                           f"({poll_interval.total_seconds():g}s), like stale_after = \"10m\"")
-    ca_file = r.get(table, f"{key}.ca_file", None, as_str)
-    ca_path = (config.path.parent if config.path else Path.cwd()) / ca_file if ca_file else None
-    if ca_path is not None and not ca_path.is_file():
-        r.problems.append(f"{key}.ca_file: {ca_path} is not a readable file; give the PEM file of the "
-                          "certificate authority that signed the server's certificate")
+    ca_path = read_ca_file(r, table, f"{key}.ca_file", config.path.parent if config.path else Path.cwd(),
+                           "the server")
     account = ImapAccount(
         name=name,
         host=r.get(table, f"{key}.host", "", as_str),

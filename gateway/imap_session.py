@@ -19,6 +19,7 @@ from imapclient.imapclient import SocketTimeout
 
 from gateway.errors import TemporaryError
 from gateway.imap_config import ImapAccount
+from gateway.tls import client_context
 
 log = logging.getLogger("gateway.imap")
 
@@ -69,10 +70,6 @@ def _server_text(exc: BaseException) -> str:
     return str(exc)[:300]
 
 
-def _ssl_context(account: ImapAccount) -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=str(account.ca_file) if account.ca_file else None)
-
-
 class ImapSession:
     """A logged-in connection to one account; every call may raise one of IMAP_ERRORS."""
 
@@ -92,11 +89,11 @@ class ImapSession:
     def open(cls, account: ImapAccount) -> ImapSession:
         seconds = account.timeout.total_seconds()
         client = IMAPClient(account.host, account.port, ssl=account.security == "tls",
-                            ssl_context=_ssl_context(account) if account.security == "tls" else None,
+                            ssl_context=client_context(account.ca_file) if account.security == "tls" else None,
                             timeout=SocketTimeout(connect=seconds, read=seconds))
         try:
             if account.security == "starttls":
-                client.starttls(_ssl_context(account))
+                client.starttls(client_context(account.ca_file))
             client.login(account.username, account.password)
             return cls(client, account)
         except BaseException:

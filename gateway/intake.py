@@ -102,7 +102,7 @@ def _insert_new(db: Database, items: list[tuple[str, bytes]], source: str, envel
     # session's bookkeeping was half of what a stored mail cost before its commit.
     with db.engine.begin() as conn:
         existing = dict(conn.execute(select(_INBOUND.c.source_key, _INBOUND.c.id)
-                                        .where(_INBOUND.c.source_key.in_(keys))).all())
+                                     .where(_INBOUND.c.source_key.in_(keys))).all())
         fresh: dict[str, bytes] = {}
         for key, raw in items:
             if key not in existing:

@@ -23,9 +23,9 @@ log = logging.getLogger("gateway.process")
 BATCH = 20
 
 
-# Database errors that one mail's values provoke (a constraint, a value a column cannot take):
-# that mail is quarantined. Any other database error (unreachable, locked, out of space) fails
-# the batch and leaves it pending, for the next try.
+# Database errors that one mail's values provoke (a constraint, a value a column cannot take,
+# and below, a limit): that mail is quarantined. Any other database error (unreachable, locked,
+# out of space) fails the batch and leaves it pending, for the next try.
 MAIL_DATABASE_ERRORS = (IntegrityError, DataError)
 # SQLSTATE class 54, "program limit exceeded" (an index entry too large, too many columns):
 # reported as OperationalError, yet given the same values it fails every time.

@@ -17,6 +17,7 @@ from gateway.app import App
 from gateway.errors import TemporaryError
 from gateway.intake import Envelope, store_inbound
 from gateway.reply_token import is_support_recipient
+from gateway.tls import server_context
 
 log = logging.getLogger("gateway.intake")
 
@@ -88,7 +89,8 @@ def protocol_factory(app: App, handler: IntakeHandler) -> Callable[[], Any]:
     cls = LMTP if settings.lmtp else SMTP
     hostname = app.config.gateway.message_id_domain
     # STARTTLS (RFC 3207) when a certificate is configured; required before MAIL with require_tls.
-    tls = settings.tls_context()
+    tls = (server_context(settings.tls_cert, settings.tls_key)
+           if settings.tls_cert is not None and settings.tls_key is not None else None)
 
     def factory() -> Any:
         return cls(handler, data_size_limit=settings.max_message_size, enable_SMTPUTF8=True,

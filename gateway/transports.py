@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import os
 import smtplib
-import ssl
 from pathlib import Path
 from typing import Protocol
 
 from gateway.config import OutboundSettings
 from gateway.dkim_signing import DkimSigner, SignedTransport
 from gateway.errors import PermanentError, TemporaryError
+from gateway.tls import client_context
 
 
 class Transport(Protocol):
@@ -114,12 +114,12 @@ class SmtpTransport:
         timeout = s.timeout.total_seconds()
         client: smtplib.SMTP
         if s.security == "tls":
-            client = smtplib.SMTP_SSL(s.host, s.port, timeout=timeout, context=self._tls())
+            client = smtplib.SMTP_SSL(s.host, s.port, timeout=timeout, context=client_context(s.ca_file))
         else:
             client = smtplib.SMTP(s.host, s.port, timeout=timeout)
         try:
             if s.security == "starttls":
-                client.starttls(context=self._tls())
+                client.starttls(context=client_context(s.ca_file))
             if s.username and self.password is not None:
                 client.login(s.username, self.password)
         except BaseException:
@@ -143,10 +143,6 @@ class SmtpTransport:
         client, self._client = self._client, None
         if client is not None:
             client.close()
-
-    def _tls(self) -> ssl.SSLContext:
-        ca_file = self.settings.ca_file
-        return ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
 
 
 def make_transport(settings: OutboundSettings) -> Transport:

@@ -134,9 +134,9 @@ def _bounded(inner: str) -> str:
     The digest is the same wherever the id appears (Message-ID, In-Reply-To, References),
     so a reply to such a mail still finds its ticket.
     """
-    if len(inner) * 4 > MAX_ID_BYTES and len(inner.encode("utf-8", "surrogateescape")) > MAX_ID_BYTES:
-        digest = hashlib.sha256(inner.encode("utf-8", "surrogateescape")).hexdigest()
-        return f"<{digest}@{LONG_ID_DOMAIN}>"
+    encoded = inner.encode("utf-8", "surrogateescape")
+    if len(encoded) > MAX_ID_BYTES:
+        return f"<{hashlib.sha256(encoded).hexdigest()}@{LONG_ID_DOMAIN}>"
     return f"<{inner}>"
 
 
@@ -195,4 +195,3 @@ def content_type(part: Message, defects: list[str] | None = None) -> str:
     if defects is not None:
         defects.append(f"content type {found[:60]!r} unreadable; kept as application/octet-stream")
     return "application/octet-stream"
-

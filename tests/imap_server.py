@@ -22,7 +22,7 @@ from gateway.imap_poller import ImapPoller
 from gateway.imap_session import ImapSession, Mailbox
 from gateway.imap_sync import source_key
 from gateway.models import ImapState, InboundMessage, Message, Ticket
-from tests.support import customer_mail, free_port, require, wait_for
+from tests.support import customer_mail, free_port, require, self_signed_cert, wait_for
 
 NOBODY = 65534
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
@@ -102,11 +102,8 @@ class Dovecot:
         (d / "users").write_text("".join(f"{u}:{{PLAIN}}{p}::::::\n" for u, p in self.users.items()))
         ssl_files = ""
         if self.tls:
-            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj",
-                            "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-                            "-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem"), "-days", "1"],
-                           check=True, capture_output=True)
-            ssl_files = f"ssl_cert = <{d}/cert.pem\nssl_key = <{d}/key.pem"
+            cert, key = self_signed_cert(d)
+            ssl_files = f"ssl_cert = <{cert}\nssl_key = <{key}"
         self.conf.write_text(_CONF.format(dir=d, port=self.port, tls_port=self.tls_port, uid=NOBODY,
                                           ssl="yes" if self.tls else "no", ssl_files=ssl_files))
 
