@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from gateway import reply_token
 from gateway.app import App
-from gateway.models import AddressFlag, Message, OutboxMessage, Ticket
+from gateway.models import AddressFlag, Message, Ticket
 from gateway.outbox import Draft, queue
 from gateway.tickets import record
 
@@ -52,7 +52,7 @@ def base_context(app: App, ticket: Ticket) -> dict[str, Any]:
 
 def to_customer(session: Session, app: App, ticket: Ticket, *, kind: str, cause_key: str, template: str,
                 now: datetime, context: dict[str, Any] | None = None,
-                thread: tuple[str | None, tuple[str, ...]] | None = None) -> OutboxMessage | None:
+                thread: tuple[str | None, tuple[str, ...]] | None = None) -> str | None:
     """Render ``template`` for the ticket's customer and queue it once for ``cause_key``.
 
     ``thread`` is (In-Reply-To, References) when the caller knows them (a new ticket's only

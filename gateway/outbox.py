@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import BindParameter, Select, bindparam, func, insert, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import ScalarSelect
 
 from gateway.compose import OutAttachment, OutgoingMail, build_message, new_message_id
-from gateway.models import Event, Message, OutboxMessage
+from gateway.models import Message, OutboxMessage
+from gateway.tickets import record
 
 log = logging.getLogger("gateway.outbound")
 
@@ -68,8 +70,8 @@ class Draft:
     attachments: tuple[OutAttachment, ...] = ()
 
 
-def _recent_automatic(since: datetime, *, address: str | None = None,
-                      ticket_id: int | None = None) -> ScalarSelect[int]:
+def _recent_automatic(since: BindParameter[datetime], *, address: BindParameter[str] | None = None,
+                      ticket_id: BindParameter[int] | None = None) -> ScalarSelect[int]:
     """How many automatic mails went to ``address`` (or on ``ticket_id``) since ``since``."""
     query = select(func.count(OutboxMessage.id)).where(
         OutboxMessage.created_at >= since,
@@ -79,32 +81,48 @@ def _recent_automatic(since: datetime, *, address: str | None = None,
     if ticket_id is not None:
         query = query.where(OutboxMessage.ticket_id == ticket_id)
     if address is not None:
-        query = query.where(OutboxMessage.recipient == address.lower())
+        query = query.where(OutboxMessage.recipient == address)
     return query.scalar_subquery()
+
+
+@functools.cache
+def _checks_statement(recipients: int, on_ticket: bool, capped: bool) -> Select[Any]:
+    """The one statement for every check ``queue`` makes, built once per shape of draft."""
+    columns: list[ScalarSelect[Any]] = [
+        select(OutboxMessage.id).where(OutboxMessage.cause_key == bindparam("cause_key"))
+        .limit(1).scalar_subquery()]
+    if capped:
+        since = bindparam("since", type_=OutboxMessage.created_at.type)
+        columns += [_recent_automatic(since, address=bindparam(f"rcpt{i}")) for i in range(recipients)]
+        if on_ticket:
+            columns.append(_recent_automatic(since, ticket_id=bindparam("ticket_id")))
+    return select(*columns)
 
 
 def _cause_and_caps(session: Session, draft: Draft, since: datetime) -> tuple[bool, list[int], int]:
     """Whether the draft's cause was already served, and the recent automatic mail to each of
     its recipients and on its ticket: one statement for every check ``queue`` makes."""
-    columns: list[ScalarSelect[Any]] = [
-        select(OutboxMessage.id).where(OutboxMessage.cause_key == stored_cause_key(draft.cause_key))
-        .limit(1).scalar_subquery()]
     capped = draft.kind not in UNCAPPED_KINDS
-    if capped:
-        columns += [_recent_automatic(since, address=addr) for _name, addr in draft.to]
-        if draft.ticket_id is not None:
-            columns.append(_recent_automatic(since, ticket_id=draft.ticket_id))
-    row = session.execute(select(*columns)).one()
+    on_ticket = draft.ticket_id is not None
+    params: dict[str, Any] = {"cause_key": stored_cause_key(draft.cause_key), "since": since,
+                              "ticket_id": draft.ticket_id}
+    for i, (_name, addr) in enumerate(draft.to):
+        params[f"rcpt{i}"] = addr.lower()
+    row = session.execute(_checks_statement(len(draft.to), on_ticket, capped), params).one()
     served = row[0] is not None
     if not capped:
         return served, [], 0
     per_address = [int(n or 0) for n in row[1:1 + len(draft.to)]]
-    per_ticket = int(row[1 + len(draft.to)] or 0) if draft.ticket_id is not None else 0
+    per_ticket = int(row[1 + len(draft.to)] or 0) if on_ticket else 0
     return served, per_address, per_ticket
 
 
-def queue(session: Session, policy: OutboxPolicy, draft: Draft, now: datetime) -> OutboxMessage | None:
-    """Add ``draft`` to the outbox unless its cause was already served; return the row.
+_INSERT_OUTBOX = insert(OutboxMessage.__table__)
+_INSERT_MESSAGE = insert(Message.__table__)
+
+
+def queue(session: Session, policy: OutboxPolicy, draft: Draft, now: datetime) -> str | None:
+    """Add ``draft`` to the outbox unless its cause was already served; return its Message-ID.
 
     An automatic mail over the per-address or per-ticket hourly cap is recorded as
     ``suppressed`` with an event instead of being sent: two auto-responders cannot ping-pong.
@@ -126,8 +144,7 @@ def queue(session: Session, policy: OutboxPolicy, draft: Draft, now: datetime) -
     except ValueError as exc:
         # A recipient we cannot write to (no domain, raw encoded words, garbage): the mail that
         # caused this stays where it is (a ticket, say); only this automatic answer is not sent.
-        session.add(Event(ticket_id=draft.ticket_id, at=now, kind="mail-suppressed",
-                          detail={"kind": draft.kind, "reason": str(exc)[:300]}))
+        record(session, draft.ticket_id, "mail-suppressed", now, kind=draft.kind, reason=str(exc)[:300])
         log.warning("%s mail not queued: %s", draft.kind, exc)
         return None
     raw = built.as_bytes()
@@ -139,26 +156,27 @@ def queue(session: Session, policy: OutboxPolicy, draft: Draft, now: datetime) -
     if state == "pending" and per_ticket >= policy.max_per_ticket_per_hour:
         state = "suppressed"
         reason = f"cap of {policy.max_per_ticket_per_hour} automatic mails per hour on this ticket reached"
-    row = OutboxMessage(
-        ticket_id=draft.ticket_id, cause_key=stored_cause_key(draft.cause_key), kind=draft.kind,
-        message_id=message_id,
-        mail_from=policy.from_address, rcpt_to=[addr for _n, addr in draft.to + draft.cc], raw=raw,
-        recipient=draft.to[0][1].lower() if draft.to else "",
-        state=state, attempts=0, next_attempt_at=now, created_at=now, last_error=reason,
-    )
-    session.add(row)
+    # Written at once with prebuilt INSERTs: the outbox and the ticket's record of its mail are
+    # only appended here, and the cause check above reads the table, not the session.
+    conn = session.connection()
+    conn.execute(_INSERT_OUTBOX, {
+        "ticket_id": draft.ticket_id, "cause_key": stored_cause_key(draft.cause_key), "kind": draft.kind,
+        "message_id": message_id, "mail_from": policy.from_address,
+        "rcpt_to": [addr for _n, addr in draft.to + draft.cc], "raw": raw,
+        "recipient": draft.to[0][1].lower() if draft.to else "", "state": state, "attempts": 0,
+        "next_attempt_at": now, "lease_until": None, "created_at": now, "sent_at": None, "last_error": reason})
     if draft.ticket_id is not None:
-        session.add(Message(
-            ticket_id=draft.ticket_id, direction="out", kind=draft.kind, message_id=message_id,
-            in_reply_to=draft.in_reply_to, references=" ".join(draft.references) or None,
-            from_address=policy.from_address, to_addresses=[a for _n, a in draft.to],
-            subject=str(built["Subject"]), body_text=draft.text, created_at=now))
+        conn.execute(_INSERT_MESSAGE, {
+            "ticket_id": draft.ticket_id, "inbound_id": None, "direction": "out", "kind": draft.kind,
+            "message_id": message_id, "in_reply_to": draft.in_reply_to,
+            "references": " ".join(draft.references) or None, "from_address": policy.from_address,
+            "to_addresses": [a for _n, a in draft.to], "subject": str(built["Subject"]),
+            "body_text": draft.text, "reply_text": "", "body_html": None, "body_hash": None, "created_at": now})
     if reason:
-        session.add(Event(ticket_id=draft.ticket_id, at=now, kind="mail-suppressed",
-                          detail={"kind": draft.kind, "reason": reason, "to": [a for _n, a in draft.to]}))
+        record(session, draft.ticket_id, "mail-suppressed", now, kind=draft.kind, reason=reason,
+               to=[a for _n, a in draft.to])
         log.warning("%s: %s mail suppressed: %s", message_id, draft.kind, reason)
     else:
-        session.add(Event(ticket_id=draft.ticket_id, at=now, kind="mail-queued",
-                          detail={"kind": draft.kind, "message_id": message_id,
-                                  "to": [a for _n, a in draft.to]}))
-    return row
+        record(session, draft.ticket_id, "mail-queued", now, kind=draft.kind, message_id=message_id,
+               to=[a for _n, a in draft.to])
+    return message_id

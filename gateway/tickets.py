@@ -5,19 +5,26 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from gateway.models import Attachment, Blob, Event, Message, Participant, Ticket
 from parsers import ParsedMail
 
+_INSERT_EVENT = insert(Event.__table__)
+
 
 def record(session: Session, ticket_id: int | None, kind: str, at: datetime, /, *,
-           actor: str = "gateway", inbound_id: int | None = None, **detail: Any) -> Event:
-    event = Event(ticket_id=ticket_id, inbound_id=inbound_id, at=at, kind=kind, actor=actor[:320],
-                  detail=detail)
-    session.add(event)
-    return event
+           actor: str = "gateway", inbound_id: int | None = None, **detail: Any) -> None:
+    """Append to the audit trail, at once, in the caller's transaction.
+
+    Events are only ever appended, never read back by the code that writes them, so they go
+    out as one prebuilt INSERT on the session's connection rather than through the ORM's unit
+    of work (a fifth of the cost). The ticket they name must already be in the database.
+    """
+    session.connection().execute(_INSERT_EVENT, {
+        "ticket_id": ticket_id, "inbound_id": inbound_id, "at": at, "kind": kind, "actor": actor[:320],
+        "detail": detail})
 
 
 def add_participant(session: Session, ticket_id: int, address: str, name: str, role: str) -> bool:
