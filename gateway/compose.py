@@ -1,40 +1,29 @@
-"""Outgoing mail built with EmailMessage: no value from a customer can become a header."""
+"""Outgoing mail, written from checked parts: no value from a customer can become a header.
+
+Every header value is either ours (addresses from the config, Message-IDs we made, a date) or
+passes through a gate that makes it one line of safe text: ``one_line`` for subjects and names,
+``_addr_spec`` for addresses, ``_MSGID`` for the ids we thread to. Non-ASCII text becomes RFC 2047
+encoded words (``email.header``), bodies quoted-printable (``binascii``) or base64, file names
+RFC 2231 parameters (``email.utils``). The standard library's ``EmailMessage`` builds the same
+mail at three times the cost: composing was a quarter of processing a new ticket.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from email.headerregistry import Address, BaseHeader, HeaderRegistry
-from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import format_datetime
+from email.header import Header
+from email.headerregistry import Address
+from email.utils import encode_rfc2231, format_datetime, formataddr, quote
 
-
-class _CachedHeaderRegistry(HeaderRegistry):
-    """The standard registry, with its header classes built once per name.
-
-    ``HeaderRegistry.__getitem__`` builds a new class with ``type()`` on every header set;
-    caching it is the same classes with half the cost of composing a mail.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._classes: dict[str, type[BaseHeader]] = {}
-
-    def __getitem__(self, name: str) -> type[BaseHeader]:
-        key = name.lower()
-        cls = self._classes.get(key)
-        if cls is None:
-            cls = self._classes[key] = super().__getitem__(name)
-        return cls
-
-
-POLICY = SMTP.clone(header_factory=_CachedHeaderRegistry())
-
+CRLF = "\r\n"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 MAX_SUBJECT = 250
+MAX_LINE = 78  # RFC 5322's "SHOULD": headers are folded, 7bit bodies kept, within it
 
 
 def one_line(value: str, limit: int = MAX_SUBJECT) -> str:
@@ -74,6 +63,14 @@ class OutgoingMail:
     attachments: tuple[OutAttachment, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Composed:
+    """A mail ready for the outbox: its bytes, and the subject as its header carries it."""
+
+    raw: bytes
+    subject: str
+
+
 _MIME_TYPE = re.compile(r"^([a-z0-9][a-z0-9!#$&^_.+-]*)/([a-z0-9][a-z0-9!#$&^_.+-]*)$")
 
 
@@ -85,46 +82,121 @@ def _mime_type(content_type: str) -> tuple[str, str]:
     return found[1], found[2]
 
 
-def _address(name: str, addr: str) -> Address:
+_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+_DOMAIN = re.compile(rf"^(?:{_LABEL}\.)*{_LABEL}$|^\[[0-9A-Fa-f:.]+\]$")
+
+
+def _addr_spec(addr: str) -> str:
+    """``local@domain`` as it may stand in a header: the local part quoted where it must be, an
+    international domain in its IDNA form. Raises ValueError for anything we cannot deliver to:
+    no domain, a domain that is not a host name, control characters, a local part that is not
+    ASCII (that needs SMTPUTF8) or is a raw RFC 2047 encoded word (a From header misread)."""
     local, _, domain = addr.rpartition("@")
-    if not local or not domain or _CONTROL.search(addr):
+    if not local or not local.isascii() or _CONTROL.search(local) or ("=?" in local and "?=" in local):
         raise ValueError(f"not a deliverable address: {addr!r}")
-    return Address(display_name=one_line(name, 120), username=local, domain=domain)
+    if not domain.isascii():
+        try:
+            domain = domain.encode("idna").decode("ascii")
+        except UnicodeError as exc:
+            raise ValueError(f"not a deliverable address: {addr!r}") from exc
+    if not _DOMAIN.match(domain):
+        raise ValueError(f"not a deliverable address: {addr!r}")
+    return Address(username=local, domain=domain).addr_spec
+
+
+def _mailbox(name: str, addr: str) -> str:
+    spec = _addr_spec(addr)
+    name = one_line(name, 120)
+    if not name:
+        return spec
+    if name.isascii():
+        return formataddr((name, spec))
+    return f"{Header(name, 'utf-8').encode(linesep=CRLF)} <{spec}>"
+
+
+def _fold(name: str, items: list[str], separator: str) -> str:
+    """``Name: a, b, c`` with a fold before any item that would take the line past 78."""
+    out, width = f"{name}:", len(name) + 1
+    for i, item in enumerate(items):
+        piece = (separator if i else "") + " " + item
+        if i and width + len(piece) > MAX_LINE:
+            out += separator + CRLF + " " + item
+            width = 1 + len(item)
+        else:
+            out += piece
+            width += len(piece)
+    return out
+
+
+def _unstructured(name: str, value: str) -> str:
+    if value.isascii() and len(name) + 2 + len(value) <= MAX_LINE:
+        return f"{name}: {value}"
+    charset = "us-ascii" if value.isascii() else "utf-8"
+    return f"{name}: " + Header(value, charset, header_name=name).encode(linesep=CRLF)
 
 
 _MSGID = re.compile(r"^<[^<>\s]+>$")
 
 
-def _ids(values: tuple[str, ...]) -> str:
-    return " ".join(v for v in values if _MSGID.match(v))
+def _text_part(text: str, subtype: str) -> list[str]:
+    """A text part's header lines and body lines. Plain ASCII with short lines and no ``=`` (which
+    our boundaries begin with) goes as it is; anything else quoted-printable."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").removesuffix("\n").split("\n")
+    if text.isascii() and "=" not in text and all(len(line) <= MAX_LINE for line in lines):
+        encoding = "7bit"
+    else:
+        encoding = "quoted-printable"
+        lines = binascii.b2a_qp("\n".join(lines).encode("utf-8"), istext=True).decode("ascii").split("\n")
+    # The text ends with a line end of its own: the one before a boundary belongs to the boundary.
+    return [f'Content-Type: text/{subtype}; charset="utf-8"', f"Content-Transfer-Encoding: {encoding}", "",
+            *lines, ""]
 
 
-def build_message(mail: OutgoingMail) -> EmailMessage:
-    msg = EmailMessage(policy=POLICY)
-    msg["From"] = _address(mail.from_name, mail.from_address)
-    msg["To"] = [_address(name, addr) for name, addr in mail.to]
+def _attachment_part(part: OutAttachment) -> list[str]:
+    maintype, subtype = _mime_type(part.content_type)
+    filename = one_line(part.filename, 200) or "attachment"
+    param = f'filename="{quote(filename)}"' if filename.isascii() else \
+        f"filename*={encode_rfc2231(filename, 'utf-8')}"
+    return [f"Content-Type: {maintype}/{subtype}", "Content-Transfer-Encoding: base64",
+            f"Content-Disposition: attachment; {param}", "",
+            *base64.encodebytes(part.data).decode("ascii").splitlines(), ""]
+
+
+def _multipart(subtype: str, boundary: str, parts: list[list[str]]) -> list[str]:
+    lines = [f'Content-Type: multipart/{subtype}; boundary="{boundary}"', ""]
+    for part in parts:
+        lines += [f"--{boundary}", *part]
+    lines += [f"--{boundary}--", ""]
+    return lines
+
+
+def compose(mail: OutgoingMail) -> Composed:
+    """The mail as bytes with CRLF line ends, ready for the relay (and for DKIM signing)."""
+    subject = one_line(mail.subject)
+    head = [_fold("From", [_mailbox(mail.from_name, mail.from_address)], ","),
+            _fold("To", [_mailbox(name, addr) for name, addr in mail.to], ",")]
     if mail.cc:
-        msg["Cc"] = [_address(name, addr) for name, addr in mail.cc]
-    msg["Subject"] = one_line(mail.subject)
-    msg["Date"] = format_datetime(mail.date)
-    msg["Message-ID"] = mail.message_id
+        head.append(_fold("Cc", [_mailbox(name, addr) for name, addr in mail.cc], ","))
+    head += [_unstructured("Subject", subject), f"Date: {format_datetime(mail.date)}",
+             f"Message-ID: {mail.message_id}"]
     if mail.in_reply_to and _MSGID.match(mail.in_reply_to):
-        msg["In-Reply-To"] = mail.in_reply_to
-    refs = _ids(mail.references)
+        head.append(f"In-Reply-To: {mail.in_reply_to}")
+    refs = [v for v in mail.references if _MSGID.match(v)]
     if refs:
-        msg["References"] = refs
+        head.append(_fold("References", refs, ""))
     if mail.reply_to:
-        msg["Reply-To"] = _address("", mail.reply_to)
+        head.append(f"Reply-To: {_addr_spec(mail.reply_to)}")
     if mail.auto_submitted:
         # RFC 3834: an automatic answer says so, so that other responders do not answer it.
-        msg["Auto-Submitted"] = mail.auto_submitted
-        msg["X-Auto-Response-Suppress"] = "All"
-    msg["X-Loop"] = mail.loop_token
-    msg.set_content(mail.text)
+        head += [f"Auto-Submitted: {one_line(mail.auto_submitted, 60)}", "X-Auto-Response-Suppress: All"]
+    head += [_unstructured("X-Loop", one_line(mail.loop_token, 200)), "MIME-Version: 1.0"]
+
+    # Boundaries begin with "=_", which neither quoted-printable nor base64 can produce and
+    # which a 7bit part never holds (see _text_part).
+    token = uuid.uuid4().hex
+    body = _text_part(mail.text, "plain")
     if mail.html is not None:
-        msg.add_alternative(mail.html, subtype="html")
-    for part in mail.attachments:
-        maintype, subtype = _mime_type(part.content_type)
-        msg.add_attachment(part.data, maintype=maintype, subtype=subtype,
-                           filename=one_line(part.filename, 200) or "attachment")
-    return msg
+        body = _multipart("alternative", f"=_a{token}", [body, _text_part(mail.html, "html")])
+    if mail.attachments:
+        body = _multipart("mixed", f"=_m{token}", [body, *(_attachment_part(p) for p in mail.attachments)])
+    return Composed(raw=CRLF.join([*head, *body]).encode("ascii"), subject=subject)

@@ -7,17 +7,16 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from gateway.db import Database
 from gateway.errors import StorageError
-from gateway.models import InboundMessage
+from gateway.models import InboundMessage, table_of
 
 log = logging.getLogger("gateway.intake")
-_INBOUND = cast(Table, InboundMessage.__table__)
+_INBOUND = table_of(InboundMessage)
 
 
 @dataclass(frozen=True, slots=True)

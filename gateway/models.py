@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from sqlalchemy import (
     JSON,
@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -301,3 +302,8 @@ class EscalationSchedule(Base):
     next_at: Mapped[datetime | None]
     basis: Mapped[str] = mapped_column(String(64))
     computed_at: Mapped[datetime]
+
+
+def table_of(model: type[Base]) -> Table:
+    """A model's table, typed as one, for the prebuilt Core statements of the hot paths."""
+    return cast(Table, model.__table__)

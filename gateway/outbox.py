@@ -13,8 +13,8 @@ from sqlalchemy import BindParameter, Select, bindparam, func, insert, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import ScalarSelect
 
-from gateway.compose import OutAttachment, OutgoingMail, build_message, new_message_id
-from gateway.models import Message, OutboxMessage
+from gateway.compose import OutAttachment, OutgoingMail, compose, new_message_id
+from gateway.models import Message, OutboxMessage, table_of
 from gateway.tickets import record
 
 log = logging.getLogger("gateway.outbound")
@@ -117,8 +117,8 @@ def _cause_and_caps(session: Session, draft: Draft, since: datetime) -> tuple[bo
     return served, per_address, per_ticket
 
 
-_INSERT_OUTBOX = insert(OutboxMessage.__table__)
-_INSERT_MESSAGE = insert(Message.__table__)
+_INSERT_OUTBOX = insert(table_of(OutboxMessage))
+_INSERT_MESSAGE = insert(table_of(Message))
 
 
 def queue(session: Session, policy: OutboxPolicy, draft: Draft, now: datetime) -> str | None:
@@ -140,14 +140,13 @@ def queue(session: Session, policy: OutboxPolicy, draft: Draft, now: datetime) -
         auto_submitted=draft.auto_submitted, attachments=draft.attachments,
     )
     try:
-        built = build_message(mail)
+        built = compose(mail)
     except ValueError as exc:
         # A recipient we cannot write to (no domain, raw encoded words, garbage): the mail that
         # caused this stays where it is (a ticket, say); only this automatic answer is not sent.
         record(session, draft.ticket_id, "mail-suppressed", now, kind=draft.kind, reason=str(exc)[:300])
         log.warning("%s mail not queued: %s", draft.kind, exc)
         return None
-    raw = built.as_bytes()
     state, reason = "pending", None
     for (_name, addr), sent in zip(draft.to, per_address, strict=False):
         if sent >= policy.max_per_address_per_hour:
@@ -162,7 +161,7 @@ def queue(session: Session, policy: OutboxPolicy, draft: Draft, now: datetime) -
     conn.execute(_INSERT_OUTBOX, {
         "ticket_id": draft.ticket_id, "cause_key": stored_cause_key(draft.cause_key), "kind": draft.kind,
         "message_id": message_id, "mail_from": policy.from_address,
-        "rcpt_to": [addr for _n, addr in draft.to + draft.cc], "raw": raw,
+        "rcpt_to": [addr for _n, addr in draft.to + draft.cc], "raw": built.raw,
         "recipient": draft.to[0][1].lower() if draft.to else "", "state": state, "attempts": 0,
         "next_attempt_at": now, "lease_until": None, "created_at": now, "sent_at": None, "last_error": reason})
     if draft.ticket_id is not None:
@@ -170,7 +169,7 @@ def queue(session: Session, policy: OutboxPolicy, draft: Draft, now: datetime) -
             "ticket_id": draft.ticket_id, "inbound_id": None, "direction": "out", "kind": draft.kind,
             "message_id": message_id, "in_reply_to": draft.in_reply_to,
             "references": " ".join(draft.references) or None, "from_address": policy.from_address,
-            "to_addresses": [a for _n, a in draft.to], "subject": str(built["Subject"]),
+            "to_addresses": [a for _n, a in draft.to], "subject": built.subject,
             "body_text": draft.text, "reply_text": "", "body_html": None, "body_hash": None, "created_at": now})
     if reason:
         record(session, draft.ticket_id, "mail-suppressed", now, kind=draft.kind, reason=reason,

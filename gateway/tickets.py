@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from gateway.models import Attachment, Blob, Event, Message, Participant, Ticket
+from gateway.models import Attachment, Blob, Event, Message, Participant, Ticket, table_of
 from parsers import ParsedMail
 
-_INSERT_EVENT = insert(Event.__table__)
+_INSERT_EVENT = insert(table_of(Event))
 
 
 def record(session: Session, ticket_id: int | None, kind: str, at: datetime, /, *,
