@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 from gateway import reply_token
 from gateway.agent_commands import parse_reply
 from gateway.app import App
+from gateway.claimed import Claimed
 from gateway.correlate import candidate_recipients
 from gateway.escalation.ack import acknowledge_reply
-from gateway.models import InboundMessage, Ticket
+from gateway.models import Ticket
 from gateway.staff import Contact
 from gateway.tickets import add_message, record
 from parsers import ParsedMail
@@ -49,7 +50,7 @@ def contact_reply(app: App, mail: ParsedMail, envelope_rcpts: tuple[str, ...]) -
     return None
 
 
-def handle_contact_reply(session: Session, app: App, row: InboundMessage, mail: ParsedMail, who: ContactReply,
+def handle_contact_reply(session: Session, app: App, row: Claimed, mail: ParsedMail, who: ContactReply,
                          now: datetime) -> str:
     """Apply the contact's ``#ack`` and keep their words as an internal note; refuse anything else."""
     contact = who.contact
@@ -67,10 +68,10 @@ def handle_contact_reply(session: Session, app: App, row: InboundMessage, mail: 
         record(session, ticket.id, "held", now, inbound_id=row.id, sender=contact.address, reason=row.reason)
         log.info("%s: contact %s on ticket #%d held: %s", mail.message_id, contact.handle, ticket.id, row.reason)
         return "held"
-    message = add_message(session, ticket, mail, inbound_id=row.id, kind="note", now=now,
-                          blocked_types=app.config.processing.blocked_attachment_types,
-                          attachment_max_size=app.config.processing.attachment_max_size)
-    message.reply_text = reply.text or "\n".join(c.line for c in reply.commands)
+    add_message(session, ticket, mail, inbound_id=row.id, kind="note", now=now,
+                blocked_types=app.config.processing.blocked_attachment_types,
+                attachment_max_size=app.config.processing.attachment_max_size,
+                reply_text=reply.text or "\n".join(c.line for c in reply.commands))
     acked: list[str] = []
     if reply.commands:
         acked = acknowledge_reply(session, app, ticket, contact.handle, now, (*mail.in_reply_to, *mail.references))

@@ -13,9 +13,10 @@ from gateway import engineer_notify, participants, ticket_commands
 from gateway.agent_auth import PROOF_APPROVED, PROOF_TOKEN, Identity, agent_by_address, authenticate, tokens_in
 from gateway.agent_commands import Refusal, parse_reply
 from gateway.app import App
+from gateway.claimed import Claimed
 from gateway.compose import OutAttachment
 from gateway.correlate import Correlation
-from gateway.models import InboundMessage, Ticket
+from gateway.models import Ticket
 from gateway.relay import relay
 from gateway.staff import Agent
 from gateway.tickets import add_message, attachment_refusal, record
@@ -54,7 +55,7 @@ def _ticket_of(session: Session, identity: Identity, corr: Correlation, mail: Pa
     return session.get(Ticket, number) if number is not None else None
 
 
-def _hold_unproven(session: Session, app: App, row: InboundMessage, mail: ParsedMail, identity: Identity,
+def _hold_unproven(session: Session, app: App, row: Claimed, mail: ParsedMail, identity: Identity,
                    corr: Correlation, now: datetime) -> str:
     """Unproven mail in an engineer's name (or to an engineer's address): held, the engineer told once a day."""
     sender = mail.sender.key if mail.sender else ""
@@ -75,7 +76,7 @@ def _hold_unproven(session: Session, app: App, row: InboundMessage, mail: Parsed
     return "held"
 
 
-def _refuse(session: Session, app: App, row: InboundMessage, mail: ParsedMail, agent: Agent, ticket: Ticket | None,
+def _refuse(session: Session, app: App, row: Claimed, mail: ParsedMail, agent: Agent, ticket: Ticket | None,
             refusals: list[Refusal], reason: str, now: datetime) -> str:
     """Nothing applied, nothing relayed; the engineer is told why, the mail kept as held."""
     detail = "".join(f"; {r.line!r}: {r.why}" for r in refusals)
@@ -88,7 +89,7 @@ def _refuse(session: Session, app: App, row: InboundMessage, mail: ParsedMail, a
     return "held"
 
 
-def handle_staff_mail(session: Session, app: App, row: InboundMessage, mail: ParsedMail, corr: Correlation,
+def handle_staff_mail(session: Session, app: App, row: Claimed, mail: ParsedMail, corr: Correlation,
                       now: datetime) -> str:
     """A proven engineer's reply: commands run, text relayed to the customer. Anything else is held."""
     identity = authenticate(app, row.raw, mail, tuple(row.rcpt_to or ()))
@@ -112,10 +113,10 @@ def handle_staff_mail(session: Session, app: App, row: InboundMessage, mail: Par
         return _refuse(session, app, row, mail, agent, ticket, [],
                        "nothing to do: no text above the quoted notification and no command", now)
     kind = "note" if reply.is_note else ("engineer" if reply.text else "commands")
-    message = add_message(session, ticket, mail, inbound_id=row.id, kind=kind, now=now,
-                          blocked_types=app.config.processing.blocked_attachment_types,
-                          attachment_max_size=app.config.processing.attachment_max_size)
-    message.reply_text = reply.text or "\n".join(c.line for c in reply.commands)
+    add_message(session, ticket, mail, inbound_id=row.id, kind=kind, now=now,
+                blocked_types=app.config.processing.blocked_attachment_types,
+                attachment_max_size=app.config.processing.attachment_max_size,
+                reply_text=reply.text or "\n".join(c.line for c in reply.commands))
     reached = False
     if kind == "engineer":
         files, kept_back = _relayable(app, mail)
@@ -166,7 +167,7 @@ def _relayable(app: App, mail: ParsedMail) -> tuple[tuple[OutAttachment, ...], l
     return tuple(files), kept_back
 
 
-def third_party_gate(session: Session, app: App, row: InboundMessage, ticket: Ticket, mail: ParsedMail,
+def third_party_gate(session: Session, app: App, row: Claimed, ticket: Ticket, mail: ParsedMail,
                      corr: Correlation, now: datetime) -> str | None:
     """None lets a reply onto the ticket; an outcome string means it was held instead."""
     return participants.gate(session, app, row, ticket, mail, corr, now)

@@ -6,12 +6,12 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from gateway import reply_token
 from gateway.app import App
-from gateway.models import AddressFlag, Message, Ticket
+from gateway.models import AddressFlag, Message, Ticket, table_of
 from gateway.outbox import Draft, queue
 from gateway.tickets import record
 
@@ -41,6 +41,10 @@ def thread_headers(session: Session, ticket: Ticket) -> tuple[str | None, tuple[
     return customer or (ids[-1] if ids else None), refs
 
 
+_FLAGS = table_of(AddressFlag)
+_UNDELIVERABLE = select(_FLAGS.c.undeliverable).where(_FLAGS.c.address == bindparam("address"))
+
+
 def base_context(app: App, ticket: Ticket) -> dict[str, Any]:
     return {
         "ticket": {"number": ticket.id, "subject": ticket.subject, "priority": ticket.priority,
@@ -60,9 +64,8 @@ def to_customer(session: Session, app: App, ticket: Ticket, *, kind: str, cause_
     """
     if not ticket.customer_address:
         return None
-    with session.no_autoflush:  # the flag is written only by bounces, which are never answered
-        flag = session.get(AddressFlag, ticket.customer_address.lower())
-    if flag is not None and flag.undeliverable:
+    # The flag is written only by bounces, which are never answered.
+    if session.connection().scalar(_UNDELIVERABLE, {"address": ticket.customer_address.lower()}):
         record(session, ticket.id, "mail-suppressed", now, kind=kind,
                reason=f"{ticket.customer_address} is flagged undeliverable after repeated hard bounces")
         return None

@@ -108,7 +108,7 @@ def _cause_and_caps(session: Session, draft: Draft, since: datetime) -> tuple[bo
                               "ticket_id": draft.ticket_id}
     for i, (_name, addr) in enumerate(draft.to):
         params[f"rcpt{i}"] = addr.lower()
-    row = session.execute(_checks_statement(len(draft.to), on_ticket, capped), params).one()
+    row = session.connection().execute(_checks_statement(len(draft.to), on_ticket, capped), params).one()
     served = row[0] is not None
     if not capped:
         return served, [], 0

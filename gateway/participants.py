@@ -8,8 +8,9 @@ from sqlalchemy.orm import Session
 
 from gateway.agent_auth import agent_by_address
 from gateway.app import App
+from gateway.claimed import Claimed
 from gateway.correlate import Correlation
-from gateway.models import InboundMessage, Ticket
+from gateway.models import Ticket
 from gateway.reply_token import is_support_recipient
 from gateway.tickets import add_participant, is_participant, record
 from parsers import ParsedMail
@@ -41,7 +42,7 @@ def admit_cc(session: Session, app: App, ticket: Ticket, mail: ParsedMail, now: 
     return added
 
 
-def gate(session: Session, app: App, row: InboundMessage, ticket: Ticket, mail: ParsedMail, corr: Correlation,
+def gate(session: Session, app: App, row: Claimed, ticket: Ticket, mail: ParsedMail, corr: Correlation,
          now: datetime) -> str | None:
     """None lets the mail on the ticket; else it is held as unverified and "held" is returned.
 

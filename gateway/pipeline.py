@@ -6,16 +6,17 @@ import hashlib
 import logging
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from gateway.app import App
+from gateway.claimed import Claimed
 from gateway.contact_replies import contact_reply, handle_contact_reply
 from gateway.correlate import Correlation, correlate
 from gateway.directory import SenderInfo
 from gateway.engineer_notify import tell_rule_contacts
 from gateway.engineers import handle_staff_mail, is_staff_mail, notify_engineers, third_party_gate
-from gateway.models import AddressFlag, InboundMessage, Message, OutboxMessage, Ticket
+from gateway.models import AddressFlag, InboundMessage, Message, OutboxMessage, Ticket, table_of
 from gateway.outbox import Draft, queue
 from gateway.participants import admit_cc
 from gateway.tickets import add_message, open_ticket, record
@@ -29,17 +30,21 @@ HARD_BOUNCES_BEFORE_UNDELIVERABLE = 3
 DONE_STATES = ("done", "screened", "held", "rejected", "duplicate")
 
 
+_INBOUND = table_of(InboundMessage)
+_EARLIER_COPY = select(_INBOUND.c.id).where(
+    _INBOUND.c.dedupe_key == bindparam("key"), _INBOUND.c.id != bindparam("row_id"),
+    _INBOUND.c.state.in_(DONE_STATES)).limit(1)
+
+
 def dedupe_key(mail: ParsedMail) -> str:
     return hashlib.sha256(f"{mail.message_id}\0{mail.body_hash}".encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def process_inbound(session: Session, app: App, row: InboundMessage, now: datetime) -> str:
+def process_inbound(session: Session, app: App, row: Claimed, now: datetime) -> str:
     """Apply one stored mail; return its outcome. Raises to have the mail quarantined."""
     mail = parse(row.raw, received_at=row.received_at, limits=app.limits)
     key = dedupe_key(mail)
-    earlier = session.scalar(select(InboundMessage.id).where(
-        InboundMessage.dedupe_key == key, InboundMessage.id != row.id,
-        InboundMessage.state.in_(DONE_STATES)).limit(1))
+    earlier = session.connection().scalar(_EARLIER_COPY, {"key": key, "row_id": row.id})
     row.message_id, row.dedupe_key = mail.message_id[:998], key
     if earlier is not None:
         row.state, row.reason = "duplicate", f"same Message-ID and body as inbound {earlier}"
@@ -62,7 +67,7 @@ def process_inbound(session: Session, app: App, row: InboundMessage, now: dateti
     return _new_ticket(session, app, row, mail, now)
 
 
-def _customer_reply(session: Session, app: App, row: InboundMessage, mail: ParsedMail, corr: Correlation,
+def _customer_reply(session: Session, app: App, row: Claimed, mail: ParsedMail, corr: Correlation,
                     now: datetime) -> str:
     ticket = session.get(Ticket, corr.ticket_id)
     assert ticket is not None
@@ -110,7 +115,7 @@ def classify(app: App, mail: ParsedMail, at: datetime) -> tuple[SenderInfo, Clas
     return info, app.config.rules.classify(mail, _rule_context(app, info, at))
 
 
-def _new_ticket(session: Session, app: App, row: InboundMessage, mail: ParsedMail, now: datetime, *,
+def _new_ticket(session: Session, app: App, row: Claimed, mail: ParsedMail, now: datetime, *,
                 parent: Ticket | None = None) -> str:
     if mail.sender is None:
         row.state, row.verdict = "screened", "no-sender"
@@ -124,7 +129,8 @@ def _new_ticket(session: Session, app: App, row: InboundMessage, mail: ParsedMai
     ticket = open_ticket(session, mail, priority=result.priority, plan=info.plan,
                          organisation=info.organisation.name if info.organisation else None,
                          verified=info.verified, now=now, timezone=info.timezone.key, tags=list(result.tags),
-                         route_group=result.route, parent_id=parent.id if parent else None)
+                         route_group=result.route, parent_id=parent.id if parent else None,
+                         status_since=row.received_at)
     add_message(session, ticket, mail, inbound_id=row.id, kind="customer", now=now,
                 blocked_types=app.config.processing.blocked_attachment_types,
                 attachment_max_size=app.config.processing.attachment_max_size)
@@ -146,7 +152,7 @@ def _new_ticket(session: Session, app: App, row: InboundMessage, mail: ParsedMai
     return "ticket"
 
 
-def _refuse(session: Session, app: App, row: InboundMessage, mail: ParsedMail, info: SenderInfo, policy: str,
+def _refuse(session: Session, app: App, row: Claimed, mail: ParsedMail, info: SenderInfo, policy: str,
             now: datetime) -> str:
     assert mail.sender is not None
     who = "a designated contact of " + info.organisation.name if info.organisation else "a known customer contact"
@@ -168,7 +174,7 @@ def _refuse(session: Session, app: App, row: InboundMessage, mail: ParsedMail, i
     return "rejected"
 
 
-def _screened(session: Session, app: App, row: InboundMessage, mail: ParsedMail, verdict: Verdict,
+def _screened(session: Session, app: App, row: Claimed, mail: ParsedMail, verdict: Verdict,
               corr: Correlation, now: datetime) -> str:
     row.state, row.verdict, row.reason = "screened", verdict.kind, verdict.reason
     if verdict.kind == "bounce" and verdict.bounce is not None:
@@ -184,7 +190,7 @@ def _screened(session: Session, app: App, row: InboundMessage, mail: ParsedMail,
     return "screened"
 
 
-def _tie_bounce(session: Session, row: InboundMessage, verdict: Verdict, now: datetime) -> None:
+def _tie_bounce(session: Session, row: Claimed, verdict: Verdict, now: datetime) -> None:
     """A bounce of one of our mails marks that outbox row failed, for engineers to see."""
     assert verdict.bounce is not None
     ids = list(verdict.bounce.original_message_ids)

@@ -6,12 +6,11 @@ import logging
 import traceback
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.app import App
-from gateway.models import InboundMessage
+from gateway.claimed import Claimed, claim, record_outcome
 from gateway.pipeline import process_inbound
 from gateway.tickets import record
 from parsers import ParseLimitExceeded
@@ -87,25 +86,18 @@ class Processor:
         db = self.app.db
         outcomes: list[str] = []
         with db.sessions() as session, session.begin():
-            query = select(InboundMessage).where(InboundMessage.state == "pending") \
-                .order_by(InboundMessage.id).limit(size)
-            if not db.is_sqlite:
-                query = query.with_for_update(skip_locked=True)
-            rows = list(session.scalars(query))
-            for row in rows:
+            for row in claim(session.connection(), size, skip_locked=not db.is_sqlite):
                 now = self.app.clock.now()
                 if isolate:
                     outcome = self._isolated(session, row, now)
                 else:
                     try:
                         outcome = process_inbound(session, self.app, row, now)
+                        record_outcome(session.connection(), row, now)
                     except Exception as exc:
                         if not _mails_fault(exc):
                             raise
                         raise _MailFailed from exc
-                # Set last, so that the row's changes go out in one UPDATE with the others.
-                row.attempts += 1
-                row.processed_at = now
                 outcomes.append(outcome)
             if not isolate:
                 try:
@@ -116,13 +108,20 @@ class Processor:
                     raise _MailFailed from exc
         return outcomes
 
-    def _isolated(self, session: Session, row: InboundMessage, now: datetime) -> str:
+    def _isolated(self, session: Session, row: Claimed, now: datetime) -> str:
         try:
             with session.begin_nested():
-                return process_inbound(session, self.app, row, now)
+                outcome = process_inbound(session, self.app, row, now)
+                record_outcome(session.connection(), row, now)
+                return outcome
         except Exception as exc:
             if not _mails_fault(exc):
                 raise
+            row.undo()
+            # The savepoint took back the failed mail's rows, but a row written outside the ORM
+            # (a ticket, say) stays in the session as if it existed. Earlier mails' work was
+            # flushed when their savepoints were released: nothing is lost by starting afresh.
+            session.expunge_all()
             if isinstance(exc, ParseLimitExceeded):
                 reason = f"over the {exc.limit} limit: {exc.detail}"
             elif isinstance(exc, DBAPIError):
@@ -133,8 +132,9 @@ class Processor:
                 reason = _one_line(exc)
             return self._quarantine(row, reason, now, session)
 
-    def _quarantine(self, row: InboundMessage, reason: str, now: datetime, session: Session) -> str:
+    def _quarantine(self, row: Claimed, reason: str, now: datetime, session: Session) -> str:
         row.state, row.reason = "quarantined", reason[:2000]
+        record_outcome(session.connection(), row, now)
         record(session, None, "quarantined", now, inbound_id=row.id, reason=row.reason)
         log.warning("inbound %d quarantined: %s", row.id, reason[:200])
         return "quarantined"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import CursorResult, bindparam, insert, select
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from gateway.models import Attachment, Blob, Event, Message, Participant, Ticket, table_of
 from parsers import ParsedMail
@@ -27,69 +27,94 @@ def record(session: Session, ticket_id: int | None, kind: str, at: datetime, /, 
         "detail": detail})
 
 
+_PARTICIPANTS = table_of(Participant)
+_INSERT_PARTICIPANT = insert(_PARTICIPANTS)
+_PARTICIPANT = select(_PARTICIPANTS.c.id).where(_PARTICIPANTS.c.ticket_id == bindparam("ticket_id"),
+                                                 _PARTICIPANTS.c.address == bindparam("address"))
+_TICKETS = table_of(Ticket)
+_INSERT_TICKET = insert(_TICKETS)
+_INSERT_MESSAGE = insert(table_of(Message))
+_BLOBS = table_of(Blob)
+_BLOB_STORED = select(_BLOBS.c.sha256).where(_BLOBS.c.sha256 == bindparam("sha256"))
+_INSERT_BLOB = insert(_BLOBS)
+_INSERT_ATTACHMENT = insert(table_of(Attachment))
+
+
+def _new_key(result: CursorResult[Any]) -> int:
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
 def add_participant(session: Session, ticket_id: int, address: str, name: str, role: str) -> bool:
     """Add a participant unless present; True when added."""
     key = address.lower()
-    exists = session.scalar(select(Participant.id).where(Participant.ticket_id == ticket_id,
-                                                         Participant.address == key))
-    if exists is not None:
+    conn = session.connection()
+    if conn.scalar(_PARTICIPANT, {"ticket_id": ticket_id, "address": key}) is not None:
         return False
-    session.add(Participant(ticket_id=ticket_id, address=key, name=name, role=role))
+    conn.execute(_INSERT_PARTICIPANT, {"ticket_id": ticket_id, "address": key, "name": name, "role": role})
     return True
 
 
 def is_participant(session: Session, ticket_id: int, address: str) -> bool:
-    return session.scalar(select(Participant.id).where(
-        Participant.ticket_id == ticket_id, Participant.address == address.lower())) is not None
+    return session.connection().scalar(_PARTICIPANT, {"ticket_id": ticket_id, "address": address.lower()}) \
+        is not None
 
 
 def open_ticket(session: Session, mail: ParsedMail, *, priority: str, plan: str,
                 organisation: str | None, verified: bool, now: datetime, timezone: str | None = None,
                 tags: list[str] | None = None, route_group: str | None = None,
-                parent_id: int | None = None) -> Ticket:
-    """A new ticket for ``mail``, its sender its customer participant; flushed, so it has its number."""
+                parent_id: int | None = None, status_since: datetime | None = None) -> Ticket:
+    """A new ticket for ``mail``, its sender its customer participant, in the database at once (so
+    it has its number) and in the session as if loaded, so that later changes are plain UPDATEs.
+
+    One INSERT written here costs a fifth of the ORM's insert and flush; nothing else needs the
+    ORM's unit of work for a row that is new and complete.
+    """
     sender = mail.sender
-    ticket = Ticket(subject=mail.subject or "(no subject)", status="open", priority=priority,
-                    plan=plan, organisation=organisation,
-                    customer_address=sender.addr if sender else "",
-                    customer_name=sender.name if sender else "", verified=verified, tags=tags or [],
-                    route_group=route_group, timezone=timezone, parent_id=parent_id,
-                    created_at=now, updated_at=now)
+    values: dict[str, Any] = dict(
+        subject=mail.subject or "(no subject)", status="open", priority=priority, plan=plan,
+        organisation=organisation, customer_address=sender.addr if sender else "",
+        customer_name=sender.name if sender else "", verified=verified, assignee=None, route_group=route_group,
+        tags=tags or [], created_at=now, updated_at=now, next_deadline=None, status_since=status_since,
+        timezone=timezone, parent_id=parent_id, first_response_at=None, last_public_update_at=None)
+    conn = session.connection()
+    number = _new_key(conn.execute(_INSERT_TICKET, values))
+    ticket = Ticket(id=number, **values)
     ticket.clocks = []  # known empty: the SLA code needs no query to learn it
+    make_transient_to_detached(ticket)
     session.add(ticket)
-    session.flush()
     if sender:  # a new ticket has no participants yet: no need to look
-        session.add(Participant(ticket_id=ticket.id, address=sender.addr.lower(), name=sender.name,
-                                role="customer"))
+        conn.execute(_INSERT_PARTICIPANT, {"ticket_id": number, "address": sender.addr.lower(),
+                                           "name": sender.name, "role": "customer"})
     return ticket
 
 
 def add_message(session: Session, ticket: Ticket, mail: ParsedMail, *, inbound_id: int | None,
                 kind: str, now: datetime, blocked_types: tuple[str, ...] = (),
-                attachment_max_size: int | None = None) -> Message:
-    """Store an inbound mail on ``ticket``; attachments go to content-addressed blobs."""
-    message = Message(
-        ticket_id=ticket.id, inbound_id=inbound_id, direction="in", kind=kind,
-        message_id=mail.message_id[:998], in_reply_to=" ".join(mail.in_reply_to) or None,
-        references=" ".join(mail.references) or None,
-        from_address=mail.sender.addr if mail.sender else "",
-        to_addresses=[a.addr for a in mail.to + mail.cc], subject=mail.subject,
-        body_text=mail.text, reply_text=mail.reply_text, body_html=mail.html,
-        body_hash=mail.body_hash, created_at=now)
-    session.add(message)
-    if mail.attachments:
-        session.flush()  # the attachments' rows refer to the message's key
+                attachment_max_size: int | None = None, reply_text: str | None = None) -> int:
+    """Store an inbound mail on ``ticket``; attachments go to content-addressed blobs. Returns the
+    message's key. ``reply_text`` is what the ticket shows as its new words, when not the mail's own."""
+    conn = session.connection()
+    message_pk = _new_key(conn.execute(_INSERT_MESSAGE, {
+        "ticket_id": ticket.id, "inbound_id": inbound_id, "direction": "in", "kind": kind,
+        "message_id": mail.message_id[:998], "in_reply_to": " ".join(mail.in_reply_to) or None,
+        "references": " ".join(mail.references) or None, "from_address": mail.sender.addr if mail.sender else "",
+        "to_addresses": [a.addr for a in mail.to + mail.cc], "subject": mail.subject, "body_text": mail.text,
+        "reply_text": mail.reply_text if reply_text is None else reply_text, "body_html": mail.html,
+        "body_hash": mail.body_hash, "created_at": now}))
     for part in mail.attachments:
         note = attachment_refusal(part.filename, part.content_type, part.size, blocked_types, attachment_max_size)
         stored = note is None and bool(part.data)
-        if stored and session.get(Blob, part.sha256) is None:
-            session.add(Blob(sha256=part.sha256, size=part.size, data=part.data))
-        session.add(Attachment(message_pk=message.id, filename=part.filename,
-                               content_type=part.content_type[:255], size=part.size, sha256=part.sha256,
-                               content_id=part.content_id, inline=part.inline, stored=stored,
-                               note=note))
-    ticket.updated_at = now
-    return message
+        if stored and conn.scalar(_BLOB_STORED, {"sha256": part.sha256}) is None:
+            conn.execute(_INSERT_BLOB, {"sha256": part.sha256, "size": part.size, "data": part.data})
+        conn.execute(_INSERT_ATTACHMENT, {
+            "message_pk": message_pk, "filename": part.filename, "content_type": part.content_type[:255],
+            "size": part.size, "sha256": part.sha256, "content_id": part.content_id, "inline": part.inline,
+            "stored": stored, "note": note})
+    if ticket.updated_at != now:
+        ticket.updated_at = now
+    return message_pk
 
 
 def attachment_refusal(filename: str, content_type: str, size: int, blocked: tuple[str, ...],

@@ -54,7 +54,8 @@ def open_with_sla(session: Session, app: App, ticket: Ticket, received_at: datet
 
     ``first_message_id`` is the customer's mail that opened it: the acknowledgement answers it.
     """
-    ticket.status_since = received_at
+    if ticket.status_since != received_at:
+        ticket.status_since = received_at
     clocks.start_clocks(session, app.config.policy, ticket, received_at)
     to_customer(session, app, ticket, kind="acknowledgement", cause_key=f"ack:{ticket.id}",
                 template="acknowledgement", now=received_at, context=promise_context(app, ticket, received_at),
