@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from gateway import reply_token
-from gateway.models import Message, Ticket
+from gateway.models import Message, Ticket, table_of
 from gateway.tickets import is_participant
 from parsers import ParsedMail
 
@@ -26,6 +26,11 @@ class Correlation:
 
 
 NONE = Correlation(ticket_id=None, via=None)
+
+_MESSAGES = table_of(Message)
+# The ticket of the latest message, received or sent, that the mail's thread headers name.
+_THREAD_TICKET = select(_MESSAGES.c.ticket_id).where(_MESSAGES.c.message_id.in_(bindparam("ids", expanding=True))) \
+    .order_by(_MESSAGES.c.id.desc()).limit(1)
 
 
 def candidate_recipients(mail: ParsedMail, envelope_rcpts: tuple[str, ...]) -> tuple[str, ...]:
@@ -51,8 +56,7 @@ def correlate(session: Session, mail: ParsedMail, envelope_rcpts: tuple[str, ...
             return Correlation(token.ticket_id, "agent-token", rcpt)
     thread_ids = [i for i in (*mail.in_reply_to, *reversed(mail.references)) if i]
     if thread_ids:
-        found = session.scalar(select(Message.ticket_id).where(Message.message_id.in_(thread_ids))
-                               .order_by(Message.id.desc()).limit(1))
+        found = session.connection().scalar(_THREAD_TICKET, {"ids": thread_ids})
         if found is not None:
             return Correlation(found, "thread")
     for match in _SUBJECT_TAG.finditer(mail.subject):

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from gateway import reply_token
@@ -15,7 +15,7 @@ from gateway.agent_commands import SYNTAX, Refusal
 from gateway.app import App
 from gateway.compose import one_line
 from gateway.escalation.recipients import person
-from gateway.models import OutboxMessage, Ticket
+from gateway.models import OutboxMessage, Ticket, table_of
 from gateway.notices import base_context, local_time
 from gateway.outbox import Draft, queue
 from gateway.sla import clocks
@@ -83,11 +83,16 @@ def _engineer_reply_to(app: App, ticket: Ticket, agent: Agent) -> str:
     return reply_token.reply_address(app.config.gateway.support_address, ticket.id, token)
 
 
+_OUTBOX = table_of(OutboxMessage)
+# The outbox is written with Core statements as mail is queued: read it the same way.
+_NOTIFICATIONS = select(_OUTBOX.c.message_id).where(
+    _OUTBOX.c.ticket_id == bindparam("ticket_id"), _OUTBOX.c.kind == NOTIFICATION,
+    _OUTBOX.c.recipient == bindparam("recipient")).order_by(_OUTBOX.c.id)
+
+
 def _earlier(session: Session, ticket: Ticket, agent: Agent) -> tuple[str, ...]:
     """Message-IDs of the notifications this engineer had on this ticket: first and latest."""
-    ids = list(session.scalars(select(OutboxMessage.message_id).where(
-        OutboxMessage.ticket_id == ticket.id, OutboxMessage.kind == NOTIFICATION,
-        OutboxMessage.recipient == agent.address).order_by(OutboxMessage.id)))
+    ids = list(session.connection().scalars(_NOTIFICATIONS, {"ticket_id": ticket.id, "recipient": agent.address}))
     return tuple(dict.fromkeys(ids[:1] + ids[-1:]))
 
 

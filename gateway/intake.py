@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from gateway.db import Database
@@ -17,6 +17,9 @@ from gateway.models import InboundMessage, table_of
 
 log = logging.getLogger("gateway.intake")
 _INBOUND = table_of(InboundMessage)
+_STORED_KEYS = select(_INBOUND.c.source_key, _INBOUND.c.id).where(
+    _INBOUND.c.source_key.in_(bindparam("keys", expanding=True)))
+_INSERT_RETURNING_KEYS = insert(_INBOUND).returning(_INBOUND.c.source_key, _INBOUND.c.id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +103,7 @@ def _insert_new(db: Database, items: list[tuple[str, bytes]], source: str, envel
     # A Core connection, not an ORM session: no objects are loaded or flushed here, and the
     # session's bookkeeping was half of what a stored mail cost before its commit.
     with db.engine.begin() as conn:
-        existing = dict(conn.execute(select(_INBOUND.c.source_key, _INBOUND.c.id)
-                                     .where(_INBOUND.c.source_key.in_(keys))).all())
+        existing = dict(conn.execute(_STORED_KEYS, {"keys": keys}).all())
         fresh: dict[str, bytes] = {}
         for key, raw in items:
             if key not in existing:
@@ -109,7 +111,7 @@ def _insert_new(db: Database, items: list[tuple[str, bytes]], source: str, envel
         new_ids: dict[str, int] = {}
         if fresh:
             # Core INSERT ... RETURNING: one statement for the batch, no unit-of-work overhead.
-            inserted = conn.execute(insert(_INBOUND).returning(_INBOUND.c.source_key, _INBOUND.c.id), [
+            inserted = conn.execute(_INSERT_RETURNING_KEYS, [
                 {"source": source, "source_key": key, "mail_from": envelope.mail_from,
                  "rcpt_to": list(envelope.rcpt_to), "raw": raw, "size": len(raw),
                  "received_at": _earliest(received_at, arrived_at.get(key)), "state": "pending", "attempts": 0}

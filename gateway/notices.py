@@ -6,14 +6,13 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway import reply_token
 from gateway.app import App
-from gateway.models import AddressFlag, Message, Ticket, table_of
+from gateway.models import Message, Ticket
 from gateway.outbox import Draft, queue
-from gateway.tickets import record
 
 
 def local_time(instant: datetime | None, zone: str | ZoneInfo | None) -> str | None:
@@ -41,10 +40,6 @@ def thread_headers(session: Session, ticket: Ticket) -> tuple[str | None, tuple[
     return customer or (ids[-1] if ids else None), refs
 
 
-_FLAGS = table_of(AddressFlag)
-_UNDELIVERABLE = select(_FLAGS.c.undeliverable).where(_FLAGS.c.address == bindparam("address"))
-
-
 def base_context(app: App, ticket: Ticket) -> dict[str, Any]:
     return {
         "ticket": {"number": ticket.id, "subject": ticket.subject, "priority": ticket.priority,
@@ -63,11 +58,6 @@ def to_customer(session: Session, app: App, ticket: Ticket, *, kind: str, cause_
     mail); otherwise they are read from the ticket's conversation.
     """
     if not ticket.customer_address:
-        return None
-    # The flag is written only by bounces, which are never answered.
-    if session.connection().scalar(_UNDELIVERABLE, {"address": ticket.customer_address.lower()}):
-        record(session, ticket.id, "mail-suppressed", now, kind=kind,
-               reason=f"{ticket.customer_address} is flagged undeliverable after repeated hard bounces")
         return None
     rendered = app.templates.render(template, {**base_context(app, ticket), **(context or {})})
     in_reply_to, refs = thread if thread is not None else thread_headers(session, ticket)

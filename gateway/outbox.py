@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import ScalarSelect
 
 from gateway.compose import OutAttachment, OutgoingMail, compose, new_message_id
-from gateway.models import Message, OutboxMessage, table_of
+from gateway.models import AddressFlag, Message, OutboxMessage, table_of
 from gateway.tickets import record
 
 log = logging.getLogger("gateway.outbound")
@@ -85,6 +85,14 @@ def _recent_automatic(since: BindParameter[datetime], *, address: BindParameter[
     return query.scalar_subquery()
 
 
+@dataclass(frozen=True, slots=True)
+class _Checks:
+    served: bool  # the cause already has its mail
+    undeliverable: str | None  # a recipient flagged after repeated hard bounces
+    per_address: tuple[int, ...]  # automatic mail to each recipient in the last hour
+    per_ticket: int  # automatic mail on the ticket in the last hour
+
+
 @functools.cache
 def _checks_statement(recipients: int, on_ticket: bool, capped: bool) -> Select[Any]:
     """The one statement for every check ``queue`` makes, built once per shape of draft."""
@@ -93,15 +101,18 @@ def _checks_statement(recipients: int, on_ticket: bool, capped: bool) -> Select[
         .limit(1).scalar_subquery()]
     if capped:
         since = bindparam("since", type_=OutboxMessage.created_at.type)
-        columns += [_recent_automatic(since, address=bindparam(f"rcpt{i}")) for i in range(recipients)]
+        rcpts: list[BindParameter[str]] = [bindparam(f"rcpt{i}") for i in range(recipients)]
+        columns.append(select(AddressFlag.address).where(AddressFlag.address.in_(rcpts), AddressFlag.undeliverable)
+                       .limit(1).scalar_subquery())
+        columns += [_recent_automatic(since, address=rcpt) for rcpt in rcpts]
         if on_ticket:
             columns.append(_recent_automatic(since, ticket_id=bindparam("ticket_id")))
     return select(*columns)
 
 
-def _cause_and_caps(session: Session, draft: Draft, since: datetime) -> tuple[bool, list[int], int]:
-    """Whether the draft's cause was already served, and the recent automatic mail to each of
-    its recipients and on its ticket: one statement for every check ``queue`` makes."""
+def _checks(session: Session, draft: Draft, since: datetime) -> _Checks:
+    """Whether the draft's cause was already served, whether a recipient is undeliverable, and
+    the recent automatic mail to each recipient and on the ticket: one statement for all."""
     capped = draft.kind not in UNCAPPED_KINDS
     on_ticket = draft.ticket_id is not None
     params: dict[str, Any] = {"cause_key": stored_cause_key(draft.cause_key), "since": since,
@@ -109,12 +120,11 @@ def _cause_and_caps(session: Session, draft: Draft, since: datetime) -> tuple[bo
     for i, (_name, addr) in enumerate(draft.to):
         params[f"rcpt{i}"] = addr.lower()
     row = session.connection().execute(_checks_statement(len(draft.to), on_ticket, capped), params).one()
-    served = row[0] is not None
     if not capped:
-        return served, [], 0
-    per_address = [int(n or 0) for n in row[1:1 + len(draft.to)]]
-    per_ticket = int(row[1 + len(draft.to)] or 0) if on_ticket else 0
-    return served, per_address, per_ticket
+        return _Checks(row[0] is not None, None, (), 0)
+    n = len(draft.to)
+    return _Checks(row[0] is not None, row[1], tuple(int(c or 0) for c in row[2:2 + n]),
+                   int(row[2 + n] or 0) if on_ticket else 0)
 
 
 _INSERT_OUTBOX = insert(table_of(OutboxMessage))
@@ -126,10 +136,15 @@ def queue(session: Session, policy: OutboxPolicy, draft: Draft, now: datetime) -
 
     An automatic mail over the per-address or per-ticket hourly cap is recorded as
     ``suppressed`` with an event instead of being sent: two auto-responders cannot ping-pong.
+    An automatic mail to an address flagged undeliverable (repeated hard bounces) is not
+    queued at all; an event says so.
     """
-    hour_ago = now - timedelta(hours=1)
-    served, per_address, per_ticket = _cause_and_caps(session, draft, hour_ago)
-    if served:
+    checks = _checks(session, draft, now - timedelta(hours=1))
+    if checks.served:
+        return None
+    if checks.undeliverable is not None:
+        record(session, draft.ticket_id, "mail-suppressed", now, kind=draft.kind,
+               reason=f"{checks.undeliverable} is flagged undeliverable after repeated hard bounces")
         return None
     message_id = new_message_id(policy.message_id_domain)
     mail = OutgoingMail(
@@ -148,11 +163,11 @@ def queue(session: Session, policy: OutboxPolicy, draft: Draft, now: datetime) -
         log.warning("%s mail not queued: %s", draft.kind, exc)
         return None
     state, reason = "pending", None
-    for (_name, addr), sent in zip(draft.to, per_address, strict=False):
+    for (_name, addr), sent in zip(draft.to, checks.per_address, strict=False):
         if sent >= policy.max_per_address_per_hour:
             state = "suppressed"
             reason = f"cap of {policy.max_per_address_per_hour} automatic mails per hour to {addr} reached"
-    if state == "pending" and per_ticket >= policy.max_per_ticket_per_hour:
+    if state == "pending" and checks.per_ticket >= policy.max_per_ticket_per_hour:
         state = "suppressed"
         reason = f"cap of {policy.max_per_ticket_per_hour} automatic mails per hour on this ticket reached"
     # Written at once with prebuilt INSERTs: the outbox and the ticket's record of its mail are

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from gateway.app import App
 from gateway.claimed import Claimed, claim, record_outcome
 from gateway.pipeline import process_inbound
-from gateway.tickets import record
+from gateway.tickets import discard_events, record, write_events
 from parsers import ParseLimitExceeded
 
 log = logging.getLogger("gateway.process")
@@ -101,7 +101,10 @@ class Processor:
                 outcomes.append(outcome)
             if not isolate:
                 try:
-                    session.flush()  # the last mail's rows: a refusal here is still that mail's
+                    # The last mail's rows and the batch's events: a refusal here is still a
+                    # mail's, found by the isolating run.
+                    session.flush()
+                    write_events(session)
                 except DBAPIError as exc:
                     if not _mails_fault(exc):
                         raise
@@ -113,11 +116,13 @@ class Processor:
             with session.begin_nested():
                 outcome = process_inbound(session, self.app, row, now)
                 record_outcome(session.connection(), row, now)
+                write_events(session)  # inside the savepoint: a later mail's failure keeps them
                 return outcome
         except Exception as exc:
             if not _mails_fault(exc):
                 raise
             row.undo()
+            discard_events(session)
             # The savepoint took back the failed mail's rows, but a row written outside the ORM
             # (a ticket, say) stays in the session as if it existed. Earlier mails' work was
             # flushed when their savepoints were released: nothing is lost by starting afresh.

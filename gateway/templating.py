@@ -7,7 +7,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateNotFound, select_autoescape
+from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, Template, TemplateNotFound, select_autoescape
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 
@@ -42,15 +42,25 @@ class Templates:
             lstrip_blocks=True,
             auto_reload=False,
         )
+        self._no_html: set[str] = set()
 
     def render(self, name: str, context: dict[str, Any]) -> Rendered:
         subject = self._env.get_template(f"{name}.subject.txt").render(context)
         text = self._env.get_template(f"{name}.txt").render(context)
-        try:
-            html: str | None = self._env.get_template(f"{name}.html").render(context)
-        except TemplateNotFound:
-            html = None
+        html_template = self._html(name)
+        html = html_template.render(context) if html_template is not None else None
         return Rendered(subject=" ".join(subject.split()), text=text, html=html)
+
+    def _html(self, name: str) -> Template | None:
+        """The mail's HTML template, or None. Jinja2 caches the templates it finds, not the ones it
+        does not: a mail without HTML would cost a search of every template directory each time."""
+        if name in self._no_html:
+            return None
+        try:
+            return self._env.get_template(f"{name}.html")
+        except TemplateNotFound:
+            self._no_html.add(name)
+            return None
 
     def check(self, names: list[str]) -> list[str]:
         """Problems with the named templates (missing or not compiling), for check-config."""

@@ -5,26 +5,58 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CursorResult, bindparam, insert, select
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy import CursorResult, bindparam, event, insert, select
+from sqlalchemy.orm import ORMExecuteState, Session, make_transient_to_detached
 
 from gateway.models import Attachment, Blob, Event, Message, Participant, Ticket, table_of
 from parsers import ParsedMail
 
 _INSERT_EVENT = insert(table_of(Event))
+_PENDING_EVENTS = "helpdesk.pending_events"
 
 
 def record(session: Session, ticket_id: int | None, kind: str, at: datetime, /, *,
            actor: str = "gateway", inbound_id: int | None = None, **detail: Any) -> None:
-    """Append to the audit trail, at once, in the caller's transaction.
+    """Append to the audit trail, in the caller's transaction.
 
-    Events are only ever appended, never read back by the code that writes them, so they go
-    out as one prebuilt INSERT on the session's connection rather than through the ORM's unit
-    of work (a fifth of the cost). The ticket they name must already be in the database.
+    Events are only appended, and almost never read back by the transaction that writes them,
+    so they wait in the session and go out together: one INSERT for a batch of mails instead
+    of one per event. They are written before the transaction commits, before any ORM query
+    that reads events, and by ``write_events``; a rollback discards them with everything else.
+    The ticket they name must be in the database by then (tickets are written when opened).
     """
-    session.connection().execute(_INSERT_EVENT, {
+    session.info.setdefault(_PENDING_EVENTS, []).append({
         "ticket_id": ticket_id, "inbound_id": inbound_id, "at": at, "kind": kind, "actor": actor[:320],
         "detail": detail})
+
+
+def write_events(session: Session) -> None:
+    """Write the events recorded so far in this session's transaction."""
+    pending = session.info.pop(_PENDING_EVENTS, None)
+    if pending:
+        session.connection().execute(_INSERT_EVENT, pending)
+
+
+def discard_events(session: Session) -> None:
+    """Forget the events recorded since they were last written (their work was rolled back)."""
+    session.info.pop(_PENDING_EVENTS, None)
+
+
+@event.listens_for(Session, "before_commit")
+def _write_before_commit(session: Session) -> None:
+    write_events(session)
+
+
+@event.listens_for(Session, "after_rollback")
+def _discard_after_rollback(session: Session) -> None:
+    discard_events(session)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _write_before_reading_events(state: ORMExecuteState) -> None:
+    if state.is_select and state.session.info.get(_PENDING_EVENTS) \
+            and any(m.class_ is Event for m in state.all_mappers):
+        write_events(state.session)
 
 
 _PARTICIPANTS = table_of(Participant)

@@ -292,6 +292,39 @@ def test_undeliverable_sender_still_gets_a_ticket_without_an_ack(make_app: Calla
     assert "not a deliverable address" in event.detail["reason"]
 
 
+def _bounce_of(out: OutboxMessage) -> bytes:
+    """A mail server's RFC 3464 report that ``out`` could not be delivered, for good."""
+    return (
+        "From: MAILER-DAEMON@mx.customer.example\r\nTo: support@example.com\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\n"
+        f"Message-ID: <bounce-{out.id}@mx.customer.example>\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="r"\r\n\r\n'
+        "--r\r\nContent-Type: text/plain\r\n\r\nThe mail could not be delivered.\r\n"
+        "--r\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.customer.example\r\n\r\n"
+        f"Final-Recipient: rfc822; {out.recipient}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        "Diagnostic-Code: smtp; 550 5.1.1 user unknown\r\n"
+        "--r\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        f"From: support@example.com\r\nTo: {out.recipient}\r\nMessage-ID: {out.message_id}\r\n"
+        "--r--\r\n").encode()
+
+
+def test_an_address_that_bounced_three_times_gets_no_more_automatic_mail(make_app: Callable[..., App]) -> None:
+    app = make_app()
+    gone = Envelope(mail_from="gone@customer.example", rcpt_to=("support@example.com",))
+    for i in range(3):
+        _store(app, customer_mail("gone@customer.example", f"request {i}", "hello"), gone)
+        Processor(app).drain()
+        _store(app, _bounce_of(_outbox(app)[-1]), Envelope(mail_from=None, rcpt_to=("support@example.com",)))
+        assert Processor(app).drain() == {"screened": 1}
+    assert [o.state for o in _outbox(app)] == ["bounced"] * 3
+    _store(app, customer_mail("gone@customer.example", "request 4", "hello"), gone)
+    assert Processor(app).drain() == {"ticket": 1}
+    assert len(_outbox(app)) == 3  # the fourth ticket is opened, its acknowledgement not queued
+    with app.db.sessions() as s:
+        reasons = [e.detail["reason"] for e in s.scalars(select(Event).where(Event.kind == "mail-suppressed"))]
+    assert reasons == ["gone@customer.example is flagged undeliverable after repeated hard bounces"]
+
+
 @pytest.mark.parametrize("database", ["postgres"], indirect=True)
 def test_on_postgresql_mail_bytes_are_compressed_with_lz4(make_app: Callable[..., App]) -> None:
     app = make_app()

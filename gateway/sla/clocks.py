@@ -177,4 +177,6 @@ def refresh_next_deadline(session: Session, policy: Policy, ticket: Ticket) -> N
     wakeup = escalation_wakeup(session, policy, ticket)
     if wakeup is not None:
         instants.append(wakeup)
-    ticket.next_deadline = min(instants) if instants else None
+    earliest = min(instants) if instants else None
+    if ticket.next_deadline != earliest:  # an unchanged ticket stays clean: no flush to work out
+        ticket.next_deadline = earliest
