@@ -31,10 +31,12 @@ def test_two_gateways_share_the_work_exactly_once(tmp_path: Path, sink: Sink,
     for i in range(200):
         (mails / f"{i:03}.eml").write_bytes(customer_mail(f"c{i}@customer.example", f"Request {i}", "help",
                                                           message_id=f"<r{i}@customer.example>"))
-    gateways[0].cli("ingest", "-q", *sorted(str(p) for p in mails.iterdir()))
+    # Both running before the mail arrives: either could otherwise finish it all while the
+    # other is still starting.
     for gw in gateways:
         gw.start()
     try:
+        gateways[0].cli("ingest", "-q", *sorted(str(p) for p in mails.iterdir()))
         sink.wait(200, timeout=120)
         wait_for(lambda: json.loads(gateways[0].cli("status", "--json").stdout)["inbound"] == {"done": 200},
                  timeout=60, what="all 200 processed")
