@@ -63,10 +63,13 @@ def claim(conn: Connection, size: int, *, skip_locked: bool) -> list[Claimed]:
                     r.ticket_id, message_id=r.message_id, dedupe_key=r.dedupe_key) for r in rows]
 
 
-def record_outcome(conn: Connection, mail: Claimed, processed_at: datetime) -> None:
-    """Write what processing decided, and count the attempt, in one statement."""
-    params: dict[str, Any] = {
-        "row_id": mail.id, "state": mail.state, "reason": mail.reason, "verdict": mail.verdict,
-        "ticket_id": mail.ticket_id, "message_id": mail.message_id, "dedupe_key": mail.dedupe_key,
-        "attempts": mail.attempts + 1, "processed_at": processed_at}
-    conn.execute(_OUTCOME, params)
+def record_outcomes(conn: Connection, done: list[tuple[Claimed, datetime]]) -> None:
+    """Write what processing decided for each mail, and count the attempt: one statement."""
+    if done:
+        conn.execute(_OUTCOME, [_outcome(mail, processed_at) for mail, processed_at in done])
+
+
+def _outcome(mail: Claimed, processed_at: datetime) -> dict[str, Any]:
+    return {"row_id": mail.id, "state": mail.state, "reason": mail.reason, "verdict": mail.verdict,
+            "ticket_id": mail.ticket_id, "message_id": mail.message_id, "dedupe_key": mail.dedupe_key,
+            "attempts": mail.attempts + 1, "processed_at": processed_at}

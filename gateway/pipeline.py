@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Mapping
 from datetime import datetime
 
 from sqlalchemy import bindparam, select, update
@@ -40,11 +41,16 @@ def dedupe_key(mail: ParsedMail) -> str:
     return hashlib.sha256(f"{mail.message_id}\0{mail.body_hash}".encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def process_inbound(session: Session, app: App, row: Claimed, now: datetime) -> str:
-    """Apply one stored mail; return its outcome. Raises to have the mail quarantined."""
+def process_inbound(session: Session, app: App, row: Claimed, now: datetime, *,
+                    unwritten: Mapping[str, int] | None = None) -> str:
+    """Apply one stored mail; return its outcome. Raises to have the mail quarantined.
+
+    ``unwritten`` holds the dedupe keys of mails processed earlier in the same batch whose
+    outcomes are not in the database yet: a second copy among them is a duplicate too.
+    """
     mail = parse(row.raw, received_at=row.received_at, limits=app.limits)
     key = dedupe_key(mail)
-    earlier = session.connection().scalar(_EARLIER_COPY, {"key": key, "row_id": row.id})
+    earlier = (unwritten or {}).get(key) or session.connection().scalar(_EARLIER_COPY, {"key": key, "row_id": row.id})
     row.message_id, row.dedupe_key = mail.message_id[:998], key
     if earlier is not None:
         row.state, row.reason = "duplicate", f"same Message-ID and body as inbound {earlier}"

@@ -10,8 +10,8 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.app import App
-from gateway.claimed import Claimed, claim, record_outcome
-from gateway.pipeline import process_inbound
+from gateway.claimed import Claimed, claim, record_outcomes
+from gateway.pipeline import DONE_STATES, process_inbound
 from gateway.tickets import discard_events, record, write_events
 from parsers import ParseLimitExceeded
 
@@ -86,24 +86,29 @@ class Processor:
         db = self.app.db
         outcomes: list[str] = []
         with db.sessions() as session, session.begin():
+            done: list[tuple[Claimed, datetime]] = []  # outcomes written together at the end
+            unwritten: dict[str, int] = {}  # their dedupe keys, for a copy later in the batch
             for row in claim(session.connection(), size, skip_locked=not db.is_sqlite):
                 now = self.app.clock.now()
                 if isolate:
                     outcome = self._isolated(session, row, now)
                 else:
                     try:
-                        outcome = process_inbound(session, self.app, row, now)
-                        record_outcome(session.connection(), row, now)
+                        outcome = process_inbound(session, self.app, row, now, unwritten=unwritten)
                     except Exception as exc:
                         if not _mails_fault(exc):
                             raise
                         raise _MailFailed from exc
+                    done.append((row, now))
+                    if row.dedupe_key and row.state in DONE_STATES:
+                        unwritten.setdefault(row.dedupe_key, row.id)
                 outcomes.append(outcome)
             if not isolate:
                 try:
-                    # The last mail's rows and the batch's events: a refusal here is still a
-                    # mail's, found by the isolating run.
+                    # The last mail's rows, the batch's outcomes and events: a refusal here is
+                    # still a mail's, found by the isolating run.
                     session.flush()
+                    record_outcomes(session.connection(), done)
                     write_events(session)
                 except DBAPIError as exc:
                     if not _mails_fault(exc):
@@ -115,7 +120,7 @@ class Processor:
         try:
             with session.begin_nested():
                 outcome = process_inbound(session, self.app, row, now)
-                record_outcome(session.connection(), row, now)
+                record_outcomes(session.connection(), [(row, now)])
                 write_events(session)  # inside the savepoint: a later mail's failure keeps them
                 return outcome
         except Exception as exc:
@@ -139,7 +144,7 @@ class Processor:
 
     def _quarantine(self, row: Claimed, reason: str, now: datetime, session: Session) -> str:
         row.state, row.reason = "quarantined", reason[:2000]
-        record_outcome(session.connection(), row, now)
+        record_outcomes(session.connection(), [(row, now)])
         record(session, None, "quarantined", now, inbound_id=row.id, reason=row.reason)
         log.warning("inbound %d quarantined: %s", row.id, reason[:200])
         return "quarantined"
