@@ -11,6 +11,12 @@ from parsers.mail import Address
 # An address is one token: no whitespace, no controls, no angle brackets (RFC 5322 3.4.1).
 _ADDR_JUNK = re.compile(r"[\s<>\x00-\x1f\x7f]+")
 _MAX_ADDRESSES = 1000
+# The shapes nearly every header has, ``Name <local@domain>`` and a bare ``local@domain``, with
+# no quote, comma, comment or other special the full parser would read differently. They are
+# read here directly: the standard library's strict ``getaddresses`` takes 17 µs for one.
+_ATEXT = r"A-Za-z0-9!#$%&'*+/=?^_`{|}~\-"
+_ADDR_SPEC = rf"[{_ATEXT}.]+@[A-Za-z0-9.\-]+"
+_SIMPLE = re.compile(rf"[ \t]*(?:([{_ATEXT} \t]*?)[ \t]*<({_ADDR_SPEC})>|({_ADDR_SPEC}))[ \t]*")
 _MAX_LEN = 320  # RFC 5321 section 4.5.3.1: 64 local + 1 + 255 domain
 
 
@@ -28,8 +34,9 @@ def parse_addresses(
         if defect is not None and defects is not None:
             defects.append(defect)
         texts.append(one_line(text))
+    simple = _SIMPLE.fullmatch(texts[0]) if len(texts) == 1 else None
     try:
-        pairs = getaddresses(texts)
+        pairs = [simple_pair(simple)] if simple is not None else getaddresses(texts)
     except Exception:  # the stdlib address parser has raised on hostile input before
         if defects is not None:
             defects.append("address list unparseable; kept none")
@@ -41,6 +48,12 @@ def parse_addresses(
             continue
         found.append(Address(name=one_line(decode_words(name, defects))[:_MAX_LEN], addr=clean))
     return tuple(found)
+
+
+def simple_pair(match: re.Match[str]) -> tuple[str, str]:
+    """(name, address) of a header ``_SIMPLE`` matched, as ``getaddresses`` gives them."""
+    name, addr, bare = match.groups()
+    return ("", bare) if bare is not None else (" ".join(name.split()), addr)
 
 
 def first_address(

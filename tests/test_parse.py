@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime, timedelta, timezone
+from email.utils import getaddresses
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from parsers import Address, ParseLimitExceeded, parse
+from parsers.addresses import _SIMPLE, simple_pair
 from parsers.body import Walker
 
 REPLIES = Path(__file__).parent / "data" / "replies"
@@ -255,3 +259,20 @@ def test_a_header_the_stdlib_cannot_read_is_recovered() -> None:
     mail = parse(b"From: . <user@example.com>\nSubject: x\n\nbody\n", received_at=RECEIVED)
     assert mail.sender == Address(".", "user@example.com")
     assert mail.header("From") == ". <user@example.com>"
+
+
+_ATEXT = "abcXYZ019!#$%&'*+/=?^_`{|}~-"
+
+
+@settings(max_examples=500, deadline=None)
+@given(name=st.text(st.sampled_from(_ATEXT + " \t"), max_size=20),
+       local=st.text(st.sampled_from(_ATEXT + "."), min_size=1, max_size=12),
+       domain=st.text(st.sampled_from("ab09.-"), min_size=1, max_size=12),
+       bracketed=st.booleans(), pad=st.sampled_from(["", " ", "\t", "  "]))
+def test_simple_address_headers_read_as_the_standard_parser_reads_them(
+        name: str, local: str, domain: str, bracketed: bool, pad: str) -> None:
+    """The shortcut for ``Name <addr>`` and bare ``addr`` agrees with ``email.utils.getaddresses``."""
+    value = f"{pad}{name}{pad}<{local}@{domain}>{pad}" if bracketed else f"{pad}{local}@{domain}{pad}"
+    match = _SIMPLE.fullmatch(value)
+    assert match is not None
+    assert simple_pair(match) == getaddresses([value])[0]

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from parsers import Limits, ParseLimitExceeded, parse
+from parsers.limits import check_structure
 
 RECEIVED = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 HEAD = b"From: Eve <eve@example.com>\r\nTo: support@example.com\r\nSubject: hostile\r\n"
@@ -43,6 +44,15 @@ def limit_of(raw: bytes, limits: Limits | None = None) -> str:
 
 def test_mime_nested_1000_deep_is_refused_as_too_deep() -> None:
     assert limit_of(nested(1000)) == "mime_depth"
+
+
+def test_the_structure_check_finds_boundaries_whatever_the_case_of_the_parameter() -> None:
+    """The cheap check before parsing, not the parser's own recursion, refuses them."""
+    for raw, limit in ((nested(1000).replace(b"boundary=", b"BOUNDARY="), "mime_depth"),
+                       (many_parts(50_000).replace(b"boundary=", b"Boundary = "), "part_count")):
+        with pytest.raises(ParseLimitExceeded) as caught:
+            check_structure(raw, Limits())
+        assert caught.value.limit == limit
 
 
 def test_mime_nested_within_the_limit_parses() -> None:

@@ -120,3 +120,4 @@ def test_mutated_corpus_messages_never_crash(
         return
     screen(mail, OWN)
     (mail.text + mail.reply_text + mail.subject).encode("utf-8")
+
