@@ -110,7 +110,8 @@ def notify(session: Session, app: App, ticket: Ticket, mail: ParsedMail, kind: s
         rendered = app.templates.render("engineer_notification", {
             **context, "engineer": {"name": agent.name, "handle": agent.handle},
             "relay_as": f"{agent.name} via {app.config.gateway.name}"})
-        earlier = _earlier(session, ticket, agent)
+        # A new ticket has had no notifications yet: no need to look for them.
+        earlier = () if kind == "new-ticket" else _earlier(session, ticket, agent)
         queue(session, app.outbox_policy, Draft(
             kind=NOTIFICATION, cause_key=f"notify:{ticket.id}:{digest[:24]}:{agent.handle}",
             ticket_id=ticket.id, to=((agent.name, agent.address),), subject=rendered.subject,

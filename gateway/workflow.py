@@ -140,6 +140,9 @@ def set_priority(session: Session, app: App, ticket: Ticket, priority: str, now:
     policy = app.config.policy
     running = [c for c in clocks.clocks_of(session, ticket.id) if c.stopped_at is None]
     for c in running:
+        # Out of the ticket's collection too: start_clocks below starts what the collection lacks,
+        # and a deleted clock left in it kept the new priority's first-response clock from starting.
+        ticket.clocks.remove(c)
         session.delete(c)
     session.flush()
     clocks.start_clocks(session, policy, ticket, now)

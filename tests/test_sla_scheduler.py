@@ -16,7 +16,7 @@ from gateway.intake import Envelope, store_inbound
 from gateway.models import OutboxMessage, SlaClock, Ticket
 from gateway.processor import Processor
 from gateway.sla.scheduler import SlaScheduler
-from gateway.workflow import set_status
+from gateway.workflow import set_priority, set_status
 from tests.support import customer_mail
 
 POLICY = """
@@ -120,3 +120,21 @@ def test_pending_for_two_days_resumes_with_the_time_left(make_app: Callable[...,
     # and not exhausted (breached at once).
     assert first.deadline == datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
     assert first.breached_at is None
+
+
+def test_a_raised_priority_restarts_every_running_clock_on_its_targets(make_app: Callable[..., App],
+                                                                        clock: FakeClock) -> None:
+    """P3 -> P1 five minutes in: first response due 15 minutes after the change, updates every 30."""
+    app = _app(make_app)
+    clock.set(datetime(2026, 11, 23, 10, 0, tzinfo=UTC))
+    _open(app, 1, subject="question about invoices")
+    changed = datetime(2026, 11, 23, 10, 5, tzinfo=UTC)
+    with app.db.transaction() as s:
+        set_priority(s, app, s.get(Ticket, 1), "P1", changed, "dana")  # type: ignore[arg-type]
+    with app.db.sessions() as s:
+        deadlines = {c.name: c.deadline for c in s.scalars(select(SlaClock))}
+        ticket = s.get(Ticket, 1)
+        assert ticket is not None
+    assert deadlines == {"first_response": changed + timedelta(minutes=15),
+                         "update": changed + timedelta(minutes=30)}
+    assert ticket.next_deadline is not None and ticket.next_deadline <= changed + timedelta(minutes=15)
