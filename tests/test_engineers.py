@@ -213,6 +213,9 @@ def test_new_ticket_notifies_every_engineer_with_their_own_reply_address(desk: D
         assert "Nobody can connect since 9:00." in body
         assert "First response" in body and "due by Monday 23 November 2026 14:00 GMT" in body
         assert "#status open|pending|resolution-proposed|resolved|closed" in body
+        lines = body.splitlines()
+        assert "From:      Alice <alice@acme.example>" in lines  # a line of its own
+        assert any(line.startswith("Plan:      ") for line in lines)
         assert note["Auto-Submitted"] == "auto-generated"
         assert f"[#{number}] New ticket (P3): VPN down" == note["Subject"]
 

@@ -426,6 +426,7 @@ def test_a_rule_s_notify_tells_the_named_contact_at_once_in_business_hours(tmp_p
     assert notice["Auto-Submitted"] == "auto-generated"
     body = notice.get_content()
     assert "the rule security matched" in body and "Was there a security problem last night?" in body
+    assert "From:      Ops <ops@acme.example>" in body.splitlines()  # a line of its own
 
 
 def test_a_priority_raised_to_p1_after_hours_pages_then(tmp_path: Path) -> None:

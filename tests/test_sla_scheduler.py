@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -85,6 +87,11 @@ def test_two_schedulers_and_a_restart_emit_each_notice_once(make_app: Callable[.
     other.db.dispose()
     assert not errors
     assert _kinds(app) == {"acknowledgement": 30, "update-notice": 30}
+    with app.db.sessions() as s:
+        raw = s.scalars(select(OutboxMessage.raw).where(OutboxMessage.kind == "update-notice")).first()
+    assert raw is not None
+    body = email.message_from_bytes(raw, policy=email.policy.default).get_content().replace("\r\n", "\n")
+    assert "at the latest.\n\nYou can add information" in body  # its own paragraph
     # A restarted scheduler at the same instant finds nothing left to send.
     restarted = build_app(app.config, clock, db=Database(app.db.url, schema=app.db.schema))
     assert SlaScheduler(restarted).run_due() == 0
