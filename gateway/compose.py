@@ -135,7 +135,13 @@ def _unstructured(name: str, value: str) -> str:
     return f"{name}: " + Header(value, charset, header_name=name).encode(linesep=CRLF)
 
 
+# A Message-ID to thread to: one bracketed token, and not under RFC 2606's ``.invalid``, where
+# the parser puts the ids it makes up for mail that came without one (no client knows them).
 _MSGID = re.compile(r"^<[^<>\s]+>$")
+
+
+def _threadable(message_id: str) -> bool:
+    return bool(_MSGID.match(message_id)) and not message_id.lower().endswith(".invalid>")
 
 
 def _text_part(text: str, subtype: str) -> list[str]:
@@ -179,9 +185,9 @@ def compose(mail: OutgoingMail) -> Composed:
         head.append(_fold("Cc", [_mailbox(name, addr) for name, addr in mail.cc], ","))
     head += [_unstructured("Subject", subject), f"Date: {format_datetime(mail.date)}",
              f"Message-ID: {mail.message_id}"]
-    if mail.in_reply_to and _MSGID.match(mail.in_reply_to):
+    if mail.in_reply_to and _threadable(mail.in_reply_to):
         head.append(f"In-Reply-To: {mail.in_reply_to}")
-    refs = [v for v in mail.references if _MSGID.match(v)]
+    refs = [v for v in mail.references if _threadable(v)]
     if refs:
         head.append(_fold("References", refs, ""))
     if mail.reply_to:

@@ -84,6 +84,13 @@ def test_acknowledgement_headers_read_back() -> None:
     assert body_of(msg, "html") == "<p>Hello</p>\n"
 
 
+def test_ids_made_up_for_mail_without_one_are_not_threaded_to() -> None:
+    made_up = "<3b55442dae201274f3753fdb2f5b5d62@synthesised.invalid>"
+    msg = read(compose(mail(in_reply_to=made_up, references=(made_up, "<m1@customer.example>"))).raw)
+    assert "In-Reply-To" not in msg
+    assert msg["References"] == "<m1@customer.example>"
+
+
 def test_a_customer_subject_cannot_add_a_header() -> None:
     hostile = "Help\r\nBcc: victim@example.org\r\n\r\nInjected body"
     msg = read(compose(mail(subject=hostile, to=(("Eve\r\nBcc: x@evil.example", "user@customer.example"),))).raw)
