@@ -28,7 +28,7 @@ class Claimed:
     """The stored mail as processing needs it, and the outcome processing sets on it.
 
     Processing sets ``state`` and what explains it (``reason``, ``verdict``, ``ticket_id``,
-    ``message_id``, ``dedupe_key``); ``record_outcome`` writes them back in one UPDATE.
+    ``message_id``, ``dedupe_key``); ``record_outcomes`` writes them back with its batch.
     ``verdict`` comes in as stored: an engineer's ``approved`` lets a held mail through.
     """
 

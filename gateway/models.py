@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 
 from sqlalchemy import (
     JSON,
@@ -20,7 +20,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, make_transient_to_detached, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 
@@ -307,3 +307,14 @@ class EscalationSchedule(Base):
 def table_of(model: type[Base]) -> Table:
     """A model's table, typed as one, for the prebuilt Core statements of the hot paths."""
     return cast(Table, model.__table__)
+
+
+_Model = TypeVar("_Model", bound=Base)
+
+
+def attach_loaded(session: Session, instance: _Model) -> _Model:
+    """``instance``, whose row was just written with a Core statement, in ``session`` as if loaded
+    from it: its later changes are UPDATEs, and the unit of work never inserts it again."""
+    make_transient_to_detached(instance)
+    session.add(instance)
+    return instance

@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import CursorResult, bindparam, event, insert, select
-from sqlalchemy.orm import ORMExecuteState, Session, make_transient_to_detached
+from sqlalchemy.orm import ORMExecuteState, Session
 
-from gateway.models import Attachment, Blob, Event, Message, Participant, Ticket, table_of
+from gateway.models import Attachment, Blob, Event, Message, Participant, Ticket, attach_loaded, table_of
 from parsers import ParsedMail
 
 _INSERT_EVENT = insert(table_of(Event))
@@ -114,8 +114,7 @@ def open_ticket(session: Session, mail: ParsedMail, *, priority: str, plan: str,
     number = _new_key(conn.execute(_INSERT_TICKET, values))
     ticket = Ticket(id=number, **values)
     ticket.clocks = []  # known empty: the SLA code needs no query to learn it
-    make_transient_to_detached(ticket)
-    session.add(ticket)
+    attach_loaded(session, ticket)
     if sender:  # a new ticket has no participants yet: no need to look
         conn.execute(_INSERT_PARTICIPANT, {"ticket_id": number, "address": sender.addr.lower(),
                                            "name": sender.name, "role": "customer"})

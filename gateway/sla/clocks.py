@@ -6,10 +6,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from gateway.models import SlaClock, Ticket, table_of
+from gateway.models import SlaClock, Ticket, attach_loaded, table_of
 from gateway.policy import Policy
 from gateway.sla.calendar import BusinessCalendar
 from gateway.sla.durations import Target, deadline, format_target, parse_target
@@ -64,10 +64,7 @@ def start_clocks(session: Session, policy: Policy, ticket: Ticket, now: datetime
     if rows:
         ids = session.connection().scalars(_INSERT_CLOCKS, rows).all()
         for clock_id, values in zip(ids, rows, strict=True):
-            clock = SlaClock(id=clock_id, **values)
-            make_transient_to_detached(clock)
-            session.add(clock)
-            clocks.append(clock)
+            clocks.append(attach_loaded(session, SlaClock(id=clock_id, **values)))
         set_committed_value(ticket, "clocks", [*ticket.clocks, *clocks])
     refresh_next_deadline(session, policy, ticket)
     return clocks
