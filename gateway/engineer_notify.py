@@ -52,7 +52,7 @@ def sla_state(session: Session, app: App, ticket: Ticket) -> list[dict[str, str]
     for c in clocks.clocks_of(session, ticket.id):
         due = local_time(c.deadline, zone)
         if c.stopped_at is not None:
-            met = c.deadline is None or c.stopped_at <= c.deadline
+            met = c.breached_at is None and (c.deadline is None or c.stopped_at <= c.deadline)
             state = f"{'met' if met else 'missed'} at {local_time(c.stopped_at, zone)}"
         elif c.paused_remaining is not None:
             state = f"paused ({round(c.paused_remaining / 60)} minutes left)"

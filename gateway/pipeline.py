@@ -78,9 +78,12 @@ def _customer_reply(session: Session, app: App, row: Claimed, mail: ParsedMail, 
     ticket = session.get(Ticket, corr.ticket_id)
     assert ticket is not None
     sender = mail.sender.key if mail.sender else ""
+    # What the reply changes, it changes from when it arrived (a mail that waited in a mailbox
+    # resumes a paused clock from then), and never before the ticket's last change of status.
+    at = max(row.received_at, ticket.status_since or row.received_at)
     window = app.config.gateway.reopen_window
     if ticket.status == "closed" or (ticket.status == "resolved" and ticket.status_since is not None
-                                     and now - ticket.status_since > window):
+                                     and row.received_at - ticket.status_since > window):
         # Too late to reopen: a new ticket that links the old one.
         return _new_ticket(session, app, row, mail, now, parent=ticket)
     held = third_party_gate(session, app, row, ticket, mail, corr, now)
@@ -94,12 +97,12 @@ def _customer_reply(session: Session, app: App, row: Claimed, mail: ParsedMail, 
     notify_engineers(session, app, ticket, mail, "customer-reply", now)
     row.state, row.ticket_id = "done", ticket.id
     if ticket.status in ("resolved", "resolution-proposed", "pending"):
-        set_status(session, app, ticket, "open", now, sender or "customer")
+        set_status(session, app, ticket, "open", at, sender or "customer")
     if sender:
         info = app.config.policy.directory.lookup(sender)
-        result = app.config.rules.classify(mail, _rule_context(app, info, now, current=ticket.priority))
+        result = app.config.rules.classify(mail, _rule_context(app, info, at, current=ticket.priority))
         if result.priority < ticket.priority:  # "P1" < "P2": a reply may raise the priority, never lower it
-            set_priority(session, app, ticket, result.priority, now, "rules",
+            set_priority(session, app, ticket, result.priority, at, "rules",
                          reason="customer reply: " + ", ".join(result.matched_rules))
     log.info("%s: added to ticket #%d (via %s)", mail.message_id, ticket.id, corr.via)
     return "reply"

@@ -5,16 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
 from gateway.app import App
-from gateway.models import Ticket
+from gateway.models import Event, Ticket
 from gateway.notices import local_time, to_customer
 from gateway.sla import clocks
 from gateway.sla.durations import deadline, format_target
 from gateway.tickets import record
 
 STATUSES = ("open", "pending", "resolution-proposed", "resolved", "closed")
+# Statuses in which the work is done, or proposed as done: the clocks of the work stop.
+SETTLED = ("resolution-proposed", "resolved", "closed")
 PRIORITIES = ("P1", "P2", "P3", "P4")
 
 
@@ -76,26 +79,28 @@ def public_update(session: Session, app: App, ticket: Ticket, now: datetime, act
 def set_status(session: Session, app: App, ticket: Ticket, status: str, now: datetime, actor: str) -> None:
     if status not in STATUSES:
         raise ValueError(f"unknown status {status!r}; one of {', '.join(STATUSES)}")
-    old = ticket.status
+    old, old_since = ticket.status, ticket.status_since
     if old == status:
         return
     policy = app.config.policy
     plan = policy.plan(ticket.plan)
     ticket.status, ticket.status_since, ticket.updated_at = status, now, now
     record(session, ticket.id, "status-changed", now, actor=actor, old=old, new=status)
+    if old in SETTLED and status not in SETTLED and old_since is not None:
+        # Reopened: what settling the ticket stopped runs again (the customer says it is not solved).
+        clocks.reopen(session, policy, ticket, old_since, now)
     was_paused, paused = old in plan.pause_statuses, status in plan.pause_statuses
     if paused and not was_paused:
         clocks.pause(session, policy, ticket, now)
     elif was_paused and not paused:
         clocks.resume(session, policy, ticket, now)
-    if status in ("resolved", "closed", "resolution-proposed"):
-        for name in ("workaround", "resolution"):
+    if status in SETTLED:
+        # Waiting for the customer to confirm, or done: no more "still working on it" notices.
+        for name in ("workaround", "resolution", "update"):
             clocks.stop(session, policy, ticket, name, now, actor)
     if status in ("resolved", "closed"):
-        for name in ("first_response", "update"):
-            clocks.stop(session, policy, ticket, name, now, actor)
-    if status in ("resolved", "closed", "resolution-proposed") and ticket.priority == "P1" and old not in (
-            "resolved", "closed", "resolution-proposed"):
+        clocks.stop(session, policy, ticket, "first_response", now, actor)
+    if status in SETTLED and ticket.priority == "P1" and old not in SETTLED:
         _root_cause_followup(session, app, ticket, now)
     clocks.refresh_next_deadline(session, policy, ticket)
 
@@ -105,6 +110,9 @@ def _root_cause_followup(session: Session, app: App, ticket: Ticket, now: dateti
     plan = app.config.policy.plan(ticket.plan)
     if plan.root_cause_followup.kind == "none":
         return
+    if session.scalar(select(Event.id).where(Event.ticket_id == ticket.id, Event.kind == "root-cause-followup")
+                      .limit(1)) is not None:
+        return  # one follow-up per outage, however often its resolution is proposed
     follow = Ticket(subject=f"Root cause analysis for #{ticket.id}: {ticket.subject}", status="open",
                     priority="P3", plan=ticket.plan, organisation=ticket.organisation,
                     customer_address=ticket.customer_address, customer_name=ticket.customer_name,
@@ -146,3 +154,5 @@ def set_priority(session: Session, app: App, ticket: Ticket, priority: str, now:
         session.delete(c)
     session.flush()
     clocks.start_clocks(session, policy, ticket, now)
+    if ticket.status in policy.plan(ticket.plan).pause_statuses:
+        clocks.pause(session, policy, ticket, now)  # waiting for the customer still: the new targets wait too

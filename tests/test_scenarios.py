@@ -40,7 +40,12 @@ def test_scenario_keeps_the_promises(scenario: Path) -> None:
                     and datetime.fromisoformat(r["at"]) == at]
             if "clock" in expect:
                 hits = [r for r in hits if r["detail"].get("clock") == expect["clock"]]
-            assert hits, f"no {expect['event']} event at {at.isoformat()}:\n{shown}"
+            for key, value in expect.get("detail", {}).items():
+                hits = [r for r in hits if r["detail"].get(key) == value]
+            assert hits, f"no {expect['event']} event at {at.isoformat()} like {expect}:\n{shown}"
     counts = Counter(r["kind"] for r in rows if r["type"] == "mail" and r["state"] != "suppressed")
     for kind, n in spec.get("expect_count", {}).items():
         assert counts.get(kind, 0) == n, f"{kind}: {counts.get(kind, 0)} mails, expected {n}:\n{shown}"
+    events = Counter(r["kind"] for r in rows if r["type"] == "event")
+    for kind, n in spec.get("expect_event_count", {}).items():
+        assert events.get(kind, 0) == n, f"{kind}: {events.get(kind, 0)} events, expected {n}:\n{shown}"

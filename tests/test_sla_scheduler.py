@@ -15,7 +15,7 @@ from gateway.app import App, build_app
 from gateway.clock import FakeClock
 from gateway.db import Database
 from gateway.intake import Envelope, store_inbound
-from gateway.models import OutboxMessage, SlaClock, Ticket
+from gateway.models import Message, OutboxMessage, SlaClock, Ticket
 from gateway.processor import Processor
 from gateway.sla.scheduler import SlaScheduler
 from gateway.workflow import set_priority, set_status
@@ -145,3 +145,35 @@ def test_a_raised_priority_restarts_every_running_clock_on_its_targets(make_app:
     assert deadlines == {"first_response": changed + timedelta(minutes=15),
                          "update": changed + timedelta(minutes=30)}
     assert ticket.next_deadline is not None and ticket.next_deadline <= changed + timedelta(minutes=15)
+
+
+def test_a_reply_that_waited_in_the_mailbox_resumes_the_clock_from_its_arrival(
+        make_app: Callable[..., App], clock: FakeClock) -> None:
+    """The gateway was down while the customer's answer sat in the mailbox (IMAP keeps when it
+    arrived): the paused clock runs again from then, not from when the gateway read it."""
+    app = _app(make_app)
+    clock.set(datetime(2026, 11, 23, 10, 0, tzinfo=UTC))   # Monday 10:00 London: P3, 4 business hours
+    _open(app, 1, subject="question about invoices")
+    clock.set(datetime(2026, 11, 23, 11, 0, tzinfo=UTC))   # one business hour used, three left
+    with app.db.transaction() as s:
+        set_status(s, app, s.get(Ticket, 1), "pending", clock.now(), "dana")  # type: ignore[arg-type]
+    arrived = datetime(2026, 11, 25, 11, 0, tzinfo=UTC)    # Wednesday 11:00 the answer arrives ...
+    clock.set(datetime(2026, 11, 25, 14, 0, tzinfo=UTC))   # ... and is read at 14:00
+    reply = customer_mail("c0@customer.example", "Re: question about invoices", "here it is",
+                          extra={"In-Reply-To": _first_message_id(app)})
+    store_inbound(app.db, reply, source="imap", envelope=Envelope(None, ()), received_at=clock.now(),
+                  source_key="imap:support:1:7", arrived_at=arrived)
+    assert Processor(app).drain() == {"reply": 1}
+    with app.db.sessions() as s:
+        first = s.scalars(select(SlaClock).where(SlaClock.name == "first_response")).one()
+        ticket = s.get(Ticket, 1)
+        assert ticket is not None
+    assert ticket.status == "open" and ticket.status_since == arrived
+    assert first.deadline == datetime(2026, 11, 25, 14, 0, tzinfo=UTC)  # 11:00 + the three hours left
+
+
+def _first_message_id(app: App) -> str:
+    with app.db.sessions() as s:
+        mid = s.scalar(select(Message.message_id).where(Message.direction == "in").order_by(Message.id).limit(1))
+    assert mid is not None
+    return mid

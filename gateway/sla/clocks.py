@@ -110,7 +110,8 @@ def stop(session: Session, policy: Policy, ticket: Ticket, name: str, now: datet
     if c is None or c.stopped_at is not None:
         return
     c.stopped_at = now
-    met = c.deadline is None or now <= c.deadline
+    # A clock that breached stays missed, whatever a pause did to its deadline since.
+    met = c.breached_at is None and (c.deadline is None or now <= c.deadline)
     record(session, ticket.id, "sla-clock-stopped", now, actor=actor, clock=name, met=met,
            deadline=c.deadline.isoformat() if c.deadline else None)
     refresh_next_deadline(session, policy, ticket)
@@ -119,10 +120,16 @@ def stop(session: Session, policy: Policy, ticket: Ticket, name: str, now: datet
 def rearm_update(session: Session, policy: Policy, ticket: Ticket, start: datetime) -> None:
     """A public update happened at ``start``: the next one is due update_every later."""
     c = clock(session, ticket.id, "update")
-    if c is None or c.stopped_at is not None or c.paused_remaining is not None:
+    if c is None or c.stopped_at is not None:
         return
     target = parse_target(c.target)
     calendar = policy.calendar(c.calendar)
+    if c.paused_remaining is not None:
+        # Paused (waiting for the customer): the update just given counts, so a whole interval
+        # is left for when the clock runs again.
+        c.paused_remaining = _remaining(calendar, target, start, deadline(target, start, calendar))
+        c.paused_warn_remaining, c.warned_at, c.reminded_at = None, None, None
+        return
     c.started_at = start
     c.deadline = deadline(target, start, calendar)
     c.warn_at, c.warned_at, c.reminded_at = None, None, None
@@ -170,6 +177,27 @@ def resume(session: Session, policy: Policy, ticket: Ticket, now: datetime) -> N
         c.paused_remaining = c.paused_warn_remaining = None
         record(session, ticket.id, "sla-clock-resumed", now, clock=c.name,
                deadline=c.deadline.isoformat() if c.deadline else None)
+    refresh_next_deadline(session, policy, ticket)
+
+
+def reopen(session: Session, policy: Policy, ticket: Ticket, settled_at: datetime, now: datetime) -> None:
+    """The ticket, settled at ``settled_at`` (resolution proposed, resolved or closed), is open
+    again: the update clock starts afresh, and workaround and resolution go on with the time
+    they had left when the ticket was settled (the time it spent settled does not count)."""
+    for c in clocks_of(session, ticket.id):
+        if c.stopped_at != settled_at or c.name not in ("update", "workaround", "resolution"):
+            continue
+        target, calendar = parse_target(c.target), policy.calendar(c.calendar)
+        if c.name == "update":
+            c.started_at, c.deadline = now, deadline(target, now, calendar)
+            c.warn_at = c.warned_at = c.reminded_at = None
+        else:
+            c.deadline = _resume_at(calendar, target, now, _remaining(calendar, target, settled_at, c.deadline))
+            c.warn_at = None if c.warned_at else _resume_at(
+                calendar, target, now, _remaining(calendar, target, settled_at, c.warn_at))
+        c.stopped_at = None
+        record(session, ticket.id, "sla-clock-resumed", now, clock=c.name,
+               deadline=c.deadline.isoformat() if c.deadline else None, reason="reopened")
     refresh_next_deadline(session, policy, ticket)
 
 
