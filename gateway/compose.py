@@ -82,6 +82,7 @@ def _mime_type(content_type: str) -> tuple[str, str]:
     return found[1], found[2]
 
 
+_QUOTED_STRING = re.compile(r'"(?:[^"\\]|\\.)*"\Z')
 _LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
 _DOMAIN = re.compile(rf"^(?:{_LABEL}\.)*{_LABEL}$|^\[[0-9A-Fa-f:.]+\]$")
 
@@ -94,6 +95,7 @@ def _addr_spec(addr: str) -> str:
     local, _, domain = addr.rpartition("@")
     if not local or not local.isascii() or _CONTROL.search(local) or ("=?" in local and "?=" in local):
         raise ValueError(f"not a deliverable address: {addr!r}")
+    quoted = _QUOTED_STRING.match(local) is not None  # "john doe"@...: a local part of its own
     if not domain.isascii():
         try:
             domain = domain.encode("idna").decode("ascii")
@@ -101,7 +103,7 @@ def _addr_spec(addr: str) -> str:
             raise ValueError(f"not a deliverable address: {addr!r}") from exc
     if not _DOMAIN.match(domain):
         raise ValueError(f"not a deliverable address: {addr!r}")
-    return Address(username=local, domain=domain).addr_spec
+    return f"{local}@{domain}" if quoted else Address(username=local, domain=domain).addr_spec
 
 
 def _mailbox(name: str, addr: str) -> str:
@@ -135,9 +137,10 @@ def _unstructured(name: str, value: str) -> str:
     return f"{name}: " + Header(value, charset, header_name=name).encode(linesep=CRLF)
 
 
-# A Message-ID to thread to: one bracketed token, and not under RFC 2606's ``.invalid``, where
-# the parser puts the ids it makes up for mail that came without one (no client knows them).
-_MSGID = re.compile(r"^<[^<>\s]+>$")
+# A Message-ID to thread to: one bracketed token of printable ASCII (an id in UTF-8, which only
+# SMTPUTF8 mail may carry, is left out rather than the whole mail), and not under RFC 2606's
+# ``.invalid``, where the parser puts the ids it makes up for mail that came without one.
+_MSGID = re.compile(r"^<[!-;=?-~]+>$")
 
 
 def _threadable(message_id: str) -> bool:

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm import Session
 
 from gateway.app import App
@@ -28,13 +28,16 @@ from rules import Classification, RuleContext
 log = logging.getLogger("gateway.process")
 
 HARD_BOUNCES_BEFORE_UNDELIVERABLE = 3
-DONE_STATES = ("done", "screened", "held", "rejected", "duplicate")
+# The states of a mail that another copy of it is a duplicate of: not "duplicate" itself (a copy
+# of a held mail must not make the held one, once approved, a duplicate of its own copy).
+ORIGINAL_STATES = ("done", "screened", "held", "rejected")
 
 
 _INBOUND = table_of(InboundMessage)
 _EARLIER_COPY = select(_INBOUND.c.id).where(
     _INBOUND.c.dedupe_key == bindparam("key"), _INBOUND.c.id != bindparam("row_id"),
-    _INBOUND.c.state.in_(DONE_STATES)).limit(1)
+    _INBOUND.c.state.in_(ORIGINAL_STATES)).limit(1)
+_LOCK_COPIES = text("SELECT pg_advisory_xact_lock(:key)")
 
 
 def dedupe_key(mail: ParsedMail) -> str:
@@ -50,7 +53,12 @@ def process_inbound(session: Session, app: App, row: Claimed, now: datetime, *,
     """
     mail = parse(row.raw, received_at=row.received_at, limits=app.limits)
     key = dedupe_key(mail)
-    earlier = (unwritten or {}).get(key) or session.connection().scalar(_EARLIER_COPY, {"key": key, "row_id": row.id})
+    conn = session.connection()
+    if not app.db.is_sqlite:
+        # Two workers holding two copies of one mail must not both open a ticket: the second
+        # waits here until the first commits, then finds its copy. (SQLite has one writer.)
+        conn.execute(_LOCK_COPIES, {"key": int.from_bytes(bytes.fromhex(key[:16]), "big", signed=True)})
+    earlier = (unwritten or {}).get(key) or conn.scalar(_EARLIER_COPY, {"key": key, "row_id": row.id})
     row.message_id, row.dedupe_key = mail.message_id[:998], key
     if earlier is not None:
         row.state, row.reason = "duplicate", f"same Message-ID and body as inbound {earlier}"

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from gateway.app import App
 from gateway.claimed import Claimed, claim, record_outcomes
-from gateway.pipeline import DONE_STATES, process_inbound
+from gateway.pipeline import ORIGINAL_STATES, process_inbound
 from gateway.tickets import discard_events, record, write_events
 from parsers import ParseLimitExceeded
 
@@ -100,7 +100,7 @@ class Processor:
                             raise
                         raise _MailFailed from exc
                     done.append((row, now))
-                    if row.dedupe_key and row.state in DONE_STATES:
+                    if row.dedupe_key and row.state in ORIGINAL_STATES:
                         unwritten.setdefault(row.dedupe_key, row.id)
                 outcomes.append(outcome)
             if not isolate:
@@ -117,6 +117,7 @@ class Processor:
         return outcomes
 
     def _isolated(self, session: Session, row: Claimed, now: datetime) -> str:
+        write_events(session)  # the mails before this one keep theirs, should this one fail
         try:
             with session.begin_nested():
                 outcome = process_inbound(session, self.app, row, now)

@@ -60,10 +60,9 @@ def relay(session: Session, app: App, ticket: Ticket, agent: Agent, text: str, *
     rendered = app.templates.render("engineer_reply", {
         **base_context(app, ticket), "reply": text, "engineer": {"name": agent.name, "handle": agent.handle}})
     token = reply_token.make_token(app.secret, ticket.id)
-    queue(session, app.outbox_policy, Draft(
+    return queue(session, app.outbox_policy, Draft(
         kind="relay", cause_key=cause, ticket_id=ticket.id, to=(people[0],), cc=tuple(people[1:]),
         subject=rendered.subject, text=rendered.text, in_reply_to=in_reply_to, references=refs,
         reply_to=reply_token.reply_address(app.config.gateway.support_address, ticket.id, token),
         from_name=f"{agent.name} via {app.config.gateway.name}", auto_submitted=None,
-        attachments=attachments), now)
-    return True
+        attachments=attachments), now) is not None

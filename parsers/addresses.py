@@ -10,6 +10,7 @@ from parsers.mail import Address
 
 # An address is one token: no whitespace, no controls, no angle brackets (RFC 5322 3.4.1).
 _ADDR_JUNK = re.compile(r"[\s<>\x00-\x1f\x7f]+")
+_QUOTED_JUNK = re.compile(r"[<>\x00-\x1f\x7f]+")
 _MAX_ADDRESSES = 1000
 # The shapes nearly every header has, ``Name <local@domain>`` and a bare ``local@domain``, with
 # no quote, comma, comment or other special the full parser would read differently. They are
@@ -43,11 +44,20 @@ def parse_addresses(
         return ()
     found: list[Address] = []
     for name, addr in pairs[:_MAX_ADDRESSES]:
-        clean = _ADDR_JUNK.sub("", addr).strip(".,;:")[:_MAX_LEN]
+        clean = _clean(addr)[:_MAX_LEN]
         if not clean:
             continue
         found.append(Address(name=one_line(decode_words(name, defects))[:_MAX_LEN], addr=clean))
     return tuple(found)
+
+
+def _clean(addr: str) -> str:
+    """The address without junk around or inside it; a quoted local part keeps its spaces
+    (``"john doe"@example.com`` is a mailbox of its own, not ``johndoe``)."""
+    local, at, domain = addr.rpartition("@")
+    if at and len(local) >= 2 and local.lstrip()[:1] == '"' and local.rstrip()[-1:] == '"':
+        return _QUOTED_JUNK.sub("", local.strip()) + "@" + _ADDR_JUNK.sub("", domain).strip(".,;:")
+    return _ADDR_JUNK.sub("", addr).strip(".,;:")
 
 
 def simple_pair(match: re.Match[str]) -> tuple[str, str]:

@@ -84,6 +84,12 @@ def test_acknowledgement_headers_read_back() -> None:
     assert body_of(msg, "html") == "<p>Hello</p>\n"
 
 
+def test_an_id_in_utf8_is_left_out_not_the_whole_mail() -> None:
+    msg = read(compose(mail(in_reply_to="<café@customer.example>",
+                            references=("<café@customer.example>", "<m1@customer.example>"))).raw)
+    assert "In-Reply-To" not in msg and msg["References"] == "<m1@customer.example>"
+
+
 def test_ids_made_up_for_mail_without_one_are_not_threaded_to() -> None:
     made_up = "<3b55442dae201274f3753fdb2f5b5d62@synthesised.invalid>"
     msg = read(compose(mail(in_reply_to=made_up, references=(made_up, "<m1@customer.example>"))).raw)

@@ -5,21 +5,24 @@ from __future__ import annotations
 import email
 import email.policy
 import random
+import threading
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import Connection, func, select, text
 
-from gateway import reply_token
-from gateway.app import App
+from gateway import processor, reply_token
+from gateway.app import App, build_app
+from gateway.claimed import Claimed
 from gateway.clock import FakeClock
+from gateway.config import load_config
 from gateway.errors import StorageError
 from gateway.intake import Envelope, store_inbound
 from gateway.models import Event, InboundMessage, OutboxMessage, Ticket
 from gateway.outbox import Draft, queue
 from gateway.processor import Processor
-from tests.support import customer_mail, install_failing_trigger, install_refusing_trigger
+from tests.support import customer_mail, install_failing_trigger, install_refusing_trigger, wait_for
 
 ENV = Envelope(mail_from="alice@customer.example", rcpt_to=("support@example.com",))
 
@@ -334,3 +337,105 @@ def test_on_postgresql_mail_bytes_are_compressed_with_lz4(make_app: Callable[...
             "WHERE attrelid::regclass::text IN ('inbound_messages', 'outbox', 'blobs') "
             "AND attname IN ('raw', 'data')")).all())
     assert methods == {"inbound_messages.raw": "l", "outbox.raw": "l", "blobs.data": "l"}
+
+
+def test_a_held_mail_delivered_twice_opens_its_ticket_when_approved(make_app: Callable[..., App]) -> None:
+    """The second copy is a duplicate of the held one; approving the held one must not make it a
+    duplicate of its own copy in turn."""
+    base = make_app()
+    app = build_app(load_config(None, text=f"""
+[gateway]
+support_address = "support@example.com"
+data_dir = "{base.config.gateway.data_dir}"
+unknown_senders = "hold"
+[outbound]
+transport = "directory"
+directory = "{base.config.gateway.data_dir / 'outbox'}"
+"""), base.clock, db=base.db)
+    raw = customer_mail("stranger@unknown.example", "Please help", "My server is down",
+                        message_id="<s1@unknown.example>")
+    first = _store(app, raw)
+    _store(app, raw, Envelope("bounces@relay.example", ("support@example.com",)))
+    assert Processor(app).drain() == {"held": 1, "duplicate": 1}
+    with app.db.transaction() as s:  # what `helpdesk held approve` does
+        row = s.get(InboundMessage, first)
+        assert row is not None
+        row.state, row.verdict = "pending", "approved"
+    assert Processor(app).drain() == {"ticket": 1}
+    assert [o.kind for o in _outbox(app)] == ["acknowledgement"]
+
+
+def test_each_quarantined_mail_of_a_batch_keeps_its_event(make_app: Callable[..., App]) -> None:
+    app = make_app()
+    junk = "".join(f"X-Junk-{i}: x\r\n" for i in range(2100))  # past the 2,000 header fields limit
+    _store(app, customer_mail("alice@customer.example", "ok 1", "fine"))
+    bad = [_store(app, (junk + f"Subject: bad {n}\r\n").encode() + customer_mail("alice@customer.example",
+                                                                                 f"bad {n}", "x"))
+           for n in (1, 2)]
+    _store(app, customer_mail("alice@customer.example", "ok 2", "fine"))
+    assert Processor(app).drain() == {"ticket": 2, "quarantined": 2}
+    with app.db.sessions() as s:
+        quarantined = sorted(e.inbound_id for e in s.scalars(select(Event).where(Event.kind == "quarantined")))
+    assert quarantined == bad
+
+
+@pytest.mark.parametrize("database", ["postgres"], indirect=True)
+def test_two_workers_with_two_copies_of_one_mail_open_one_ticket(make_app: Callable[..., App],
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Worker A has opened the ticket for copy 1 but not committed when worker B takes copy 2: B
+    waits for A's commit and finds the copy, instead of opening a second ticket."""
+    app = make_app()
+    raw = customer_mail("alice@customer.example", "VPN down", "It is down", message_id="<vpn1@customer.example>")
+    _store(app, raw)
+    _store(app, raw, Envelope("bounces@relay.example", ("support@example.com",)))
+    holding, release = threading.Event(), threading.Event()
+    real = processor.record_outcomes
+
+    def held_before_commit(conn: Connection, done: list[tuple[Claimed, datetime]]) -> None:
+        if threading.current_thread().name == "A":
+            holding.set()
+            release.wait(30)
+        real(conn, done)
+
+    monkeypatch.setattr(processor, "record_outcomes", held_before_commit)
+    outcomes: dict[str, list[str]] = {}
+    a = threading.Thread(target=lambda: outcomes.setdefault("A", Processor(app).process_batch(1)), name="A")
+    b = threading.Thread(target=lambda: outcomes.setdefault("B", Processor(app).process_batch(20)), name="B")
+    a.start()
+    try:
+        assert holding.wait(30)
+        b.start()
+        with app.db.engine.connect() as conn:
+            wait_for(lambda: conn.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                                               "AND NOT granted")).scalar(), what="worker B waiting for A's copy")
+    finally:
+        release.set()
+        a.join(30)
+        if b.is_alive() or b.ident is not None:
+            b.join(30)
+    assert outcomes == {"A": ["ticket"], "B": ["duplicate"]}
+    assert _count(app, Ticket) == 1 and len(_outbox(app)) == 1
+
+
+def test_a_mail_with_an_international_message_id_is_acknowledged(make_app: Callable[..., App]) -> None:
+    """RFC 6532 allows UTF-8 in a Message-ID; our answer cannot carry it without SMTPUTF8, so it
+    goes without that id in its threading headers (and the reply token still threads the reply)."""
+    app = make_app()
+    _store(app, "From: alice@customer.example\r\nTo: support@example.com\r\nSubject: Réseau en panne\r\n"
+                "Message-ID: <café-1@customer.example>\r\nMIME-Version: 1.0\r\n"
+                "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+                "Plus rien ne marche.\r\n".encode())
+    assert Processor(app).drain() == {"ticket": 1}
+    [ack] = _outbox(app)
+    msg = email.message_from_bytes(ack.raw, policy=email.policy.default)
+    assert msg["Subject"] == "[#1] Réseau en panne" and "In-Reply-To" not in msg
+
+
+def test_a_quoted_local_part_is_answered_at_that_mailbox(make_app: Callable[..., App]) -> None:
+    app = make_app()
+    _store(app, customer_mail('"john doe"@customer.example', "Printer", "help"))
+    assert Processor(app).drain() == {"ticket": 1}
+    [ack] = _outbox(app)
+    assert ack.rcpt_to == ['"john doe"@customer.example']
+    msg = email.message_from_bytes(ack.raw, policy=email.policy.default)
+    assert msg["To"].addresses[0].addr_spec == '"john doe"@customer.example'
