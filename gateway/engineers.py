@@ -147,15 +147,17 @@ def handle_staff_mail(session: Session, app: App, row: Claimed, mail: ParsedMail
 def _relayable(app: App, mail: ParsedMail) -> tuple[tuple[OutAttachment, ...], list[tuple[str, str]]]:
     """The engineer's files that go to the customer, and those kept back with the reason.
 
-    Inline parts (signature logos, images of the HTML body) stay behind with the HTML: the
-    customer gets the text. A file the ticket would refuse (blocked type, over the size
-    limit) is not sent either.
+    Parts the HTML body shows (signature logos, pasted images: inline, with a Content-ID for the
+    HTML to refer to) stay behind with the HTML: the customer gets the text. A file a mail
+    client merely marks inline (Apple Mail does, a PDF in a plain-text mail say) is a file. A
+    file the ticket would refuse (blocked type, over the size limit) is not sent either.
     """
     files: list[OutAttachment] = []
     kept_back: list[tuple[str, str]] = []
     processing = app.config.processing
     for part in mail.attachments:
-        why = "inline in the HTML body" if part.inline else attachment_refusal(
+        of_the_html = part.inline and bool(part.content_id) and mail.html is not None
+        why = "inline in the HTML body" if of_the_html else attachment_refusal(
             part.filename, part.content_type, part.size, processing.blocked_attachment_types,
             processing.attachment_max_size)
         if why is None and not part.data:

@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm import Session
 
+from gateway.agent_auth import agent_by_address
 from gateway.app import App
 from gateway.claimed import Claimed
 from gateway.contact_replies import contact_reply, handle_contact_reply
@@ -71,9 +72,13 @@ def process_inbound(session: Session, app: App, row: Claimed, now: datetime, *,
                      secret=app.secret)
     if verdict.kind != "clean":
         return _screened(session, app, row, mail, verdict, corr, now)
+    # An escalation contact who is not an engineer (the on-call person, a manager) answering
+    # their own escalation mail: before the engineers' check, which would hold them as unproven.
+    contact = contact_reply(app, mail, envelope_rcpts)
+    if contact is not None and agent_by_address(app.config.staff, contact.contact.address) is None:
+        return handle_contact_reply(session, app, row, mail, contact, now)
     if is_staff_mail(app, mail, corr):
         return handle_staff_mail(session, app, row, mail, corr, now)
-    contact = contact_reply(app, mail, envelope_rcpts)
     if contact is not None:
         return handle_contact_reply(session, app, row, mail, contact, now)
     if corr.ticket_id is not None:
@@ -143,9 +148,12 @@ def _new_ticket(session: Session, app: App, row: Claimed, mail: ParsedMail, now:
     policy = info.policy if row.verdict != "approved" else "accept"
     if policy != "accept":
         return _refuse(session, app, row, mail, info, policy, now)
+    # The ticket exists from when its mail arrived: "after hours" and every promise are judged
+    # on that instant, not on when a backlog let the gateway read it.
     ticket = open_ticket(session, mail, priority=result.priority, plan=info.plan,
                          organisation=info.organisation.name if info.organisation else None,
-                         verified=info.verified, now=now, timezone=info.timezone.key, tags=list(result.tags),
+                         verified=info.verified, now=row.received_at, timezone=info.timezone.key,
+                         tags=list(result.tags),
                          route_group=result.route, parent_id=parent.id if parent else None,
                          status_since=row.received_at)
     add_message(session, ticket, mail, inbound_id=row.id, kind="customer", now=now,

@@ -402,6 +402,19 @@ def test_the_engineers_files_reach_the_customer_and_those_kept_back_are_recorded
     assert kept["files"] == ["fix.exe"] and kept["reasons"] == ["blocked type .exe"]
 
 
+def test_a_file_a_mail_client_marks_inline_is_still_a_file(desk: Desk) -> None:
+    """Apple Mail sends attached files inline; only images the HTML body shows stay behind."""
+    number, _ = desk.open()
+    msg = email.message_from_bytes(engineer_mail("dana@example.com", desk.token_for(number, "dana@example.com"),
+                                                 "The corrected export is attached."), policy=email.policy.default)
+    assert isinstance(msg, EmailMessage)
+    msg.add_attachment(b"%PDF-1.4 export", maintype="application", subtype="pdf", filename="export.pdf",
+                       disposition="inline")
+    assert desk.deliver(msg.as_bytes()) == "engineer"
+    (relayed,) = desk.outbox("relay")
+    assert [part.get_filename() for part in relayed.iter_attachments()] == ["export.pdf"]
+
+
 def test_engineer_mail_without_a_ticket_is_refused(desk: Desk) -> None:
     assert desk.deliver(engineer_mail("dana@example.com", SUPPORT, "Hi all", subject="lunch?", top=DKIM_PASS)) \
         == "held"

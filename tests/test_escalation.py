@@ -6,7 +6,7 @@ import email
 import email.policy
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -177,9 +177,9 @@ then = { notify = ["sam"] }
 class Desk:
     """One gateway process on a fake clock: processor and SLA scheduler, no network."""
 
-    def __init__(self, db: Path | Database, start: datetime, data_dir: Path) -> None:
+    def __init__(self, db: Path | Database, start: datetime, data_dir: Path, extra: str = "") -> None:
         database = db if isinstance(db, Database) else Database(f"sqlite:///{db}")
-        loaded = load_config(None, text=CONFIG)
+        loaded = load_config(None, text=CONFIG + extra)
         loaded = replace(loaded, database=DatabaseSettings(url=database.url),
                          gateway=replace(loaded.gateway, data_dir=data_dir))
         self.clock = FakeClock(start)
@@ -329,7 +329,22 @@ def test_an_ack_reply_acknowledges_the_tier_of_the_mail_it_answers(desk: Desk) -
         ("02:30", PAGE, "alice@example.com")])
 
 
-def test_the_on_call_contact_stops_the_pages_by_replying_ack_from_their_phone(desk: Desk) -> None:
+ENGINEERS = """
+[agents]
+trusted_authserv_ids = ["mx.example.com"]
+
+[[agents.engineers]]
+handle = "dana"
+name = "Dana Scully"
+address = "dana@example.com"
+"""
+
+
+@pytest.mark.parametrize("engineers", ["", ENGINEERS], ids=["no engineers", "with engineers"])
+def test_the_on_call_contact_stops_the_pages_by_replying_ack_from_their_phone(tmp_path: Path, engineers: str) -> None:
+    """The on-call person is a contact, not an engineer: their #ack counts whether or not the
+    desk has engineers working tickets in the thread."""
+    desk = Desk(tmp_path / "desk.sqlite3", SUNDAY_2AM, tmp_path, engineers)
     desk.mail("Ops <ops@acme.example>", "Site down", "Everything is down.")
     desk.advance(at("02:16"))
     page = desk.message(PAGE, "alice@example.com", 1)  # the 02:15 page
@@ -564,3 +579,68 @@ def test_a_ticket_due_for_a_fresh_look_is_settled_by_the_next_wake_up(desk: Desk
     assert stale is not None and stale <= desk.clock.now()  # the clocks paused: tier instants moved
     desk.scheduler.run_due()
     assert desk.next_deadline() == at("02:15")  # only the page repeats while the clocks are paused
+
+
+def _arrive(desk: Desk, sender: str, subject: str, body: str, arrived: datetime) -> None:
+    """A mail that reached the mailbox at ``arrived`` and is read now (a backlog, a restart)."""
+    address = sender.rpartition("<")[2].rstrip(">")
+    store_inbound(desk.app.db, customer_mail(sender, subject, body), source="imap",
+                  envelope=Envelope(address, ("support@example.com",)), received_at=desk.clock.now(),
+                  source_key=f"imap:support:1:{arrived.timestamp():.0f}", arrived_at=arrived)
+    Processor(desk.app).drain()
+    desk.scheduler.run_due()
+
+
+@pytest.mark.parametrize(("subject", "body"), [("Site down", "Everything is down."),
+                                               ("Security question", "Was there a security problem?")])
+def test_mail_that_arrived_after_hours_pages_though_read_in_business_hours(tmp_path: Path, subject: str,
+                                                                        body: str) -> None:
+    """Arrived Monday 08:50 (before opening), read 09:05: critical mail, and mail a rule's notify
+    names a contact for, page the on-call (and the contact) as after-hours mail does."""
+    desk = Desk(tmp_path / "d.sqlite3", at("09:05", MONDAY_10AM), tmp_path)
+    _arrive(desk, "Ops <ops@acme.example>", subject, body, at("08:50", MONDAY_10AM))
+    pages = desk.mails(PAGE)
+    assert ("09:05", PAGE, "bob@example.com") in pages  # Monday: bob's week on call
+    assert desk.mails("rule-notification") == []
+
+
+def test_a_tier_after_another_gives_its_people_their_whole_delay_when_it_fired_late(tmp_path: Path) -> None:
+    """A P1 that arrived at 01:00 is read at 02:00: first response breached (01:20) and the
+    breach tier fires at once, at 02:00; "+30m after breach" then waits until 02:30."""
+    desk = Desk(tmp_path / "d.sqlite3", at("02:00"), tmp_path)
+    _arrive(desk, "Ops <ops@acme.example>", "Site down", "Everything is down.", at("01:00"))
+    desk.advance(at("02:40"))
+    heads = [m for m in desk.mails(ESC) if m[2] == "hana@example.com"]
+    assert heads == [("02:30", ESC, "hana@example.com")]
+
+
+def test_a_missed_update_of_an_earlier_priority_is_no_breach_of_the_new_one(tmp_path: Path) -> None:
+    """A P3 missed its update Monday 17:00; on Tuesday 10:00 it becomes P1 (updates hourly): the
+    P1 "breach update" tier waits for a P1 update to be missed (11:00)."""
+    config = CONFIG.replace('''[plans.standard.priorities.P1]
+first_response = "20m"
+resolution = "4h"
+calendar = "24x7"''', '''[plans.standard.priorities.P1]
+first_response = "20m"
+update_every = "1h"
+calendar = "24x7"''').replace('''name = "p3-update-missed"
+at = "breach update"
+notify = ["contact:hana"]
+priorities = ["P3"]''', '''name = "p1-update-missed"
+at = "breach update"
+notify = ["contact:hana"]
+priorities = ["P1"]''')
+    assert "p1-update-missed" in config and 'update_every = "1h"' in config
+    desk = Desk(tmp_path / "d.sqlite3", at("16:00", MONDAY_10AM), tmp_path)
+    desk.app = build_app(replace(load_config(None, text=config), database=desk.app.config.database,
+                                 gateway=desk.app.config.gateway), desk.clock, db=desk.app.db)
+    desk.scheduler = SlaScheduler(desk.app)
+    desk.mail("Ops <ops@globex.example>", "Export question", "The export has a typo.")
+    tuesday = datetime(2026, 11, 24, 10, 0, tzinfo=LONDON)
+    desk.advance(tuesday)
+    desk.act(lambda s, app, t, now: workflow.set_priority(s, app, t, "P1", now, "rules", "customer reply"))
+    desk.advance(tuesday + timedelta(minutes=59))
+    assert [e for e in desk.events("escalation") if e.detail["tier"] == "p1-update-missed"] == []
+    desk.advance(tuesday + timedelta(minutes=61))
+    [fired] = [e for e in desk.events("escalation") if e.detail["tier"] == "p1-update-missed"]
+    assert fired.detail["due"] == (tuesday + timedelta(hours=1)).astimezone(UTC).isoformat()

@@ -39,18 +39,20 @@ class TicketState:
     rows: dict[str, Escalation]
     since: datetime  # when the ticket got its current priority: what "after hours" is judged on
     rule_contacts: tuple[str, ...]  # the contacts a rule's ``notify`` named when the ticket opened
+    since_event: int = 0  # the event that gave the ticket its current priority (0: it opened with it)
 
     @classmethod
     def load(cls, session: Session, sla: Policy, ticket: Ticket, policy: EscalationPolicy) -> TicketState:
         rows = {r.tier: r for r in session.scalars(select(Escalation).where(
             Escalation.ticket_id == ticket.id, Escalation.policy == policy.name))}
-        changed = session.scalar(select(Event.at).where(
-            Event.ticket_id == ticket.id, Event.kind == "priority-changed").order_by(Event.id.desc()).limit(1))
+        changed = session.execute(select(Event.id, Event.at).where(
+            Event.ticket_id == ticket.id, Event.kind == "priority-changed").order_by(Event.id.desc()).limit(1)).first()
         classified = session.scalar(select(Event.detail).where(
             Event.ticket_id == ticket.id, Event.kind == "classified").order_by(Event.id).limit(1))
         notify = classified.get("notify", []) if isinstance(classified, dict) else []
         return cls(session, sla, ticket, policy, {c.name: c for c in clocks_of(session, ticket.id)}, rows,
-                   changed or ticket.created_at, tuple(str(n) for n in notify or ()))
+                   changed.at if changed else ticket.created_at, tuple(str(n) for n in notify or ()),
+                   changed.id if changed else 0)
 
     def running(self, name: str | None) -> SlaClock | None:
         """The named clock while it runs: started, not stopped, not paused."""
@@ -84,7 +86,9 @@ def trigger_instant(state: TicketState, tier: Tier) -> datetime | None:
         ref_tier = state.policy.tier(trigger.after or "")
         if ref is None or ref_tier is None or ref.acknowledged_at is not None or not holds(state, ref_tier, ref):
             return None
-        return ref.trigger_at + trigger.delay
+        # From when the previous tier's people were told: if it fired late (a backlog, a
+        # restart), they still get their whole delay to acknowledge before this one fires.
+        return max(ref.trigger_at, ref.fired_at) + trigger.delay
     c = state.running(trigger.clock)
     if c is None or c.deadline is None:
         return None
@@ -92,8 +96,11 @@ def trigger_instant(state: TicketState, tier: Tier) -> datetime | None:
         if c.name == "update":
             # The scheduler re-arms a missed update clock before escalation looks: its first miss is
             # recorded by the update notice sent in the customer's place.
+            # The first miss under the ticket's current priority: a miss of an earlier priority's
+            # update clock is no breach of this one's.
             missed = state.session.scalar(select(Event.detail).where(
-                Event.ticket_id == state.ticket.id, Event.kind == "sla-update-notice").order_by(Event.id).limit(1))
+                Event.ticket_id == state.ticket.id, Event.kind == "sla-update-notice", Event.id > state.since_event)
+                .order_by(Event.id).limit(1))
             if isinstance(missed, dict) and missed.get("deadline"):
                 return datetime.fromisoformat(str(missed["deadline"]))
         return c.deadline
