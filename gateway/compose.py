@@ -106,6 +106,11 @@ def _addr_spec(addr: str) -> str:
     return f"{local}@{domain}" if quoted else Address(username=local, domain=domain).addr_spec
 
 
+def envelope_address(addr: str) -> str:
+    """``addr`` as the relay must be given it (RCPT TO): the same ASCII form as in the header."""
+    return _addr_spec(addr)
+
+
 def _mailbox(name: str, addr: str) -> str:
     spec = _addr_spec(addr)
     name = one_line(name, 120)

@@ -13,7 +13,7 @@ from sqlalchemy import BindParameter, Select, bindparam, func, insert, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import ScalarSelect
 
-from gateway.compose import OutAttachment, OutgoingMail, compose, new_message_id
+from gateway.compose import OutAttachment, OutgoingMail, compose, envelope_address, new_message_id
 from gateway.models import AddressFlag, Message, OutboxMessage, table_of
 from gateway.tickets import record
 
@@ -176,9 +176,11 @@ def queue(session: Session, policy: OutboxPolicy, draft: Draft, now: datetime) -
     conn.execute(_INSERT_OUTBOX, {
         "ticket_id": draft.ticket_id, "cause_key": stored_cause_key(draft.cause_key), "kind": draft.kind,
         "message_id": message_id, "mail_from": policy.from_address,
-        "rcpt_to": [addr for _n, addr in draft.to + draft.cc], "raw": built.raw,
+        # As the header has them (an international domain in IDNA form): what RCPT TO can carry.
+        "rcpt_to": [envelope_address(addr) for _n, addr in draft.to + draft.cc], "raw": built.raw,
         "recipient": draft.to[0][1].lower() if draft.to else "", "state": state, "attempts": 0,
-        "next_attempt_at": now, "lease_until": None, "created_at": now, "sent_at": None, "last_error": reason})
+        "next_attempt_at": now, "lease_until": None, "lease_owner": None, "created_at": now, "sent_at": None,
+        "last_error": reason})
     if draft.ticket_id is not None:
         conn.execute(_INSERT_MESSAGE, {
             "ticket_id": draft.ticket_id, "inbound_id": None, "direction": "out", "kind": draft.kind,

@@ -71,7 +71,7 @@ async def _serve(app: App) -> int:
     processor = Processor(app)
     sender = Sender(app, make_transport(app.config.outbound), worker=socket.gethostname())
 
-    sender_worker = Worker("sender", lambda: sender.send_due() > 0, SENDER_POLL, stopping)
+    sender_worker = Worker("sender", lambda: sender.send_due(stopping.is_set) > 0, SENDER_POLL, stopping)
 
     sla = SlaDriver(app, on_work=sender_worker.wake)
 
@@ -109,8 +109,11 @@ async def _serve(app: App) -> int:
     stopping.set()
     for worker in workers:
         worker.wake.set()
+    # The sender finishes the mail on the wire (hands back the rest): a relay may take up to its
+    # timeout to answer, and a mail cut off there would go again after a restart.
+    patience = max(10.0, app.config.outbound.timeout.total_seconds() + 5)
     for worker in workers:
-        await loop.run_in_executor(None, worker.join, 10)
+        await loop.run_in_executor(None, worker.join, patience)
     await loop.run_in_executor(None, stop_imap_pollers, imap_pollers)
     app.db.dispose()
     log.info("stopped")

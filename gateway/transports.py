@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import smtplib
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -14,10 +15,26 @@ from gateway.errors import PermanentError, TemporaryError
 from gateway.tls import client_context
 
 
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """A mail the relay took, and the recipients it refused while taking it for the others:
+    for now (4xx: they are tried again) and for good (5xx), each with the relay's answer."""
+
+    later: dict[str, str] = field(default_factory=dict)
+    never: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def note(self) -> str | None:
+        parts = [f"{what}: {', '.join(f'{a} ({why})' for a, why in refused.items())}"
+                 for what, refused in (("refused for now, tried again", self.later),
+                                       ("refused for good", self.never)) if refused]
+        return "; ".join(parts) or None
+
+
 class Transport(Protocol):
-    def send(self, mail_from: str, rcpt_to: list[str], raw: bytes, message_id: str) -> str | None:
-        """Deliver, returning a note on recipients the relay refused while taking the rest,
-        or raise TemporaryError (retry later) / PermanentError (give up)."""
+    def send(self, mail_from: str, rcpt_to: list[str], raw: bytes, message_id: str) -> Delivered:
+        """Deliver, saying which recipients the relay refused while taking the rest, or raise
+        TemporaryError (retry later) / PermanentError (give up)."""
 
     def close(self) -> None:
         """Let go of any connection kept between sends (the end of a batch)."""
@@ -29,7 +46,7 @@ class DirectoryTransport:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
-    def send(self, mail_from: str, rcpt_to: list[str], raw: bytes, message_id: str) -> str | None:
+    def send(self, mail_from: str, rcpt_to: list[str], raw: bytes, message_id: str) -> Delivered:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             name = hashlib.sha256(message_id.encode("utf-8")).hexdigest()[:32] + ".eml"
@@ -42,7 +59,7 @@ class DirectoryTransport:
             tmp.replace(self.directory / name)
         except OSError as exc:
             raise TemporaryError(f"cannot write to {self.directory}: {exc.strerror}") from exc
-        return None
+        return Delivered()
 
     def close(self) -> None:
         pass
@@ -68,7 +85,7 @@ class SmtpTransport:
         self.password = os.environ.get(settings.password_env) if settings.password_env else None
         self._client: smtplib.SMTP | None = None
 
-    def send(self, mail_from: str, rcpt_to: list[str], raw: bytes, message_id: str) -> str | None:
+    def send(self, mail_from: str, rcpt_to: list[str], raw: bytes, message_id: str) -> Delivered:
         s = self.settings
         try:
             try:
@@ -98,10 +115,10 @@ class SmtpTransport:
             raise TemporaryError(f"relay answered {exc.smtp_code} {text}") from exc
         except (TimeoutError, OSError, smtplib.SMTPException) as exc:
             raise TemporaryError(f"relay {s.host}:{s.port} unreachable: {exc}") from exc
-        if refused:
-            # The others took it: the mail is sent and must not go again; the refusal is noted.
-            return f"relay refused some recipients: {refused}"
-        return None
+        # The others took it: the mail is sent and must not go again to them; those refused for
+        # now are tried again on their own.
+        return Delivered(later={a: _answer(code, msg) for a, (code, msg) in refused.items() if code < 500},
+                         never={a: _answer(code, msg) for a, (code, msg) in refused.items() if code >= 500})
 
     def _session(self) -> smtplib.SMTP:
         if self._client is not None:
@@ -143,6 +160,10 @@ class SmtpTransport:
         client, self._client = self._client, None
         if client is not None:
             client.close()
+
+
+def _answer(code: int, message: bytes | str) -> str:
+    return f"{code} {message.decode('utf-8', 'replace') if isinstance(message, bytes) else message}"[:300]
 
 
 def make_transport(settings: OutboundSettings) -> Transport:

@@ -7,6 +7,7 @@ import subprocess
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dkim
 import pytest
@@ -17,6 +18,7 @@ from gateway.clock import FakeClock
 from gateway.config import ConfigError, load_config
 from gateway.intake import Envelope, store_inbound
 from gateway.models import Event, OutboxMessage
+from gateway.outbox import Draft, queue
 from gateway.processor import Processor
 from gateway.sender import Sender, retry_delay
 from gateway.transports import make_transport
@@ -201,3 +203,92 @@ def test_a_dkim_key_that_cannot_sign_is_a_config_error(tmp_path: Path) -> None:
         with pytest.raises(ConfigError) as err:
             load_config(None, text=head + outbound)
         assert any(p.startswith(problem) for p in err.value.problems), err.value.problems
+
+
+def test_a_sender_whose_lease_ran_out_does_not_send_what_another_took_over(
+        make_app: Callable[..., App], clock: FakeClock, sink: Sink) -> None:
+    """Process A claims two mails, then stalls (a slow relay, a paused machine) past its lease;
+    process B takes them over and sends them. A, going on, must not send them again."""
+    app = _smtp_app(make_app, sink.port)
+    _queue_acks(app, 2)
+    a = Sender(app, make_transport(app.config.outbound), "host-a")
+    b = Sender(app, make_transport(app.config.outbound), "host-b")
+    claimed_by_a = a._claim(clock.now())
+    clock.advance(a.lease + timedelta(seconds=1))
+    assert b.send_due() == 2
+    for row_id in claimed_by_a:
+        a._send(row_id)
+    a.transport.close()
+    ids = [m.message["Message-ID"] for m in sink.messages]
+    assert len(ids) == 2 and len(set(ids)) == 2
+    assert _states(app) == ["sent", "sent"]
+
+
+def test_an_international_domain_is_delivered_in_its_ascii_form_and_blocks_nobody(
+        make_app: Callable[..., App], sink: Sink) -> None:
+    app = _smtp_app(make_app, sink.port)
+    raw = ("From: Jörg <joerg@bücher.example>\r\nTo: support@example.com\r\nSubject: Bestellung\r\n"
+           "Message-ID: <b1@bücher.example>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nhallo\r\n")
+    store_inbound(app.db, raw.encode(), source="t", envelope=ENV, received_at=app.clock.now())  # RFC 6532 mail
+    _queue_acks(app, 2)
+    assert Sender(app, make_transport(app.config.outbound), "w1").send_due() == 3
+    assert _states(app) == ["sent"] * 3
+    assert sorted(r for m in sink.messages for r in m.rcpt_tos) == [
+        "c0@customer.example", "c1@customer.example", "joerg@xn--bcher-kva.example"]
+
+
+def test_asked_to_stop_it_finishes_the_mail_on_the_wire_and_hands_the_rest_back(
+        make_app: Callable[..., App], sink: Sink) -> None:
+    app = _smtp_app(make_app, sink.port)
+    _queue_acks(app, 3)
+    sender = Sender(app, make_transport(app.config.outbound), "w1")
+    asked = iter([False, True, True])
+    assert sender.send_due(lambda: next(asked)) == 1
+    assert _states(app) == ["sent", "pending", "pending"]  # not "sending" until a lease runs out
+    assert sender.send_due() == 2
+    assert len(sink.messages) == 3 and len({m.message["Message-ID"] for m in sink.messages}) == 3
+
+
+def test_a_recipient_refused_for_now_gets_the_mail_later_the_others_once(
+        make_app: Callable[..., App], clock: FakeClock) -> None:
+    """The relay greylists the Cc'd colleague (451) and takes the customer: the customer gets
+    the mail once, the colleague gets the same mail on the retry."""
+    class Greylisting:
+        def __init__(self) -> None:
+            self.seen: set[str] = set()
+            self.received: list[tuple[list[str], bytes]] = []
+
+        async def handle_RCPT(self, server: object, session: object, envelope: Any, address: str,
+                              options: list[str]) -> str:
+            if address == "bob@customer.example" and address not in self.seen:
+                self.seen.add(address)
+                return "451 4.7.1 greylisted, try again later"
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
+
+        async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
+            self.received.append((list(envelope.rcpt_tos), bytes(envelope.original_content)))
+            return "250 OK"
+
+    from aiosmtpd.controller import Controller
+    handler, port = Greylisting(), free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        app = _smtp_app(make_app, port)
+        with app.db.transaction() as session:
+            queue(session, app.outbox_policy, Draft(
+                kind="unknown-sender", cause_key="greylist-test", ticket_id=None,
+                to=(("Alice", "alice@customer.example"),), cc=(("Bob", "bob@customer.example"),),
+                subject="s", text="t"), clock.now())
+        sender = Sender(app, make_transport(app.config.outbound), "w1")
+        sender.send_due()
+        assert [rcpts for rcpts, _raw in handler.received] == [["alice@customer.example"]]
+        clock.advance(timedelta(seconds=15))
+        sender.send_due()
+        assert [rcpts for rcpts, _raw in handler.received] == [["alice@customer.example"],
+                                                                ["bob@customer.example"]]
+        assert handler.received[0][1] == handler.received[1][1]  # the same mail, the same Message-ID
+        assert _states(app) == ["sent", "sent"]
+    finally:
+        controller.stop()
