@@ -51,9 +51,12 @@ class Claimed:
         self._as_stored = (self.verdict, self.ticket_id, self.message_id, self.dedupe_key)
 
     def undo(self) -> None:
-        """Forget what a failed attempt decided: the mail is as it was claimed."""
+        """Forget what a failed attempt decided: the mail is as it was claimed, but for the
+        Message-ID it was found to have (``quarantine list`` shows it)."""
+        message_id = self.message_id
         self.state, self.reason = "pending", None
         self.verdict, self.ticket_id, self.message_id, self.dedupe_key = self._as_stored
+        self.message_id = self.message_id or message_id
 
 
 def claim(conn: Connection, size: int, *, skip_locked: bool) -> list[Claimed]:

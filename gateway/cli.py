@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.clock import Clock, FileClock, SystemClock
-from gateway.config import Config, config_path, load_config
+from gateway.config import Config, config_path, load_config, runtime_problems
 from gateway.errors import ConfigError, TemporaryError
 
 EX_OK, EX_USAGE_CONFIG, EX_TEMPFAIL = 0, 2, 75
@@ -66,7 +66,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     from gateway.imap_config import imap_problems
     from gateway.templating import Templates, packaged_templates_dir
     names = sorted(p.name.removesuffix(".subject.txt") for p in packaged_templates_dir().glob("*.subject.txt"))
-    problems = Templates(config.templates_dir).check(names) + imap_problems(config)
+    problems = Templates(config.templates_dir).check(names) + imap_problems(config) + runtime_problems(config)
     if problems:
         raise ConfigError(problems)
     print(f"{config.path}: OK")
@@ -75,6 +75,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from gateway.service import run
+    problems = runtime_problems(_config(args))
+    if problems:
+        raise ConfigError(problems)
     return run(_app(args))
 
 
@@ -91,8 +94,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from gateway.intake import Envelope, store_inbound
     try:
         app = _app(args)
-    except ConfigError:
-        raise
+    except ConfigError as exc:
+        # A config being edited, or missing: the mail waits in the MTA's queue for the fix.
+        # Any other exit status (2 included) makes Postfix bounce it to the customer.
+        for problem in exc.problems:
+            print(f"helpdesk ingest: {problem}", file=sys.stderr)
+        return EX_TEMPFAIL
     except Exception as exc:  # the database is unreachable: the MTA must retry
         print(f"helpdesk ingest: cannot open the database: {exc}", file=sys.stderr)
         return EX_TEMPFAIL
@@ -220,7 +227,7 @@ def cmd_held(args: argparse.Namespace) -> int:
             row.state, row.verdict = "pending", "approved"
         else:
             row.state = "dropped"
-    print(f"inbound {args.id}: {args.action}d")
+    print(f"inbound {args.id}: {'approved' if args.action == 'approve' else 'dropped'}")
     return EX_OK
 
 
@@ -238,14 +245,44 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from gateway.explain import explain, format_explanation
+    at = _instant(args.at, "--at") if args.at else None
+    raw = _read(args.file)
     app = _app(args)
-    at = datetime.fromisoformat(args.at) if args.at else None
-    return _emit(args, explain(app, Path(args.file).read_bytes(), at=at), format_explanation)
+    return _emit(args, explain(app, raw, at=at), format_explanation)
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     from gateway.simulate import format_timeline, simulate
+    _read(args.scenario)  # a missing scenario is said so, not a traceback
     return _emit(args, simulate(Path(args.scenario), config_path(args.config)), format_timeline)
+
+
+class UsageError(Exception):
+    """What the user typed cannot be used: the message says what and how to write it."""
+
+
+def _read(name: str) -> bytes:
+    try:
+        return Path(name).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{name}: {exc.strerror}") from exc
+
+
+def _instant(text: str, flag: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise UsageError(f"{flag} {text!r}: write an instant like 2026-12-01T10:00:00+00:00") from exc
+    if value.tzinfo is None:
+        raise UsageError(f"{flag} {text!r}: give its offset, like 2026-12-01T10:00:00+00:00")
+    return value
+
+
+def _record_id(text: str) -> int:
+    """A ticket or inbound number as argparse reads it: a positive number the database can hold."""
+    if not text.isdigit() or not 0 < int(text) < 2**63:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a ticket or inbound number")
+    return int(text)
 
 
 def cmd_ticket_action(args: argparse.Namespace) -> int:
@@ -308,16 +345,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p = add("tickets", cmd_tickets, "list or show tickets")
     p.add_argument("action", choices=["list", "show"])
-    p.add_argument("id", nargs="?", type=int)
+    p.add_argument("id", nargs="?", type=_record_id)
     p.add_argument("--status")
     p.add_argument("--json", action="store_true")
     p = add("quarantine", cmd_quarantine, "list messages that could not be processed, or retry one")
     p.add_argument("action", choices=["list", "retry"])
-    p.add_argument("id", nargs="?", type=int)
+    p.add_argument("id", nargs="?", type=_record_id)
     p.add_argument("--json", action="store_true")
     p = add("held", cmd_held, "mail held for review: list, approve (open the ticket) or drop")
     p.add_argument("action", choices=["list", "approve", "drop"])
-    p.add_argument("id", nargs="?", type=int)
+    p.add_argument("id", nargs="?", type=_record_id)
     p.add_argument("--json", action="store_true")
     p = add("status", cmd_status, "queue counts and pollers' heartbeats")
     p.add_argument("--json", action="store_true")
@@ -325,16 +362,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("scenario")
     p.add_argument("--json", action="store_true")
     p = add("respond", cmd_ticket_action, "record a public response to the customer (stops first response)")
-    p.add_argument("ticket", type=int)
+    p.add_argument("ticket", type=_record_id)
     p.add_argument("--by", required=True, help="the engineer")
     p = add("set", cmd_ticket_action, "change a ticket's status or priority")
-    p.add_argument("ticket", type=int)
+    p.add_argument("ticket", type=_record_id)
     p.add_argument("--status")
     p.add_argument("--priority")
     p.add_argument("--reason")
     p.add_argument("--by", required=True, help="the engineer")
     p = add("ack", cmd_ticket_action, "acknowledge an escalation: stops its repeats")
-    p.add_argument("ticket", type=int)
+    p.add_argument("ticket", type=_record_id)
     p.add_argument("--by", required=True, help="the contact or engineer who has it")
     p = add("oncall", cmd_oncall, "who is on call now, or at --at TIME")
     p.add_argument("--at", help="an instant (ISO 8601; without an offset, in the [oncall] time zone)")
@@ -364,4 +401,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
+        return EX_USAGE_CONFIG
+    except UsageError as exc:
+        print(f"helpdesk {args.command}: {exc}", file=sys.stderr)
         return EX_USAGE_CONFIG

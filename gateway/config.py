@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import ssl
 import tomllib
 from collections.abc import Callable
@@ -12,7 +13,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from gateway.config_values import parse_address, parse_interval, parse_size
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from gateway.config_values import parse_address, parse_domain, parse_interval, parse_size
 from gateway.dkim_signing import key_problem
 from gateway.errors import ConfigError
 from gateway.escalation.settings import EscalationSettings, load_escalation
@@ -134,7 +138,7 @@ class Reader:
             return default
         try:
             return convert(table[name])
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, OverflowError) as exc:
             self.problems.append(f"{path}: {exc}{'; ' + fix if fix else ''}")
             return default
 
@@ -219,6 +223,47 @@ _OTHER_SECTIONS = {"customers", "plans", "calendars", "rules", "contacts", "esca
 _SECTIONS = {"gateway", "database", "smtp", "outbound", "processing"} | _OTHER_SECTIONS
 
 
+def database_url(value: object) -> str:
+    """A SQLAlchemy URL for SQLite or PostgreSQL."""
+    if not isinstance(value, str):
+        raise ValueError("write a URL like sqlite:///var/helpdesk.sqlite3 or postgresql+psycopg://user@host/db")
+    try:
+        backend = make_url(value).get_backend_name()
+    except ArgumentError as exc:
+        raise ValueError(f"{value!r} is not a database URL; write it like sqlite:///var/helpdesk.sqlite3 "
+                         "or postgresql+psycopg://user@host/db") from exc
+    if backend not in ("sqlite", "postgresql"):
+        raise ValueError(f"{value!r}: the gateway runs on sqlite or postgresql, not {backend}")
+    return value
+
+
+def runtime_problems(config: Config) -> list[str]:
+    """What ``run`` needs beyond a well-formed file: secrets in its environment, a data
+    directory it can write, a listener address that resolves. Commands that only read or store
+    mail (an MTA's pipe to ``ingest``, say) do not need them."""
+    problems = []
+    o = config.outbound
+    if o.password_env and o.password_env not in os.environ:
+        problems.append(f"outbound.password_env: the environment variable {o.password_env} "
+                        "is not set; export it or remove password_env")
+    data_dir = config.gateway.data_dir
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        probe = data_dir / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        problems.append(f"gateway.data_dir: {data_dir} cannot be written ({exc.strerror}); "
+                        "point data_dir at a directory the gateway's user owns")
+    if config.smtp.enabled:
+        try:
+            socket.getaddrinfo(config.smtp.host, config.smtp.port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            problems.append(f"smtp.host: {config.smtp.host} does not resolve ({exc}); "
+                            "use an address of this machine, like 127.0.0.1 or 0.0.0.0")
+    return problems
+
+
 def load_config(path: Path | None, *, text: str | None = None) -> Config:
     """Read and validate the config; raise ConfigError listing every problem found."""
     if text is None:
@@ -260,7 +305,7 @@ def _build(path: Path | None, data: dict[str, Any]) -> Config:
         secret_env=r.get(g, "gateway.secret_env", "HELPDESK_SECRET", env_name),
         data_dir=data_dir,
         message_id_domain=r.get(g, "gateway.message_id_domain",
-                                support.rpartition("@")[2] or "localhost", as_str),
+                                support.rpartition("@")[2] or "localhost", parse_domain),
         default_plan=r.get(g, "gateway.default_plan", "standard", as_str),
         reopen_window=r.get(g, "gateway.reopen_window", timedelta(days=14), parse_interval),
     )
@@ -268,7 +313,7 @@ def _build(path: Path | None, data: dict[str, Any]) -> Config:
     d = r.table(data, "database")
     r.unknown(d, "database", {"url"})
     default_url = f"sqlite:///{data_dir / 'helpdesk.sqlite3'}"
-    url = r.get(d, "database.url", default_url, as_str)
+    url = r.get(d, "database.url", default_url, database_url)
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
         rel = url.removeprefix("sqlite:///")
         if rel and rel != ":memory:":
@@ -311,9 +356,6 @@ def _build(path: Path | None, data: dict[str, Any]) -> Config:
     transport = r.get(o, "outbound.transport", "directory", one_of("smtp", "directory"))
     security = r.get(o, "outbound.security", "none", one_of("none", "starttls", "tls"))
     password_env = r.get(o, "outbound.password_env", None, env_name)
-    if password_env and password_env not in os.environ:
-        r.problems.append(f"outbound.password_env: the environment variable {password_env} "
-                          "is not set; export it or remove password_env")
     username = r.get(o, "outbound.username", None, as_str)
     if username and not password_env:
         # Without it the gateway would not log in, and a relay that wants a login refuses

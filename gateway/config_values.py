@@ -29,10 +29,20 @@ def parse_size(value: object) -> int:
     return int(number * factor)
 
 
+MAX_INTERVAL = timedelta(days=3660)  # ten years: no setting of the gateway is longer
+
+
 def parse_interval(value: object) -> timedelta:
     """``15s``, ``10m``, ``2h30m``, ``2 days``, or a number of seconds -> timedelta."""
+    seconds = _interval_seconds(value)
+    if not 0 <= seconds <= MAX_INTERVAL.total_seconds():  # also NaN: no comparison holds
+        raise ValueError(f"{value!r} is not an interval up to ten years; write it like 15s, 10m, 2h30m or 2d")
+    return timedelta(seconds=seconds)
+
+
+def _interval_seconds(value: object) -> float:
     if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
-        return timedelta(seconds=value)
+        return float(value)
     if not isinstance(value, str) or not value.strip():
         raise ValueError("write an interval like 15s, 10m, 2h or 2d")
     text = value.strip()
@@ -47,7 +57,7 @@ def parse_interval(value: object) -> timedelta:
         pos = match.end()
     if pos == 0 or text[pos:].strip():
         raise ValueError(f"{value!r} is not an interval; write it like 15s, 10m, 2h30m or 2d")
-    return timedelta(seconds=total)
+    return total
 
 
 def parse_address(value: object) -> str:
@@ -65,3 +75,14 @@ def parse_address(value: object) -> str:
     except (ValueError, IndexError) as exc:
         raise ValueError(f"{value!r} is not a valid address: {exc}") from exc
     return addr
+
+
+_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+_HOST_NAME = re.compile(rf"(?:{_LABEL}\.)*{_LABEL}\Z")
+
+
+def parse_domain(value: object) -> str:
+    """A domain name as it may stand after the @ of a Message-ID: letters, digits, hyphens, dots."""
+    if not isinstance(value, str) or not _HOST_NAME.match(value):
+        raise ValueError(f"{value!r} is not a domain name; write it like example.com")
+    return value

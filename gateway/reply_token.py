@@ -16,6 +16,9 @@ _SECRET_FILE = "reply-token.secret"
 _PLUS = re.compile(rf"^(?P<local>[^+@]+)\+(?P<ticket>\d{{1,12}})-(?P<token>[a-z2-7]{{{TOKEN_LENGTH}}})$")
 
 
+_MIN_SECRET = 32  # bytes of a kept secret: the generated one has 64 hex digits
+
+
 def load_secret(env_name: str, data_dir: Path) -> bytes:
     """The reply-token secret: from the environment variable, else kept in the data directory.
 
@@ -27,16 +30,31 @@ def load_secret(env_name: str, data_dir: Path) -> bytes:
         return value.encode("utf-8")
     path = data_dir / _SECRET_FILE
     try:
-        return path.read_bytes().strip()
+        kept = path.read_bytes().strip()
     except FileNotFoundError:
-        pass
+        kept = b""
+    if len(kept) >= _MIN_SECRET:
+        return kept
+    # None yet, or a file left empty by a crash while it was written: an empty key would make
+    # every token forgeable. A new one is written whole (to a temporary name, then renamed).
     data_dir.mkdir(parents=True, exist_ok=True)
     fresh = secrets.token_hex(32).encode("ascii")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    tmp = path.with_name(f"{_SECRET_FILE}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.write(fd, fresh)
+        os.fsync(fd)
     finally:
         os.close(fd)
+    try:
+        os.link(tmp, path)  # only if still absent: a concurrent first start keeps one secret
+    except FileExistsError:
+        if len(path.read_bytes().strip()) < _MIN_SECRET:
+            os.replace(tmp, path)
+            return fresh
+        tmp.unlink()
+        return path.read_bytes().strip()
+    tmp.unlink()
     return fresh
 
 

@@ -90,20 +90,33 @@ async def _serve(app: App) -> int:
     sla.start()
 
     server = None
+    failed = False
     executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="intake")
     if app.config.smtp.enabled:
         handler = IntakeHandler(app, executor, on_stored=processor_worker.wake.set,
                                 lmtp=app.config.smtp.lmtp)
-        server = await loop.create_server(protocol_factory(app, handler),
-                                          host=app.config.smtp.host, port=app.config.smtp.port)
+        try:
+            server = await loop.create_server(protocol_factory(app, handler),
+                                              host=app.config.smtp.host, port=app.config.smtp.port)
+        except OSError as exc:
+            log.error("cannot listen on %s:%d: %s (smtp.host, smtp.port: is another process there?)",
+                      app.config.smtp.host, app.config.smtp.port, exc.strerror or exc)
+            stop.set()
+            failed = True
         log.info("%s listener on %s:%d for %s", "LMTP" if app.config.smtp.lmtp else "SMTP",
                  app.config.smtp.host, app.config.smtp.port, ", ".join(app.support_addresses))
-    log.info("gateway running (outbound: %s)", app.config.outbound.transport)
+    if not failed:
+        log.info("gateway running (outbound: %s)", app.config.outbound.transport)
     await stop.wait()
     log.info("stopping")
     if server is not None:
         server.close()
-        await server.wait_closed()
+        try:
+            # Python 3.12 waits here for every client still connected: an idle session must
+            # not keep the gateway from stopping (nothing of theirs is stored but at DATA's end).
+            await asyncio.wait_for(server.wait_closed(), timeout=5)
+        except TimeoutError:
+            log.warning("stopping with SMTP clients still connected")
     executor.shutdown(wait=True)
     sla.shutdown()
     stopping.set()
@@ -117,4 +130,4 @@ async def _serve(app: App) -> int:
     await loop.run_in_executor(None, stop_imap_pollers, imap_pollers)
     app.db.dispose()
     log.info("stopped")
-    return 0
+    return 1 if failed else 0

@@ -48,7 +48,11 @@ def _instant(value: Any, start: datetime, key: str) -> datetime:
 
 def _mail(spec: dict[str, Any], at: datetime, index: int, base: Path) -> bytes:
     if "file" in spec:
-        return (base / str(spec["file"])).read_bytes()
+        path = base / str(spec["file"])
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise ConfigError([f"events[{index}].mail.file: {path}: {exc.strerror}"]) from exc
     msg = EmailMessage()
     msg["From"] = spec.get("from", "customer@customer.example")
     msg["To"] = spec.get("to", "support@example.com")

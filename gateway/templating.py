@@ -66,11 +66,12 @@ class Templates:
         """Problems with the named templates (missing or not compiling), for check-config."""
         problems = []
         for name in names:
-            for suffix in (".subject.txt", ".txt"):
+            for suffix in (".subject.txt", ".txt", ".html"):
                 try:
                     self._env.get_template(name + suffix)
                 except TemplateNotFound:
-                    problems.append(f"templates: {name}{suffix} not found")
+                    if suffix != ".html":  # the HTML part is optional
+                        problems.append(f"templates: {name}{suffix} not found")
                 except Exception as exc:  # a syntax error names the line
                     problems.append(f"templates: {name}{suffix}: {exc}")
         return problems

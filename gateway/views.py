@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from email.utils import parseaddr
 from typing import Any
 
 from sqlalchemy import func, select
@@ -82,10 +85,16 @@ def list_quarantine(session: Session, limit: int = 500) -> list[dict[str, Any]]:
 
 def list_held(session: Session, limit: int = 500) -> list[dict[str, Any]]:
     rows = session.execute(select(InboundMessage.id, InboundMessage.received_at, InboundMessage.message_id,
-                                  InboundMessage.mail_from, InboundMessage.reason)
+                                  InboundMessage.mail_from, InboundMessage.raw, InboundMessage.reason)
                            .where(InboundMessage.state == "held").order_by(InboundMessage.id).limit(limit))
-    return [{"id": r.id, "received_at": _iso(r.received_at), "message_id": r.message_id, "from": r.mail_from,
-             "reason": r.reason} for r in rows]
+    return [{"id": r.id, "received_at": _iso(r.received_at), "message_id": r.message_id,
+             "from": r.mail_from or _header_from(r.raw), "reason": r.reason} for r in rows]
+
+
+def _header_from(raw: bytes) -> str | None:
+    """The From address of a mail that came without an envelope sender (IMAP, a bare pipe)."""
+    value = BytesHeaderParser(policy=compat32).parsebytes(raw).get("From")
+    return parseaddr(str(value))[1] or None if value is not None else None
 
 
 def inbound_counts(session: Session) -> dict[str, int]:

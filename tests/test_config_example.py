@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -58,3 +61,82 @@ def test_check_config_exits_2_listing_each_problem(tmp_path: Path) -> None:
     assert any(line.startswith("gateway.support_address:") for line in lines)
     assert any(line.startswith("smtp.port:") for line in lines)
     assert any(line.startswith("smtp.lmtp:") for line in lines)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ('[gateway]\nsupport_address = "s@e.com"\nmessage_id_domain = "exa mple.com"',
+     "gateway.message_id_domain: 'exa mple.com' is not a domain name"),
+    ('[gateway]\nsupport_address = "s@e.com"\n[database]\nurl = "not a url"', "database.url: 'not a url'"),
+    ('[gateway]\nsupport_address = "s@e.com"\n[database]\nurl = "mysql://root@localhost/db"',
+     "database.url: 'mysql://root@localhost/db': the gateway runs on sqlite or postgresql"),
+    ('[gateway]\nsupport_address = "s@e.com"\n[processing]\npoll_interval = inf', "processing.poll_interval:"),
+    ('[gateway]\nsupport_address = "s@e.com"\n[sla]\nsweep_interval = "100000000000d"', "sla.sweep_interval:"),
+])
+def test_values_that_would_fail_later_are_refused_now(text: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(None, text=text)
+    assert any(expected in problem for problem in err.value.problems), err.value.problems
+
+
+def _helpdesk(config: Path, *args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "gateway", "-c", str(config), *args], input=stdin,
+                          capture_output=True, cwd=ROOT, timeout=60, env=dict(os.environ))
+
+
+def test_check_config_compiles_the_html_templates_and_tries_the_data_dir(tmp_path: Path) -> None:
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "acknowledgement.html").write_text("<p>{% if ticket.number %}unclosed</p>\n")
+    config = tmp_path / "c.toml"
+    config.write_text(f'[gateway]\nsupport_address = "s@example.com"\ndata_dir = "/proc/helpdesk"\n'
+                      f'[templates]\ndirectory = "{templates}"\n')
+    result = _helpdesk(config, "check-config")
+    assert result.returncode == 2
+    problems = result.stderr.decode().splitlines()
+    assert any(p.startswith("templates: acknowledgement.html:") for p in problems), problems
+    assert any(p.startswith("gateway.data_dir: /proc/helpdesk cannot be written") for p in problems), problems
+
+
+def test_ingest_with_a_config_it_cannot_load_asks_the_mta_to_retry(tmp_path: Path) -> None:
+    """Exit 2 would have Postfix bounce the customer's mail; 75 keeps it queued for the fix."""
+    half_edited = tmp_path / "c.toml"
+    half_edited.write_text('[gateway\nsupport_address = "s@example.com"\n')
+    assert _helpdesk(half_edited, "ingest", stdin=b"Subject: hi\r\n\r\nhello\r\n").returncode == 75
+    assert _helpdesk(tmp_path / "missing.toml", "ingest", stdin=b"Subject: hi\r\n\r\nhello\r\n").returncode == 75
+
+
+def test_ingest_needs_no_relay_password_in_its_environment(tmp_path: Path) -> None:
+    """A Postfix pipe runs with a bare environment: the relay's password is the sender's
+    business (`run` and `check-config` insist on it), not the pipe's."""
+    config = tmp_path / "c.toml"
+    config.write_text(f'[gateway]\nsupport_address = "s@example.com"\ndata_dir = "{tmp_path / "var"}"\n'
+                      '[outbound]\ntransport = "smtp"\nhost = "127.0.0.1"\nusername = "u"\n'
+                      'password_env = "HELPDESK_TEST_UNSET_PASSWORD"\n')
+    assert _helpdesk(config, "ingest", stdin=b"Subject: hi\r\n\r\nhello\r\n").returncode == 0
+    checked = _helpdesk(config, "check-config")
+    assert checked.returncode == 2 and b"outbound.password_env: the environment variable" in checked.stderr
+
+
+@pytest.mark.parametrize("args", [["explain", "missing.eml"], ["explain", "--at", "monday", "x.eml"],
+                                  ["simulate", "missing.toml"], ["tickets", "show", "99999999999999999999"],
+                                  ["held", "drop", "-5"]])
+def test_mistyped_commands_get_a_line_not_a_traceback(tmp_path: Path, args: list[str]) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(f'[gateway]\nsupport_address = "s@example.com"\ndata_dir = "{tmp_path / "var"}"\n')
+    (tmp_path / "x.eml").write_bytes(b"Subject: hi\r\n\r\nhello\r\n")
+    result = subprocess.run([sys.executable, "-m", "gateway", "-c", str(config), *args], capture_output=True,
+                            cwd=tmp_path, timeout=60)
+    assert result.returncode == 2
+    assert b"Traceback" not in result.stderr and result.stderr.strip(), result.stderr
+
+
+def test_a_secret_file_left_empty_by_a_crash_is_replaced_not_used(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """An empty key would make every reply token forgeable (an HMAC anyone can compute)."""
+    from gateway.reply_token import load_secret
+    monkeypatch.delenv("HELPDESK_TEST_SECRET", raising=False)
+    (tmp_path / "reply-token.secret").write_bytes(b"")
+    secret = load_secret("HELPDESK_TEST_SECRET", tmp_path)
+    assert len(secret) >= 32
+    assert (tmp_path / "reply-token.secret").read_bytes().strip() == secret
+    assert load_secret("HELPDESK_TEST_SECRET", tmp_path) == secret  # kept from then on
