@@ -8,6 +8,7 @@ from typing import Any
 from gateway.app import App
 from gateway.correlate import correlate
 from gateway.engineers import is_staff_mail
+from gateway.models import Ticket
 from gateway.pipeline import classify
 from gateway.sla.calendar import BusinessCalendar
 from gateway.sla.durations import Target, deadline, format_target
@@ -25,6 +26,13 @@ def explain(app: App, raw: bytes, *, at: datetime | None = None,
     with app.db.sessions() as session:
         corr = correlate(session, mail, rcpt_to, support_addresses=app.support_addresses,
                          secret=app.secret)
+        ticket = session.get(Ticket, corr.ticket_id) if corr.ticket_id is not None else None
+        # As processing decides: a reply to a closed ticket (or to one resolved longer ago than
+        # the reopen window) opens a follow-up ticket; to any other, it joins the ticket.
+        current = None if ticket is None or ticket.status == "closed" or (
+            ticket.status == "resolved" and ticket.status_since is not None
+            and now - ticket.status_since > app.config.gateway.reopen_window) else ticket.priority
+        follow_up = ticket is not None and current is None
         session.rollback()
     data: dict[str, Any] = {
         "parsed": {
@@ -45,31 +53,39 @@ def explain(app: App, raw: bytes, *, at: datetime | None = None,
         },
         "screening": {"verdict": verdict.kind, "reason": verdict.reason},
         "thread": {"ticket": corr.ticket_id, "via": corr.via},
-        "acknowledge": verdict.kind == "clean" and corr.ticket_id is None and mail.sender is not None,
+        "acknowledge": True,  # decided with the outcome below: a new ticket's mail is acknowledged
     }
     if mail.sender is not None:
-        info, result = classify(app, mail, now)
+        info, result = classify(app, mail, now, current=current, reply=follow_up)
+        # A reply may raise its ticket's priority, never lower it.
+        priority = min(result.priority, current) if current is not None else result.priority
         plan = app.config.policy.plan(info.plan)
-        targets = plan.targets(result.priority)
+        targets = plan.targets(priority)
         calendar = app.config.policy.calendar(targets.calendar, info.timezone.key)
         data["sender"] = {"organisation": info.organisation.name if info.organisation else None,
                           "designated_contact": info.is_contact, "plan": info.plan, "policy": info.policy,
                           "timezone": info.timezone.key}
         data["classification"] = result.as_dict()
-        data["priority"] = result.priority
+        data["priority"] = priority
         data["sla"] = {name: _due(getattr(targets, name), now, calendar)
                        for name in ("first_response", "update_every", "workaround", "resolution")}
-        data["acknowledge"] = data["acknowledge"] and info.policy == "accept"
         data["explanation"] = result.explanation()
+    policy = data.get("sender", {}).get("policy", "accept")
     if verdict.kind != "clean":
         data["outcome"] = "screened"
     elif is_staff_mail(app, mail, corr):
         # Relayed and its commands run only if the mail proves it is the engineer's.
         data["outcome"] = "engineer"
-    elif corr.ticket_id is not None:
+    elif current is not None:
         data["outcome"] = "reply"
+    elif mail.sender is None:
+        data["outcome"] = "screened"  # no usable From: nobody to open a ticket for
+    elif policy != "accept":
+        data["outcome"] = "held" if policy == "hold" else "rejected"
     else:
         data["outcome"] = "ticket"
+    if follow_up:
+        data["thread"]["follow_up_of"] = corr.ticket_id
     if data["outcome"] != "ticket":
         data["acknowledge"] = False
     return data
@@ -81,6 +97,8 @@ def _due(target: Target, now: datetime, calendar: BusinessCalendar) -> dict[str,
 
 
 def _thread(thread: dict[str, Any]) -> str:
+    if thread.get("follow_up_of"):
+        return f"new ticket following up closed ticket #{thread['follow_up_of']} (via {thread['via']})"
     return f"ticket #{thread['ticket']} via {thread['via']}" if thread["ticket"] else "new ticket"
 
 

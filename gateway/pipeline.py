@@ -112,8 +112,7 @@ def _customer_reply(session: Session, app: App, row: Claimed, mail: ParsedMail, 
     if ticket.status in ("resolved", "resolution-proposed", "pending"):
         set_status(session, app, ticket, "open", at, sender or "customer")
     if sender:
-        info = app.config.policy.directory.lookup(sender)
-        result = app.config.rules.classify(mail, _rule_context(app, info, at, current=ticket.priority))
+        _info, result = classify(app, mail, at, current=ticket.priority)
         if result.priority < ticket.priority:  # "P1" < "P2": a reply may raise the priority, never lower it
             set_priority(session, app, ticket, result.priority, at, "rules",
                          reason="customer reply: " + ", ".join(result.matched_rules))
@@ -121,20 +120,26 @@ def _customer_reply(session: Session, app: App, row: Claimed, mail: ParsedMail, 
     return "reply"
 
 
-def _rule_context(app: App, info: SenderInfo, at: datetime, *, current: str | None = None) -> RuleContext:
+def _rule_context(app: App, info: SenderInfo, at: datetime, *, current: str | None, reply: bool) -> RuleContext:
     plan = app.config.policy.plan(info.plan)
     business = app.config.policy.calendar(plan.calendar, info.timezone.key)
     return RuleContext(organisation=info.organisation.name if info.organisation else None, plan=plan.name,
                        vip=info.vip, is_contact=info.is_contact, after_hours=not business.is_open(at),
-                       declared_priority_trusted=plan.declared_priority_trusted, is_reply=current is not None,
+                       declared_priority_trusted=plan.declared_priority_trusted, is_reply=reply or current is not None,
                        current_priority=current, default_priority=plan.default_priority)
 
 
-def classify(app: App, mail: ParsedMail, at: datetime) -> tuple[SenderInfo, Classification]:
-    """The sender's directory entry and the rules' decision on a new mail."""
+def classify(app: App, mail: ParsedMail, at: datetime, *, current: str | None = None,
+             reply: bool = False) -> tuple[SenderInfo, Classification]:
+    """The sender's directory entry and the rules' decision on ``mail``.
+
+    A reply (to a ticket at priority ``current``; or, with ``reply``, to a closed one, which
+    opens a follow-up) is read on its new words alone: its subject and the history it quotes
+    were read when they were new.
+    """
     assert mail.sender is not None
     info = app.config.policy.directory.lookup(mail.sender.key)
-    return info, app.config.rules.classify(mail, _rule_context(app, info, at))
+    return info, app.config.rules.classify(mail, _rule_context(app, info, at, current=current, reply=reply))
 
 
 def _new_ticket(session: Session, app: App, row: Claimed, mail: ParsedMail, now: datetime, *,
@@ -144,7 +149,7 @@ def _new_ticket(session: Session, app: App, row: Claimed, mail: ParsedMail, now:
         row.reason = "no usable From address: nobody to open a ticket for or to answer"
         record(session, None, "screened", now, inbound_id=row.id, verdict="no-sender", reason=row.reason)
         return "screened"
-    info, result = classify(app, mail, row.received_at)
+    info, result = classify(app, mail, row.received_at, reply=parent is not None)
     policy = info.policy if row.verdict != "approved" else "accept"
     if policy != "accept":
         return _refuse(session, app, row, mail, info, policy, now)

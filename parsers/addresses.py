@@ -71,3 +71,20 @@ def first_address(
 ) -> Address | None:
     addresses = parse_addresses(values, defects, hint)
     return addresses[0] if addresses else None
+
+
+_ANGLE_ADDR = re.compile(r"<([^<>\s]+)>")
+
+
+def sender_address(values: list[str], defects: list[str], hint: str | None = None) -> Address | None:
+    """The mailbox a From header names. Written ``a@x.example <b@y.example>`` (an address as an
+    unquoted display name: malformed, and a way to pass for a@x) it is the one in angle
+    brackets, as mail clients and DMARC read it, not the first the list parser finds."""
+    found = parse_addresses(values, defects, hint)
+    if len(found) > 1:
+        bracketed = _ANGLE_ADDR.findall(" ".join(values))
+        if len(bracketed) == 1:
+            defects.append("From holds more than one address: the one in angle brackets is the sender")
+            key = bracketed[0].lower()
+            return next((a for a in found if a.addr.lower() == key), found[0])
+    return found[0] if found else None

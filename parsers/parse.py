@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.message import Message
 
-from parsers.addresses import parse_addresses
+from parsers.addresses import parse_addresses, sender_address
 from parsers.body import Walker, clean_text
 from parsers.charsets import decode_text
 from parsers.dates import mail_date
@@ -141,7 +141,8 @@ def _assemble(
     digest = hashlib.sha256(_normalised(content.text).encode("utf-8"))
     for attachment in content.attachments:
         digest.update(b"\n" + attachment.sha256.encode("ascii"))
-    sender = next(iter(addresses("From") or addresses("Sender")), None)
+    sender = sender_address(raw_values(msg, "From"), defects, hint) or \
+        sender_address(raw_values(msg, "Sender"), defects, hint)
     recipients = addresses("Reply-To"), addresses("To"), addresses("Cc")
     budget.check_time("addresses")
     return ParsedMail(

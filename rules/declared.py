@@ -31,9 +31,14 @@ for _p, _words in {
         _VALUES[_w] = _p
 _VALUE = "|".join(sorted(_VALUES, key=len, reverse=True))
 _P1_WORDS = r"urgente?|dringend|critical|kritisch|critique|cr[ií]tico|emergency|notfall|urgence|code[ \t]+red"
+# A negation, then up to three small words ("not that", "no longer", "nicht mehr", "no es"),
+# then a P1 word or a numbered severity: "isn't urgent", "not a P1", "kein Sev 1" declare nothing.
+_NEGATION_CUE = r"(?:\w+n't|not|nicht|pas|non|no|kein|keine|keinen|nada|nothing|never|n'est[ \t]+(?:pas|plus))"
+_FILLER = (r"(?:so|very|really|that|too|a|an|the|longer|more|mehr|sehr|besonders|super|es|ist|est|"
+           r"particularly|quite|yet|at|all|considered|un|une|ein|eine|einen|très|tres)")
+_NUMBERED_P1 = rf"(?:(?:{_PRIO}|{_SEV}){_LEVEL}{_SEP}(?:p|sev)?[ \t\-]?[01]|p[ \-]?[01])"
 _NEGATION = (
-    r"(?:not|nicht|pas|non|no|kein|keine|nada)[ \t]+(?:(?:so|very|really|sehr|très|tres|"
-    r"besonders|super)[ \t]+)?(?:" + _P1_WORDS + r")"
+    rf"{_NEGATION_CUE}(?:[ \t]+{_FILLER}){{0,3}}[ \t]+(?:{_P1_WORDS}|{_NUMBERED_P1})"
     r"|non[ \t-]?(?:urgent|critical|critique|urgente)"
     r"|no[ \t]+rush|keine[ \t]+eile|rien[ \t]+d'urgent|pas[ \t]+press[ée]e?"
 )

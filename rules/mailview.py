@@ -18,13 +18,13 @@ def body_for_rules(mail: ParsedMail, *, new_part_only: bool) -> str:
     """The body text the rules test.
 
     On a reply (``new_part_only``) this is the new part (``reply_text``), so quoted
-    history, which the rules already saw when it was new, does not trigger them again.
+    history, which the rules already saw when it was new, does not trigger them again; a
+    reply with no words of its own (a file, a quote) gives them nothing to read.
     On a new mail it is the whole text: a customer who opens a ticket with a forwarded
     chain or an internal discussion below is telling us about the problem in it.
     Forwarded ``message/rfc822`` parts are always included: they are attached on purpose.
     """
-    new_part = new_part_only and bool(mail.reply_text.strip())
-    parts = [mail.reply_text if new_part else mail.text]
+    parts = [mail.reply_text if new_part_only else mail.text]
     parts.extend(f.text for f in mail.forwarded if f.text)
     body = "\n\n".join(parts)
     return body[:MAX_SCAN_CHARS]

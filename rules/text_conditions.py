@@ -18,14 +18,16 @@ SCOPES = {
 }
 
 
-def _find(matcher: WordMatcher, mail: MailView, scope: tuple[str, ...]) -> tuple[str, str] | None:
-    """(word, where) of the first match, subject before body."""
+def _find(matcher: WordMatcher, mail: MailView, scope: tuple[str, ...], *,
+          negatable: bool = False) -> tuple[str, str] | None:
+    """(word, where) of the first match, subject before body; with ``negatable``, one the
+    customer does not negate."""
     if "subject" in scope:
-        hit = matcher.find(mail.subject_words, mail.subject_norm)
+        hit = matcher.find(mail.subject_words, mail.subject_norm, negatable=negatable)
         if hit is not None:
             return hit, "subject"
     if "body" in scope:
-        hit = matcher.find(mail.body_words, mail.body_norm)
+        hit = matcher.find(mail.body_words, mail.body_norm, negatable=negatable)
         if hit is not None:
             return hit, "body"
     return None
@@ -56,10 +58,10 @@ class Words(Condition):
         return self._miss
 
     def check(self, mail: MailView, ctx: RuleContext) -> bool:
-        return _find(self.matcher, mail, self._scope) is not None
+        return _find(self.matcher, mail, self._scope, negatable=True) is not None
 
     def reason(self, mail: MailView, ctx: RuleContext, held: bool) -> str:
-        hit = _find(self.matcher, mail, self._scope) if held else None
+        hit = _find(self.matcher, mail, self._scope, negatable=True) if held else None
         if hit is None:
             return self._miss
         return f"{self.key}: {hit[0]!r} in {hit[1]}"

@@ -122,6 +122,23 @@ def _compile_phrase(key: str) -> _Phrase:
     return _Phrase(first, frozenset(needs), needle, body)
 
 
+# Words that negate what follows them closely. "Can't" and "cannot" are not among them:
+# "can't log in" states the problem. Contractions are split by the tokenizer ("isn", "t").
+_NEGATORS = frozenset({
+    "not", "no", "never", "without", "isn", "aren", "wasn", "weren", "hasn", "haven", "hadn",
+    "nicht", "kein", "keine", "keinen", "keiner", "keinem", "pas", "sans", "aucun", "aucune", "sin", "nunca",
+})
+_NEGATION_REACH = 3  # words back from a hit, within its clause
+_CLAUSE_MARKS = re.compile(r"[.!?;:,()\n]")
+
+
+def negated(normalised_text: str, start: int) -> bool:
+    """Whether one of the few words before ``start``, in the same clause, negates it."""
+    before = normalised_text[max(0, start - 80):start]
+    clause = _CLAUSE_MARKS.split(before)[-1]
+    return not _NEGATORS.isdisjoint(_TOKEN.findall(clause)[-_NEGATION_REACH:])
+
+
 class WordMatcher:
     """Finds a word of a list in normalised text, on whole-word boundaries.
 
@@ -154,8 +171,18 @@ class WordMatcher:
         self._other = tuple(p for p in phrases.values() if p.first is None)
         self._firsts = frozenset(p.first for p in self._worded if p.first is not None)
 
-    def find(self, words_in_text: frozenset[str], normalised_text: str) -> str | None:
-        """The matching word as written in the rule (or the phrase as found), else None."""
+    def find(self, words_in_text: frozenset[str], normalised_text: str, *, negatable: bool = False) -> str | None:
+        """The matching word as written in the rule (or the phrase as found), else None.
+
+        ``negatable``: a word the customer negates ("not an outage", "no data loss", "kein
+        Stillstand", "ce n'est pas bloquant") does not count; only a text with a negation in
+        it pays for the look at what precedes each hit.
+        """
+        if negatable and not _NEGATORS.isdisjoint(words_in_text):
+            for start, end in sorted(self.spans(words_in_text, normalised_text)):
+                if not negated(normalised_text, start):
+                    return " ".join(normalised_text[start:end].split())
+            return None
         if not self._singles.isdisjoint(words_in_text):
             for key, word in self._single_order:
                 if key in words_in_text:

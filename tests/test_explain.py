@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -70,3 +71,52 @@ def test_explain_a_bounce_says_screened_and_no_acknowledgement(tmp_path: Path) -
     data = json.loads(_explain(tmp_path, mail, "--json").stdout)
     assert data["outcome"] == "screened" and data["screening"]["verdict"] == "bounce"
     assert data["acknowledge"] is False
+
+
+def _helpdesk(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    clock = {"HELPDESK_CLOCK_FILE": str(tmp / "clock")} if (tmp / "clock").exists() else {}
+    return subprocess.run([sys.executable, "-m", "gateway", "-c", str(tmp / "config.toml"), *args],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120, check=True,
+                          env={**os.environ, **clock})
+
+
+def test_explain_says_what_processing_then_does_with_replies(tmp_path: Path) -> None:
+    """A reply keeps the priority an engineer set (its quoted history is not read again); a
+    reply to a closed ticket opens a follow-up, read on its own words and acknowledged."""
+    (tmp_path / "config.toml").write_text(CONFIG.format(var=tmp_path / "var"), encoding="utf-8")
+    (tmp_path / "clock").write_text("2026-11-23T10:00:00+00:00")
+    first = tmp_path / "first.eml"
+    first.write_bytes(customer_mail("Alice <alice@acme.example>", "Our website is down for everyone",
+                                    "Our website is down for everyone since 9am.", message_id="<w1@acme.example>"))
+    _helpdesk(tmp_path, "ingest", str(first), "--process")
+    _helpdesk(tmp_path, "set", "1", "--priority", "P3", "--reason", "one browser's cache", "--by", "dana")
+    reply = tmp_path / "reply.eml"
+    reply.write_bytes(customer_mail("Alice <alice@acme.example>", "Re: Our website is down for everyone",
+                                    "Thanks, clearing the cache fixed it.\n\n> Our website is down for everyone.",
+                                    in_reply_to="<w1@acme.example>"))
+    told = json.loads(_helpdesk(tmp_path, "explain", str(reply), "--json").stdout)
+    assert (told["outcome"], told["priority"], told["acknowledge"]) == ("reply", "P3", False)
+    _helpdesk(tmp_path, "ingest", str(reply), "--process")
+    assert json.loads(_helpdesk(tmp_path, "tickets", "show", "1", "--json").stdout)["priority"] == "P3"
+
+    _helpdesk(tmp_path, "set", "1", "--status", "closed", "--by", "dana")
+    (tmp_path / "clock").write_text("2026-11-30T10:00:00+00:00")
+    thanks = tmp_path / "thanks.eml"
+    thanks.write_bytes(customer_mail("Alice <alice@acme.example>", "Re: Our website is down for everyone",
+                                     "Thanks for closing this. All good here.\n\n> Our website is down for everyone.",
+                                     in_reply_to="<w1@acme.example>"))
+    told = json.loads(_helpdesk(tmp_path, "explain", str(thanks), "--json").stdout)
+    assert (told["outcome"], told["acknowledge"], told["thread"]["follow_up_of"]) == ("ticket", True, 1)
+    assert told["priority"] != "P1"
+    _helpdesk(tmp_path, "ingest", str(thanks), "--process")
+    follow_up = json.loads(_helpdesk(tmp_path, "tickets", "show", "2", "--json").stdout)
+    assert follow_up["priority"] == told["priority"]
+
+
+def test_explain_says_a_stranger_is_held_where_the_directory_holds_them(tmp_path: Path) -> None:
+    config = CONFIG.replace('data_dir = "{var}"', 'data_dir = "{var}"\nunknown_senders = "hold"')
+    (tmp_path / "config.toml").write_text(config.format(var=tmp_path / "var"), encoding="utf-8")
+    mail = tmp_path / "stranger.eml"
+    mail.write_bytes(customer_mail("someone@elsewhere.example", "Question", "Hello"))
+    told = json.loads(_helpdesk(tmp_path, "explain", str(mail), "--json").stdout)
+    assert (told["outcome"], told["acknowledge"]) == ("held", False)

@@ -276,3 +276,12 @@ def test_simple_address_headers_read_as_the_standard_parser_reads_them(
     match = _SIMPLE.fullmatch(value)
     assert match is not None
     assert simple_pair(match) == getaddresses([value])[0]
+
+
+def test_an_address_written_as_the_display_name_does_not_pass_for_the_sender() -> None:
+    """``From: contact@customer.example <mallory@evil.example>``: the mailbox is the one in angle
+    brackets (what mail clients show and DMARC checks), not the would-be designated contact."""
+    mail = parse(b"From: it-support@harbourbank.example <mallory@evil.example>\r\nSubject: P1\r\n\r\nhi\r\n",
+                 received_at=RECEIVED)
+    assert mail.sender is not None and mail.sender.addr == "mallory@evil.example"
+    assert any("angle brackets" in d for d in mail.defects)

@@ -125,10 +125,27 @@ def test_words_on_a_reply_see_only_the_new_part() -> None:
     assert hit(rules, reply, ctx(is_reply=False))
 
 
-def test_reply_with_empty_new_part_falls_back_to_the_text() -> None:
+def test_a_reply_with_no_words_of_its_own_gives_the_rules_nothing_to_read() -> None:
+    """A screenshot and the quoted history: the history was read when it was new, and reading
+    it again would raise a ticket an engineer has deliberately lowered."""
     rules = one_rule(words=["outage"])
-    mail = make_mail("Re: x", "outage everywhere", reply_text="")
-    assert hit(rules, mail, ctx(is_reply=True))
+    mail = make_mail("Re: x", "> outage everywhere", reply_text="")
+    assert not hit(rules, mail, ctx(is_reply=True))
+
+
+@pytest.mark.parametrize(("text", "counts"), [
+    ("Not an outage, just a question about reports.", False),
+    ("There was no data loss, just asking.", False),
+    ("This isn't an outage.", False),
+    ("Kein Ausfall, nur eine Frage.", False),
+    ("Ce n'est pas une panne.", False),
+    ("No, it is an outage for everyone.", True),  # the clause after the comma stands
+    ("Not slow: a complete outage.", True),
+    ("We cannot work, outage since 9am.", True),
+])
+def test_a_word_the_customer_negates_does_not_count(text: str, counts: bool) -> None:
+    rules = one_rule(words=["outage", "data loss", "Ausfall", "panne"])
+    assert hit(rules, make_mail("Question", text), ctx()) is counts
 
 
 def test_forwarded_messages_are_read() -> None:

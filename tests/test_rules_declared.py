@@ -54,6 +54,18 @@ def test_declarations_in_the_subject(subject: str, priority: str) -> None:
         "step 1 of the P2P setup",
         "Help with HTTP2",
         "",
+        # The negation may stand a few words off, or be written as people write it.
+        "This isn't urgent, just a question.",
+        "It's no longer urgent.",
+        "Not that urgent.",
+        "Not too urgent",
+        "Nothing urgent, a question about reports.",
+        "Not a P1, just a question.",
+        "This is not a Sev 1.",
+        "Es ist nicht mehr dringend.",
+        "No es urgente.",
+        "Ce n'est plus urgent",
+        "kein P1",
     ],
 )
 def test_no_declaration(subject: str) -> None:
