@@ -21,6 +21,10 @@ EX_DATAERR = 65  # sysexits.h: the input was wrong; the MTA returns the mail to 
 log = logging.getLogger("gateway.cli")
 
 
+class UsageError(Exception):
+    """What the user typed cannot be used: the message says what and how to write it."""
+
+
 def _clock() -> Clock:
     """The wall clock, or the instant in ``$HELPDESK_CLOCK_FILE`` for drills and tests."""
     path = os.environ.get("HELPDESK_CLOCK_FILE")
@@ -31,10 +35,9 @@ def _config(args: argparse.Namespace) -> Config:
     return load_config(config_path(args.config))
 
 
-def _app(args: argparse.Namespace, *, upgrade: bool = True) -> Any:
+def _app(args: argparse.Namespace, *, upgrade: bool = True, config: Config | None = None) -> Any:
     from gateway.app import build_app
-    config = _config(args)
-    app = build_app(config, _clock())
+    app = build_app(config or _config(args), _clock())
     if upgrade:
         _ensure_schema(app)
     return app
@@ -75,10 +78,11 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from gateway.service import run
-    problems = runtime_problems(_config(args))
+    config = _config(args)
+    problems = runtime_problems(config)
     if problems:
         raise ConfigError(problems)
-    return run(_app(args))
+    return run(_app(args, config=config))
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -255,10 +259,6 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from gateway.simulate import format_timeline, simulate
     _read(args.scenario)  # a missing scenario is said so, not a traceback
     return _emit(args, simulate(Path(args.scenario), config_path(args.config)), format_timeline)
-
-
-class UsageError(Exception):
-    """What the user typed cannot be used: the message says what and how to write it."""
 
 
 def _read(name: str) -> bytes:
