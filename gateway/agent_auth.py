@@ -139,6 +139,13 @@ def authenticate(app: App, raw: bytes, mail: ParsedMail, envelope_rcpts: tuple[s
                         token_ticket=foreign_ticket, token_owner=foreign)
     reasons = []
     own = next((t for t in tokens if t.owner == claimed), None)
+    block = auth_results.trusted_block(mail.headers, auth.trusted_authserv_ids) if auth.trusted_authserv_ids else ()
+    forged = auth_results.refuted(block, mail.sender.domain if mail.sender else "")
+    if forged is not None:
+        # The engineer's reply address proves nothing when our own MTA says the From is forged:
+        # a customer the engineer wrote to directly has seen that address.
+        return Identity(claimed, None, None, f"{forged}: the From is forged",
+                        token_ticket=own.ticket_id if own else foreign_ticket, token_owner=claimed if own else foreign)
     if auth.reply_token:
         if own is not None:
             return Identity(claimed, claimed, PROOF_TOKEN, f"reply address issued to {claimed.handle}",
@@ -146,7 +153,6 @@ def authenticate(app: App, raw: bytes, mail: ParsedMail, envelope_rcpts: tuple[s
         reasons.append("not sent to a reply address issued to " + claimed.handle
                        + (f" (it was issued to {foreign.handle})" if foreign else ""))
     if auth.trusted_authserv_ids:
-        block = auth_results.trusted_block(mail.headers, auth.trusted_authserv_ids)
         ok, why = auth_results.verdict(block, mail.sender.domain if mail.sender else "")
         if ok:
             return Identity(claimed, claimed, PROOF_AUTH_RESULTS, why, token_owner=foreign)

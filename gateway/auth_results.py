@@ -129,6 +129,16 @@ def aligned(signing_domain: str, from_domain: str) -> bool:
     return "." in d and (f == d or f.endswith("." + d))
 
 
+def refuted(block: Sequence[AuthResults], from_domain: str) -> str | None:
+    """Why our own MTA says the From domain did not send this mail (DMARC fail, for that
+    domain), or None: evidence of forgery that no other proof can outweigh."""
+    for header in block:
+        for r in header.results:
+            if r.method == "dmarc" and r.domain("header.from") == from_domain.lower() and r.result in _NEGATIVE:
+                return f"{header.authserv_id} says dmarc={r.result} for {from_domain}"
+    return None
+
+
 def verdict(block: Sequence[AuthResults], from_domain: str) -> tuple[bool, str]:
     """Whether the block shows DKIM or DMARC pass aligned with ``from_domain``, and why (not)."""
     if not block:

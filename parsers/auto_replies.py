@@ -20,6 +20,10 @@ _AUTO_SUBJECT = re.compile(
     r"|risposta automatica|fuori sede|fuori ufficio|automatisch antwoord|afwezig"
     r"|resposta autom[áa]tica|fora do escrit[óo]rio"
     r")"
+    # ... as an automatic subject has it: the phrase, then a colon, a dash, a bracket, a date
+    # or nothing. "Out of office settings lost" or "Absence of invoices" is a customer's request.
+    r"\w*(?:\s*(?:$|[:(\[\-–—/|,!.]|\d)|\s+(?:until|till|from|to|on|re|aw|wg|fw|fwd|bis|ab|vom|du|jusqu|au|"
+    r"hasta|del|dal|al|fino|tot|van|at[ée])\b)"
 )
 _REPORT_AUTOMATIC = {"disposition-notification"}  # read receipts, RFC 8098
 

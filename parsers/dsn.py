@@ -20,6 +20,9 @@ class BounceInfo:
     original_message_ids: tuple[str, ...]
     failed_recipients: tuple[str, ...]
     permanent: bool
+    # False for a report that only says the mail was delivered, relayed or expanded: an
+    # automatic message to screen, but no failure of anything.
+    failed: bool = True
 
 
 # RFC 3464 section 2.3: per-recipient fields. Names are case-insensitive.
@@ -64,6 +67,10 @@ _BOUNCE_SUBJECT = re.compile(
     r"|(?:e-?mail )?bounce notification|unzustellbar|nicht zustellbar|non remis"
     r"|impossible de remettre|no se puede entregar|no entregado|mensaje no entregado"
     r"|notificaci[óo]n de estado de entrega)"
+    # ... as a mail server writes it: then a colon, a bracket, a dash or nothing ("Undeliverable:
+    # Re: ...", "Delivery Status Notification (Failure)"), not "Delivery failure to Gmail for ...".
+    r"\w*(?:\s*(?:$|[:(\-–—\[]|\d)|\s+(?:returning|see|for|report|mail|message|notification|notice|status"
+    r"|returned|e-?mail|nachricht|benachrichtigung)\b)"
 )
 _BOUNCE_BODY = re.compile(
     r"(?i)this is the qmail-send program|this is the mail system at host"
@@ -160,11 +167,13 @@ def bounce_info(mail: ParsedMail) -> BounceInfo:
     recipients: list[str] = []
     permanent = False
     temporary = False
+    failures = 0
     for fields in blocks:
         action = (fields.get("action", "").split() or [""])[0].lower()
         status = fields.get("status", "")
         if action in ("delivered", "relayed", "expanded"):
             continue  # RFC 3464 2.3.3: this recipient did not fail
+        failures += 1
         permanent |= action == "failed" or status.startswith("5")
         temporary |= action == "delayed" or status.startswith("4")
         value = fields.get("final-recipient", "")
@@ -179,8 +188,11 @@ def bounce_info(mail: ParsedMail) -> BounceInfo:
     if not blocks:
         if not permanent:
             permanent = not _TEMPORARY_TEXT.search(mail.subject + "\n" + mail.text[:4000])
+    elif not failures and not recipients:
+        # Every recipient block says delivered, relayed or expanded: a success report.
+        return BounceInfo(tuple(dict.fromkeys(_original_ids(mail)))[:_MAX_IDS], (), False, failed=False)
     elif not permanent and not temporary:
-        permanent = True  # a report that neither fails nor delays: treat as final
+        permanent = True  # a failure block with no action or status we know: treat as final
     unique_recipients = tuple(dict.fromkeys(r.strip(".").lower() for r in recipients))
     return BounceInfo(
         original_message_ids=tuple(dict.fromkeys(_original_ids(mail)))[:_MAX_IDS],

@@ -445,6 +445,12 @@ def test_forgeries_get_nothing(desk: Desk) -> None:
         "ticket 1's token on ticket 2": (engineer_mail("dana@example.com", dana_one_on_two, attack), dana_one_on_two),
         "engineer token from a customer": (engineer_mail("alice@acme.example", dana_one, attack), dana_one),
         "token only in the envelope, From engineer": (engineer_mail("dana@example.com", SUPPORT, attack), SUPPORT),
+        # Dana wrote to the customer directly, who thus saw her reply address; our MTA says the
+        # From is forged: her address proves nothing then.
+        "engineer's token, From forged per our MTA": (engineer_mail(
+            "dana@example.com", dana_one, attack,
+            top=f"Authentication-Results: {MX}; spf=fail smtp.mailfrom=evil.example; dkim=none; "
+                "dmarc=fail header.from=example.com\n"), dana_one),
     }
     for name, (raw, rcpt) in cases.items():
         assert desk.deliver(raw, rcpt=rcpt) == "held", name

@@ -103,6 +103,21 @@ def test_out_of_office_subjects(subject: str) -> None:
     assert result.kind == "auto-reply" and result.reason.startswith("out-of-office subject")
 
 
+@pytest.mark.parametrize(("subject", "body"), [
+    ("Absence of invoices in the customer portal", "Since Monday no invoices show up."),
+    ("Auto-reply rules not working since the upgrade", "Our auto-reply rules stopped working."),
+    ("Autoresponder keeps sending blank mails", "The autoresponder sends empty mails."),
+    ("Out of office settings lost after migration", "Where did our out-of-office settings go?"),
+    ("Absent du bureau ne fonctionne pas", "Le message d'absence ne part plus."),
+    ("Delivery failure to Gmail for all our newsletters",
+     "Our newsletters could not be delivered to Gmail addresses since Monday."),
+])
+def test_a_customer_writing_about_auto_replies_or_bounces_is_heard(subject: str, body: str) -> None:
+    """Only a machine's subject ("Out of Office: ...", "Undeliverable: ...") marks a mail
+    automatic when no header does; a customer's request about those things is a request."""
+    assert verdict(CUSTOMER + f"Subject: {subject}\n\n{body}\n").kind == "clean"
+
+
 def test_a_customer_writing_about_out_of_office_is_clean() -> None:
     assert verdict(CUSTOMER + "Subject: Re: Out of office replies broken\n\nHelp\n").kind == "clean"
 

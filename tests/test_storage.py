@@ -19,7 +19,7 @@ from gateway.clock import FakeClock
 from gateway.config import load_config
 from gateway.errors import StorageError
 from gateway.intake import Envelope, store_inbound
-from gateway.models import Event, InboundMessage, OutboxMessage, Ticket
+from gateway.models import AddressFlag, Event, InboundMessage, OutboxMessage, Ticket
 from gateway.outbox import Draft, queue
 from gateway.processor import Processor
 from tests.support import customer_mail, install_failing_trigger, install_refusing_trigger, wait_for
@@ -295,8 +295,9 @@ def test_undeliverable_sender_still_gets_a_ticket_without_an_ack(make_app: Calla
     assert "not a deliverable address" in event.detail["reason"]
 
 
-def _bounce_of(out: OutboxMessage) -> bytes:
-    """A mail server's RFC 3464 report that ``out`` could not be delivered, for good."""
+def _bounce_of(out: OutboxMessage, recipient: str | None = None, action: str = "failed",
+               status: str = "5.1.1") -> bytes:
+    """A mail server's RFC 3464 report on ``out`` for ``recipient``: by default, undeliverable."""
     return (
         "From: MAILER-DAEMON@mx.customer.example\r\nTo: support@example.com\r\n"
         "Subject: Undelivered Mail Returned to Sender\r\n"
@@ -304,7 +305,7 @@ def _bounce_of(out: OutboxMessage) -> bytes:
         'Content-Type: multipart/report; report-type=delivery-status; boundary="r"\r\n\r\n'
         "--r\r\nContent-Type: text/plain\r\n\r\nThe mail could not be delivered.\r\n"
         "--r\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.customer.example\r\n\r\n"
-        f"Final-Recipient: rfc822; {out.recipient}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        f"Final-Recipient: rfc822; {recipient or out.recipient}\r\nAction: {action}\r\nStatus: {status}\r\n"
         "Diagnostic-Code: smtp; 550 5.1.1 user unknown\r\n"
         "--r\r\nContent-Type: text/rfc822-headers\r\n\r\n"
         f"From: support@example.com\r\nTo: {out.recipient}\r\nMessage-ID: {out.message_id}\r\n"
@@ -326,6 +327,43 @@ def test_an_address_that_bounced_three_times_gets_no_more_automatic_mail(make_ap
     with app.db.sessions() as s:
         reasons = [e.detail["reason"] for e in s.scalars(select(Event).where(Event.kind == "mail-suppressed"))]
     assert reasons == ["gone@customer.example is flagged undeliverable after repeated hard bounces"]
+
+
+def test_only_the_recipient_a_bounce_names_is_counted(make_app: Callable[..., App]) -> None:
+    """A mail to the customer with a colleague in Cc whose address is gone: three bounces flag
+    the colleague, never the customer."""
+    app = make_app()
+    for i in range(3):
+        with app.db.transaction() as session:
+            queue(session, app.outbox_policy, Draft(
+                kind="unknown-sender", cause_key=f"cc-test-{i}", ticket_id=None,
+                to=(("Alice", "alice@customer.example"),), cc=(("Bob", "bob@customer.example"),),
+                subject="s", text="t"), app.clock.now())
+        _store(app, _bounce_of(_outbox(app)[-1], recipient="bob@customer.example"),
+               Envelope(mail_from=None, rcpt_to=("support@example.com",)))
+        assert Processor(app).drain() == {"screened": 1}
+    with app.db.sessions() as s:
+        flags = {f.address: f.undeliverable for f in s.scalars(select(AddressFlag))}
+    assert flags == {"bob@customer.example": True}
+    assert {o.state for o in _outbox(app)} == {"pending"}  # alice was not refused: the mail stands
+
+
+@pytest.mark.parametrize(("action", "status", "event"), [("delivered", "2.0.0", "delivery-reported"),
+                                                        ("delayed", "4.4.7", "delivery-delayed")])
+def test_a_success_report_or_a_delay_is_no_bounce(make_app: Callable[..., App], action: str, status: str,
+                                                  event: str) -> None:
+    app = make_app()
+    _store(app, customer_mail("alice@customer.example", "Printer", "help"))
+    Processor(app).drain()
+    for i in range(3):
+        report = _bounce_of(_outbox(app)[0], action=action, status=status).replace(b"<bounce-", b"<bounce%d-" % i)
+        _store(app, report, Envelope(mail_from=None, rcpt_to=("support@example.com",)))
+        Processor(app).drain()
+    assert _outbox(app)[0].state == "pending"
+    with app.db.sessions() as s:
+        assert s.scalars(select(AddressFlag)).all() == []
+        kinds = [e.kind for e in s.scalars(select(Event).where(Event.kind.like("delivery-%")))]
+    assert kinds == [event] * 3
 
 
 @pytest.mark.parametrize("database", ["postgres"], indirect=True)
