@@ -135,6 +135,8 @@ class ImapPoller:
                 self._sleep_renewing(self._store_retry.next())
                 continue
             self._store_retry.reset()
+            if use_idle and session.news_since_select():
+                continue  # mail arrived during the pass: look again before going idle
             if use_idle:
                 if not self._idle(session):
                     log.warning("imap[%s]: another process took the lease; standing by", self.name)

@@ -106,9 +106,17 @@ class ImapSession:
 
     def select(self) -> Mailbox:
         info = self.client.select_folder(self.account.folder)
+        self.news_since_select()  # what SELECT itself reported is the pass's starting point
         return Mailbox(uidvalidity=int(info[b"UIDVALIDITY"]),
                        uidnext=int(info[b"UIDNEXT"]) if b"UIDNEXT" in info else None,
                        exists=int(info.get(b"EXISTS", 0)))
+
+    def news_since_select(self) -> bool:
+        """Whether the server announced new mail (EXISTS, RECENT) since the folder was selected,
+        in answers to our own commands: a mail delivered during a pass. imaplib keeps such
+        announcements; the server does not repeat them when IDLE begins."""
+        untagged = self.client._imap.untagged_responses
+        return bool(untagged.pop("EXISTS", None)) | bool(untagged.pop("RECENT", None))
 
     def ensure_done_folder(self) -> None:
         done = self.account.done_folder

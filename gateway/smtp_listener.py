@@ -84,9 +84,37 @@ class IntakeHandler:
         return TEMPFAIL
 
 
+# RFC 5321 4.5.3.1.6 lets a server refuse a line over 1,000 octets, and the refusal is a 500
+# the sender bounces. Mail clients do write longer ones (an unfolded References header of a
+# long thread): they are taken, up to this much, and the parser bounds what follows.
+DATA_LINE_LIMIT = 64 * 1024
+# aiosmtpd's own refusals at the end of DATA, before the handler sees the mail.
+_DATA_REFUSALS = ("552 Error: Too much mail data", "500 Line too long")
+
+
+class _Smtp(SMTP):
+    line_length_limit = DATA_LINE_LIMIT
+
+
+class _Lmtp(LMTP):
+    """LMTP whose every answer to DATA comes once per accepted recipient (RFC 2033 4.2), its
+    refusal of a mail too large or with a line too long included: a client waiting for the
+    second answer would otherwise time out and try again for days."""
+
+    line_length_limit = DATA_LINE_LIMIT
+
+    async def push(self, status: Any) -> None:
+        text = status.decode("utf-8", "replace") if isinstance(status, bytes) else str(status)
+        recipients = len(self.envelope.rcpt_tos) if self.envelope is not None else 0
+        if text.startswith(_DATA_REFUSALS):
+            for _ in range(recipients - 1):
+                await super().push(status)
+        await super().push(status)
+
+
 def protocol_factory(app: App, handler: IntakeHandler) -> Callable[[], Any]:
     settings = app.config.smtp
-    cls = LMTP if settings.lmtp else SMTP
+    cls = _Lmtp if settings.lmtp else _Smtp
     hostname = app.config.gateway.message_id_domain
     # STARTTLS (RFC 3207) when a certificate is configured; required before MAIL with require_tls.
     tls = (server_context(settings.tls_cert, settings.tls_key)

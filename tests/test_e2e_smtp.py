@@ -253,3 +253,41 @@ def test_sigterm_stops_cleanly(tmp_path: Path, sink: Sink) -> None:
     gw = _gateway(tmp_path, sink.port).start()
     _send(gw, customer_mail("a@customer.example", "x", "y"), "a@customer.example")
     assert gw.stop(timeout=10) == 0
+
+
+def _lmtp_transaction(port: int, data: bytes, recipients: int) -> list[str]:
+    """One LMTP transaction by hand (smtplib reads one answer to DATA): the answers to DATA."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        reader = sock.makefile("rb")
+
+        def answer() -> str:
+            lines = [reader.readline().decode().rstrip()]
+            while lines[-1][3:4] == "-":
+                lines.append(reader.readline().decode().rstrip())
+            return lines[-1]
+
+        answer()  # greeting
+        for command in ["LHLO client.example", "MAIL FROM:<a@customer.example>",
+                        *[f"RCPT TO:<support+{i}@example.com>" for i in range(recipients)], "DATA"]:
+            sock.sendall(command.encode() + b"\r\n")
+            answer()
+        sock.sendall(data + b"\r\n.\r\n")
+        return [answer() for _ in range(recipients)]
+
+
+def test_lmtp_answers_each_recipient_even_when_the_mail_is_refused(tmp_path: Path) -> None:
+    """RFC 2033 4.2: an answer per accepted recipient after the final dot, a refusal for size
+    included; a client waiting for the second answer would time out and try again for days."""
+    port = free_port()
+    config = write_config(tmp_path / "config.toml", smtp_port=port, relay_port=None, lmtp=True)
+    config.write_text(config.read_text().replace('max_message_size = "1MB"', 'max_message_size = "20KB"'))
+    gw = GatewayProcess(config, port, env={"HELPDESK_SECRET": SECRET})
+    gw.start()
+    try:
+        big = b"Subject: big\r\n\r\n" + (b"y" * 70 + b"\r\n") * 1000
+        assert [a[:3] for a in _lmtp_transaction(port, big, 2)] == ["552", "552"]
+        # A line past RFC 5321's 1,000 octets (an unfolded References, say) is taken.
+        long_line = b"From: a@customer.example\r\nSubject: long\r\nReferences: " + b"<x@y> " * 300 + b"\r\n\r\nhi"
+        assert [a[:3] for a in _lmtp_transaction(port, long_line, 2)] == ["250", "250"]
+    finally:
+        assert gw.stop() == 0

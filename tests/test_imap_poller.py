@@ -21,7 +21,7 @@ from gateway.clock import FakeClock, SystemClock
 from gateway.db import Database
 from gateway.imap_config import ImapAccount
 from gateway.imap_poller import ImapPoller
-from gateway.imap_session import ImapSession
+from gateway.imap_session import Fetched, ImapSession
 from gateway.imap_waiting import Backoff
 from gateway.models import InboundMessage, Ticket
 from gateway.processor import Processor
@@ -135,6 +135,26 @@ def test_mail_arriving_between_the_search_and_idle_is_not_left_for_the_next_poll
                         sqlite_db, clock, connect=AppendAfterSearch.open)
     with polling(poller):
         wait_for(lambda: count(sqlite_db) == 1, 3.0, what="the mail that raced the IDLE")
+
+
+@pytest.mark.parametrize("done_folder", [None, "Done"])
+def test_mail_delivered_while_a_pass_fetches_is_not_left_for_the_next_poll(
+        sqlite_db: Database, dovecot: Dovecot, clock: FakeClock, done_folder: str | None) -> None:
+    """The server announces it (EXISTS) in its answer to our FETCH, not again when IDLE begins."""
+    dovecot.append(mails(5, "waiting"))
+    once = threading.Event()
+
+    class AppendDuringFetch(ImapSession):
+        def fetch(self, uids: Sequence[int]) -> tuple[dict[int, Fetched], dict[int, str]]:
+            if not once.is_set():
+                once.set()
+                dovecot.append(mails(1, "during"))
+            return super().fetch(uids)
+
+    poller = ImapPoller(account(dovecot, done_folder=done_folder, poll_interval=timedelta(hours=1),
+                                stale_after=timedelta(hours=2)), sqlite_db, clock, connect=AppendDuringFetch.open)
+    with polling(poller):
+        wait_for(lambda: count(sqlite_db) == 6, 5.0, what="the mail delivered during the pass")
 
 
 def test_without_idle_the_poll_interval_brings_mail(sqlite_db: Database, dovecot: Dovecot,
