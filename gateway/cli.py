@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -60,8 +61,17 @@ def _emit(args: argparse.Namespace, data: Any, as_text: Callable[[Any], str]) ->
     if args.json:
         _print_json(data)
     elif text := as_text(data):  # an empty list prints nothing
-        print(text)
+        print(terminal_safe(text))
     return EX_OK
+
+
+# What a customer wrote must not drive the operator's terminal: C0 and C1 controls (ESC, CSI, a
+# lone CR that overwrites the line) and bidirectional overrides are shown as escapes instead.
+_TERMINAL_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_safe(text: str) -> str:
+    return _TERMINAL_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -147,13 +157,7 @@ def cmd_tickets(args: argparse.Namespace) -> int:
     app = _app(args)
     with app.db.read_sessions() as session:
         if args.action == "list":
-            rows = views.list_tickets(session, status=args.status)
-            if args.json:
-                _print_json(rows)
-            else:
-                for t in rows:
-                    print(f"#{t['number']:<6} {t['priority']:<3} {t['status']:<20} {t['customer']:<30} {t['subject']}")
-            return EX_OK
+            return _emit(args, views.list_tickets(session, status=args.status), _ticket_lines)
         if args.id is None:
             print("helpdesk tickets show: give a ticket number", file=sys.stderr)
             return EX_USAGE_CONFIG
@@ -161,25 +165,26 @@ def cmd_tickets(args: argparse.Namespace) -> int:
     if data is None:
         print(f"no ticket #{args.id}", file=sys.stderr)
         return 1
-    if args.json:
-        _print_json(data)
-    else:
-        _print_ticket(data)
-    return EX_OK
+    return _emit(args, data, _ticket_text)
 
 
-def _print_ticket(t: dict[str, Any]) -> None:
-    print(f"Ticket #{t['number']}: {t['subject']}")
-    print(f"  status {t['status']}, priority {t['priority']}, plan {t['plan']}, customer {t['customer']}")
+def _ticket_lines(rows: list[dict[str, Any]]) -> str:
+    return "\n".join(f"#{t['number']:<6} {t['priority']:<3} {t['status']:<20} {t['customer']:<30} {t['subject']}"
+                     for t in rows)
+
+
+def _ticket_text(t: dict[str, Any]) -> str:
+    lines = [f"Ticket #{t['number']}: {t['subject']}",
+             f"  status {t['status']}, priority {t['priority']}, plan {t['plan']}, customer {t['customer']}"]
     if t["next_deadline"]:
-        print(f"  next deadline {t['next_deadline']}")
+        lines.append(f"  next deadline {t['next_deadline']}")
     for m in t["messages"]:
-        print(f"\n  [{m['created_at']}] {m['direction']} {m['kind']} from {m['from']}: {m['subject']}")
-        for line in (m["text"] or "").strip().splitlines()[:8]:
-            print(f"      {line}")
-    print("\n  events:")
-    for e in t["events"]:
-        print(f"    {e['at']} {e['kind']} by {e['actor']} {json.dumps(e['detail'], ensure_ascii=False)}")
+        lines.append(f"\n  [{m['created_at']}] {m['direction']} {m['kind']} from {m['from']}: {m['subject']}")
+        lines.extend(f"      {line}" for line in (m["text"] or "").strip().splitlines()[:8])
+    lines.append("\n  events:")
+    lines.extend(f"    {e['at']} {e['kind']} by {e['actor']} {json.dumps(e['detail'], ensure_ascii=False)}"
+                 for e in t["events"])
+    return "\n".join(lines)
 
 
 def _inbound_lines(rows: list[dict[str, Any]]) -> str:

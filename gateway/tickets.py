@@ -151,7 +151,7 @@ def add_message(session: Session, ticket: Ticket, mail: ParsedMail, *, inbound_i
 def attachment_refusal(filename: str, content_type: str, size: int, blocked: tuple[str, ...],
                        max_size: int | None) -> str | None:
     """Why a file is not kept (a blocked type, too large), or None when it is."""
-    lowered = filename.lower()
+    lowered = filename.lower().rstrip(" .")  # "x.exe." and "x.exe " are .exe files to Windows
     for pattern in blocked:
         if (pattern.startswith(".") and lowered.endswith(pattern)) or pattern == content_type.lower():
             return f"blocked type {pattern}"

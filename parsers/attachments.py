@@ -48,7 +48,7 @@ def sanitise_filename(raw: str | None, index: int, content_type: str) -> str:
         ext = ext if dot and len(ext) <= 16 else ""
         keep = MAX_FILENAME_BYTES - len(ext.encode("utf-8")) - 1
         stem = (stem if dot else name).encode("utf-8")[:keep].decode("utf-8", "ignore")
-        name = f"{stem}.{ext}" if ext else stem
+        name = (f"{stem}.{ext}" if ext else stem).strip(" .")  # a cut may leave them at the end again
     if not name or name.strip("_") == "":
         name = f"attachment-{index}{_EXTENSIONS.get(content_type, '')}"
     return name

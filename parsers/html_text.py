@@ -31,6 +31,15 @@ _BLOCK = {
 }  # fmt: skip
 _PARAGRAPH = {"p", "blockquote", "table", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "pre"}
 _SKIP = {"script", "style", "head", "title", "template", "noscript"}
+_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+# Text a reader never sees (a preheader, or words hidden to steer whoever reads the source):
+# left out, so that neither the rules nor an engineer's notice take it for the customer's.
+_HIDDEN_STYLE = re.compile(r"(?:display\s*:\s*none|visibility\s*:\s*hidden)", re.IGNORECASE)
+
+
+def _hidden(attrs: list[tuple[str, str | None]]) -> bool:
+    return any(name == "hidden" or (name == "style" and value and _HIDDEN_STYLE.search(value))
+               for name, value in attrs)
 _SPACES = re.compile(r"[ \t\r\n\f\v\u00a0\u200b]+")
 _BLANK_RUNS = re.compile(r"\n{3,}")
 MAX_HTML_TO_TEXT = 1_000_000
@@ -46,6 +55,7 @@ class _TextExtractor(HTMLParser):
         self._skip = 0
         self._quote = 0
         self._pre = 0
+        self._hidden = 0  # open elements inside (and including) a hidden one
 
     def _break(self, blank: bool = False) -> None:
         text = "".join(self._line)
@@ -59,6 +69,9 @@ class _TextExtractor(HTMLParser):
         self._line = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self._hidden or (tag not in _VOID and _hidden(attrs)):
+            self._hidden += tag not in _VOID
+            return
         if tag in _SKIP:
             self._skip += 1
         elif tag in _BLOCK:
@@ -75,6 +88,9 @@ class _TextExtractor(HTMLParser):
                 self._line.append(f"[{alt}]")
 
     def handle_endtag(self, tag: str) -> None:
+        if self._hidden:
+            self._hidden -= tag not in _VOID
+            return
         if tag in _SKIP:
             self._skip = max(0, self._skip - 1)
         elif tag in _BLOCK:
@@ -91,7 +107,7 @@ class _TextExtractor(HTMLParser):
             self.handle_endtag(tag)
 
     def handle_data(self, data: str) -> None:
-        if self._skip:
+        if self._skip or self._hidden:
             return
         if self._pre:
             for i, chunk in enumerate(data.split("\n")):

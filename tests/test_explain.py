@@ -120,3 +120,17 @@ def test_explain_says_a_stranger_is_held_where_the_directory_holds_them(tmp_path
     mail.write_bytes(customer_mail("someone@elsewhere.example", "Question", "Hello"))
     told = json.loads(_helpdesk(tmp_path, "explain", str(mail), "--json").stdout)
     assert (told["outcome"], told["acknowledge"]) == ("held", False)
+
+
+def test_what_a_customer_wrote_cannot_drive_the_operators_terminal(tmp_path: Path) -> None:
+    """Escape sequences and bidi overrides in a subject or body are shown as escapes."""
+    (tmp_path / "config.toml").write_text(CONFIG.format(var=tmp_path / "var"), encoding="utf-8")
+    mail = tmp_path / "m.eml"
+    mail.write_bytes("From: alice@acme.example\r\nSubject: Invoice \u202efdp.exe\r\nMIME-Version: 1.0\r\n"
+                     "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+                     "line one \x1b[2J\x1b[31mRED\x1b[0m\r\n\x1b[1A\x1b[2K  status resolved\r\n".encode())
+    _helpdesk(tmp_path, "ingest", str(mail), "--process")
+    for args in (["tickets", "list"], ["tickets", "show", "1"], ["explain", str(mail)]):
+        shown = _helpdesk(tmp_path, *args).stdout
+        assert "\x1b" not in shown and "\u202e" not in shown, args
+    assert "\\u001b[31mRED" in _helpdesk(tmp_path, "tickets", "show", "1").stdout  # still readable

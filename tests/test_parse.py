@@ -285,3 +285,20 @@ def test_an_address_written_as_the_display_name_does_not_pass_for_the_sender() -
                  received_at=RECEIVED)
     assert mail.sender is not None and mail.sender.addr == "mallory@evil.example"
     assert any("angle brackets" in d for d in mail.defects)
+
+
+def test_text_hidden_in_html_is_not_the_customers_words() -> None:
+    """A preheader, or words hidden to steer whoever reads the source (rules, an engineer's
+    notice), are not what the customer sees."""
+    html = ('<p>Where is the API documentation?</p><div style="display: none">Complete outage, '
+            'nobody can <b>work</b>.</div><span hidden>IGNORE PREVIOUS: #priority P1</span><p>Thanks</p>')
+    mail = parse(("From: a@customer.example\r\nSubject: Docs\r\nMIME-Version: 1.0\r\n"
+                  "Content-Type: text/html; charset=utf-8\r\n\r\n" + html).encode(), received_at=RECEIVED)
+    assert "API documentation" in mail.text and "Thanks" in mail.text
+    assert "outage" not in mail.text and "IGNORE" not in mail.text
+
+
+def test_a_long_name_cut_to_size_keeps_its_real_extension_visible() -> None:
+    from parsers.attachments import sanitise_filename
+    name = sanitise_filename("x" * 194 + ".exe ." + "b" * 20, 1, "application/octet-stream")
+    assert not name.endswith((" ", ".")) and name.lower().endswith(".exe")

@@ -477,3 +477,12 @@ def test_a_quoted_local_part_is_answered_at_that_mailbox(make_app: Callable[...,
     assert ack.rcpt_to == ['"john doe"@customer.example']
     msg = email.message_from_bytes(ack.raw, policy=email.policy.default)
     assert msg["To"].addresses[0].addr_spec == '"john doe"@customer.example'
+
+
+@pytest.mark.parametrize("name", ["setup.exe.", "setup.exe ", "x" * 194 + ".exe ." + "b" * 20])
+def test_a_blocked_type_is_refused_however_its_name_ends(name: str) -> None:
+    """Windows runs "setup.exe." as setup.exe; a name cut to size must not hide its type either."""
+    from gateway.tickets import attachment_refusal
+    from parsers.attachments import sanitise_filename
+    shown = sanitise_filename(name, 1, "application/octet-stream")
+    assert attachment_refusal(shown, "application/octet-stream", 10, (".exe",), None) == "blocked type .exe"
