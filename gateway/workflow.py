@@ -79,16 +79,17 @@ def public_update(session: Session, app: App, ticket: Ticket, now: datetime, act
 def set_status(session: Session, app: App, ticket: Ticket, status: str, now: datetime, actor: str) -> None:
     if status not in STATUSES:
         raise ValueError(f"unknown status {status!r}; one of {', '.join(STATUSES)}")
-    old, old_since = ticket.status, ticket.status_since
+    old = ticket.status
     if old == status:
         return
+    settled_at = _settled_since(session, ticket) if old in SETTLED and status not in SETTLED else None
     policy = app.config.policy
     plan = policy.plan(ticket.plan)
     ticket.status, ticket.status_since, ticket.updated_at = status, now, now
     record(session, ticket.id, "status-changed", now, actor=actor, old=old, new=status)
-    if old in SETTLED and status not in SETTLED and old_since is not None:
+    if settled_at is not None:
         # Reopened: what settling the ticket stopped runs again (the customer says it is not solved).
-        clocks.reopen(session, policy, ticket, old_since, now)
+        clocks.reopen(session, policy, ticket, settled_at, now)
     was_paused, paused = old in plan.pause_statuses, status in plan.pause_statuses
     if paused and not was_paused:
         clocks.pause(session, policy, ticket, now)
@@ -103,6 +104,16 @@ def set_status(session: Session, app: App, ticket: Ticket, status: str, now: dat
     if status in SETTLED and ticket.priority == "P1" and old not in SETTLED:
         _root_cause_followup(session, app, ticket, now)
     clocks.refresh_next_deadline(session, policy, ticket)
+
+
+def _settled_since(session: Session, ticket: Ticket) -> datetime | None:
+    """When the ticket last went from being worked to settled (resolution proposed, resolved,
+    closed): the clocks of the work stopped then, however many settled statuses followed."""
+    for at, detail in session.execute(select(Event.at, Event.detail).where(
+            Event.ticket_id == ticket.id, Event.kind == "status-changed").order_by(Event.id.desc())):
+        if isinstance(detail, dict) and detail.get("new") in SETTLED and detail.get("old") not in SETTLED:
+            return at  # type: ignore[no-any-return]
+    return ticket.status_since
 
 
 def _root_cause_followup(session: Session, app: App, ticket: Ticket, now: datetime) -> None:

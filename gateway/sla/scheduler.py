@@ -14,7 +14,7 @@ from gateway.models import SlaClock, Ticket
 from gateway.notices import local_time, to_customer
 from gateway.sla import clocks
 from gateway.sla.durations import deadline, parse_target
-from gateway.sla.timers import stale_notice_key, ticket_timers
+from gateway.sla.timers import stale_close_at, stale_notice_key, ticket_timers
 from gateway.tickets import record
 
 log = logging.getLogger("gateway.sla")
@@ -112,10 +112,7 @@ def _fire_timer(session: Session, app: App, ticket: Ticket, name: str, instant: 
 
     zone = ticket.timezone or app.config.gateway.timezone.key
     if name == "stale-notice":
-        plan = app.config.policy.plan(ticket.plan)
-        calendar = app.config.policy.calendar(plan.calendar, ticket.timezone)
-        assert ticket.status_since is not None
-        closes = deadline(plan.stale_after, ticket.status_since, calendar)
+        closes = stale_close_at(app.config.policy, ticket, now)
         to_customer(session, app, ticket, kind="stale-notice", cause_key=stale_notice_key(ticket),
                     template="stale_notice", now=now, context={"sla": {"closes_at": local_time(closes, zone)}})
         record(session, ticket.id, "stale-notice", now, due=instant.isoformat())
