@@ -20,6 +20,8 @@ from email.header import Header
 from email.headerregistry import Address
 from email.utils import encode_rfc2231, format_datetime, formataddr, quote
 
+from gateway.config_values import HOST_NAME
+
 CRLF = "\r\n"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 MAX_SUBJECT = 250
@@ -83,8 +85,7 @@ def _mime_type(content_type: str) -> tuple[str, str]:
 
 
 _QUOTED_STRING = re.compile(r'"(?:[^"\\]|\\.)*"\Z')
-_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
-_DOMAIN = re.compile(rf"^(?:{_LABEL}\.)*{_LABEL}$|^\[[0-9A-Fa-f:.]+\]$")
+_ADDRESS_LITERAL = re.compile(r"\[[0-9A-Fa-f:.]+\]\Z")
 
 
 def _addr_spec(addr: str) -> str:
@@ -101,7 +102,7 @@ def _addr_spec(addr: str) -> str:
             domain = domain.encode("idna").decode("ascii")
         except UnicodeError as exc:
             raise ValueError(f"not a deliverable address: {addr!r}") from exc
-    if not _DOMAIN.match(domain):
+    if not (HOST_NAME.match(domain) or _ADDRESS_LITERAL.match(domain)):
         raise ValueError(f"not a deliverable address: {addr!r}")
     return f"{local}@{domain}" if quoted else Address(username=local, domain=domain).addr_spec
 

@@ -78,11 +78,11 @@ def parse_address(value: object) -> str:
 
 
 _LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
-_HOST_NAME = re.compile(rf"(?:{_LABEL}\.)*{_LABEL}\Z")
+HOST_NAME = re.compile(rf"(?:{_LABEL}\.)*{_LABEL}\Z")  # labels of letters, digits, hyphens
 
 
 def parse_domain(value: object) -> str:
     """A domain name as it may stand after the @ of a Message-ID: letters, digits, hyphens, dots."""
-    if not isinstance(value, str) or not _HOST_NAME.match(value):
+    if not isinstance(value, str) or not HOST_NAME.match(value):
         raise ValueError(f"{value!r} is not a domain name; write it like example.com")
     return value

@@ -9,7 +9,7 @@ from gateway.app import App
 from gateway.correlate import correlate
 from gateway.engineers import is_staff_mail
 from gateway.models import Ticket
-from gateway.pipeline import classify
+from gateway.pipeline import classify, reopens
 from gateway.sla.calendar import BusinessCalendar
 from gateway.sla.durations import Target, deadline, format_target
 from parsers import ParseLimitExceeded, parse, screen
@@ -29,9 +29,7 @@ def explain(app: App, raw: bytes, *, at: datetime | None = None,
         ticket = session.get(Ticket, corr.ticket_id) if corr.ticket_id is not None else None
         # As processing decides: a reply to a closed ticket (or to one resolved longer ago than
         # the reopen window) opens a follow-up ticket; to any other, it joins the ticket.
-        current = None if ticket is None or ticket.status == "closed" or (
-            ticket.status == "resolved" and ticket.status_since is not None
-            and now - ticket.status_since > app.config.gateway.reopen_window) else ticket.priority
+        current = ticket.priority if ticket is not None and reopens(app, ticket, now) else None
         follow_up = ticket is not None and current is None
         session.rollback()
     data: dict[str, Any] = {

@@ -94,9 +94,7 @@ def _customer_reply(session: Session, app: App, row: Claimed, mail: ParsedMail, 
     # What the reply changes, it changes from when it arrived (a mail that waited in a mailbox
     # resumes a paused clock from then), and never before the ticket's last change of status.
     at = max(row.received_at, ticket.status_since or row.received_at)
-    window = app.config.gateway.reopen_window
-    if ticket.status == "closed" or (ticket.status == "resolved" and ticket.status_since is not None
-                                     and row.received_at - ticket.status_since > window):
+    if not reopens(app, ticket, row.received_at):
         # Too late to reopen: a new ticket that links the old one.
         return _new_ticket(session, app, row, mail, now, parent=ticket)
     held = third_party_gate(session, app, row, ticket, mail, corr, now)
@@ -118,6 +116,16 @@ def _customer_reply(session: Session, app: App, row: Claimed, mail: ParsedMail, 
                          reason="customer reply: " + ", ".join(result.matched_rules))
     log.info("%s: added to ticket #%d (via %s)", mail.message_id, ticket.id, corr.via)
     return "reply"
+
+
+def reopens(app: App, ticket: Ticket, arrived: datetime) -> bool:
+    """Whether a customer's mail arriving at ``arrived`` joins ``ticket`` (reopening it if need
+    be), rather than opening a follow-up: not to a closed ticket, nor to one resolved longer ago
+    than the reopen window."""
+    if ticket.status == "closed":
+        return False
+    return not (ticket.status == "resolved" and ticket.status_since is not None
+                and arrived - ticket.status_since > app.config.gateway.reopen_window)
 
 
 def _rule_context(app: App, info: SenderInfo, at: datetime, *, current: str | None, reply: bool) -> RuleContext:
