@@ -19,7 +19,7 @@ class Rendered:
 
 
 def packaged_templates_dir() -> Path:
-    return Path(str(resources.files("helpdesk_templates")))
+    return Path(str(resources.files("gateway") / "templates"))
 
 
 class Templates:

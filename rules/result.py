@@ -51,6 +51,10 @@ class Classification:
     declared_priority: str | None
     outcomes: tuple[RuleOutcome, ...]
     priority_trail: tuple[str, ...] = ()
+    # May be critical though not classified P1: the on-call triages it after hours.
+    # ``triage_reason`` says why in one line (it goes into the page).
+    triage: bool = False
+    triage_reason: str | None = None
 
     @property
     def matched_rules(self) -> tuple[str, ...]:
@@ -65,6 +69,8 @@ class Classification:
             "notify": list(self.notify),
             "declared_priority": self.declared_priority,
             "priority_trail": list(self.priority_trail),
+            "triage": self.triage,
+            "triage_reason": self.triage_reason,
             "outcomes": [o.as_dict() for o in self.outcomes],
         }
 
@@ -72,6 +78,8 @@ class Classification:
         """Human lines: the priority and how it was reached, tags, route, then every rule."""
         lines = [f"priority {self.priority}"]
         lines.extend(f"  {step}" for step in self.priority_trail)
+        if self.triage:
+            lines.append(f"triage: {self.triage_reason or 'may be critical'}")
         if self.tags:
             lines.append("tags: " + ", ".join(self.tags))
         if self.route is not None:

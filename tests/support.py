@@ -26,6 +26,13 @@ from sqlalchemy import text
 from gateway.db import Database
 
 ROOT = Path(__file__).resolve().parents[1]
+# The gateway as a user runs it. CI sets HELPDESK_BIN to the console script of a wheel
+# installed non-editable in a fresh venv; locally it is this checkout's `python -m gateway`.
+HELPDESK: tuple[str, ...] = ((os.environ["HELPDESK_BIN"],) if os.environ.get("HELPDESK_BIN")
+                             else (sys.executable, "-m", "gateway"))
+# Where subprocesses run: outside the source tree, so templates, migrations and default
+# rules can only come from the installed package.
+OUTSIDE = Path(os.environ.get("HELPDESK_RUN_DIR") or "/")
 SHARED = ROOT.parent / "shared"
 CORPUS = SHARED / "corpus"
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -205,8 +212,8 @@ class GatewayProcess:
 
     def start(self, wait_listener: bool = True) -> GatewayProcess:
         with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "gateway", "-c", str(self.config), "run"],
-                                         stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=ROOT)
+            self.proc = subprocess.Popen([*HELPDESK, "-c", str(self.config), "run"],
+                                         stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=OUTSIDE)
         if wait_listener:
             wait_for(self._listening, 20, what="the gateway's listener")
         return self
@@ -232,8 +239,8 @@ class GatewayProcess:
         return self.proc.returncode
 
     def cli(self, *args: str, input: bytes | None = None, check: bool = True) -> subprocess.CompletedProcess[bytes]:
-        result = subprocess.run([sys.executable, "-m", "gateway", "-c", str(self.config), *args],
-                                input=input, capture_output=True, env=self.env, cwd=ROOT, timeout=120)
+        result = subprocess.run([*HELPDESK, "-c", str(self.config), *args],
+                                input=input, capture_output=True, env=self.env, cwd=OUTSIDE, timeout=120)
         if check and result.returncode != 0:
             raise AssertionError(f"helpdesk {' '.join(args)} exited {result.returncode}: "
                                  f"{result.stderr.decode(errors='replace')}")

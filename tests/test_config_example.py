@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 from gateway.config import load_config
 from gateway.errors import ConfigError
 from rules import load_default_rule_tables
+from tests.support import HELPDESK
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,10 +51,9 @@ def test_config_errors_name_the_key(text: str, expected: str) -> None:
 
 def test_check_config_exits_2_listing_each_problem(tmp_path: Path) -> None:
     import subprocess
-    import sys
     bad = tmp_path / "bad.toml"
     bad.write_text('[gateway]\nsupport_address = "x"\n[smtp]\nport = 0\nlmtp = "yes"\n')
-    result = subprocess.run([sys.executable, "-m", "gateway", "-c", str(bad), "check-config"],
+    result = subprocess.run([*HELPDESK, "-c", str(bad), "check-config"],
                             capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
@@ -79,7 +78,7 @@ def test_values_that_would_fail_later_are_refused_now(text: str, expected: str) 
 
 
 def _helpdesk(config: Path, *args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "gateway", "-c", str(config), *args], input=stdin,
+    return subprocess.run([*HELPDESK, "-c", str(config), *args], input=stdin,
                           capture_output=True, cwd=ROOT, timeout=60, env=dict(os.environ))
 
 
@@ -124,7 +123,7 @@ def test_mistyped_commands_get_a_line_not_a_traceback(tmp_path: Path, args: list
     config = tmp_path / "c.toml"
     config.write_text(f'[gateway]\nsupport_address = "s@example.com"\ndata_dir = "{tmp_path / "var"}"\n')
     (tmp_path / "x.eml").write_bytes(b"Subject: hi\r\n\r\nhello\r\n")
-    result = subprocess.run([sys.executable, "-m", "gateway", "-c", str(config), *args], capture_output=True,
+    result = subprocess.run([*HELPDESK, "-c", str(config), *args], capture_output=True,
                             cwd=tmp_path, timeout=60)
     assert result.returncode == 2
     assert b"Traceback" not in result.stderr and result.stderr.strip(), result.stderr

@@ -9,7 +9,6 @@ import socket
 import sqlite3
 import ssl
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from gateway import reply_token
 from gateway.clock import write_clock_file
 from gateway.config import ConfigError, load_config
 from tests.support import (
+    HELPDESK,
     GatewayProcess,
     Sink,
     customer_mail,
@@ -149,7 +149,7 @@ def test_a_reader_that_stops_early_gets_no_traceback(tmp_path: Path, sink: Sink)
     read_end, write_end = os.pipe()
     os.close(read_end)  # `helpdesk tickets show 1 | head -1`, head long gone
     try:
-        shown = subprocess.run([sys.executable, "-m", "gateway", "-c", str(gw.config), "tickets", "show", "1"],
+        shown = subprocess.run([*HELPDESK, "-c", str(gw.config), "tickets", "show", "1"],
                                stdout=write_end, stderr=subprocess.PIPE, env=gw.env, timeout=60)
     finally:
         os.close(write_end)

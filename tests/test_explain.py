@@ -6,10 +6,9 @@ import json
 import os
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
-from tests.support import ROOT, customer_mail
+from tests.support import HELPDESK, ROOT, customer_mail
 
 CONFIG = """
 [gateway]
@@ -41,7 +40,7 @@ plan = "gold"
 def _explain(tmp: Path, mail: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     config = tmp / "config.toml"
     config.write_text(CONFIG.format(var=tmp / "var"), encoding="utf-8")
-    return subprocess.run([sys.executable, "-m", "gateway", "-c", str(config), "explain", str(mail), *extra],
+    return subprocess.run([*HELPDESK, "-c", str(config), "explain", str(mail), *extra],
                           capture_output=True, text=True, cwd=ROOT, timeout=120, check=True)
 
 
@@ -75,7 +74,7 @@ def test_explain_a_bounce_says_screened_and_no_acknowledgement(tmp_path: Path) -
 
 def _helpdesk(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
     clock = {"HELPDESK_CLOCK_FILE": str(tmp / "clock")} if (tmp / "clock").exists() else {}
-    return subprocess.run([sys.executable, "-m", "gateway", "-c", str(tmp / "config.toml"), *args],
+    return subprocess.run([*HELPDESK, "-c", str(tmp / "config.toml"), *args],
                           capture_output=True, text=True, cwd=ROOT, timeout=120, check=True,
                           env={**os.environ, **clock})
 
