@@ -47,8 +47,13 @@ def _app(args: argparse.Namespace, *, upgrade: bool = True, config: Config | Non
 def _ensure_schema(app: Any) -> None:
     # SQLite is the embedded default: keep it current without a separate step. PostgreSQL is
     # shared by several processes, so its upgrades are an explicit `helpdesk db upgrade`.
-    if app.db.is_sqlite:
+    # Either way, a database this code cannot use stops every command with one line that
+    # names the fix, instead of a process that runs and refuses every mail.
+    state = app.db.schema_state()
+    if app.db.is_sqlite and state.kind in ("missing", "older"):
         app.db.upgrade()
+    elif state.problem:
+        raise ConfigError([state.problem])
 
 
 def _print_json(data: Any) -> None:
@@ -80,6 +85,12 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     from gateway.templating import Templates, packaged_templates_dir
     names = sorted(p.name.removesuffix(".subject.txt") for p in packaged_templates_dir().glob("*.subject.txt"))
     problems = Templates(config.templates_dir).check(names) + imap_problems(config) + runtime_problems(config)
+    if not config.database.url.startswith("sqlite"):  # SQLite is created and migrated on first use
+        from gateway.db import Database
+        db = Database(config.database.url)
+        if problem := db.schema_state().problem:
+            problems.append(problem)
+        db.dispose()
     if problems:
         raise ConfigError(problems)
     print(f"{config.path}: OK")
