@@ -116,6 +116,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    from gateway.arrival import mta_arrival
     from gateway.intake import Envelope, store_inbound
     try:
         app = _app(args)
@@ -146,8 +147,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     envelope = Envelope(mail_from=args.sender, rcpt_to=tuple(args.recipient or ()))
     for name, raw in sources:
         try:
-            stored = store_inbound(app.db, raw, source="ingest", envelope=envelope,
-                                   received_at=app.clock.now())
+            now = app.clock.now()
+            stored = store_inbound(app.db, raw, source="ingest", envelope=envelope, received_at=now,
+                                   arrived_at=mta_arrival(raw, app.config.smtp.mta_hosts, now))
         except TemporaryError as exc:
             print(f"helpdesk ingest: {name}: {exc}", file=sys.stderr)
             return EX_TEMPFAIL
