@@ -112,6 +112,26 @@ def test_explain_says_what_processing_then_does_with_replies(tmp_path: Path) -> 
     assert follow_up["priority"] == told["priority"]
 
 
+def test_explain_of_a_reply_shows_the_tickets_own_clocks(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text(CONFIG.format(var=tmp_path / "var"), encoding="utf-8")
+    (tmp_path / "clock").write_text("2026-11-23T10:00:00+00:00")
+    first = tmp_path / "first.eml"
+    first.write_bytes(customer_mail("Alice <alice@acme.example>", "Our website is down for everyone",
+                                    "Our website is down for everyone since 9am.", message_id="<w1@acme.example>"))
+    _helpdesk(tmp_path, "ingest", str(first), "--process")
+    (tmp_path / "clock").write_text("2026-11-23T10:05:00+00:00")
+    reply = tmp_path / "reply.eml"
+    reply.write_bytes(customer_mail("Alice <alice@acme.example>", "Re: Our website is down for everyone",
+                                    "Still down, any news?", in_reply_to="<w1@acme.example>"))
+    told = json.loads(_helpdesk(tmp_path, "explain", str(reply), "--json").stdout)
+    assert (told["outcome"], told["priority"]) == ("reply", "P1")
+    # The ticket's first response is due 15 minutes after its first mail, not after this reply.
+    assert told["sla"]["first_response"] == {"target": "15 minutes", "deadline": "2026-11-23T10:15:00+00:00",
+                                             "state": "running"}
+    text = _helpdesk(tmp_path, "explain", str(reply)).stdout
+    assert "first_response 15 minutes -> due 2026-11-23T10:15:00+00:00 (running, the ticket's own clock)" in text
+
+
 def test_explain_says_a_stranger_is_held_where_the_directory_holds_them(tmp_path: Path) -> None:
     config = CONFIG.replace('data_dir = "{var}"', 'data_dir = "{var}"\nunknown_senders = "hold"')
     (tmp_path / "config.toml").write_text(config.format(var=tmp_path / "var"), encoding="utf-8")
