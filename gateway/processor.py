@@ -85,11 +85,13 @@ class Processor:
     def _run_batch(self, size: int, *, isolate: bool) -> list[str]:
         db = self.app.db
         outcomes: list[str] = []
+        claimed: list[Claimed] = []
         with db.sessions() as session, session.begin():
             done: list[tuple[Claimed, datetime]] = []  # outcomes written together at the end
             unwritten: dict[str, int] = {}  # their dedupe keys, for a copy later in the batch
             for row in claim(session.connection(), size, skip_locked=not db.is_sqlite):
                 now = self.app.clock.now()
+                claimed.append(row)
                 if isolate:
                     outcome = self._isolated(session, row, now)
                 else:
@@ -114,6 +116,10 @@ class Processor:
                     if not _mails_fault(exc):
                         raise
                     raise _MailFailed from exc
+        # Committed: say what was kept from a ticket, so an operator finds it in the log.
+        for row in claimed:
+            if row.state in ("held", "rejected"):
+                log.warning("inbound %d %s: %s", row.id, row.state, (row.reason or "")[:300])
         return outcomes
 
     def _isolated(self, session: Session, row: Claimed, now: datetime) -> str:
