@@ -84,7 +84,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     from gateway.imap_config import imap_problems
     from gateway.templating import Templates, packaged_templates_dir
     names = sorted(p.name.removesuffix(".subject.txt") for p in packaged_templates_dir().glob("*.subject.txt"))
-    problems = Templates(config.templates_dir).check(names) + imap_problems(config) + runtime_problems(config)
+    from gateway.health import metrics_problems
+    problems = (Templates(config.templates_dir).check(names) + imap_problems(config) + metrics_problems(config.raw)
+                + runtime_problems(config))
     if not config.database.url.startswith("sqlite"):  # SQLite is created and migrated on first use
         from gateway.db import Database
         db = Database(config.database.url)
