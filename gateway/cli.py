@@ -16,6 +16,8 @@ from typing import Any
 from gateway.clock import Clock, FileClock, SystemClock
 from gateway.config import Config, config_path, load_config, runtime_problems
 from gateway.errors import ConfigError, TemporaryError
+from gateway.log_setup import LoggingSettings, load_logging
+from gateway.log_setup import configure as configure_logging
 
 EX_OK, EX_USAGE_CONFIG, EX_TEMPFAIL = 0, 2, 75
 EX_DATAERR = 65  # sysexits.h: the input was wrong; the MTA returns the mail to its sender
@@ -33,7 +35,10 @@ def _clock() -> Clock:
 
 
 def _config(args: argparse.Namespace) -> Config:
-    return load_config(config_path(args.config))
+    config = load_config(config_path(args.config))
+    configure_logging(load_logging(config.raw, config.path.parent if config.path else Path.cwd()),
+                      verbose=args.verbose)
+    return config
 
 
 def _app(args: argparse.Namespace, *, upgrade: bool = True, config: Config | None = None) -> Any:
@@ -403,10 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("mail.log", "mailparser", "aiosmtpd", "apscheduler", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_logging(LoggingSettings(), verbose=args.verbose)  # until the config says otherwise
     if not hasattr(args, "config"):
         args.config = None
     try:

@@ -117,3 +117,4 @@ def test_metrics_config_errors_name_the_key(tmp_path: Path) -> None:
     assert "metrics.listen: 'localhost' is not host:port" in err
     assert "metrics.port: unknown key" in err
 
+
