@@ -113,13 +113,41 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run(_app(args, config=config))
 
 
-def cmd_db_upgrade(args: argparse.Namespace) -> int:
+def cmd_db(args: argparse.Namespace) -> int:
+    from gateway import db_tools
     from gateway.db import Database
     config = _config(args)
     db = Database(config.database.url)
-    db.upgrade()
-    print("database is at the latest schema")
+    try:
+        if args.action == "upgrade":
+            db.upgrade()
+            print("database is at the latest schema")
+        elif args.action == "check":
+            problems = db_tools.check(db)
+            for problem in problems:
+                print(problem)
+            if problems:
+                return 1
+            print("database is at the latest schema" + (" and passes SQLite's integrity check" if db.is_sqlite else ""))
+        elif args.action == "backup":
+            if not args.target:
+                raise UsageError("give the file to write: helpdesk db backup FILE")
+            size = db_tools.backup(db, Path(args.target))
+            print(f"{args.target}: {size} bytes, a consistent copy of {db_tools.sqlite_path(db)}")
+        else:  # copy
+            if not args.to:
+                raise UsageError("give the target: helpdesk db copy --to postgresql+psycopg://user@host/db")
+            copied = db_tools.copy(db, Database(args.to), progress=_copy_progress)
+            print(f"copied {sum(copied.values())} rows: " + ", ".join(f"{t} {n}" for t, n in copied.items() if n))
+            print("point database.url at the new database, then start the gateway")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
     return EX_OK
+
+
+def _copy_progress(table: str, rows: int) -> None:
+    if rows % 10_000 == 0:
+        print(f"  {table}: {rows} rows", file=sys.stderr)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -401,8 +429,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("oncall", cmd_oncall, "who is on call now, or at --at TIME")
     p.add_argument("--at", help="an instant (ISO 8601; without an offset, in the [oncall] time zone)")
     p.add_argument("--json", action="store_true")
-    p = add("db", cmd_db_upgrade, "database maintenance")
-    p.add_argument("action", choices=["upgrade"])
+    p = add("db", cmd_db, "database maintenance: upgrade (migrate), check, backup FILE (SQLite), "
+                          "copy --to URL (to an empty database)")
+    p.add_argument("action", choices=["upgrade", "check", "backup", "copy"])
+    p.add_argument("target", nargs="?", help="backup: the file to write")
+    p.add_argument("--to", help="copy: the URL of the empty target database")
     return parser
 
 
