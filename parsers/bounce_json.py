@@ -24,7 +24,8 @@ _MAX_TEXT = 20_000
 
 def notice_type(text: str) -> str | None:
     """"Bounce", "Delivery" or "Complaint" for a JSON notice, else None."""
-    found = _TYPE.search(text[:_HEAD])
+    head = text[:_HEAD]
+    found = _TYPE.search(head) if "notificationType" in head else None
     return found.group(1) if found else None
 
 

@@ -113,6 +113,8 @@ def text_recipients(text: str, excluded: Iterable[str] = ()) -> list[str]:
     found: list[str] = []
     for line in region.split("\n")[:_MAX_LINES]:
         line = line[:1000]
+        if "@" not in line:
+            continue
         own = _OWN_LINE.match(line)
         if own:
             named.append((own.group(1) or own.group(2)).lower())

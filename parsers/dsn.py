@@ -34,7 +34,8 @@ class BounceInfo:
 
 # RFC 3464 section 2.3: per-recipient fields. Names are case-insensitive.
 _FIELD = re.compile(r"(?im)^[ \t>]*(final-recipient|original-recipient|action|status)[ \t]*:[ \t]*(.*)$")
-_ADDRESS = re.compile(r"[^\s<>;\"(),:]+@[^\s<>;\"(),:]+[A-Za-z0-9]")
+# Bounded and without "@" in either part: a long value without an address fails in linear time.
+_ADDRESS = re.compile(r"[^\s<>;\"(),:@]{1,256}@[^\s<>;\"(),:@]{1,255}[A-Za-z0-9]")
 _ORIGINAL_ID = re.compile(r"(?im)^\s*>?\s*message-id\s*:\s*(<[^<>\s]+>)")
 # The original's sender, wherever the bounce quotes it: header fields and the envelope.
 _SENDER_FIELD = re.compile(
@@ -83,8 +84,8 @@ def _block_address(fields: dict[str, str]) -> str | None:
     """Original-Recipient when it names an address (the one we sent to: RFC 3464 2.3.1),
     else Final-Recipient (where an alias or forward took it)."""
     for name in ("original-recipient", "final-recipient"):
-        value = fields.get(name, "")
-        found = _ADDRESS.search(value.partition(";")[2] or value)
+        value = fields.get(name, "")[:600]
+        found = _ADDRESS.search(value.partition(";")[2] or value) if "@" in value else None
         if found and not found.group(0).lower().startswith("mailto:"):
             return found.group(0)
     return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -434,3 +435,23 @@ def test_json_notices_of_a_sending_service() -> None:
     complaint = notice("Complaint", '"complaint":{"complainedRecipients":[{"emailAddress":"v@isp.example"}]}')
     assert complaint.kind == "feedback-report" and complaint.feedback is not None
     assert complaint.feedback.complainants == ("v@isp.example",)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        ("a" * 63 + "@") * 400,
+        ("x@" + "a-" * 400 + "\n") * 50,
+        "<a@b.example> (expanded from " * 800,
+        ("550 " + "<" * 900 + "\n") * 400,
+        ("Final-Recipient: rfc822; " + "a" * 900 + "\n") * 400,
+        ("Original-Rcpt-To: " + "a" * 290 + "\n") * 400,
+        '"notificationType":"Bounce","bouncedRecipients":[' + '"emailAddress":"' * 3000,
+    ],
+)
+def test_a_hostile_bounce_is_screened_in_bounded_time(body: str) -> None:
+    hostile = mail("From: MAILER-DAEMON@mx.example\nTo: support@helpdesk.example\n"
+                   "Subject: Undeliverable\n\n" + body)
+    started = time.perf_counter()
+    result = screen(hostile, OWN)
+    assert result.kind == "bounce" and time.perf_counter() - started < 0.5
