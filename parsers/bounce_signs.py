@@ -39,14 +39,18 @@ _BOUNCE_SUBJECT = re.compile(
     r"|message not delivered|mail could not be delivered|unable to deliver"
     r"|(?:e-?mail )?bounce notification|unzustellbar|nicht zustellbar|non remis"
     r"|impossible de remettre|no se puede entregar|no entregado|mensaje no entregado"
-    r"|notificaci[óo]n de estado de entrega"
-    # Japanese carriers and filters: "mail error notice", "could not deliver the message".
-    r"|メールエラー|エラー通知|配信エラー|送信エラー|不達|配信不能|メッセージを配信できません"
-    r"|loop alert)"
+    r"|notificaci[óo]n de estado de entrega|loop alert)"
     # ... as a mail server writes it: then a colon, a bracket, a dash or nothing ("Undeliverable:
     # Re: ...", "Delivery Status Notification (Failure)"), not "Delivery failure to Gmail for ...".
     r"\w*(?:\s*(?:$|[:(\-–—\[。]|\d)|\s+(?:returning|see|for|report|mail|message|notification|notice|status"
     r"|returned|e-?mail|nachricht|benachrichtigung)\b)"
+)
+# Japanese carriers and filters ("mail error notice", "the message could not be delivered"),
+# whole: Japanese has no spaces to end a phrase, so "配信エラーについて" (about delivery errors)
+# is a customer's subject, not a server's.
+_JAPANESE_SUBJECT = re.compile(
+    r"^\s*(?:\[[^\]]{0,40}\]\s*)?(?:メールエラー通知|エラーメール|配信エラー(?:通知)?|送信エラー(?:通知)?"
+    r"|不達通知|配信不能通知|メッセージを配信できません(?:でした)?)[。.]?\s*(?:$|[:：(（\[【])"
 )
 _BOUNCE_BODY = re.compile(
     r"(?i)this is the qmail-send program|this is the mail system at host"
@@ -68,6 +72,11 @@ _NULL_FROM = re.compile(r"<\s*>")
 _HEAD = 4000
 
 
+def bounce_subject(subject: str) -> bool:
+    """A subject as a mail server writes it on a bounce."""
+    return bool(_BOUNCE_SUBJECT.match(subject) or _JAPANESE_SUBJECT.match(subject))
+
+
 def bounce_reason(mail: ParsedMail) -> str | None:
     if report_type(mail) == "delivery-status":
         return "multipart/report; report-type=delivery-status"
@@ -84,7 +93,7 @@ def bounce_reason(mail: ParsedMail) -> str | None:
             return f"{where}: {value[:120]}"
     if (_POSTMASTER.search(from_value) or _NULL_FROM.search(from_value)) and dsn_like(mail):
         return f"From: {from_value[:120]} with delivery-report text"
-    if _BOUNCE_SUBJECT.match(mail.subject) and _BOUNCE_BODY.search(head):
+    if bounce_subject(mail.subject) and _BOUNCE_BODY.search(head):
         return f"bounce subject and text: {mail.subject[:80]}"
     notice = notice_type(head)
     if notice in ("Bounce", "Delivery"):
@@ -95,7 +104,7 @@ def bounce_reason(mail: ParsedMail) -> str | None:
 def dsn_like(mail: ParsedMail) -> bool:
     """Looks like a delivery report even without the RFC 3464 structure."""
     return bool(
-        _BOUNCE_SUBJECT.match(mail.subject)
+        bounce_subject(mail.subject)
         or _BOUNCE_BODY.search(mail.text[:_HEAD])
         or has_delivery_report(mail)
     )

@@ -100,7 +100,9 @@ def text_recipients(text: str, excluded: Iterable[str] = ()) -> list[str]:
     """The failed recipients a plain-text bounce names, lower-case, in order, without duplicates.
 
     ``excluded`` are addresses that cannot be a failed recipient of ours: the bounce's own
-    From and To (the To is our address), the returned message's sender.
+    From and To (the To is our address), the returned message's sender. A line that opens with
+    ``<x@y>:`` (qmail, Postfix) or is ``x@y:`` alone (Exim) is the MTA's own statement of who
+    failed and stands even so (a mail to oneself bounces too).
     """
     region = report_region(text)
     drop = {a.lower() for a in excluded}
