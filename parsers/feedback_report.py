@@ -25,7 +25,11 @@ _FIELD = re.compile(
     r"[ \t]*:[ \t]*(.{0,300})$"
 )
 _ADDRESS = re.compile(r"[^\s<>;\"(),:@]{1,64}@[A-Za-z0-9][A-Za-z0-9.-]{0,253}\.[A-Za-z]{2,24}")
-_JMRP_SUBJECT = re.compile(r"(?i)^\s*complaint about message from\b")
+# Microsoft's JMRP names the sending IP address, nothing else: "complaint about message from
+# our engineer" with a mail attached is a customer's.
+_JMRP_SUBJECT = re.compile(
+    r"(?i)^\s*complaint about message from\s+(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7})\s*$"
+)
 _INLINE_ARF = re.compile(r"(?im)^feedback-type[ \t]*:[ \t]*[\w-]+[ \t]*$")
 _MAX_TEXT = 20_000
 _MAX_COMPLAINANTS = 50

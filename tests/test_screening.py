@@ -407,6 +407,13 @@ def test_a_complaint_sent_as_multipart_mixed_is_a_feedback_report() -> None:
         "--m\nContent-Type: message/rfc822\n\n" + RETURNED + "--m--\n"
     )
     assert result.kind == "feedback-report" and not result.answerable
+    customer = verdict(
+        CUSTOMER + "Subject: Complaint about message from your engineer\n"
+        'Content-Type: multipart/mixed; boundary="m"\n\n'
+        "--m\nContent-Type: text/plain\n\nSee below.\n"
+        "--m\nContent-Type: message/rfc822\n\n" + RETURNED + "--m--\n"
+    )
+    assert customer.kind == "clean"
 
 
 def test_a_dmarc_failure_report_is_no_complaint() -> None:
