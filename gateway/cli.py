@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from gateway.clock import Clock, FileClock, SystemClock
 from gateway.config import Config, config_path, load_config, runtime_problems
@@ -117,16 +117,28 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     except Exception as exc:  # the database is unreachable: the MTA must retry
         print(f"helpdesk ingest: cannot open the database: {exc}", file=sys.stderr)
         return EX_TEMPFAIL
+    limit: int = app.config.smtp.max_message_size
     sources: list[tuple[str, bytes]] = []
     if args.files:
         for name in args.files:
             try:
+                size = Path(name).stat().st_size
+                if size > limit:
+                    return _too_big(name, size, limit)
                 sources.append((name, Path(name).read_bytes()))
             except OSError as exc:
-                print(f"helpdesk ingest: {name}: {exc.strerror}", file=sys.stderr)
+                hint = ""
+                if "@" in name and not Path(name).exists():
+                    # `--recipient ${recipient}` in a pipe: the second of two recipients comes as a file name.
+                    hint = " (a recipient? write --recipient=ADDRESS: a pipe's --recipient=${recipient} repeats " \
+                           "the whole option for each recipient)"
+                print(f"helpdesk ingest: {name}: {exc.strerror}{hint}", file=sys.stderr)
                 return EX_TEMPFAIL
     else:
-        sources.append(("-", sys.stdin.buffer.read()))
+        raw, size = _read_at_most(sys.stdin.buffer, limit)
+        if size > limit:
+            return _too_big("-", size, limit)
+        sources.append(("-", raw))
     for flag, value in [("--sender", args.sender), *(("--recipient", r) for r in args.recipient or ())]:
         if value is not None and not value.isprintable():
             print(f"helpdesk ingest: {flag} {value!r} is not an address (control characters or "
@@ -150,6 +162,27 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         counts = Processor(app).drain()
         print(json.dumps({"processed": counts}))
     return EX_OK
+
+
+def _read_at_most(stream: BinaryIO, limit: int) -> tuple[bytes, int]:
+    """The bytes of ``stream`` if there are at most ``limit`` of them, and their count; past the
+    limit, only the count matters, and the rest is read to count it without being kept."""
+    raw = stream.read(limit + 1)
+    size = len(raw)
+    if size > limit:
+        while chunk := stream.read(1 << 16):
+            size += len(chunk)
+        raw = b""
+    return raw, size
+
+
+def _too_big(name: str, size: int, limit: int) -> int:
+    # A pipe's bounce quotes this output, and Postfix takes the enhanced status code it starts
+    # with (RFC 3463 5.3.4: message too big for system) over the exit status; EX_DATAERR
+    # alone would bounce it too, as "data format error". Nothing is stored.
+    print(f"5.3.4 helpdesk ingest: {'' if name == '-' else name + ': '}the message is {size} bytes, "
+          f"over max_message_size ({limit} bytes); not stored", file=sys.stderr)
+    return EX_DATAERR
 
 
 def cmd_tickets(args: argparse.Namespace) -> int:
