@@ -105,19 +105,35 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    from gateway.db import Database
     from gateway.intake import Envelope, store_inbound
     try:
-        app = _app(args)
+        config = _config(args)
     except ConfigError as exc:
         # A config being edited, or missing: the mail waits in the MTA's queue for the fix.
         # Any other exit status (2 included) makes Postfix bounce it to the customer.
         for problem in exc.problems:
             print(f"helpdesk ingest: {problem}", file=sys.stderr)
         return EX_TEMPFAIL
+    clock = _clock()
+    app: Any = None
+    try:
+        # Storing needs the database and nothing else (not the reply-token secret, which an MTA's
+        # pipe, with an environment of its own, may not have); --process needs the whole gateway.
+        if args.process:
+            app = _app(args, config=config)
+            db = app.db
+        else:
+            db = Database(config.database.url)
+            if db.is_sqlite:
+                db.upgrade()  # as _ensure_schema does
     except Exception as exc:  # the database is unreachable: the MTA must retry
         print(f"helpdesk ingest: cannot open the database: {exc}", file=sys.stderr)
         return EX_TEMPFAIL
-    limit: int = app.config.smtp.max_message_size
+    if not args.verbose:
+        # The line below ("-: stored as inbound N") says it, and a pipe's output is what the MTA logs.
+        logging.getLogger("gateway.intake").setLevel(logging.WARNING)
+    limit = config.smtp.max_message_size
     sources: list[tuple[str, bytes]] = []
     if args.files:
         for name in args.files:
@@ -147,8 +163,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     envelope = Envelope(mail_from=args.sender, rcpt_to=tuple(args.recipient or ()))
     for name, raw in sources:
         try:
-            stored = store_inbound(app.db, raw, source="ingest", envelope=envelope,
-                                   received_at=app.clock.now())
+            stored = store_inbound(db, raw, source="ingest", envelope=envelope, received_at=clock.now())
         except TemporaryError as exc:
             print(f"helpdesk ingest: {name}: {exc}", file=sys.stderr)
             return EX_TEMPFAIL
