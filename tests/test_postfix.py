@@ -470,4 +470,11 @@ def test_ingest_refuses_a_mail_over_max_message_size_with_5_3_4(tmp_path: Path) 
                     "--recipient=support+1-x@example.com", input=at_limit)
     assert result.stdout.decode().startswith("-: stored as inbound 1"), result
     assert json.loads(gw.cli("status", "--json").stdout)["inbound"] == {"pending": 1}
+    # The recipe's old form, `--recipient ${recipient}`, for two recipients: kept (75), and the
+    # reason Postfix logs says what to write instead.
+    result = gw.cli("ingest", "--recipient", "support@example.com", "support+1-x@example.com", input=at_limit,
+                    check=False)
+    assert result.returncode == 75, result
+    assert b"support+1-x@example.com: No such file or directory (a recipient? write --recipient=ADDRESS" \
+        in result.stderr, result.stderr
 
