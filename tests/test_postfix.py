@@ -115,7 +115,7 @@ class Postfix:
         (self.conf / "main.cf").write_text("")
         outside = f"smtp:[127.0.0.1]:{outside_port}"
         self.postconf(
-            "compatibility_level=3.6",
+            "compatibility_level=2",  # today's defaults, and a level every Postfix 3 knows
             f"queue_directory={self.queue}", f"data_directory={self.data}",
             f"maillog_file={self.maillog}", f"maillog_file_prefixes={self.root}",
             "myhostname=mx.example.com", "mydomain=example.com", "mydestination=",
