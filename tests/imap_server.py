@@ -84,8 +84,10 @@ def require_dovecot() -> None:
 class Dovecot:
     """One Dovecot instance in a short temporary directory (unix socket paths must stay short)."""
 
-    def __init__(self, users: dict[str, str] | None = None, *, tls: bool = False) -> None:
+    def __init__(self, users: dict[str, str] | None = None, *, tls: bool = False,
+                 introspection_url: str | None = None) -> None:
         self.users = users or {"support": "secret"}
+        self.introspection_url = introspection_url
         self.dir = Path(tempfile.mkdtemp(prefix="dc-"))
         self.port = free_port()
         self.tls_port = free_port() if tls else 0
@@ -104,8 +106,11 @@ class Dovecot:
         if self.tls:
             cert, key = self_signed_cert(d)
             ssl_files = f"ssl_cert = <{cert}\nssl_key = <{key}"
-        self.conf.write_text(_CONF.format(dir=d, port=self.port, tls_port=self.tls_port, uid=NOBODY,
-                                          ssl="yes" if self.tls else "no", ssl_files=ssl_files))
+        conf = _CONF.format(dir=d, port=self.port, tls_port=self.tls_port, uid=NOBODY,
+                            ssl="yes" if self.tls else "no", ssl_files=ssl_files)
+        if self.introspection_url:
+            conf = _with_oauth2(conf, d, self.introspection_url)
+        self.conf.write_text(conf)
 
     @property
     def cert(self) -> Path:
@@ -193,6 +198,37 @@ class Dovecot:
                   and p.parent.name in ("cur", "new") and marker in p.read_bytes()]
         return path
 
+_OAUTH2_PASSDB = """\
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {dir}/dovecot-oauth2.conf.ext
+}}
+passdb {{
+  driver = passwd-file
+  mechanisms = plain login
+"""
+
+# Dovecot's oauth2 passdb: each XOAUTH2/OAUTHBEARER login's token is POSTed (token=...) to the
+# introspection endpoint (RFC 7662), which must answer active and name the same user.
+_OAUTH2_EXT = """\
+introspection_mode = post
+introspection_url = {url}
+username_attribute = username
+active_attribute = active
+active_value = true
+force_introspection = yes
+timeout_msecs = 5000
+"""
+
+
+def _with_oauth2(conf: str, directory: Path, url: str) -> str:
+    """The configuration with an oauth2 passdb first (password logins still work for test clients)."""
+    (directory / "dovecot-oauth2.conf.ext").write_text(_OAUTH2_EXT.format(url=url))
+    conf = conf.replace("auth_mechanisms = plain login", "auth_mechanisms = plain login xoauth2 oauthbearer")
+    return conf.replace("passdb {\n", _OAUTH2_PASSDB.format(dir=directory), 1)
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -209,10 +245,12 @@ def _alive(pid: int) -> bool:
 
 
 @contextlib.contextmanager
-def running_dovecot(users: dict[str, str] | None = None, *, tls: bool = False) -> Iterator[Dovecot]:
-    """A started Dovecot for one test (skipped locally, failed in CI, when Dovecot is missing)."""
+def running_dovecot(users: dict[str, str] | None = None, *, tls: bool = False,
+                    introspection_url: str | None = None) -> Iterator[Dovecot]:
+    """A started Dovecot for one test (skipped locally, failed in CI, when Dovecot is missing);
+    with ``introspection_url``, it also takes OAuth2 logins and validates their tokens there."""
     require_dovecot()
-    server = Dovecot(users, tls=tls).start()
+    server = Dovecot(users, tls=tls, introspection_url=introspection_url).start()
     try:
         yield server
     finally:
