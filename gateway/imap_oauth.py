@@ -67,6 +67,7 @@ class TokenSource:
         self.account, self.provider, self.clock, self.margin = account, provider, clock, margin
         self._token: Token | None = None
         self._lock = threading.Lock()
+        self._refused = False
         self.fetched = 0  # tokens fetched since start: for status and tests
 
     def token(self) -> Token:
@@ -79,15 +80,18 @@ class TokenSource:
                 life = timedelta(seconds=seconds) if seconds and seconds > 0 else DEFAULT_LIFETIME
                 self._token = Token(value, now + life - min(self.margin, life / 2), now + life)
                 self.fetched += 1
-                log.info("imap[%s]: new OAuth2 access token from %s, valid until %s", self.account,
-                         self.provider.name, self._token.expires_at.isoformat(timespec="seconds"))
+                # After a refusal every retry fetches one: the refusal itself is what gets reported.
+                log.log(logging.DEBUG if self._refused else logging.INFO,
+                        "imap[%s]: new OAuth2 access token from %s, valid until %s", self.account,
+                        self.provider.name, self._token.expires_at.isoformat(timespec="seconds"))
+                self._refused = False
             return self._token
 
     def refused(self, token: Token) -> None:
         """The server refused ``token``: the next login asks the provider for a new one."""
         with self._lock:
             if self._token is token:
-                self._token = None
+                self._token, self._refused = None, True
                 self.provider.forget()
 
 

@@ -143,9 +143,10 @@ def _handler(server: OAuthServer) -> type[BaseHTTPRequestHandler]:
 
 
 @contextlib.contextmanager
-def running_oauth(server: OAuthServer, tls_dir: Path | None = None) -> Iterator[OAuthServer]:
-    """Serve ``server`` on 127.0.0.1 in a thread (HTTPS with a self-signed certificate made in
-    ``tls_dir``, whose cert.pem is then the CA to trust)."""
+def running_oauth(server: OAuthServer, tls_dir: Path | None = None) -> Iterator[str]:
+    """Serve ``server`` on 127.0.0.1 in a thread and yield its base URL (HTTPS with a self-signed
+    certificate made in ``tls_dir``, whose cert.pem is then the CA to trust). It may be served
+    twice, over HTTP and HTTPS; the metadata it gives names the last one started."""
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(server))
     scheme = "http"
     if tls_dir is not None:
@@ -154,11 +155,11 @@ def running_oauth(server: OAuthServer, tls_dir: Path | None = None) -> Iterator[
         context.load_cert_chain(str(cert), str(key))
         httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
         scheme = "https"
-    server.base_url = f"{scheme}://127.0.0.1:{httpd.server_address[1]}"
+    url = server.base_url = f"{scheme}://127.0.0.1:{httpd.server_address[1]}"
     thread = threading.Thread(target=httpd.serve_forever, name="oauth-server", daemon=True)
     thread.start()
     try:
-        yield server
+        yield url
     finally:
         httpd.shutdown()
         httpd.server_close()
