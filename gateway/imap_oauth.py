@@ -97,6 +97,11 @@ class TokenSource:
 
 def oauth2_login(client: Any, username: str, mechanism: str, tokens: TokenSource) -> Token:
     """Authenticate ``client`` (an IMAPClient) with the account's token; raise TokenRefused if refused."""
+    offered = {bytes(c).upper()[5:].decode() for c in client.capabilities() if bytes(c).upper().startswith(b"AUTH=")}
+    if mechanism not in offered:
+        # Not the token's fault: keep it, and say what the server would take instead.
+        raise LoginError(f"the server does not offer AUTH={mechanism} (it offers "
+                         f"{', '.join(sorted(offered)) or 'no SASL mechanism'}); see oauth2_mechanism")
     token = tokens.token()
     exchange = _Sasl(mechanism, username, token.value)
     try:

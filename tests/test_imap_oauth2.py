@@ -12,11 +12,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from imapclient.exceptions import LoginError
 
 from gateway.clock import FakeClock, FileClock, write_clock_file
 from gateway.db import Database
+from gateway.imap_oauth import token_source
 from gateway.imap_oauth_config import DEFAULT_SCOPES, OAuth2Settings
 from gateway.imap_poller import ImapPoller
+from gateway.imap_session import ImapSession
 from gateway.imap_waiting import Backoff
 from tests.imap_server import Dovecot, account, count, mails, polling, running_dovecot
 from tests.oauth_server import OAuthServer, running_oauth
@@ -66,6 +69,22 @@ def test_mail_is_ingested_with_a_valid_token(db: Database, clock: FakeClock, kin
         server.append(mails(1, f"{kind}-renewed"))
         assert poller.sync_once().stored == 1 and len(oauth.tokens_for("support")) == 2
     assert count(db) == 5
+
+
+def test_the_token_stays_out_of_the_protocol_trace_and_a_missing_mechanism_is_named(
+        db: Database, clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
+    oauth = OAuthServer(clock, clients={"support-app": ("support-secret", "support")})
+    with _servers(oauth) as (server, url), caplog.at_level(logging.DEBUG, logger="imapclient"):
+        ImapSession.open(account(server, password="", oauth2=_settings("generic-xoauth2", url)),
+                         token_source("support", _settings("generic-xoauth2", url), clock, 5)).close()
+        [token] = oauth.tokens_for("support")
+        assert "AUTHENTICATE" in caplog.text and "write literal size" in caplog.text
+        assert token not in caplog.text
+    with running_oauth(oauth) as url, running_dovecot() as plain:  # no oauth2 passdb: no AUTH=XOAUTH2
+        tokens = token_source("support", _settings("generic-xoauth2", url), clock, 5)
+        with pytest.raises(LoginError, match=r"does not offer AUTH=XOAUTH2 \(it offers LOGIN, PLAIN\)"):
+            ImapSession.open(account(plain, password="", oauth2=_settings("generic-xoauth2", url)), tokens)
+        assert tokens.fetched == 0
 
 
 def test_a_refused_token_is_reported_once_and_retried_with_a_new_one(
