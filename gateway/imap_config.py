@@ -94,8 +94,7 @@ def _account(r: Reader, table: dict[str, Any], key: str, config: Config,
     base = config.path.parent if config.path else Path.cwd()
     username = r.get(table, f"{key}.username", "", as_str)
     oauth2 = read_oauth2(r, table, key, base, username, need_password) if auth == "oauth2" else None
-    ca_path = read_ca_file(r, table, f"{key}.ca_file", config.path.parent if config.path else Path.cwd(),
-                           "the server")
+    ca_path = read_ca_file(r, table, f"{key}.ca_file", base, "the server")
     account = ImapAccount(
         name=name,
         host=r.get(table, f"{key}.host", "", as_str),

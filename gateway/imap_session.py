@@ -99,9 +99,11 @@ class ImapSession:
         try:
             if account.security == "starttls":
                 client.starttls(client_context(account.ca_file))
-            if tokens is None or account.oauth2 is None:
+            if account.oauth2 is None:
                 client.login(account.username, account.password)
                 return cls(client, account)
+            if tokens is None:
+                raise ValueError(f"imap[{account.name}]: an OAuth2 account is opened with its TokenSource")
             token = oauth2_login(client, account.username, account.oauth2.mechanism, tokens)
             session = cls(client, account)
             session.renew_at = token.renew_at
