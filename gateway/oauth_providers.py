@@ -113,6 +113,9 @@ class Microsoft:
                     self.settings.client_id, client_credential=self._credential(),
                     authority=self.settings.authority, token_cache=self._cache, timeout=self.timeout,
                     instance_discovery=False)
+            # TokenSource decides when a token is due: msal's own cache (by the wall clock, keeping
+            # a token until 5 minutes before it expires) would hand back the one being replaced.
+            self.forget()
             result = self._app.acquire_token_for_client(scopes=[self.settings.scope])
         except (requests.RequestException, ValueError) as exc:
             raise TokenError(f"{self.settings.authority}: {_first_line(exc)}") from None

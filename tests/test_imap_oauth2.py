@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from imapclient.exceptions import LoginError
 
 from gateway.clock import FakeClock, FileClock, write_clock_file
@@ -51,13 +53,35 @@ def _settings(kind: str, url: str) -> OAuth2Settings:
                           client_id="gmail-client", client_secret="gmail-secret", refresh_token="support-refresh")
 
 
-@pytest.mark.parametrize("kind", ["generic-xoauth2", "google-oauthbearer"])
-def test_mail_is_ingested_with_a_valid_token(db: Database, clock: FakeClock, kind: str) -> None:
-    oauth = OAuthServer(clock, clients={"support-app": ("support-secret", "support")},
+def _service_account(url: str) -> dict[str, str]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    return {"type": "service_account", "client_email": "helpdesk@project.iam.gserviceaccount.com",
+            "private_key": pem, "token_uri": f"{url}/token"}
+
+
+@pytest.mark.parametrize("kind", ["generic-xoauth2", "google-oauthbearer", "google-service-account",
+                                  "microsoft-xoauth2"])
+def test_mail_is_ingested_with_a_valid_token(db: Database, clock: FakeClock, kind: str, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    oauth = OAuthServer(clock, clients={"support-app": ("support-secret", "support"),
+                                        "m365-app": ("m365-secret", "support")},
                         refresh_tokens={"support-refresh": "support"})
-    with _servers(oauth) as (server, url):
+    with _servers(oauth) as (server, url), contextlib.ExitStack() as stack:
+        if kind == "microsoft-xoauth2":
+            # msal speaks only HTTPS: the same server, also over TLS, stands in for the Entra ID tenant.
+            entra = stack.enter_context(running_oauth(oauth, tls_dir=tmp_path))
+            monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "cert.pem"))
+            settings = OAuth2Settings("microsoft", scope=DEFAULT_SCOPES["microsoft"], authority=f"{entra}/tenant",
+                                      client_id="m365-app", client_secret="m365-secret")
+        elif kind == "google-service-account":
+            settings = OAuth2Settings("google", scope=DEFAULT_SCOPES["google"], service_account=_service_account(url),
+                                      subject="support")
+        else:
+            settings = _settings(kind, url)
         server.append(mails(3, kind))
-        poller = ImapPoller(account(server, password="", oauth2=_settings(kind, url)), db, clock)
+        poller = ImapPoller(account(server, password="", oauth2=settings), db, clock)
         assert poller.sync_once().stored == 3
         assert server.uids(criteria="UNSEEN") == []
         [token] = oauth.tokens_for("support")
