@@ -68,7 +68,7 @@ class TokenSource:
         self._token: Token | None = None
         self._lock = threading.Lock()
         self._refused = False
-        self.fetched = 0  # tokens fetched since start: for status and tests
+        self.fetched = 0  # tokens fetched since start: for tests
 
     def token(self) -> Token:
         with self._lock:
