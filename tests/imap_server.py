@@ -22,6 +22,7 @@ from gateway.imap_poller import ImapPoller
 from gateway.imap_session import ImapSession, Mailbox
 from gateway.imap_sync import source_key
 from gateway.models import ImapState, InboundMessage, Message, Ticket
+from tests.oauth_server import with_oauth2_passdb
 from tests.support import customer_mail, free_port, require, self_signed_cert, wait_for
 
 NOBODY = 65534
@@ -108,9 +109,7 @@ class Dovecot:
             ssl_files = f"ssl_cert = <{cert}\nssl_key = <{key}"
         conf = _CONF.format(dir=d, port=self.port, tls_port=self.tls_port, uid=NOBODY,
                             ssl="yes" if self.tls else "no", ssl_files=ssl_files)
-        if self.introspection_url:
-            conf = _with_oauth2(conf, d, self.introspection_url)
-        self.conf.write_text(conf)
+        self.conf.write_text(with_oauth2_passdb(conf, d, self.introspection_url) if self.introspection_url else conf)
 
     @property
     def cert(self) -> Path:
@@ -198,37 +197,6 @@ class Dovecot:
                   and p.parent.name in ("cur", "new") and marker in p.read_bytes()]
         return path
 
-_OAUTH2_PASSDB = """\
-passdb {{
-  driver = oauth2
-  mechanisms = xoauth2 oauthbearer
-  args = {dir}/dovecot-oauth2.conf.ext
-}}
-passdb {{
-  driver = passwd-file
-  mechanisms = plain login
-"""
-
-# Dovecot's oauth2 passdb: each XOAUTH2/OAUTHBEARER login's token is POSTed (token=...) to the
-# introspection endpoint (RFC 7662), which must answer active and name the same user.
-_OAUTH2_EXT = """\
-introspection_mode = post
-introspection_url = {url}
-username_attribute = username
-active_attribute = active
-active_value = true
-force_introspection = yes
-timeout_msecs = 5000
-"""
-
-
-def _with_oauth2(conf: str, directory: Path, url: str) -> str:
-    """The configuration with an oauth2 passdb first (password logins still work for test clients)."""
-    (directory / "dovecot-oauth2.conf.ext").write_text(_OAUTH2_EXT.format(url=url))
-    conf = conf.replace("auth_mechanisms = plain login", "auth_mechanisms = plain login xoauth2 oauthbearer")
-    return conf.replace("passdb {\n", _OAUTH2_PASSDB.format(dir=directory), 1)
-
-
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -247,8 +215,8 @@ def _alive(pid: int) -> bool:
 @contextlib.contextmanager
 def running_dovecot(users: dict[str, str] | None = None, *, tls: bool = False,
                     introspection_url: str | None = None) -> Iterator[Dovecot]:
-    """A started Dovecot for one test (skipped locally, failed in CI, when Dovecot is missing);
-    with ``introspection_url``, it also takes OAuth2 logins and validates their tokens there."""
+    """A started Dovecot for one test (skipped locally, failed in CI, when Dovecot is missing), taking
+    OAuth2 logins too with ``introspection_url``."""
     require_dovecot()
     server = Dovecot(users, tls=tls, introspection_url=introspection_url).start()
     try:

@@ -164,3 +164,34 @@ def running_oauth(server: OAuthServer, tls_dir: Path | None = None) -> Iterator[
         httpd.shutdown()
         httpd.server_close()
         thread.join(5)
+
+
+_OAUTH2_PASSDB = """\
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {dir}/dovecot-oauth2.conf.ext
+}}
+passdb {{
+  driver = passwd-file
+  mechanisms = plain login
+"""
+
+# Dovecot's oauth2 passdb: each XOAUTH2/OAUTHBEARER login's token is POSTed (token=...) to the
+# introspection endpoint (RFC 7662), which must answer active and name the same user.
+_OAUTH2_EXT = """\
+introspection_mode = post
+introspection_url = {url}
+username_attribute = username
+active_attribute = active
+active_value = true
+force_introspection = yes
+timeout_msecs = 5000
+"""
+
+
+def with_oauth2_passdb(conf: str, directory: Path, url: str) -> str:
+    """The configuration with an oauth2 passdb first (password logins still work for test clients)."""
+    (directory / "dovecot-oauth2.conf.ext").write_text(_OAUTH2_EXT.format(url=url))
+    conf = conf.replace("auth_mechanisms = plain login", "auth_mechanisms = plain login xoauth2 oauthbearer")
+    return conf.replace("passdb {\n", _OAUTH2_PASSDB.format(dir=directory), 1)
