@@ -12,15 +12,17 @@ from typing import Any
 from gateway.config import Config, Reader, as_bool, as_port, as_str, env_name, one_of, read_ca_file
 from gateway.config_values import parse_interval
 from gateway.errors import ConfigError
+from gateway.imap_oauth_config import OAUTH2_KEYS, OAuth2Settings, read_oauth2
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _KEYS = {"name", "host", "port", "security", "username", "password_env", "folder", "done_folder",
-         "idle", "poll_interval", "timeout", "stale_after", "ca_file"}
+         "idle", "poll_interval", "timeout", "stale_after", "ca_file", "auth"} | OAUTH2_KEYS
 
 
 @dataclass(frozen=True)
 class ImapAccount:
-    """One mailbox the gateway polls. The password is read from ``password_env`` at start."""
+    """One mailbox the gateway polls. The password is read from ``password_env`` at start;
+    with ``oauth2`` set, the login is by an OAuth2 access token instead (issue 17)."""
 
     name: str
     host: str
@@ -37,6 +39,7 @@ class ImapAccount:
     stale_after: timedelta = timedelta(minutes=10)
     ca_file: Path | None = None
     max_message_size: int = 25 * 1000**2
+    oauth2: OAuth2Settings | None = None
 
 
 def _folder(value: Any) -> str:
@@ -57,9 +60,16 @@ def _account(r: Reader, table: dict[str, Any], key: str, config: Config,
              need_password: bool) -> ImapAccount | None:
     before = len(r.problems)
     r.unknown(table, key, _KEYS)
-    for required, example in (("name", '"support"'), ("host", '"imap.example.com"'),
-                              ("username", '"support@example.com"'),
-                              ("password_env", '"HELPDESK_IMAP_PASSWORD"')):
+    auth = r.get(table, f"{key}.auth", "password", one_of("password", "oauth2"))
+    needed = [("name", '"support"'), ("host", '"imap.example.com"'), ("username", '"support@example.com"')]
+    if auth == "password":
+        needed.append(("password_env", '"HELPDESK_IMAP_PASSWORD"'))
+        for stray in sorted(set(table) & OAUTH2_KEYS):
+            r.problems.append(f'{key}.{stray}: only used with auth = "oauth2"; set that, or remove the key')
+    elif "password_env" in table:
+        r.problems.append(f'{key}.password_env: not used with auth = "oauth2" (the login is by access token); '
+                          "remove it")
+    for required, example in needed:
         if required not in table:
             r.problems.append(f"{key}.{required}: missing; set it, like {required} = {example}")
     name = r.get(table, f"{key}.name", "", as_str)
@@ -81,14 +91,16 @@ def _account(r: Reader, table: dict[str, Any], key: str, config: Config,
     if stale_after <= poll_interval:
         r.problems.append(f"{key}.stale_after: must be longer than poll_interval "
                           f"({poll_interval.total_seconds():g}s), like stale_after = \"10m\"")
-    ca_path = read_ca_file(r, table, f"{key}.ca_file", config.path.parent if config.path else Path.cwd(),
-                           "the server")
+    base = config.path.parent if config.path else Path.cwd()
+    username = r.get(table, f"{key}.username", "", as_str)
+    oauth2 = read_oauth2(r, table, key, base, username, need_password) if auth == "oauth2" else None
+    ca_path = read_ca_file(r, table, f"{key}.ca_file", base, "the server")
     account = ImapAccount(
         name=name,
         host=r.get(table, f"{key}.host", "", as_str),
         port=r.get(table, f"{key}.port", 993 if security == "tls" else 143, as_port),
         security=security,
-        username=r.get(table, f"{key}.username", "", as_str),
+        username=username,
         password_env=password_env,
         password=os.environ.get(password_env, "") if password_env else "",
         folder=folder,
@@ -99,6 +111,7 @@ def _account(r: Reader, table: dict[str, Any], key: str, config: Config,
         stale_after=stale_after,
         ca_file=ca_path,
         max_message_size=config.smtp.max_message_size,
+        oauth2=oauth2,
     )
     return account if len(r.problems) == before else None
 

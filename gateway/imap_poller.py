@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import select
 import threading
@@ -16,6 +17,7 @@ from gateway.clock import Clock
 from gateway.db import Database
 from gateway.errors import GatewayError
 from gateway.imap_config import ImapAccount, load_imap_accounts
+from gateway.imap_oauth import token_source
 from gateway.imap_session import IMAP_ERRORS, ImapSession, describe
 from gateway.imap_state import LEASE_TTL, StateStore, new_owner
 from gateway.imap_sync import FolderSync, PassResult
@@ -36,7 +38,7 @@ class ImapPoller:
     def __init__(self, account: ImapAccount, db: Database, clock: Clock, *,
                  on_stored: Callable[[], None] = lambda: None, stopping: threading.Event | None = None,
                  owner: str | None = None, lease_ttl: timedelta = LEASE_TTL, backoff: Backoff | None = None,
-                 connect: Callable[[ImapAccount], ImapSession] = ImapSession.open) -> None:
+                 connect: Callable[[ImapAccount], ImapSession] | None = None) -> None:
         self.account, self.db, self.clock = account, db, clock
         self.stopping = stopping or threading.Event()
         self.wake = Waker()
@@ -46,7 +48,9 @@ class ImapPoller:
         self.backoff = backoff or Backoff()
         retry = min(RETRY_SOON, account.poll_interval).total_seconds()
         self._store_retry = Backoff(retry, max(retry, account.poll_interval.total_seconds()))
-        self.connect = connect
+        self.tokens = None if account.oauth2 is None else token_source(
+            account.name, account.oauth2, clock, account.timeout.total_seconds())
+        self.connect = connect or functools.partial(ImapSession.open, tokens=self.tokens)
         self._renew_every = lease_ttl.total_seconds() / 3
         self._failing_since: datetime | None = None
         self._failures = 0
@@ -120,6 +124,11 @@ class ImapPoller:
     def _serve(self, session: ImapSession) -> None:
         use_idle = self.account.idle and session.can(b"IDLE")
         while not self.stopping.is_set():
+            if session.renew_at is not None and self.clock.now() >= session.renew_at:
+                # Log in again with a new OAuth2 token before this one expires: Exchange Online
+                # ends a session whose token has expired.
+                log.info("imap[%s]: OAuth2 token due for renewal; logging in again", self.name)
+                return
             self.wake.clear()
             result = self.sync.run(session, self.stopping.is_set)
             self.passes += 1

@@ -19,6 +19,7 @@ from imapclient.imapclient import SocketTimeout
 
 from gateway.errors import TemporaryError
 from gateway.imap_config import ImapAccount
+from gateway.imap_oauth import TokenError, TokenSource, oauth2_login
 from gateway.tls import client_context
 
 log = logging.getLogger("gateway.imap")
@@ -51,6 +52,8 @@ class Mailbox:
 
 def describe(exc: BaseException, account: ImapAccount) -> str:
     """A one-line reason for the log and the heartbeat; never the password."""
+    if isinstance(exc, TokenError):
+        return f"no OAuth2 access token for user {account.username!r}: {_server_text(exc)}"
     if isinstance(exc, LoginError):
         return f"login refused for user {account.username!r}: {_server_text(exc)}"
     if isinstance(exc, ConnectionRefusedError):
@@ -84,9 +87,11 @@ class ImapSession:
             client._imap.debug = 0
         self.capabilities = frozenset(bytes(c).upper() for c in client.capabilities())
         self._empty_reads = 0
+        self.renew_at: datetime | None = None  # by the gateway's clock: when its OAuth2 token is due
 
     @classmethod
-    def open(cls, account: ImapAccount) -> ImapSession:
+    def open(cls, account: ImapAccount, tokens: TokenSource | None = None) -> ImapSession:
+        """Connect and log in: by password, or with ``tokens`` by an OAuth2 access token."""
         seconds = account.timeout.total_seconds()
         client = IMAPClient(account.host, account.port, ssl=account.security == "tls",
                             ssl_context=client_context(account.ca_file) if account.security == "tls" else None,
@@ -94,8 +99,15 @@ class ImapSession:
         try:
             if account.security == "starttls":
                 client.starttls(client_context(account.ca_file))
-            client.login(account.username, account.password)
-            return cls(client, account)
+            if account.oauth2 is None:
+                client.login(account.username, account.password)
+                return cls(client, account)
+            if tokens is None:
+                raise ValueError(f"imap[{account.name}]: an OAuth2 account is opened with its TokenSource")
+            token = oauth2_login(client, account.username, account.oauth2.mechanism, tokens)
+            session = cls(client, account)
+            session.renew_at = token.renew_at
+            return session
         except BaseException:
             with contextlib.suppress(Exception):  # the socket may already be gone (failed STARTTLS)
                 client.shutdown()

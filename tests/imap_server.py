@@ -22,6 +22,7 @@ from gateway.imap_poller import ImapPoller
 from gateway.imap_session import ImapSession, Mailbox
 from gateway.imap_sync import source_key
 from gateway.models import ImapState, InboundMessage, Message, Ticket
+from tests.oauth_server import with_oauth2_passdb
 from tests.support import customer_mail, free_port, require, self_signed_cert, wait_for
 
 NOBODY = 65534
@@ -84,8 +85,10 @@ def require_dovecot() -> None:
 class Dovecot:
     """One Dovecot instance in a short temporary directory (unix socket paths must stay short)."""
 
-    def __init__(self, users: dict[str, str] | None = None, *, tls: bool = False) -> None:
+    def __init__(self, users: dict[str, str] | None = None, *, tls: bool = False,
+                 introspection_url: str | None = None) -> None:
         self.users = users or {"support": "secret"}
+        self.introspection_url = introspection_url
         self.dir = Path(tempfile.mkdtemp(prefix="dc-"))
         self.port = free_port()
         self.tls_port = free_port() if tls else 0
@@ -104,8 +107,9 @@ class Dovecot:
         if self.tls:
             cert, key = self_signed_cert(d)
             ssl_files = f"ssl_cert = <{cert}\nssl_key = <{key}"
-        self.conf.write_text(_CONF.format(dir=d, port=self.port, tls_port=self.tls_port, uid=NOBODY,
-                                          ssl="yes" if self.tls else "no", ssl_files=ssl_files))
+        conf = _CONF.format(dir=d, port=self.port, tls_port=self.tls_port, uid=NOBODY,
+                            ssl="yes" if self.tls else "no", ssl_files=ssl_files)
+        self.conf.write_text(with_oauth2_passdb(conf, d, self.introspection_url) if self.introspection_url else conf)
 
     @property
     def cert(self) -> Path:
@@ -209,10 +213,12 @@ def _alive(pid: int) -> bool:
 
 
 @contextlib.contextmanager
-def running_dovecot(users: dict[str, str] | None = None, *, tls: bool = False) -> Iterator[Dovecot]:
-    """A started Dovecot for one test (skipped locally, failed in CI, when Dovecot is missing)."""
+def running_dovecot(users: dict[str, str] | None = None, *, tls: bool = False,
+                    introspection_url: str | None = None) -> Iterator[Dovecot]:
+    """A started Dovecot for one test (skipped locally, failed in CI, when Dovecot is missing), taking
+    OAuth2 logins too with ``introspection_url``."""
     require_dovecot()
-    server = Dovecot(users, tls=tls).start()
+    server = Dovecot(users, tls=tls, introspection_url=introspection_url).start()
     try:
         yield server
     finally:
