@@ -236,3 +236,29 @@ def test_plain_progress_lines_say_count_rate_and_time_left() -> None:
     assert lines[0] == "imported 300/2606 (100/s, about 23s left)"
     assert lines[-1] == "imported 2606/2606 (100/s)"
     assert len(lines) == 10 and all(PROGRESS_LINE.match(line) for line in lines)
+
+
+def test_history_joining_a_live_ticket_is_filed_and_moves_none_of_its_clocks(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "config.toml", smtp_port=free_port(), relay_port=None, extra=SLA)
+    db = tmp_path / "var" / "helpdesk.sqlite3"
+    first = _mail("alice@customer.example", "Password question", "How do I change my password?",
+                  "Mon, 02 Mar 2026 09:00:00 +0000", "<first@customer.example>")
+    subprocess.run([*HELPDESK, "-c", str(config), "ingest", "-q", "--process"], input=first, check=True,
+                   capture_output=True, cwd=OUTSIDE, timeout=120)
+    clocks = "SELECT name, deadline, stopped_at, paused_remaining FROM sla_clocks ORDER BY id"
+    with sqlite3.connect(db) as conn:
+        before = (conn.execute(clocks).fetchall(), conn.execute("SELECT status, next_deadline FROM tickets").fetchall())
+    assert _scalar(db, "SELECT count(*) FROM outbox") == 1 and before[0]
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "reply.eml").write_bytes(_mail(
+        "alice@customer.example", "Re: Password question",
+        "Now it is a complete outage: nobody can work at all, production is down.", "Mon, 02 Mar 2026 11:00:00 +0000",
+        "<late-reply@customer.example>", in_reply_to="<first@customer.example>"))
+    figures = _figures(_helpdesk(config, "eml-dir", str(folder), "--json"))
+    assert (figures["replies"], figures["history"], figures["settled"]) == (1, 1, 0)
+    with sqlite3.connect(db) as conn:
+        after = (conn.execute(clocks).fetchall(), conn.execute("SELECT status, next_deadline FROM tickets").fetchall())
+    assert after == before
+    assert _scalar(db, "SELECT count(*) FROM outbox") == 1
+    assert _scalar(db, "SELECT count(*) FROM messages WHERE direction = 'in'") == 2
