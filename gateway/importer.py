@@ -121,11 +121,12 @@ def run_import(app: App, source: MailSource, *, history_before: datetime, out: T
     progress = progress_for(out, len(entries))
     processor = Processor(app)
     fresh: list[int] = []
+    resumed: list[int] = []
     seen: set[str] = set()
     try:
         for start in range(0, len(entries), CHUNK):
             chunk = entries[start:start + CHUNK]
-            fresh += _store(app, summary, chunk, source.read(chunk), history_before, now, seen)
+            fresh += _store(app, summary, chunk, source.read(chunk), history_before, now, seen, resumed)
             # One commit per chunk: the fsync, not the work, was most of an import's time.
             while processor.process_batch(CHUNK):
                 pass
@@ -134,13 +135,13 @@ def run_import(app: App, source: MailSource, *, history_before: datetime, out: T
         progress.close()
     with app.db.transaction() as session:
         _count(session, summary, fresh)
-        summary.settled = settle(session, fresh)
+        summary.settled = settle(session, [*fresh, *resumed])
     log.info("import of %s: %s", source.name, summary.as_dict())
     return summary
 
 
 def _store(app: App, summary: ImportSummary, chunk: Sequence[Entry], raws: Sequence[bytes | None],
-           history_before: datetime, now: datetime, seen: set[str]) -> list[int]:
+           history_before: datetime, now: datetime, seen: set[str], resumed: list[int]) -> list[int]:
     """Store one chunk, oldest first (one commit per run of history or live mail); the new row ids."""
     fresh: list[int] = []
     readable = [(e, raw) for e, raw in zip(chunk, raws, strict=True) if raw is not None]
@@ -151,19 +152,32 @@ def _store(app: App, summary: ImportSummary, chunk: Sequence[Entry], raws: Seque
             app.db, [(key, raw) for key, raw, _date in items], source=HISTORY_SOURCE if history else LIVE_SOURCE,
             envelope=Envelope(None, ()), received_at=now, arrived_at={key: date for key, _raw, date in items})
         new = [s.inbound_id for s in stored if not s.duplicate]
+        earlier: list[int] = []
         for (key, _raw, _date), s in zip(items, stored, strict=True):
             if s.duplicate:
                 if key in seen:
                     summary.copies += 1
                 else:
                     summary.already_imported += 1
+                    earlier.append(s.inbound_id)
             seen.add(key)
+        # Stored by a run that was interrupted before processing them: this run processes them
+        # (they count as already imported) and settles their tickets as its own.
+        resumed += _still_pending(app, earlier)
         if history:
             summary.history += len(new)
         else:
             summary.live += len(new)
         fresh += new
     return fresh
+
+
+def _still_pending(app: App, ids: Sequence[int]) -> list[int]:
+    if not ids:
+        return []
+    with app.db.read_sessions() as session:
+        return list(session.scalars(select(InboundMessage.id).where(
+            InboundMessage.id.in_(ids), InboundMessage.state == "pending")))
 
 
 def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:

@@ -92,7 +92,7 @@ def _thread() -> list[bytes]:
 def _assert_threaded(db: Path) -> None:
     with sqlite3.connect(db) as conn:
         rows = conn.execute("SELECT t.subject, t.status, count(m.id), min(m.created_at) FROM tickets t "
-                            "JOIN messages m ON m.ticket_id = t.id GROUP BY t.id ORDER BY t.id").fetchall()
+                            "JOIN messages m ON m.ticket_id = t.id GROUP BY t.id ORDER BY t.created_at").fetchall()
     # The first mail opened the ticket and the reply joined it, whatever order the source gave them in;
     # each ticket is history, resolved as of its last mail, created when its first mail arrived.
     assert [(s, st, n) for s, st, n, _at in rows] == [("Cannot log in", "resolved", 2),
@@ -262,3 +262,58 @@ def test_history_joining_a_live_ticket_is_filed_and_moves_none_of_its_clocks(tmp
     assert after == before
     assert _scalar(db, "SELECT count(*) FROM outbox") == 1
     assert _scalar(db, "SELECT count(*) FROM messages WHERE direction = 'in'") == 2
+
+
+def test_a_run_interrupted_after_storing_is_finished_by_the_next(tmp_path: Path) -> None:
+    """Mail a run stored but did not process (it was stopped) is processed and settled by the next run."""
+    from gateway.history import HISTORY_SOURCE
+    from gateway.importer import import_key
+    from gateway.intake import Envelope, store_inbound_many
+
+    config = write_config(tmp_path / "config.toml", smtp_port=free_port(), relay_port=None, extra=SLA)
+    box = mailbox.mbox(tmp_path / "history.mbox")
+    for raw in _thread():
+        box.add(raw)
+    box.close()
+    app = build_app(load_config(config), FakeClock(datetime.now(UTC)))
+    try:
+        app.db.upgrade()
+        reread = mailbox.mbox(tmp_path / "history.mbox")
+        stored = [reread.get_bytes(key) for key in reread.iterkeys()]
+        other = next(raw for raw in stored if b"Where is my invoice?" in raw)
+        store_inbound_many(app.db, [(import_key(other), other)], source=HISTORY_SOURCE,
+                           envelope=Envelope(None, ()), received_at=app.clock.now(),
+                           arrived_at={import_key(other): datetime(2026, 3, 3, 8, 0, tzinfo=UTC)})
+    finally:
+        app.db.dispose()
+    figures = _figures(_helpdesk(config, "mbox", str(tmp_path / "history.mbox"), "--json"))
+    assert (figures["already_imported"], figures["replies"], figures["tickets"], figures["settled"]) == (1, 1, 1, 2)
+    with sqlite3.connect(tmp_path / "var" / "helpdesk.sqlite3") as conn:
+        assert conn.execute("SELECT subject FROM tickets WHERE id = 1").fetchone() == ("Invoice question",)
+    _assert_threaded(tmp_path / "var" / "helpdesk.sqlite3")
+
+
+def test_held_history_approved_later_is_still_history(tmp_path: Path) -> None:
+    """The mark travels with the stored mail: approving a held history mail sends nothing either."""
+    from gateway.processor import Processor
+
+    config = write_config(tmp_path / "config.toml", smtp_port=free_port(), relay_port=None, extra=SLA)
+    db = tmp_path / "var" / "helpdesk.sqlite3"
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "1.eml").write_bytes(_thread()[1])
+    (folder / "2.eml").write_bytes(_mail(
+        "mallory@elsewhere.example", "Re: Cannot log in", "Me too!", "Mon, 02 Mar 2026 12:00:00 +0000",
+        "<mallory@elsewhere.example>", in_reply_to="<first@customer.example>"))
+    figures = _figures(_helpdesk(config, "eml-dir", str(folder), "--json"))
+    assert (figures["tickets"], figures["held"]) == (1, 1)
+    [(held_id,)] = sqlite3.connect(db).execute("SELECT id FROM inbound_messages WHERE state = 'held'").fetchall()
+    subprocess.run([*HELPDESK, "-c", str(config), "held", "approve", str(held_id)], check=True, capture_output=True,
+                   cwd=OUTSIDE, timeout=120)
+    app = build_app(load_config(config), FakeClock(datetime.now(UTC)))
+    try:
+        assert Processor(app).drain() == {"reply": 1}
+    finally:
+        app.db.dispose()
+    assert _scalar(db, "SELECT count(*) FROM messages WHERE direction = 'in'") == 2
+    _assert_silent(db)
