@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
-from typing import Protocol, TextIO
+from typing import Any, Protocol, TextIO
 
 # Without a terminal (a log, a pipe, cron): a line at each tenth of the way, and at least this often.
 LINE_EVERY_SECONDS = 10.0
@@ -84,6 +85,11 @@ class _Bar:
             transient=False)
         self._progress.start()
         self._task = self._progress.add_task("import", total=total, rate="")
+        # Log lines (a held mail, a quarantine) are printed above the bar, not through it.
+        self._moved = [h for h in logging.getLogger().handlers
+                       if isinstance(h, logging.StreamHandler) and h.stream is out]
+        for handler in self._moved:
+            handler.setStream(_AboveBar(self._progress.console))
         self._started = time.monotonic()
         self._done = 0
 
@@ -95,3 +101,20 @@ class _Bar:
 
     def close(self) -> None:
         self._progress.stop()
+        for handler in self._moved:
+            handler.setStream(self._progress.console.file)
+
+
+class _AboveBar:
+    """A stream for logging that prints each line above rich's live bar."""
+
+    def __init__(self, console: Any) -> None:
+        self._console = console
+
+    def write(self, text: str) -> int:
+        if text.strip():
+            self._console.print(text.rstrip("\n"), markup=False, highlight=False, soft_wrap=True)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
