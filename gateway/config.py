@@ -222,7 +222,7 @@ def as_types(value: Any) -> tuple[str, ...]:
 
 # Sections that later capabilities read from ``Config.raw``; listed so typos are still caught.
 _OTHER_SECTIONS = {"customers", "plans", "calendars", "rules", "contacts", "escalation",
-                   "oncall", "agents", "imap", "sla", "templates", "screening", "metrics"}
+                   "oncall", "agents", "imap", "sla", "templates", "screening", "metrics", "logging"}
 _SECTIONS = {"gateway", "database", "smtp", "outbound", "processing"} | _OTHER_SECTIONS
 
 

@@ -79,15 +79,20 @@ def _helpdesk(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           env={**os.environ, **clock})
 
 
-def test_explain_says_what_processing_then_does_with_replies(tmp_path: Path) -> None:
-    """A reply keeps the priority an engineer set (its quoted history is not read again); a
-    reply to a closed ticket opens a follow-up, read on its own words and acknowledged."""
+def _open_outage_ticket(tmp_path: Path) -> None:
+    """Ticket 1, opened at 10:00 by Acme's designated contact: the website is down for everyone."""
     (tmp_path / "config.toml").write_text(CONFIG.format(var=tmp_path / "var"), encoding="utf-8")
     (tmp_path / "clock").write_text("2026-11-23T10:00:00+00:00")
     first = tmp_path / "first.eml"
     first.write_bytes(customer_mail("Alice <alice@acme.example>", "Our website is down for everyone",
                                     "Our website is down for everyone since 9am.", message_id="<w1@acme.example>"))
     _helpdesk(tmp_path, "ingest", str(first), "--process")
+
+
+def test_explain_says_what_processing_then_does_with_replies(tmp_path: Path) -> None:
+    """A reply keeps the priority an engineer set (its quoted history is not read again); a
+    reply to a closed ticket opens a follow-up, read on its own words and acknowledged."""
+    _open_outage_ticket(tmp_path)
     _helpdesk(tmp_path, "set", "1", "--priority", "P3", "--reason", "one browser's cache", "--by", "dana")
     reply = tmp_path / "reply.eml"
     reply.write_bytes(customer_mail("Alice <alice@acme.example>", "Re: Our website is down for everyone",
@@ -113,12 +118,7 @@ def test_explain_says_what_processing_then_does_with_replies(tmp_path: Path) -> 
 
 
 def test_explain_of_a_reply_shows_the_tickets_own_clocks(tmp_path: Path) -> None:
-    (tmp_path / "config.toml").write_text(CONFIG.format(var=tmp_path / "var"), encoding="utf-8")
-    (tmp_path / "clock").write_text("2026-11-23T10:00:00+00:00")
-    first = tmp_path / "first.eml"
-    first.write_bytes(customer_mail("Alice <alice@acme.example>", "Our website is down for everyone",
-                                    "Our website is down for everyone since 9am.", message_id="<w1@acme.example>"))
-    _helpdesk(tmp_path, "ingest", str(first), "--process")
+    _open_outage_ticket(tmp_path)
     (tmp_path / "clock").write_text("2026-11-23T10:05:00+00:00")
     reply = tmp_path / "reply.eml"
     reply.write_bytes(customer_mail("Alice <alice@acme.example>", "Re: Our website is down for everyone",

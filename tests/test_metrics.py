@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import smtplib
+import subprocess
+import tempfile
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
@@ -14,7 +17,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support import ROOT, GatewayProcess, Sink, customer_mail, free_port, running, wait_for, write_config
+from tests.support import ROOT, GatewayProcess, Sink, customer_mail, free_port, require, running, wait_for, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -117,3 +120,66 @@ def test_metrics_config_errors_name_the_key(tmp_path: Path) -> None:
     assert "metrics.listen: 'localhost' is not host:port" in err
     assert "metrics.port: unknown key" in err
 
+
+
+
+class ThrowawayPostgres:
+    """A PostgreSQL server of our own on loopback, to stop and start under a running gateway."""
+
+    def __init__(self) -> None:
+        bindir = next(Path("/usr/lib/postgresql").glob("*/bin"), None) if Path("/usr/lib/postgresql").is_dir() \
+            else None
+        if bindir is None or shutil.which("runuser") is None:
+            require(False, "no PostgreSQL server binaries (/usr/lib/postgresql/*/bin) to start one")
+        assert bindir is not None
+        self.bin = bindir
+        self.dir = Path(tempfile.mkdtemp(prefix="helpdesk-pg-"))
+        self.port = free_port()
+        shutil.chown(self.dir, "postgres", "postgres")
+        self._as_postgres(str(bindir / "initdb"), "-D", str(self.dir / "data"), "-A", "trust", "-U", "postgres")
+
+    def _as_postgres(self, *command: str) -> None:
+        subprocess.run(["runuser", "-u", "postgres", "--", *command], check=True, capture_output=True, timeout=120)
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def start(self) -> None:
+        self._as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.dir / "data"), "-w", "-l",
+                          str(self.dir / "log"), "-o", f"-p {self.port} -k {self.dir} -h 127.0.0.1", "start")
+
+    def stop(self) -> None:
+        self._as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.dir / "data"), "-w", "-m", "fast", "stop")
+
+    def remove(self) -> None:
+        subprocess.run(["runuser", "-u", "postgres", "--", str(self.bin / "pg_ctl"), "-D", str(self.dir / "data"),
+                        "-m", "immediate", "stop"], capture_output=True, timeout=60)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def test_readyz_follows_the_database(tmp_path: Path) -> None:
+    pg = ThrowawayPostgres()
+    try:
+        pg.start()
+        port, http = free_port(), free_port()
+        config = write_config(tmp_path / "config.toml", smtp_port=port, relay_port=None, db_url=pg.url,
+                              extra=f'[metrics]\nlisten = "127.0.0.1:{http}"\n')
+        gw = GatewayProcess(config, port, env={"HELPDESK_SECRET": "s"})
+        gw.cli("db", "upgrade")
+        with running(gw):
+            wait_for(lambda: _get(http, "/readyz")[0] == 200, what="ready")
+            pg.stop()
+            status, body = _get(http, "/readyz")
+            assert status == 503
+            assert json.loads(body)["problems"][0].startswith("database.url: cannot reach"), body
+            assert _get(http, "/healthz")[0] == 200  # alive all the same
+            pg.start()
+            wait_for(lambda: _get(http, "/readyz")[0] == 200, what="ready again once the database is back")
+            with smtplib.SMTP("127.0.0.1", port) as client:
+                client.sendmail("alice@customer.example", ["support@example.com"],
+                                customer_mail("alice@customer.example", "Printer", "It is jammed."))
+            wait_for(lambda: _value(_samples(http), "helpdesk_inbound_mails_total", source="smtp", state="done") == 1,
+                     what="mail processed after the database came back")
+    finally:
+        pg.remove()
