@@ -127,7 +127,8 @@ def run_import(app: App, source: MailSource, *, history_before: datetime, out: T
         for start in range(0, len(entries), CHUNK):
             chunk = entries[start:start + CHUNK]
             fresh += _store(app, summary, chunk, source.read(chunk), history_before, now, seen, resumed)
-            # One commit per chunk: the fsync, not the work, was most of an import's time.
+            # One commit per chunk (fewer fsyncs than the processor's batch of 20); SQLite's write lock
+            # is held for one chunk's processing, about 0.25 s of CPU, beside a running gateway.
             while processor.process_batch(CHUNK):
                 pass
             progress.advance(len(chunk))
