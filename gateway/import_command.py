@@ -27,12 +27,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(app: Any, args: argparse.Namespace, history_before: datetime | None) -> int:
     """Import what ``args`` name into ``app``'s database; print progress to stderr, the summary to stdout."""
+    from gateway.imap_session import IMAP_ERRORS
     from gateway.import_sources import EmlDirSource, ImapSource, MaildirSource, MailSource, MboxSource
     from gateway.importer import run_import
     if not args.verbose:
         # A line per mail would bury the progress: what was held or quarantined still shows.
         logging.getLogger("gateway").setLevel(logging.WARNING)
     source: MailSource
+    # OSError among them: a path that is not there; LookupError: no such [[imap]] account.
+    cannot_open: tuple[type[BaseException], ...] = (*IMAP_ERRORS, LookupError)
     try:
         if args.kind == "imap":
             source = ImapSource(_account(app, args.path), args.folder)
@@ -40,7 +43,7 @@ def run(app: Any, args: argparse.Namespace, history_before: datetime | None) -> 
             opener: dict[str, Callable[[Path], MailSource]] = {
                 "mbox": MboxSource, "maildir": MaildirSource, "eml-dir": EmlDirSource}
             source = opener[args.kind](Path(args.path))
-    except (OSError, LookupError) as exc:
+    except cannot_open as exc:
         print(f"helpdesk import: {exc}", file=sys.stderr)
         return 1
     try:
