@@ -13,7 +13,7 @@ from gateway.models import InboundMessage, table_of
 _INBOUND = table_of(InboundMessage)
 _COLUMNS = (_INBOUND.c.id, _INBOUND.c.raw, _INBOUND.c.mail_from, _INBOUND.c.rcpt_to, _INBOUND.c.received_at,
             _INBOUND.c.attempts, _INBOUND.c.verdict, _INBOUND.c.ticket_id, _INBOUND.c.message_id,
-            _INBOUND.c.dedupe_key)
+            _INBOUND.c.dedupe_key, _INBOUND.c.source)
 _PENDING = select(*_COLUMNS).where(_INBOUND.c.state == "pending").order_by(_INBOUND.c.id) \
     .limit(bindparam("size"))
 _PENDING_LOCKED = _PENDING.with_for_update(skip_locked=True)
@@ -44,6 +44,7 @@ class Claimed:
     reason: str | None = None
     message_id: str | None = None
     dedupe_key: str | None = None
+    source: str = ""  # "history": imported mail filed without answer or clock (gateway.history)
     _as_stored: tuple[str | None, int | None, str | None, str | None] = field(
         init=False, repr=False, default=(None, None, None, None))
 
@@ -63,7 +64,7 @@ def claim(conn: Connection, size: int, *, skip_locked: bool) -> list[Claimed]:
     """The oldest pending mails, up to ``size``, locked for this transaction."""
     rows = conn.execute(_PENDING_LOCKED if skip_locked else _PENDING, {"size": size})
     return [Claimed(r.id, r.raw, r.mail_from, list(r.rcpt_to or ()), r.received_at, r.attempts, r.verdict,
-                    r.ticket_id, message_id=r.message_id, dedupe_key=r.dedupe_key) for r in rows]
+                    r.ticket_id, message_id=r.message_id, dedupe_key=r.dedupe_key, source=r.source) for r in rows]
 
 
 def record_outcomes(conn: Connection, done: list[tuple[Claimed, datetime]]) -> None:

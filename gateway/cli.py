@@ -252,6 +252,12 @@ def _too_big(name: str, size: int, limit: int) -> int:
     return EX_DATAERR
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from gateway import import_command
+    before = _instant(args.history_before, "--history-before") if args.history_before else None
+    return import_command.run(_app(args), args, before)
+
+
 def cmd_tickets(args: argparse.Namespace) -> int:
     from gateway import views
     app = _app(args)
@@ -444,6 +450,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recipient", action="append", help="envelope recipient (repeatable)")
     p.add_argument("--process", action="store_true", help="also process everything pending")
     p.add_argument("-q", "--quiet", action="store_true")
+    from gateway.import_command import add_arguments as import_arguments
+    import_arguments(add("import", cmd_import, "bring in a mailbox's history as tickets; sends nothing about it"))
     p = add("explain", cmd_explain, "dry run on one mail: what the gateway would do; writes nothing")
     p.add_argument("file")
     p.add_argument("--at", help="the instant of receipt (ISO 8601); default now")

@@ -22,7 +22,7 @@ _KEYS = {"name", "host", "port", "security", "username", "password_env", "folder
 @dataclass(frozen=True)
 class ImapAccount:
     """One mailbox the gateway polls. The password is read from ``password_env`` at start;
-    with ``oauth2`` set, the login is by an OAuth2 access token instead (issue 17)."""
+    with ``oauth2`` set, the login is by an OAuth2 access token instead."""
 
     name: str
     host: str

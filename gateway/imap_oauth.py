@@ -1,4 +1,4 @@
-"""OAuth2 logins to IMAP (issue 17): a cached access token per account, renewed before it expires.
+"""OAuth2 logins to IMAP: a cached access token per account, renewed before it expires.
 
 The token is sent by SASL XOAUTH2 (what Exchange Online and Gmail ask for) or OAUTHBEARER
 (RFC 7628). It is never logged: not here, not in an error, not in imaplib's trace (which

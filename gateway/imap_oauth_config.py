@@ -1,4 +1,4 @@
-"""The OAuth2 keys of an ``[[imap]]`` account (issue 17): provider settings, secrets from env or files."""
+"""The OAuth2 keys of an ``[[imap]]`` account: provider settings, secrets from env or files."""
 
 from __future__ import annotations
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import ScalarSelect
 
 from gateway.compose import OutAttachment, OutgoingMail, compose, envelope_address, new_message_id
+from gateway.history import in_history
 from gateway.models import AddressFlag, Message, OutboxMessage, table_of
 from gateway.tickets import record
 
@@ -137,8 +138,10 @@ def queue(session: Session, policy: OutboxPolicy, draft: Draft, now: datetime) -
     An automatic mail over the per-address or per-ticket hourly cap is recorded as
     ``suppressed`` with an event instead of being sent: two auto-responders cannot ping-pong.
     An automatic mail to an address flagged undeliverable (repeated hard bounces, a complaint) is not
-    queued at all; an event says so.
+    queued at all; an event says so. Imported history is never answered: nothing is queued.
     """
+    if in_history(session):
+        return None
     checks = _checks(session, draft, now - timedelta(hours=1))
     if checks.served:
         return None

@@ -19,9 +19,11 @@ from gateway.correlate import Correlation, correlate
 from gateway.directory import SenderInfo
 from gateway.engineer_notify import tell_rule_contacts
 from gateway.engineers import handle_staff_mail, is_staff_mail, notify_engineers, third_party_gate
+from gateway.history import HISTORY_SOURCE, filing_history, in_history
 from gateway.models import AddressFlag, InboundMessage, Message, OutboxMessage, Ticket, table_of
 from gateway.outbox import Draft, queue
 from gateway.participants import admit_cc
+from gateway.sla.clocks import start_clocks
 from gateway.tickets import add_message, open_ticket, record
 from gateway.workflow import open_with_sla, set_priority, set_status
 from parsers import ParsedMail, Verdict, parse, screen
@@ -52,7 +54,17 @@ def process_inbound(session: Session, app: App, row: Claimed, now: datetime, *,
 
     ``unwritten`` holds the dedupe keys of mails processed earlier in the same batch whose
     outcomes are not in the database yet: a second copy among them is a duplicate too.
+
+    Imported history (source ``history``) is processed the same way, as of when it arrived,
+    with nothing queued to send and no clock started (gateway.history).
     """
+    if row.source != HISTORY_SOURCE:
+        return _process(session, app, row, now, unwritten)
+    with filing_history(session):
+        return _process(session, app, row, row.received_at, unwritten)
+
+
+def _process(session: Session, app: App, row: Claimed, now: datetime, unwritten: Mapping[str, int] | None) -> str:
     mail = parse(row.raw, received_at=row.received_at, limits=app.limits)
     key = dedupe_key(mail)
     conn = session.connection()
@@ -108,8 +120,17 @@ def _customer_reply(session: Session, app: App, row: Claimed, mail: ParsedMail, 
            message_id=mail.message_id)
     notify_engineers(session, app, ticket, mail, "customer-reply", now)
     row.state, row.ticket_id = "done", ticket.id
+    if in_history(session) and ticket.clocks:
+        # History joining a ticket the gateway keeps live: filed on it, it moves none of its clocks.
+        log.info("%s: filed on ticket #%d as history (via %s)", mail.message_id, ticket.id, corr.via)
+        return "reply"
     if ticket.status in ("resolved", "resolution-proposed", "pending"):
         set_status(session, app, ticket, "open", at, sender or "customer")
+    if ticket.status == "open" and not ticket.clocks:
+        # An imported ticket (filed as history, no clock ever ran) the customer writes to again:
+        # from this mail on it is kept like any other. (No-op in history mode, and for a plan
+        # without targets.)
+        start_clocks(session, app.config.policy, ticket, at)
     if sender:
         _info, result = classify(app, mail, at, current=ticket.priority)
         if result.priority < ticket.priority:  # "P1" < "P2": a reply may raise the priority, never lower it

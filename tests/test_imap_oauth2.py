@@ -1,4 +1,4 @@
-"""IMAP with OAuth2 (issue 17) against a real Dovecot whose oauth2 passdb asks a local
+"""IMAP with OAuth2 against a real Dovecot whose oauth2 passdb asks a local
 introspection endpoint about each token; and `helpdesk run` through expiry and revocation."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The OAuth2 keys of [[imap]] (issue 17): defaults per provider, secrets kept out of sight,
+"""The OAuth2 keys of [[imap]]: defaults per provider, secrets kept out of sight,
 and problems that name the key and the fix."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""OAuth2 access tokens for IMAP (issue 17): caching and renewal by the gateway's clock, and each
+"""OAuth2 access tokens for IMAP: caching and renewal by the gateway's clock, and each
 provider's requests to a local token endpoint (HTTPS where msal insists on it)."""
 
 from __future__ import annotations

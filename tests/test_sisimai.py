@@ -1,5 +1,5 @@
 """Sisimai's set of emails (../shared/peer-corpora/sisimai): bounces, automatic mail and abuse
-reports are never acknowledged, and who bounced is read right (issue 15, item 6).
+reports are never acknowledged, and who bounced is read right.
 
 The expected failed recipients are in tests/data/sisimai_recipients.tsv (Sisimai's own answers);
 where the gateway deliberately answers otherwise the case is listed below with the reason.

@@ -9,6 +9,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from gateway.history import in_history
 from gateway.models import SlaClock, Ticket, attach_loaded, table_of
 from gateway.policy import Policy
 from gateway.sla.calendar import BusinessCalendar
@@ -41,7 +42,10 @@ def start_clocks(session: Session, policy: Policy, ticket: Ticket, now: datetime
 
     They are written at once, in one INSERT, and join the ticket's clocks as if loaded: no
     unit of work to run for rows that are new and complete. The ticket must be in the database.
+    No clock starts for imported history: the promise it would state was never made.
     """
+    if in_history(session):
+        return []
     plan = policy.plan(ticket.plan)
     targets = plan.targets(ticket.priority)
     cal_name = _calendar_name(policy, plan, ticket.priority, ticket)
@@ -73,6 +77,8 @@ def start_clocks(session: Session, policy: Policy, ticket: Ticket, now: datetime
 def set_deadline(session: Session, policy: Policy, ticket: Ticket, name: str, target: Target, calendar: str,
                  now: datetime, due: datetime) -> None:
     """Run clock ``name`` to ``due`` whatever the priority's own target (the root-cause follow-up)."""
+    if in_history(session):
+        return
     c = clock(session, ticket.id, name)
     if c is None:
         c = SlaClock(ticket_id=ticket.id, name=name, started_at=now)
@@ -209,6 +215,8 @@ def refresh_next_deadline(session: Session, policy: Policy, ticket: Ticket) -> N
     """Store the earliest instant at which the scheduler must look at this ticket again."""
     from gateway.sla.timers import ticket_timers  # the stale-case timers live with their handlers
 
+    if in_history(session):
+        return  # imported history sets no wake-up: its stale-case timers and escalations never run
     instants: list[datetime] = []
     if ticket.status not in ("resolved", "closed"):
         for c in clocks_of(session, ticket.id):
