@@ -6,7 +6,6 @@ import argparse
 import json
 import logging
 import os
-import re
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -15,15 +14,12 @@ from typing import Any
 
 from gateway.clock import Clock, FileClock, SystemClock
 from gateway.config import Config, config_path, load_config, runtime_problems
-from gateway.errors import ConfigError, TemporaryError
+from gateway.errors import ConfigError, TemporaryError, UsageError
+from gateway.terminal import emit
 
 EX_OK, EX_USAGE_CONFIG, EX_TEMPFAIL = 0, 2, 75
 EX_DATAERR = 65  # sysexits.h: the input was wrong; the MTA returns the mail to its sender
 log = logging.getLogger("gateway.cli")
-
-
-class UsageError(Exception):
-    """What the user typed cannot be used: the message says what and how to write it."""
 
 
 def _clock() -> Clock:
@@ -51,29 +47,6 @@ def _ensure_schema(app: Any) -> None:
         app.db.upgrade()
 
 
-def _print_json(data: Any) -> None:
-    json.dump(data, sys.stdout, indent=2, ensure_ascii=False, default=str)
-    sys.stdout.write("\n")
-
-
-def _emit(args: argparse.Namespace, data: Any, as_text: Callable[[Any], str]) -> int:
-    """Print ``data`` as the documented JSON with --json, else as text for a person."""
-    if args.json:
-        _print_json(data)
-    elif text := as_text(data):  # an empty list prints nothing
-        print(terminal_safe(text))
-    return EX_OK
-
-
-# What a customer wrote must not drive the operator's terminal: C0 and C1 controls (ESC, CSI, a
-# lone CR that overwrites the line) and bidirectional overrides are shown as escapes instead.
-_TERMINAL_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def terminal_safe(text: str) -> str:
-    return _TERMINAL_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
-
-
 def cmd_check_config(args: argparse.Namespace) -> int:
     config = _config(args)
     from gateway.imap_config import imap_problems
@@ -89,10 +62,25 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from gateway.service import run
     config = _config(args)
+    if args.log_file:
+        _log_to_file(args.log_file)
     problems = runtime_problems(config)
     if problems:
         raise ConfigError(problems)
     return run(_app(args, config=config))
+
+
+def _log_to_file(name: str) -> None:
+    """Logging goes to ``name`` alone; `helpdesk run` reopens it on SIGHUP, after logrotate moved it."""
+    try:
+        handler = logging.FileHandler(name, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--log-file {name}: {exc.strerror}") from exc
+    root = logging.getLogger()
+    handler.setFormatter(root.handlers[0].formatter if root.handlers else None)
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -152,118 +140,18 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return EX_OK
 
 
-def cmd_tickets(args: argparse.Namespace) -> int:
-    from gateway import views
-    app = _app(args)
-    with app.db.read_sessions() as session:
-        if args.action == "list":
-            return _emit(args, views.list_tickets(session, status=args.status), _ticket_lines)
-        if args.id is None:
-            print("helpdesk tickets show: give a ticket number", file=sys.stderr)
-            return EX_USAGE_CONFIG
-        data = views.show_ticket(session, args.id)
-    if data is None:
-        print(f"no ticket #{args.id}", file=sys.stderr)
-        return 1
-    return _emit(args, data, _ticket_text)
-
-
-def _ticket_lines(rows: list[dict[str, Any]]) -> str:
-    return "\n".join(f"#{t['number']:<6} {t['priority']:<3} {t['status']:<20} {t['customer']:<30} {t['subject']}"
-                     for t in rows)
-
-
-def _ticket_text(t: dict[str, Any]) -> str:
-    lines = [f"Ticket #{t['number']}: {t['subject']}",
-             f"  status {t['status']}, priority {t['priority']}, plan {t['plan']}, customer {t['customer']}"]
-    if t["next_deadline"]:
-        lines.append(f"  next deadline {t['next_deadline']}")
-    for m in t["messages"]:
-        lines.append(f"\n  [{m['created_at']}] {m['direction']} {m['kind']} from {m['from']}: {m['subject']}")
-        lines.extend(f"      {line}" for line in (m["text"] or "").strip().splitlines()[:8])
-    lines.append("\n  events:")
-    lines.extend(f"    {e['at']} {e['kind']} by {e['actor']} {json.dumps(e['detail'], ensure_ascii=False)}"
-                 for e in t["events"])
-    return "\n".join(lines)
-
-
-def _inbound_lines(rows: list[dict[str, Any]]) -> str:
-    """Quarantined or held mail for a person: id, when, Message-ID, and the reason beneath."""
-    return "\n".join(f"{r['id']:<8} {r['received_at']}  {r['message_id'] or '-'}\n         {r['reason']}"
-                     for r in rows)
-
-
-def cmd_quarantine(args: argparse.Namespace) -> int:
-    from gateway import views
-    from gateway.models import InboundMessage
-    app = _app(args)
-    if args.action == "list":
-        with app.db.read_sessions() as session:
-            rows = views.list_quarantine(session)
-        return _emit(args, rows, _inbound_lines)
-    if args.id is None:
-        print("helpdesk quarantine retry: give the inbound id shown by `quarantine list`", file=sys.stderr)
-        return EX_USAGE_CONFIG
-    with app.db.transaction() as session:
-        row = session.get(InboundMessage, args.id)
-        if row is None or row.state != "quarantined":
-            print(f"inbound {args.id} is not in quarantine", file=sys.stderr)
-            return 1
-        row.state = "pending"
-    print(f"inbound {args.id} queued for another try")
-    return EX_OK
-
-
-def cmd_held(args: argparse.Namespace) -> int:
-    """Mail held for review (unknown senders, forged engineer mail): list, approve or drop."""
-    from gateway import views
-    from gateway.models import InboundMessage
-    app = _app(args)
-    if args.action == "list":
-        with app.db.read_sessions() as session:
-            rows = views.list_held(session)
-        return _emit(args, rows, _inbound_lines)
-    if args.id is None:
-        print(f"helpdesk held {args.action}: give the inbound id shown by `held list`", file=sys.stderr)
-        return EX_USAGE_CONFIG
-    with app.db.transaction() as session:
-        row = session.get(InboundMessage, args.id)
-        if row is None or row.state != "held":
-            print(f"inbound {args.id} is not held", file=sys.stderr)
-            return 1
-        if args.action == "approve":
-            # Processed again as if the sender were known: a ticket opens and is acknowledged.
-            row.state, row.verdict = "pending", "approved"
-        else:
-            row.state = "dropped"
-    print(f"inbound {args.id}: {'approved' if args.action == 'approve' else 'dropped'}")
-    return EX_OK
-
-
-def cmd_status(args: argparse.Namespace) -> int:
-    from gateway import views
-    from gateway.imap_config import load_imap_accounts
-    from gateway.imap_state import heartbeats
-    app = _app(args)
-    with app.db.read_sessions() as session:
-        data: dict[str, Any] = {"inbound": views.inbound_counts(session)}
-        data["imap"] = heartbeats(session, load_imap_accounts(app.config, need_passwords=False),
-                                  app.clock.now())
-    return _emit(args, data, lambda d: json.dumps(d, indent=2, ensure_ascii=False, default=str))
-
-
 def cmd_explain(args: argparse.Namespace) -> int:
     from gateway.explain import explain, format_explanation
     at = _instant(args.at, "--at") if args.at else None
     raw = _read(args.file)
     app = _app(args)
-    return _emit(args, explain(app, raw, at=at), format_explanation)
+    return emit(args.json, explain(app, raw, at=at), format_explanation)
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     from gateway.simulate import format_timeline, simulate
     _read(args.scenario)  # a missing scenario is said so, not a traceback
-    return _emit(args, simulate(Path(args.scenario), config_path(args.config)), format_timeline)
+    return emit(args.json, simulate(Path(args.scenario), config_path(args.config)), format_timeline)
 
 
 def _read(name: str) -> bytes:
@@ -290,35 +178,6 @@ def _record_id(text: str) -> int:
     return int(text)
 
 
-def cmd_ticket_action(args: argparse.Namespace) -> int:
-    """respond / set / ack: what an engineer does, from the command line."""
-    from gateway import workflow
-    from gateway.models import Ticket
-    app = _app(args)
-    now = app.clock.now()
-    with app.db.transaction() as session:
-        ticket = session.get(Ticket, args.ticket)
-        if ticket is None:
-            print(f"no ticket #{args.ticket}", file=sys.stderr)
-            return 1
-        if args.command == "respond":
-            workflow.public_update(session, app, ticket, now, args.by)
-        elif args.command == "ack":
-            from gateway.escalation.ack import acknowledge
-            acknowledge(session, app, ticket, args.by, now)
-        else:
-            try:
-                if args.status:
-                    workflow.set_status(session, app, ticket, args.status, now, args.by)
-                if args.priority:
-                    workflow.set_priority(session, app, ticket, args.priority, now, args.by, args.reason or "")
-            except ValueError as exc:
-                print(f"helpdesk set: {exc}", file=sys.stderr)
-                return EX_USAGE_CONFIG
-    print(f"ticket #{args.ticket}: {args.command} recorded")
-    return EX_OK
-
-
 def cmd_oncall(args: argparse.Namespace) -> int:
     from gateway.escalation.oncall_report import on_call_report
     return on_call_report(_config(args), _clock(), args.at, as_json=args.json)
@@ -336,7 +195,14 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
-    add("run", cmd_run, "run the listener, processor and sender until SIGINT/SIGTERM")
+    from gateway import cli_review, cli_views
+
+    def add_with_app(name: str, command: Callable[[argparse.Namespace, Any], int],
+                     help_text: str) -> argparse.ArgumentParser:
+        return add(name, lambda args: command(args, _app(args)), help_text)
+
+    p = add("run", cmd_run, "run the listener, processor and sender until SIGINT/SIGTERM")
+    p.add_argument("--log-file", help="log to this file instead of stderr; SIGHUP reopens it (logrotate)")
     add("check-config", cmd_check_config, "validate the config; exit 2 listing each problem")
     p = add("ingest", cmd_ingest, "store messages (stdin when no file); exit 75 when it could not")
     p.add_argument("files", nargs="*")
@@ -348,36 +214,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.add_argument("--at", help="the instant of receipt (ISO 8601); default now")
     p.add_argument("--json", action="store_true")
-    p = add("tickets", cmd_tickets, "list or show tickets")
-    p.add_argument("action", choices=["list", "show"])
-    p.add_argument("id", nargs="?", type=_record_id)
-    p.add_argument("--status")
-    p.add_argument("--json", action="store_true")
-    p = add("quarantine", cmd_quarantine, "list messages that could not be processed, or retry one")
-    p.add_argument("action", choices=["list", "retry"])
-    p.add_argument("id", nargs="?", type=_record_id)
-    p.add_argument("--json", action="store_true")
-    p = add("held", cmd_held, "mail held for review: list, approve (open the ticket) or drop")
-    p.add_argument("action", choices=["list", "approve", "drop"])
-    p.add_argument("id", nargs="?", type=_record_id)
-    p.add_argument("--json", action="store_true")
-    p = add("status", cmd_status, "queue counts and pollers' heartbeats")
-    p.add_argument("--json", action="store_true")
+    cli_views.register(add_with_app, _record_id)
+    cli_review.register(add_with_app, _record_id)
     p = add("simulate", cmd_simulate, "replay a scenario on a fake clock; print every mail and SLA event")
     p.add_argument("scenario")
     p.add_argument("--json", action="store_true")
-    p = add("respond", cmd_ticket_action, "record a public response to the customer (stops first response)")
-    p.add_argument("ticket", type=_record_id)
-    p.add_argument("--by", required=True, help="the engineer")
-    p = add("set", cmd_ticket_action, "change a ticket's status or priority")
-    p.add_argument("ticket", type=_record_id)
-    p.add_argument("--status")
-    p.add_argument("--priority")
-    p.add_argument("--reason")
-    p.add_argument("--by", required=True, help="the engineer")
-    p = add("ack", cmd_ticket_action, "acknowledge an escalation: stops its repeats")
-    p.add_argument("ticket", type=_record_id)
-    p.add_argument("--by", required=True, help="the contact or engineer who has it")
     p = add("oncall", cmd_oncall, "who is on call now, or at --at TIME")
     p.add_argument("--at", help="an instant (ISO 8601; without an offset, in the [oncall] time zone)")
     p.add_argument("--json", action="store_true")
