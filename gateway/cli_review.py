@@ -16,6 +16,7 @@ _HELD_AS = {
     "unproven-engineer": "mail in the name of engineer {engineer}, without proof that it is theirs",
     "engineer-reply-address": "mail from someone else to the reply address issued to engineer {engineer}",
     "engineer": "engineer {engineer}'s mail, held because its commands were refused",
+    "unreadable": "not readable now within the parser's limits (see proof)",
 }
 
 
@@ -61,7 +62,7 @@ def _held_text(d: dict[str, Any]) -> str:
     lines.append(f"  helpdesk held drop {n}: kept, never processed")
     lines.extend(_envelope_and_headers(d))
     lines.append("  text:")
-    lines.extend(f"    {line}" for line in (d["text"] or "").splitlines() or ["(none)"])
+    lines.extend(f"    {line}" for line in (d.get("text") or "").splitlines() or ["(none)"])
     lines.extend(f"  attachment: {a['filename']} ({a['content_type']}, {a['size']} bytes)" for a in d["attachments"])
     return "\n".join(lines)
 

@@ -24,6 +24,7 @@ HELD_CUSTOMER = "customer"  # a stranger, a third party on a ticket, a contact's
 HELD_UNPROVEN_ENGINEER = "unproven-engineer"  # in an engineer's name, without proof it is theirs
 HELD_ENGINEER_ADDRESS = "engineer-reply-address"  # someone else writing to an engineer's reply address
 HELD_ENGINEER = "engineer"  # a proven engineer's mail whose commands were refused
+HELD_UNREADABLE = "unreadable"  # it cannot be read again within the parser's limits
 
 _APPROVE = {
     HELD_CUSTOMER: "processed as the sender's mail: it opens a ticket, or joins the ticket it answers",
@@ -32,6 +33,8 @@ _APPROVE = {
     HELD_ENGINEER_ADDRESS: ("processed as a customer's mail (a reply on the ticket of that reply address): "
                             "its #commands do not run and it is not relayed to any customer"),
     HELD_ENGINEER: "processed again as the engineer's mail: its commands are checked again",
+    HELD_UNREADABLE: ("processed again: never as an engineer's (no #commands run, nothing relayed) unless it "
+                      "proves it is one"),
 }
 
 
@@ -86,10 +89,15 @@ def inbound_detail(row: InboundMessage) -> dict[str, Any]:
 def held_detail(app: App, row: InboundMessage) -> dict[str, Any]:
     """The held mail in full, what it is, why it was held, and what each way of approving it does."""
     from gateway.agent_auth import authenticate
-    from parsers import parse
+    from parsers import ParseLimitExceeded, parse
 
     data = inbound_detail(row)
-    mail = parse(row.raw, received_at=row.received_at, limits=app.limits)
+    try:
+        mail = parse(row.raw, received_at=row.received_at, limits=app.limits)
+    except ParseLimitExceeded as exc:  # its parse ran out of time now: the headers still show
+        data.update(held_as=HELD_UNREADABLE, engineer=None, proof=str(exc), text=None, attachments=[],
+                    approve=_APPROVE[HELD_UNREADABLE], approve_as_engineer=None)
+        return data
     identity = authenticate(app, row.raw, mail, tuple(row.rcpt_to or ()))
     if identity.agent is not None:
         kind = HELD_ENGINEER
