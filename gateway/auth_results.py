@@ -99,25 +99,32 @@ def parse_header(value: str) -> AuthResults | None:
     return AuthResults(authserv_id=head[0].lower(), results=tuple(results))
 
 
-def trusted_block(headers: Sequence[tuple[str, str]], trusted: Iterable[str]) -> tuple[AuthResults, ...]:
-    """The Authentication-Results our own MTA added: the topmost run of headers with a trusted id.
+# Trace fields an MTA prepends on accepting or delivering a mail (RFC 5321 section 4.4, and the
+# delivery headers of Postfix's pipe and local agents). Nothing else may stand above our results.
+_TRACE = frozenset({"received", "return-path", "delivered-to", "x-original-to"})
 
-    An MTA adds its results at the top, above the Received header it writes on accepting the
-    mail, so anything the sender wrote, even with our authserv-id (RFC 8601 section 5 asks the
-    MTA to remove such copies; not all do), is below that Received header and outside the run.
+
+def trusted_block(headers: Sequence[tuple[str, str]], trusted: Iterable[str]) -> tuple[AuthResults, ...]:
+    """The Authentication-Results our own MTA added: the first run of headers from the top, with a
+    trusted authserv-id, that has only trace fields (Received, Return-Path, ...) above it.
+
+    An MTA adds its results at the top, beside the trace fields it writes on accepting the mail.
+    Any other header above the run (From, Subject, an Authentication-Results with another id)
+    was written by the sender, so a trusted id found below it is the sender's forgery and
+    nothing counts. A forgery placed at the very top of the sender's own header, right below
+    our Received, cannot be told from ours: RFC 8601 section 5 has the MTA delete such copies.
     """
     ids = {t.lower() for t in trusted}
     block: list[AuthResults] = []
     for name, value in headers:
-        if name.lower() != "authentication-results":
-            if block:
+        lowered = name.lower()
+        if lowered != "authentication-results":
+            if block or lowered not in _TRACE:
                 break
             continue
         parsed = parse_header(value)
         if parsed is None or parsed.authserv_id not in ids:
-            if block:
-                break
-            continue
+            break
         block.append(parsed)
     return tuple(block)
 

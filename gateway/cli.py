@@ -15,6 +15,8 @@ from typing import Any
 from gateway.clock import Clock, FileClock, SystemClock
 from gateway.config import Config, config_path, load_config, runtime_problems
 from gateway.errors import ConfigError, TemporaryError, UsageError
+from gateway.log_setup import LoggingSettings, load_logging
+from gateway.log_setup import configure as configure_logging
 from gateway.terminal import emit
 
 EX_OK, EX_USAGE_CONFIG, EX_TEMPFAIL = 0, 2, 75
@@ -29,7 +31,10 @@ def _clock() -> Clock:
 
 
 def _config(args: argparse.Namespace) -> Config:
-    return load_config(config_path(args.config))
+    config = load_config(config_path(args.config))
+    configure_logging(load_logging(config.raw, config.path.parent if config.path else Path.cwd()),
+                      verbose=args.verbose)
+    return config
 
 
 def _app(args: argparse.Namespace, *, upgrade: bool = True, config: Config | None = None) -> Any:
@@ -43,8 +48,13 @@ def _app(args: argparse.Namespace, *, upgrade: bool = True, config: Config | Non
 def _ensure_schema(app: Any) -> None:
     # SQLite is the embedded default: keep it current without a separate step. PostgreSQL is
     # shared by several processes, so its upgrades are an explicit `helpdesk db upgrade`.
-    if app.db.is_sqlite:
+    # Either way, a database this code cannot use stops every command with one line that
+    # names the fix, instead of a process that runs and refuses every mail.
+    state = app.db.schema_state()
+    if app.db.is_sqlite and state.kind in ("missing", "older"):
         app.db.upgrade()
+    elif state.problem:
+        raise ConfigError([state.problem])
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -52,7 +62,15 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     from gateway.imap_config import imap_problems
     from gateway.templating import Templates, packaged_templates_dir
     names = sorted(p.name.removesuffix(".subject.txt") for p in packaged_templates_dir().glob("*.subject.txt"))
-    problems = Templates(config.templates_dir).check(names) + imap_problems(config) + runtime_problems(config)
+    from gateway.health import metrics_problems
+    problems = (Templates(config.templates_dir).check(names) + imap_problems(config) + metrics_problems(config.raw)
+                + runtime_problems(config))
+    if not config.database.url.startswith("sqlite"):  # SQLite is created and migrated on first use
+        from gateway.db import Database
+        db = Database(config.database.url)
+        if problem := db.schema_state().problem:
+            problems.append(problem)
+        db.dispose()
     if problems:
         raise ConfigError(problems)
     print(f"{config.path}: OK")
@@ -62,37 +80,51 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from gateway.service import run
     config = _config(args)
-    if args.log_file:
-        _log_to_file(args.log_file)
     problems = runtime_problems(config)
     if problems:
         raise ConfigError(problems)
     return run(_app(args, config=config))
 
 
-def _log_to_file(name: str) -> None:
-    """Logging goes to ``name`` alone; `helpdesk run` reopens it on SIGHUP, after logrotate moved it."""
-    try:
-        handler = logging.FileHandler(name, encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"--log-file {name}: {exc.strerror}") from exc
-    root = logging.getLogger()
-    handler.setFormatter(root.handlers[0].formatter if root.handlers else None)
-    for old in list(root.handlers):
-        root.removeHandler(old)
-    root.addHandler(handler)
-
-
-def cmd_db_upgrade(args: argparse.Namespace) -> int:
+def cmd_db(args: argparse.Namespace) -> int:
+    from gateway import db_tools
     from gateway.db import Database
     config = _config(args)
     db = Database(config.database.url)
-    db.upgrade()
-    print("database is at the latest schema")
+    try:
+        if args.action == "upgrade":
+            db.upgrade()
+            print("database is at the latest schema")
+        elif args.action == "check":
+            problems = db_tools.check(db)
+            for problem in problems:
+                print(problem)
+            if problems:
+                return 1
+            print("database is at the latest schema" + (" and passes SQLite's integrity check" if db.is_sqlite else ""))
+        elif args.action == "backup":
+            if not args.target:
+                raise UsageError("give the file to write: helpdesk db backup FILE")
+            size = db_tools.backup(db, Path(args.target))
+            print(f"{args.target}: {size} bytes, a consistent copy of {db_tools.sqlite_path(db)}")
+        else:  # copy
+            if not args.to:
+                raise UsageError("give the target: helpdesk db copy --to postgresql+psycopg://user@host/db")
+            copied = db_tools.copy(db, Database(args.to), progress=_copy_progress)
+            print(f"copied {sum(copied.values())} rows: " + ", ".join(f"{t} {n}" for t, n in copied.items() if n))
+            print("point database.url at the new database, then start the gateway")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
     return EX_OK
 
 
+def _copy_progress(table: str, rows: int) -> None:
+    if rows % 10_000 == 0:
+        print(f"  {table}: {rows} rows", file=sys.stderr)
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
+    from gateway.arrival import mta_arrival
     from gateway.intake import Envelope, store_inbound
     try:
         app = _app(args)
@@ -123,8 +155,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     envelope = Envelope(mail_from=args.sender, rcpt_to=tuple(args.recipient or ()))
     for name, raw in sources:
         try:
-            stored = store_inbound(app.db, raw, source="ingest", envelope=envelope,
-                                   received_at=app.clock.now())
+            now = app.clock.now()
+            stored = store_inbound(app.db, raw, source="ingest", envelope=envelope, received_at=now,
+                                   arrived_at=mta_arrival(raw, app.config.smtp.mta_hosts, now))
         except TemporaryError as exc:
             print(f"helpdesk ingest: {name}: {exc}", file=sys.stderr)
             return EX_TEMPFAIL
@@ -201,8 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help_text: str) -> argparse.ArgumentParser:
         return add(name, lambda args: command(args, _app(args)), help_text)
 
-    p = add("run", cmd_run, "run the listener, processor and sender until SIGINT/SIGTERM")
-    p.add_argument("--log-file", help="log to this file instead of stderr; SIGHUP reopens it (logrotate)")
+    add("run", cmd_run, "run the listener, processor and sender until SIGINT/SIGTERM")
     add("check-config", cmd_check_config, "validate the config; exit 2 listing each problem")
     p = add("ingest", cmd_ingest, "store messages (stdin when no file); exit 75 when it could not")
     p.add_argument("files", nargs="*")
@@ -222,17 +254,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("oncall", cmd_oncall, "who is on call now, or at --at TIME")
     p.add_argument("--at", help="an instant (ISO 8601; without an offset, in the [oncall] time zone)")
     p.add_argument("--json", action="store_true")
-    p = add("db", cmd_db_upgrade, "database maintenance")
-    p.add_argument("action", choices=["upgrade"])
+    p = add("db", cmd_db, "database maintenance: upgrade (migrate), check, backup FILE (SQLite), "
+                          "copy --to URL (to an empty database)")
+    p.add_argument("action", choices=["upgrade", "check", "backup", "copy"])
+    p.add_argument("target", nargs="?", help="backup: the file to write")
+    p.add_argument("--to", help="copy: the URL of the empty target database")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("mail.log", "mailparser", "aiosmtpd", "apscheduler", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_logging(LoggingSettings(), verbose=args.verbose)  # until the config says otherwise
     if not hasattr(args, "config"):
         args.config = None
     try:

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from gateway.config_values import parse_address, parse_domain, parse_interval, parse_size
+from gateway.config_values import parse_address, parse_domain, parse_host_names, parse_interval, parse_size
 from gateway.dkim_signing import key_problem
 from gateway.errors import ConfigError
 from gateway.escalation.settings import EscalationSettings, load_escalation
@@ -66,6 +66,9 @@ class SmtpSettings:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     require_tls: bool = False
+    # Host names our MTA writes in the `by` clause of its Received header: its acceptance
+    # time starts the SLA clock of mail it delivers to the listener or the pipe.
+    mta_hosts: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -219,7 +222,7 @@ def as_types(value: Any) -> tuple[str, ...]:
 
 # Sections that later capabilities read from ``Config.raw``; listed so typos are still caught.
 _OTHER_SECTIONS = {"customers", "plans", "calendars", "rules", "contacts", "escalation",
-                   "oncall", "agents", "imap", "sla", "templates", "screening"}
+                   "oncall", "agents", "imap", "sla", "templates", "screening", "metrics", "logging"}
 _SECTIONS = {"gateway", "database", "smtp", "outbound", "processing"} | _OTHER_SECTIONS
 
 
@@ -322,7 +325,7 @@ def _build(path: Path | None, data: dict[str, Any]) -> Config:
 
     s = r.table(data, "smtp")
     r.unknown(s, "smtp", {"enabled", "host", "port", "lmtp", "max_message_size", "tls_cert", "tls_key",
-                          "require_tls"})
+                          "require_tls", "mta_hosts"})
     tls_cert, tls_key = (base / name if name else None for name in (
         r.get(s, "smtp.tls_cert", None, as_str), r.get(s, "smtp.tls_key", None, as_str)))
     if (tls_cert is None) != (tls_key is None):
@@ -346,6 +349,7 @@ def _build(path: Path | None, data: dict[str, Any]) -> Config:
         tls_cert=tls_cert,
         tls_key=tls_key,
         require_tls=require_tls,
+        mta_hosts=r.get(s, "smtp.mta_hosts", frozenset(), parse_host_names),
     )
 
     o = r.table(data, "outbound")

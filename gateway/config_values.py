@@ -81,6 +81,13 @@ _LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
 HOST_NAME = re.compile(rf"(?:{_LABEL}\.)*{_LABEL}\Z")  # labels of letters, digits, hyphens
 
 
+def parse_host_names(value: object) -> frozenset[str]:
+    """A list of host names, lower-cased: ["mx1.example.com", "mx2.example.com"]."""
+    if not isinstance(value, list):
+        raise ValueError(f"{value!r} is not a list of host names; write it like [\"mx.example.com\"]")
+    return frozenset(parse_domain(v).rstrip(".").lower() for v in value)
+
+
 def parse_domain(value: object) -> str:
     """A domain name as it may stand after the @ of a Message-ID: letters, digits, hyphens, dots."""
     if not isinstance(value, str) or not HOST_NAME.match(value):

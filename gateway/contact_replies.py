@@ -66,7 +66,6 @@ def handle_contact_reply(session: Session, app: App, row: Claimed, mail: ParsedM
         row.reason = (f"contact {contact.handle} is not an engineer: only #ack is taken from a contact, "
                       f"not {', '.join(others)}; nothing applied")[:2000]
         record(session, ticket.id, "held", now, inbound_id=row.id, sender=contact.address, reason=row.reason)
-        log.info("%s: contact %s on ticket #%d held: %s", mail.message_id, contact.handle, ticket.id, row.reason)
         return "held"
     add_message(session, ticket, mail, inbound_id=row.id, kind="note", now=now,
                 blocked_types=app.config.processing.blocked_attachment_types,

@@ -5,13 +5,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger("gateway.db")
@@ -44,6 +48,10 @@ class Database:
 
     def upgrade(self) -> None:
         upgrade(self.engine)
+
+    def schema_state(self) -> SchemaState:
+        """Whether this version of the code can use this database, and if not, why and the fix."""
+        return schema_state(self.engine)
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -95,6 +103,40 @@ def alembic_config() -> AlembicConfig:
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(resources.files("gateway") / "migrations"))
     return cfg
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaState:
+    """Whether the code can use this database: ``kind`` is current, missing (never migrated),
+    older, newer or unreachable; ``problem`` says so in one line with the fix (None if current)."""
+
+    kind: str
+    problem: str | None = None
+
+
+def schema_state(engine: Engine) -> SchemaState:
+    where = engine.url.render_as_string(hide_password=True)
+    try:
+        with engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_heads()
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0]
+        return SchemaState("unreachable", f"database.url: cannot reach {where} ({reason}); "
+                                          "start the database or correct database.url")
+    scripts = ScriptDirectory.from_config(alembic_config())
+    head = scripts.get_current_head()
+    if not current:
+        return SchemaState("missing", f"database.url: {where} has no helpdesk schema (it was never migrated); "
+                                      "run `helpdesk db upgrade` once, then start the gateway")
+    if current == (head,):
+        return SchemaState("current")
+    known = {rev.revision for rev in scripts.walk_revisions()}
+    if any(rev not in known for rev in current):
+        return SchemaState("newer", f"database.url: {where} is at schema {', '.join(current)}, newer than "
+                                    f"this helpdesk knows (its newest is {head}); install the helpdesk "
+                                    "version that migrated it")
+    return SchemaState("older", f"database.url: {where} is at schema {', '.join(current)}, older than this "
+                                f"helpdesk needs ({head}); run `helpdesk db upgrade`")
 
 
 def upgrade(engine: Engine) -> None:

@@ -72,7 +72,6 @@ def _hold_unproven(session: Session, app: App, row: Claimed, mail: ParsedMail, i
         if agent is not None and agent not in told:
             engineer_notify.alert(session, app, agent, ticket_id, mail, identity.reason, now, inbound_id=row.id)
             told.append(agent)
-    log.warning("%s: held: %s", mail.message_id, row.reason)
     return "held"
 
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from gateway.app import App
 from gateway.correlate import correlate
 from gateway.engineers import is_staff_mail
-from gateway.models import Ticket
+from gateway.models import SlaClock, Ticket
 from gateway.pipeline import classify, reopens
 from gateway.sla.calendar import BusinessCalendar
 from gateway.sla.durations import Target, deadline, format_target
@@ -31,6 +34,7 @@ def explain(app: App, raw: bytes, *, at: datetime | None = None,
         # the reopen window) opens a follow-up ticket; to any other, it joins the ticket.
         current = ticket.priority if ticket is not None and reopens(app, ticket, now) else None
         follow_up = ticket is not None and current is None
+        running = _ticket_clocks(session, ticket.id) if ticket is not None and current is not None else {}
         session.rollback()
     data: dict[str, Any] = {
         "parsed": {
@@ -65,8 +69,12 @@ def explain(app: App, raw: bytes, *, at: datetime | None = None,
                           "timezone": info.timezone.key}
         data["classification"] = result.as_dict()
         data["priority"] = priority
-        data["sla"] = {name: _due(getattr(targets, name), now, calendar)
-                       for name in ("first_response", "update_every", "workaround", "resolution")}
+        if current is not None and priority == current:
+            # A reply joins its ticket's clocks as they run; it starts none of its own.
+            data["sla"] = running
+        else:  # a new ticket, or a raised priority: every clock (re)starts on these targets now
+            data["sla"] = {name: _due(getattr(targets, name), now, calendar)
+                           for name in ("first_response", "update_every", "workaround", "resolution")}
         data["explanation"] = result.explanation()
     policy = data.get("sender", {}).get("policy", "accept")
     if verdict.kind != "clean":
@@ -87,6 +95,17 @@ def explain(app: App, raw: bytes, *, at: datetime | None = None,
     if data["outcome"] != "ticket":
         data["acknowledge"] = False
     return data
+
+
+def _ticket_clocks(session: Session, ticket_id: int) -> dict[str, Any]:
+    clocks = session.scalars(select(SlaClock).where(SlaClock.ticket_id == ticket_id).order_by(SlaClock.id))
+    result: dict[str, Any] = {}
+    for c in clocks:
+        state = ("breached" if c.breached_at else "stopped" if c.stopped_at
+                 else "paused" if c.paused_remaining is not None else "running")
+        result[c.name] = {"target": c.target, "deadline": c.deadline.isoformat() if c.deadline and state in
+                          ("running", "breached") else None, "state": state}
+    return result
 
 
 def _due(target: Target, now: datetime, calendar: BusinessCalendar) -> dict[str, Any]:
@@ -121,7 +140,10 @@ def format_explanation(data: dict[str, Any]) -> str:
                      f"({s['policy']})")
         for name, due in data["sla"].items():
             if due["deadline"]:
-                lines.append(f"SLA:         {name} {due['target']} -> due {due['deadline']}")
+                lines.append(f"SLA:         {name} {due['target']} -> due {due['deadline']}"
+                             + (f" ({due['state']}, the ticket's own clock)" if "state" in due else ""))
+            elif "state" in due:
+                lines.append(f"SLA:         {name} {due['target']}: {due['state']} (the ticket's own clock)")
         lines.append("Rules:")
         lines.extend("    " + line for line in data["explanation"])
     if p["attachments"]:

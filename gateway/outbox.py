@@ -136,7 +136,7 @@ def queue(session: Session, policy: OutboxPolicy, draft: Draft, now: datetime) -
 
     An automatic mail over the per-address or per-ticket hourly cap is recorded as
     ``suppressed`` with an event instead of being sent: two auto-responders cannot ping-pong.
-    An automatic mail to an address flagged undeliverable (repeated hard bounces) is not
+    An automatic mail to an address flagged undeliverable (repeated hard bounces, a complaint) is not
     queued at all; an event says so.
     """
     checks = _checks(session, draft, now - timedelta(hours=1))
@@ -144,7 +144,7 @@ def queue(session: Session, policy: OutboxPolicy, draft: Draft, now: datetime) -
         return None
     if checks.undeliverable is not None:
         record(session, draft.ticket_id, "mail-suppressed", now, kind=draft.kind,
-               reason=f"{checks.undeliverable} is flagged undeliverable after repeated hard bounces")
+               reason=f"{checks.undeliverable} is flagged undeliverable (repeated hard bounces or a complaint)")
         return None
     message_id = new_message_id(policy.message_id_domain)
     mail = OutgoingMail(

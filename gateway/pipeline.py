@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from gateway.agent_auth import agent_by_address
 from gateway.app import App
 from gateway.claimed import Claimed
+from gateway.complaints import tie_complaint
 from gateway.contact_replies import contact_reply, handle_contact_reply
 from gateway.correlate import Correlation, correlate
 from gateway.directory import SenderInfo
@@ -217,6 +218,8 @@ def _screened(session: Session, app: App, row: Claimed, mail: ParsedMail, verdic
     row.state, row.verdict, row.reason = "screened", verdict.kind, verdict.reason
     if verdict.kind == "bounce" and verdict.bounce is not None:
         _tie_bounce(session, row, verdict, now)
+    elif verdict.kind == "feedback-report":
+        tie_complaint(session, row, verdict, now)
     if corr.ticket_id is not None:
         ticket = session.get(Ticket, corr.ticket_id)
         assert ticket is not None

@@ -51,11 +51,14 @@ def load_policy(data: dict[str, Any], *, default_plan: str, default_timezone: Zo
             elif local:
                 customer_local.add(name)
         tables[name] = table
-    try:
-        calendars = calendars_from_table(tables)
-    except CalendarConfigError as exc:
-        problems.append(str(exc))
-        calendars = dict(BUILTIN_CALENDARS)
+    calendars = dict(BUILTIN_CALENDARS)
+    for name, table in tables.items():
+        try:
+            calendars.update(calendars_from_table({name: table}))
+        except CalendarConfigError as exc:
+            problems.append(str(exc))
+            # Its one problem is reported; plans that name it are not told it does not exist.
+            calendars.setdefault(name, BUILTIN_CALENDARS["24x7"])
     plans = load_plans(data.get("plans"), calendars, default_plan, problems)
     directory = load_directory(data, plans=set(plans), default_plan=default_plan,
                                default_timezone=default_timezone, problems=problems)

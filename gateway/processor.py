@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import traceback
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
@@ -55,8 +56,9 @@ class _MailFailed(Exception):
 class Processor:
     """Turns stored mail into tickets. Safe to run in several processes on one database."""
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, on_committed: Callable[[list[Claimed]], None] | None = None) -> None:
         self.app = app
+        self.on_committed = on_committed  # told of each batch's mails once their outcomes are committed
 
     def process_one(self) -> str | None:
         """Process the oldest pending row; return its outcome, or None when none is pending."""
@@ -85,11 +87,13 @@ class Processor:
     def _run_batch(self, size: int, *, isolate: bool) -> list[str]:
         db = self.app.db
         outcomes: list[str] = []
+        claimed: list[Claimed] = []
         with db.sessions() as session, session.begin():
             done: list[tuple[Claimed, datetime]] = []  # outcomes written together at the end
             unwritten: dict[str, int] = {}  # their dedupe keys, for a copy later in the batch
             for row in claim(session.connection(), size, skip_locked=not db.is_sqlite):
                 now = self.app.clock.now()
+                claimed.append(row)
                 if isolate:
                     outcome = self._isolated(session, row, now)
                 else:
@@ -114,6 +118,12 @@ class Processor:
                     if not _mails_fault(exc):
                         raise
                     raise _MailFailed from exc
+        # Committed: say what was kept from a ticket, so an operator finds it in the log.
+        if self.on_committed is not None and claimed:
+            self.on_committed(claimed)
+        for row in claimed:
+            if row.state in ("held", "rejected"):
+                log.warning("inbound %d %s: %s", row.id, row.state, (row.reason or "")[:300])
         return outcomes
 
     def _isolated(self, session: Session, row: Claimed, now: datetime) -> str:

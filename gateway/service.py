@@ -9,12 +9,16 @@ import socket
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.app import App
+from gateway.health import HealthServer, load_metrics
+from gateway.imap_config import load_imap_accounts
 from gateway.imap_poller import start_imap_pollers, stop_imap_pollers
+from gateway.metrics import Metrics
 from gateway.processor import Processor
 from gateway.sender import Sender
 from gateway.sla.driver import SlaDriver
@@ -81,6 +85,21 @@ def reopen_logs() -> list[str]:
     return reopened
 
 
+@dataclass(frozen=True, slots=True)
+class _Health:
+    metrics: Metrics
+    server: HealthServer
+
+
+def _health_server(app: App) -> _Health | None:
+    settings = load_metrics(app.config.raw)
+    if settings is None:
+        return None
+    accounts = load_imap_accounts(app.config, need_passwords=False)
+    metrics = Metrics(app, accounts)
+    return _Health(metrics, HealthServer(app, accounts, settings, metrics))
+
+
 def run(app: App) -> int:
     return asyncio.run(_serve(app))
 
@@ -93,7 +112,8 @@ async def _serve(app: App) -> int:
     # SIGHUP's default action kills the process without a word; logrotate sends it (issue 14).
     loop.add_signal_handler(signal.SIGHUP, reopen_logs)
     stopping = threading.Event()
-    processor = Processor(app)
+    health = _health_server(app)
+    processor = Processor(app, on_committed=health.metrics.processed if health else None)
     sender = Sender(app, make_transport(app.config.outbound), worker=socket.gethostname())
 
     sender_worker = Worker("sender", lambda: sender.send_due(stopping.is_set) > 0, SENDER_POLL, stopping)
@@ -116,8 +136,16 @@ async def _serve(app: App) -> int:
 
     server = None
     failed = False
+    if health is not None:
+        try:
+            health.server.start()
+        except OSError as exc:
+            log.error("cannot serve metrics on %s:%d: %s (metrics.listen: is another process there?)",
+                      health.server.settings.host, health.server.settings.port, exc.strerror or exc)
+            stop.set()
+            failed = True
     executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="intake")
-    if app.config.smtp.enabled:
+    if app.config.smtp.enabled and not failed:
         handler = IntakeHandler(app, executor, on_stored=processor_worker.wake.set,
                                 lmtp=app.config.smtp.lmtp)
         try:
@@ -143,6 +171,8 @@ async def _serve(app: App) -> int:
         except TimeoutError:
             log.warning("stopping with SMTP clients still connected")
     executor.shutdown(wait=True)
+    if health is not None and health.server.started:
+        health.server.stop()
     sla.shutdown()
     stopping.set()
     for worker in workers:

@@ -14,6 +14,7 @@ from aiosmtpd.smtp import Envelope as SmtpEnvelope
 from aiosmtpd.smtp import Session as SmtpSession
 
 from gateway.app import App
+from gateway.arrival import mta_arrival
 from gateway.errors import TemporaryError
 from gateway.intake import Envelope, store_inbound
 from gateway.reply_token import is_support_recipient
@@ -58,11 +59,13 @@ class IntakeHandler:
             raw = raw.encode("utf-8", "surrogateescape")
         env = Envelope(mail_from=envelope.mail_from or "", rcpt_to=tuple(envelope.rcpt_tos))
         loop = asyncio.get_running_loop()
+        now = self.app.clock.now()
         try:
             stored = await loop.run_in_executor(
                 self.executor, lambda: store_inbound(
                     self.app.db, bytes(raw), source="lmtp" if self.lmtp else "smtp",
-                    envelope=env, received_at=self.app.clock.now()))
+                    envelope=env, received_at=now,
+                    arrived_at=mta_arrival(bytes(raw), self.app.config.smtp.mta_hosts, now)))
         except TemporaryError:
             return self._each(TEMPFAIL, len(envelope.rcpt_tos))
         except Exception:

@@ -3,6 +3,7 @@
 import logging
 
 from parsers.dsn import BounceInfo
+from parsers.feedback_report import FeedbackInfo
 from parsers.limits import Limits, ParseLimitExceeded
 from parsers.mail import Address, Attachment, ForwardedMessage, ParsedMail
 from parsers.parse import parse
@@ -21,6 +22,7 @@ __all__ = [
     "Address",
     "Attachment",
     "BounceInfo",
+    "FeedbackInfo",
     "ForwardedMessage",
     "Limits",
     "OwnIdentity",

@@ -56,7 +56,9 @@ _UNKNOWN = {"", "unknown", "unknown-8bit", "x-unknown", "x-user-defined", "defau
 # Second tries for a label whose superset still fails (ISO-2022-JP variants in the wild).
 # windows-1252 leaves five bytes undefined; latin-1 (what was declared) takes them.
 _RETRIES = {
-    "iso2022_jp_ext": ("iso2022_jp_2", "iso2022_jp_2004", "cp932"),
+    # Japanese mail labelled ISO-2022-JP is often EUC-JP or UTF-8 bytes (carrier bounces):
+    # both are strict enough to try before Shift_JIS, which accepts almost any byte pairs.
+    "iso2022_jp_ext": ("iso2022_jp_2", "iso2022_jp_2004", "utf-8", "euc_jp", "cp932"),
     "cp1252": ("iso8859-1",),
 }
 # Python codecs that are not charsets a mail can honestly declare.

@@ -23,7 +23,8 @@ def as_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _parse(value: str) -> datetime | None:
+def parse_date(value: str) -> datetime | None:
+    """An RFC 5322 date, tolerating the trailing comments and zones mailers add; None if unreadable."""
     for candidate in (value, _TRAILING_NOISE.sub("", value)):
         try:
             return parsedate_to_datetime(candidate)
@@ -37,7 +38,7 @@ def mail_date(value: str | None, received_at: datetime) -> tuple[datetime, bool,
     received = as_utc(received_at)
     if not value or not value.strip():
         return received, True, "date fallback: no Date header"
-    parsed = _parse(value.strip())
+    parsed = parse_date(value.strip())
     if parsed is None:
         return received, True, f"date fallback: unparseable Date {value[:80]!r}"
     try:

@@ -6,14 +6,15 @@ from dataclasses import dataclass
 from typing import Literal
 
 from parsers.auto_replies import auto_reply_reason, list_reason
-from parsers.dsn import BounceInfo, bounce_info, bounce_reason, dsn_like, report_type
+from parsers.bounce_signs import bounce_reason, dsn_like, report_type
+from parsers.dsn import BounceInfo, bounce_info
+from parsers.feedback_report import FeedbackInfo, feedback_info, feedback_reason
 from parsers.mail import ParsedMail
 
 VerdictKind = Literal["clean", "auto-reply", "bounce", "list", "loop", "feedback-report"]
 # RFC 5321 section 6.3: a count of Received fields is how MTAs detect loops; 100 is the
 # suggested hard limit, and no honest mail to a help desk comes near 50.
 MAX_RECEIVED = 50
-_FEEDBACK_PARTS = {"message/feedback-report"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,7 @@ class Verdict:
     kind: VerdictKind
     reason: str
     bounce: BounceInfo | None = None
+    feedback: FeedbackInfo | None = None
 
     @property
     def answerable(self) -> bool:
@@ -74,10 +76,10 @@ def screen(mail: ParsedMail, own: OwnIdentity, envelope_from: str | None = None)
     ``envelope_from`` is the SMTP MAIL FROM when known; otherwise Return-Path stands in.
     """
     kind_of_report = report_type(mail)
-    if kind_of_report == "feedback-report" or any(
-        a.content_type in _FEEDBACK_PARTS for a in mail.attachments
-    ):
-        return Verdict("feedback-report", "ARF feedback report (RFC 5965)")
+    reason = feedback_reason(mail)
+    if reason is not None:
+        info = feedback_info(mail)
+        return Verdict("feedback-report", f"{reason}: {info.feedback_type}", feedback=info)
     reason = bounce_reason(mail)
     if reason is not None:
         return Verdict("bounce", reason, bounce_info(mail))

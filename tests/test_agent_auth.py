@@ -67,6 +67,40 @@ def test_only_the_topmost_run_counts() -> None:
     assert verdict(block, "example.com")[0] is False
 
 
+def test_a_trusted_id_below_a_senders_header_is_a_forgery() -> None:
+    # Our MTA's Received on top, then the sender's own header with a forged result below it.
+    headers = _headers(
+        ("Received", f"from attacker.example by {MX}"),
+        ("From", "dana@example.com"),
+        ("To", "support@example.com"),
+        ("Subject", "Re: [#1] outage"),
+        ("Authentication-Results", f"{MX}; dkim=pass header.d=example.com"),
+    )
+    assert trusted_block(headers, [MX]) == ()
+    assert verdict(trusted_block(headers, [MX]), "example.com")[0] is False
+
+
+def test_another_authserv_id_above_ours_ends_the_search() -> None:
+    headers = _headers(
+        ("Received", f"from attacker.example by {MX}"),
+        ("Authentication-Results", "elsewhere.example; none"),
+        ("Authentication-Results", f"{MX}; dkim=pass header.d=example.com"),
+    )
+    assert trusted_block(headers, [MX]) == ()
+
+
+def test_delivery_trace_fields_above_our_results_are_allowed() -> None:
+    headers = _headers(
+        ("Return-Path", "<dana@example.com>"),
+        ("Delivered-To", "support@example.com"),
+        ("X-Original-To", "support@example.com"),
+        ("Received", f"from mail.example.com by {MX}"),
+        ("Authentication-Results", f"{MX}; dkim=pass header.d=example.com"),
+        ("From", "dana@example.com"),
+    )
+    assert verdict(trusted_block(headers, [MX]), "example.com")[0] is True
+
+
 def test_two_headers_from_our_mta_both_count() -> None:
     headers = _headers(
         ("Received", "by helpdesk.example.com"),

@@ -49,6 +49,17 @@ def test_config_errors_name_the_key(text: str, expected: str) -> None:
     assert any(expected in problem for problem in err.value.problems), err.value.problems
 
 
+def test_a_bad_calendar_is_one_problem_not_two() -> None:
+    text = (ROOT / "config.example.toml").read_text(encoding="utf-8")
+    start = text.index("[calendars.business]")
+    zone_line = text.index("timezone", start)
+    broken = text[:zone_line] + 'timezone = "Europe/Londn"\n' + text[text.index("\n", zone_line) + 1:]
+    with pytest.raises(ConfigError) as err:
+        load_config(None, text=broken)
+    assert len(err.value.problems) == 1, err.value.problems
+    assert err.value.problems[0].startswith("calendars.business.timezone:")
+
+
 def test_check_config_exits_2_listing_each_problem(tmp_path: Path) -> None:
     import subprocess
     bad = tmp_path / "bad.toml"

@@ -441,6 +441,8 @@ def test_forgeries_get_nothing(desk: Desk) -> None:
     cases = {
         "forged From alone": (engineer_mail("dana@example.com", SUPPORT, attack, subject=f"[#{one}] x"), SUPPORT),
         "forged A-R below ours": (data_mail("forged_ar_below.eml", to=SUPPORT, subject=f"[#{one}] VPN"), SUPPORT),
+        "forged A-R below the sender's headers": (
+            data_mail("forged_ar_under_headers.eml", to=SUPPORT, subject=f"[#{one}] VPN"), SUPPORT),
         "A's token used by B": (engineer_mail("fox@example.com", dana_one, attack), dana_one),
         "ticket 1's token on ticket 2": (engineer_mail("dana@example.com", dana_one_on_two, attack), dana_one_on_two),
         "engineer token from a customer": (engineer_mail("alice@acme.example", dana_one, attack), dana_one),

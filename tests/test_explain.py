@@ -85,15 +85,20 @@ def _helpdesk(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           env={**os.environ, **clock})
 
 
-def test_explain_says_what_processing_then_does_with_replies(tmp_path: Path) -> None:
-    """A reply keeps the priority an engineer set (its quoted history is not read again); a
-    reply to a closed ticket opens a follow-up, read on its own words and acknowledged."""
+def _open_outage_ticket(tmp_path: Path) -> None:
+    """Ticket 1, opened at 10:00 by Acme's designated contact: the website is down for everyone."""
     (tmp_path / "config.toml").write_text(CONFIG.format(var=tmp_path / "var"), encoding="utf-8")
     (tmp_path / "clock").write_text("2026-11-23T10:00:00+00:00")
     first = tmp_path / "first.eml"
     first.write_bytes(customer_mail("Alice <alice@acme.example>", "Our website is down for everyone",
                                     "Our website is down for everyone since 9am.", message_id="<w1@acme.example>"))
     _helpdesk(tmp_path, "ingest", str(first), "--process")
+
+
+def test_explain_says_what_processing_then_does_with_replies(tmp_path: Path) -> None:
+    """A reply keeps the priority an engineer set (its quoted history is not read again); a
+    reply to a closed ticket opens a follow-up, read on its own words and acknowledged."""
+    _open_outage_ticket(tmp_path)
     _helpdesk(tmp_path, "set", "1", "--priority", "P3", "--reason", "one browser's cache", "--by", "dana")
     reply = tmp_path / "reply.eml"
     reply.write_bytes(customer_mail("Alice <alice@acme.example>", "Re: Our website is down for everyone",
@@ -116,6 +121,21 @@ def test_explain_says_what_processing_then_does_with_replies(tmp_path: Path) -> 
     _helpdesk(tmp_path, "ingest", str(thanks), "--process")
     follow_up = json.loads(_helpdesk(tmp_path, "tickets", "show", "2", "--json").stdout)
     assert follow_up["priority"] == told["priority"]
+
+
+def test_explain_of_a_reply_shows_the_tickets_own_clocks(tmp_path: Path) -> None:
+    _open_outage_ticket(tmp_path)
+    (tmp_path / "clock").write_text("2026-11-23T10:05:00+00:00")
+    reply = tmp_path / "reply.eml"
+    reply.write_bytes(customer_mail("Alice <alice@acme.example>", "Re: Our website is down for everyone",
+                                    "Still down, any news?", in_reply_to="<w1@acme.example>"))
+    told = json.loads(_helpdesk(tmp_path, "explain", str(reply), "--json").stdout)
+    assert (told["outcome"], told["priority"]) == ("reply", "P1")
+    # The ticket's first response is due 15 minutes after its first mail, not after this reply.
+    assert told["sla"]["first_response"] == {"target": "15 minutes", "deadline": "2026-11-23T10:15:00+00:00",
+                                             "state": "running"}
+    text = _helpdesk(tmp_path, "explain", str(reply)).stdout
+    assert "first_response 15 minutes -> due 2026-11-23T10:15:00+00:00 (running, the ticket's own clock)" in text
 
 
 def test_explain_says_a_stranger_is_held_where_the_directory_holds_them(tmp_path: Path) -> None:

@@ -342,16 +342,16 @@ def test_sighup_does_not_kill_the_gateway(desk: Desk) -> None:
 
 def test_sighup_reopens_the_log_file_logrotate_moved(desk: Desk, tmp_path: Path) -> None:
     log = tmp_path / "helpdesk.log"
-    proc = subprocess.Popen([*HELPDESK, "-c", str(desk.config), "run", "--log-file", str(log)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=desk.env, cwd=OUTSIDE)
+    desk.config.write_text(desk.config.read_text() + f'\n[logging]\nfile = "{log}"\n', encoding="utf-8")
+    gw = desk.gateway().start()
     try:
-        wait_for(lambda: log.exists() and "gateway running" in log.read_text(), 20, what="the gateway's log file")
-        log.rename(tmp_path / "helpdesk.log.1")
-        proc.send_signal(signal.SIGHUP)
+        assert gw.proc is not None
+        wait_for(lambda: "gateway running" in log.read_text(), what="the gateway's log file")
+        log.rename(tmp_path / "helpdesk.log.1")  # what logrotate does, before its postrotate SIGHUP
+        gw.proc.send_signal(signal.SIGHUP)
         wait_for(lambda: log.exists() and "SIGHUP: reopened the log file" in log.read_text(), what="a new log file")
-        assert proc.poll() is None
+        assert gw.proc.poll() is None
     finally:
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(30) == 0
+        assert gw.stop() == 0
     assert "stopped" in log.read_text()
     assert "gateway running" in (tmp_path / "helpdesk.log.1").read_text()

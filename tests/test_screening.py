@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -284,3 +285,180 @@ def test_null_return_path_alone_is_never_answered() -> None:
 def test_null_return_path_with_dsn_like_content_is_a_bounce() -> None:
     text = CUSTOMER + "Subject: Delivery Status Notification (Failure)\n\nCould not deliver.\n"
     assert verdict(text, envelope_from="<>").kind == "bounce"
+
+
+def _failed(text: str) -> tuple[str, ...]:
+    result = verdict(text)
+    assert result.kind == "bounce" and result.bounce is not None, result
+    return result.bounce.failed_recipients
+
+
+RETURNED = (
+    "From: Support <support@helpdesk.example>\nTo: gone@customer.example\n"
+    "Message-ID: <ticket-9.1@helpdesk.example>\nSubject: [#9] Printer\n"
+    "List-Subscribe: <mailto:news-request@lists.example?subject=subscribe>\n\nHello\n"
+)
+
+
+@pytest.mark.parametrize(
+    "report",
+    [
+        # Exim: the address on its own line, the reason indented below it.
+        "This message was created automatically by mail delivery software.\n\n"
+        "A message that you sent could not be delivered to one or more of its\n"
+        "recipients. This is a permanent error. The following address(es) failed:\n\n"
+        "  gone@customer.example\n    quota exceeded\n\n"
+        "------ This is a copy of the message, including all the headers. ------\n\n",
+        "The following address(es) failed:\n\ngone@customer.example:\n"
+        "    SMTP error from remote mail server after RCPT TO:<gone@customer.example>\n\n"
+        "--- The header of the original message is following. ---\n\n",
+        # Exchange 2003, IMail/SMTP32, Sendmail v5, OpenSMTPD, DMA, Yahoo.
+        "Your message\n\n  To:      other@customer.example\n  Subject: [#9] Printer\n\n"
+        "did not reach the following recipient(s):\n\n"
+        "gone@customer.example on Thu, 29 Apr 2010 00:00:00 -0000\n"
+        "    The recipient name is not recognized\n\n",
+        "Delivery failed 20 attempts: gone@customer.example\n\n\nOriginal message follows.\n\n",
+        "Intended recipient: gone@customer.example\nReason: mailbox unavailable\n\n",
+        "   ----- Transcript of session follows -----\n"
+        "554 <gone@customer.example>... Remote protocol error\n\n"
+        "   ----- Unsent message follows -----\n",
+        "    An error has occurred while attempting to deliver a message for\n"
+        "    the following list of recipients:\n\n"
+        "gone@customer.example: 550 5.1.1 no such user\n\n    Below is a copy of the original message:\n\n",
+        "There was an error delivering your mail to <gone@customer.example>.\n\n"
+        "Message headers follow.\n\n",
+        "Sorry, we were unable to deliver your message to the following address.\n\n"
+        "<gone@customer.example>:\nRemote host said: 550 5.1.1 User Unknown [RCPT_TO]\n\n"
+        "--- Below this line is a copy of the message.\n\n",
+    ],
+)
+def test_plain_text_bounces_name_who_bounced_never_the_returned_headers(report: str) -> None:
+    text = (
+        "From: Mail Delivery System <MAILER-DAEMON@mx.customer.example>\n"
+        "To: support@helpdesk.example\nSubject: Mail delivery failed\n\n" + report + RETURNED
+    )
+    assert _failed(text) == ("gone@customer.example",)
+
+
+def test_original_recipient_names_the_address_we_sent_to() -> None:
+    text = DSN.format(action="failed", status="5.1.1", original_type="message/rfc822",
+                      original_body="Hi").replace(
+        "Final-Recipient: rfc822; gone@customer.example",
+        "Final-Recipient: rfc822; gone.forwarded@mailhost.customer.example")
+    assert _failed(text) == ("gone@customer.example",)
+
+
+def test_postfix_text_expanded_from_names_the_address_we_sent_to() -> None:
+    text = (
+        "From: MAILER-DAEMON@mx.customer.example\nTo: support@helpdesk.example\n"
+        "Subject: Undelivered Mail Returned to Sender\n\n"
+        "This is the mail system at host mx.customer.example.\n\n"
+        "<bob.home@isp.example> (expanded from <bob@customer.example>): host\n"
+        "    mx.isp.example said: 550 5.1.1 user unknown\n"
+    )
+    assert _failed(text) == ("bob@customer.example",)
+
+
+def test_a_japanese_carrier_bounce_is_a_bounce() -> None:
+    body = (
+        "送信先のメールボックスが一杯のため、送信できませんでした。\n\n"
+        "Your mail sent on: Thu, 29 Apr 2013 23:45:22 +0900\n"
+        "     Could not be delivered to: <gone@customer.example>\n"
+        "     As their mailbox is full.\n"
+    )
+    raw = (
+        "From: no-reply@mail.carrier.example\nTo: support@helpdesk.example\n"
+        "Subject: =?ISO-2022-JP?B?GyRCJWEhPCVrJSglaSE8RExDThsoQg==?=\n"
+        'MIME-Version: 1.0\nContent-Type: text/plain; charset="ISO-2022-JP"\n\n'
+    ).encode("ascii") + body.encode("iso-2022-jp")
+    result = screen(parse(raw, received_at=RECEIVED), OWN)
+    assert result.kind == "bounce" and result.bounce is not None
+    assert result.bounce.failed_recipients == ("gone@customer.example",)
+
+
+def test_euc_jp_bytes_labelled_iso_2022_jp_decode() -> None:
+    raw = (
+        b'From: Postmaster@carrier.example\nSubject: Mail System Error - Returned Mail\n'
+        b'Content-Type: text/plain; charset="ISO-2022-JP"\n\n'
+    ) + "次のあて先へのメッセージはエラーのため送信できませんでした。\n".encode("euc_jp")
+    assert "送信できませんでした" in parse(raw, received_at=RECEIVED).text
+
+
+def test_feedback_report_names_type_complainant_and_our_mail() -> None:
+    result = verdict(
+        "From: feedback@isp.example\nTo: support@helpdesk.example\nSubject: Abuse Report\n"
+        'Content-Type: multipart/report; report-type=feedback-report; boundary="f"\n\n'
+        "--f\nContent-Type: text/plain\n\nA complaint.\n"
+        "--f\nContent-Type: message/feedback-report\n\nFeedback-Type: abuse\nVersion: 1\n"
+        "User-Agent: FBL/1.0\nOriginal-Rcpt-To: Victim@isp.example\n"
+        "--f\nContent-Type: message/rfc822\n\n" + RETURNED + "--f--\n"
+    )
+    assert result.kind == "feedback-report" and result.feedback is not None
+    assert result.feedback.feedback_type == "abuse" and result.feedback.complaint
+    assert result.feedback.complainants == ("victim@isp.example",)
+    assert result.feedback.original_message_ids == ("<ticket-9.1@helpdesk.example>",)
+
+
+def test_a_complaint_sent_as_multipart_mixed_is_a_feedback_report() -> None:
+    result = verdict(
+        "From: staff@mail.example\nTo: abuse@helpdesk.example\n"
+        "Subject: complaint about message from 192.0.2.1\n"
+        'Content-Type: multipart/mixed; boundary="m"\n\n'
+        "--m\nContent-Type: message/rfc822\n\n" + RETURNED + "--m--\n"
+    )
+    assert result.kind == "feedback-report" and not result.answerable
+    customer = verdict(
+        CUSTOMER + "Subject: Complaint about message from your engineer\n"
+        'Content-Type: multipart/mixed; boundary="m"\n\n'
+        "--m\nContent-Type: text/plain\n\nSee below.\n"
+        "--m\nContent-Type: message/rfc822\n\n" + RETURNED + "--m--\n"
+    )
+    assert customer.kind == "clean"
+
+
+def test_a_dmarc_failure_report_is_no_complaint() -> None:
+    result = verdict(
+        "From: dmarc@isp.example\nTo: support@helpdesk.example\nSubject: DMARC report\n"
+        'Content-Type: multipart/report; report-type=feedback-report; boundary="f"\n\n'
+        "--f\nContent-Type: message/feedback-report\n\nFeedback-Type: auth-failure\n"
+        "Original-Rcpt-To: someone@isp.example\n--f--\n"
+    )
+    assert result.kind == "feedback-report" and result.feedback is not None
+    assert not result.feedback.complaint
+
+
+def test_json_notices_of_a_sending_service() -> None:
+    def notice(kind: str, body: str) -> Verdict:
+        return verdict(
+            "From: no-reply@notifications.example\nTo: support@helpdesk.example\n"
+            "Subject: AWS Notification Message\n\n"
+            f'{{"notificationType":"{kind}",{body}}}\n'
+        )
+
+    bounce = notice("Bounce", '"bounce":{"bounceType":"Permanent","bouncedRecipients":'
+                    '[{"emailAddress":"gone@customer.example","status":"5.1.1"}]}')
+    assert bounce.kind == "bounce" and bounce.bounce is not None
+    assert bounce.bounce.failed_recipients == ("gone@customer.example",) and bounce.bounce.permanent
+    complaint = notice("Complaint", '"complaint":{"complainedRecipients":[{"emailAddress":"v@isp.example"}]}')
+    assert complaint.kind == "feedback-report" and complaint.feedback is not None
+    assert complaint.feedback.complainants == ("v@isp.example",)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        ("a" * 63 + "@") * 400,
+        ("x@" + "a-" * 400 + "\n") * 50,
+        "<a@b.example> (expanded from " * 800,
+        ("550 " + "<" * 900 + "\n") * 400,
+        ("Final-Recipient: rfc822; " + "a" * 900 + "\n") * 400,
+        ("Original-Rcpt-To: " + "a" * 290 + "\n") * 400,
+        '"notificationType":"Bounce","bouncedRecipients":[' + '"emailAddress":"' * 3000,
+    ],
+)
+def test_a_hostile_bounce_is_screened_in_bounded_time(body: str) -> None:
+    hostile = mail("From: MAILER-DAEMON@mx.example\nTo: support@helpdesk.example\n"
+                   "Subject: Undeliverable\n\n" + body)
+    started = time.perf_counter()
+    result = screen(hostile, OWN)
+    assert result.kind == "bounce" and time.perf_counter() - started < 0.5

@@ -326,7 +326,7 @@ def test_an_address_that_bounced_three_times_gets_no_more_automatic_mail(make_ap
     assert len(_outbox(app)) == 3  # the fourth ticket is opened, its acknowledgement not queued
     with app.db.sessions() as s:
         reasons = [e.detail["reason"] for e in s.scalars(select(Event).where(Event.kind == "mail-suppressed"))]
-    assert reasons == ["gone@customer.example is flagged undeliverable after repeated hard bounces"]
+    assert reasons == ["gone@customer.example is flagged undeliverable (repeated hard bounces or a complaint)"]
 
 
 def test_only_the_recipient_a_bounce_names_is_counted(make_app: Callable[..., App]) -> None:
@@ -364,6 +364,42 @@ def test_a_success_report_or_a_delay_is_no_bounce(make_app: Callable[..., App], 
         assert s.scalars(select(AddressFlag)).all() == []
         kinds = [e.kind for e in s.scalars(select(Event).where(Event.kind.like("delivery-%")))]
     assert kinds == [event] * 3
+
+
+def _complaint_about(out: OutboxMessage, feedback_type: str = "abuse") -> bytes:
+    """A mailbox provider's ARF report (RFC 5965) that ``out``'s recipient marked it as spam."""
+    return (
+        "From: fbl@isp.example\r\nTo: support@example.com\r\nSubject: Abuse Report\r\n"
+        f"Message-ID: <fbl-{out.id}-{feedback_type}@isp.example>\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=feedback-report; boundary="f"\r\n\r\n'
+        "--f\r\nContent-Type: text/plain\r\n\r\nThis is an abuse report.\r\n"
+        f"--f\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: {feedback_type}\r\n"
+        "Version: 1\r\nUser-Agent: FBL/1.0\r\nOriginal-Rcpt-To: <redacted>\r\n"
+        "--f\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        f"From: support@example.com\r\nTo: {out.recipient}\r\nMessage-ID: {out.message_id}\r\n"
+        "--f--\r\n").encode()
+
+
+@pytest.mark.parametrize(("feedback_type", "flagged"), [("abuse", True), ("auth-failure", False)])
+def test_a_complaint_about_our_mail_stops_automatic_mail_to_the_complainant(
+        make_app: Callable[..., App], feedback_type: str, flagged: bool) -> None:
+    """Someone forged a victim's address; we acknowledged; the victim reported it as spam."""
+    app = make_app()
+    victim = Envelope(mail_from="victim@customer.example", rcpt_to=("support@example.com",))
+    _store(app, customer_mail("victim@customer.example", "cheap pills", "buy"), victim)
+    Processor(app).drain()
+    _store(app, _complaint_about(_outbox(app)[0], feedback_type), Envelope("", ("support@example.com",)))
+    assert Processor(app).drain() == {"screened": 1}
+    with app.db.sessions() as s:
+        row = s.scalars(select(InboundMessage).where(InboundMessage.verdict == "feedback-report")).one()
+        event = s.scalars(select(Event).where(Event.kind == "complaint")).one()
+        flags = {f.address: f.undeliverable for f in s.scalars(select(AddressFlag))}
+    assert row.state == "screened" and "feedback-report" in row.reason and row.ticket_id == event.ticket_id
+    assert event.detail["feedback_type"] == feedback_type and event.detail["to"] == ["victim@customer.example"]
+    assert flags == ({"victim@customer.example": True} if flagged else {})
+    _store(app, customer_mail("victim@customer.example", "more pills", "buy"), victim)
+    Processor(app).drain()
+    assert len(_outbox(app)) == (1 if flagged else 2)  # no acknowledgement to a complainant
 
 
 @pytest.mark.parametrize("database", ["postgres"], indirect=True)
