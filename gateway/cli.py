@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from gateway.clock import Clock, FileClock, SystemClock
 from gateway.config import Config, config_path, load_config, runtime_problems
@@ -41,18 +41,18 @@ def _app(args: argparse.Namespace, *, upgrade: bool = True, config: Config | Non
     from gateway.app import build_app
     app = build_app(config or _config(args), _clock())
     if upgrade:
-        _ensure_schema(app)
+        _ensure_schema(app.db)
     return app
 
 
-def _ensure_schema(app: Any) -> None:
+def _ensure_schema(db: Any) -> None:
     # SQLite is the embedded default: keep it current without a separate step. PostgreSQL is
     # shared by several processes, so its upgrades are an explicit `helpdesk db upgrade`.
     # Either way, a database this code cannot use stops every command with one line that
     # names the fix, instead of a process that runs and refuses every mail.
-    state = app.db.schema_state()
-    if app.db.is_sqlite and state.kind in ("missing", "older"):
-        app.db.upgrade()
+    state = db.schema_state()
+    if db.is_sqlite and state.kind in ("missing", "older"):
+        db.upgrade()
     elif state.problem:
         raise ConfigError([state.problem])
 
@@ -125,28 +125,59 @@ def _copy_progress(table: str, rows: int) -> None:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from gateway.arrival import mta_arrival
+    from gateway.db import Database
     from gateway.intake import Envelope, store_inbound
     try:
-        app = _app(args)
+        config = _config(args)
     except ConfigError as exc:
         # A config being edited, or missing: the mail waits in the MTA's queue for the fix.
         # Any other exit status (2 included) makes Postfix bounce it to the customer.
         for problem in exc.problems:
             print(f"helpdesk ingest: {problem}", file=sys.stderr)
         return EX_TEMPFAIL
+    clock = _clock()
+    app: Any = None
+    try:
+        # Storing needs the database and nothing else (not the reply-token secret, which an MTA's
+        # pipe, with an environment of its own, may not have); --process needs the whole gateway.
+        if args.process:
+            app = _app(args, config=config)
+            db = app.db
+        else:
+            db = Database(config.database.url)
+            _ensure_schema(db)
+    except ConfigError as exc:  # not migrated (or newer than this code): kept until it is
+        for problem in exc.problems:
+            print(f"helpdesk ingest: {problem}", file=sys.stderr)
+        return EX_TEMPFAIL
     except Exception as exc:  # the database is unreachable: the MTA must retry
         print(f"helpdesk ingest: cannot open the database: {exc}", file=sys.stderr)
         return EX_TEMPFAIL
+    if not args.verbose:
+        # The line below ("-: stored as inbound N") says it, and a pipe's output is what the MTA logs.
+        logging.getLogger("gateway.intake").setLevel(logging.WARNING)
+    limit = config.smtp.max_message_size
     sources: list[tuple[str, bytes]] = []
     if args.files:
         for name in args.files:
             try:
+                size = Path(name).stat().st_size
+                if size > limit:
+                    return _too_big(name, size, limit)
                 sources.append((name, Path(name).read_bytes()))
             except OSError as exc:
-                print(f"helpdesk ingest: {name}: {exc.strerror}", file=sys.stderr)
+                hint = ""
+                if "@" in name and not Path(name).exists():
+                    # `--recipient ${recipient}` in a pipe: the second of two recipients comes as a file name.
+                    hint = " (a recipient? write --recipient=ADDRESS: a pipe's --recipient=${recipient} repeats " \
+                           "the whole option for each recipient)"
+                print(f"helpdesk ingest: {name}: {exc.strerror}{hint}", file=sys.stderr)
                 return EX_TEMPFAIL
     else:
-        sources.append(("-", sys.stdin.buffer.read()))
+        raw, size = _read_at_most(sys.stdin.buffer, limit)
+        if size > limit:
+            return _too_big("-", size, limit)
+        sources.append(("-", raw))
     for flag, value in [("--sender", args.sender), *(("--recipient", r) for r in args.recipient or ())]:
         if value is not None and not value.isprintable():
             print(f"helpdesk ingest: {flag} {value!r} is not an address (control characters or "
@@ -155,9 +186,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     envelope = Envelope(mail_from=args.sender, rcpt_to=tuple(args.recipient or ()))
     for name, raw in sources:
         try:
-            now = app.clock.now()
-            stored = store_inbound(app.db, raw, source="ingest", envelope=envelope, received_at=now,
-                                   arrived_at=mta_arrival(raw, app.config.smtp.mta_hosts, now))
+            now = clock.now()
+            stored = store_inbound(db, raw, source="ingest", envelope=envelope, received_at=now,
+                                   arrived_at=mta_arrival(raw, config.smtp.mta_hosts, now))
         except TemporaryError as exc:
             print(f"helpdesk ingest: {name}: {exc}", file=sys.stderr)
             return EX_TEMPFAIL
@@ -171,6 +202,27 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         counts = Processor(app).drain()
         print(json.dumps({"processed": counts}))
     return EX_OK
+
+
+def _read_at_most(stream: BinaryIO, limit: int) -> tuple[bytes, int]:
+    """The bytes of ``stream`` if there are at most ``limit`` of them, and their count; past the
+    limit, only the count matters, and the rest is read to count it without being kept."""
+    raw = stream.read(limit + 1)
+    size = len(raw)
+    if size > limit:
+        while chunk := stream.read(1 << 16):
+            size += len(chunk)
+        raw = b""
+    return raw, size
+
+
+def _too_big(name: str, size: int, limit: int) -> int:
+    # A pipe's bounce quotes this output, and Postfix takes the enhanced status code it starts
+    # with (RFC 3463 5.3.4: message too big for system) over the exit status; EX_DATAERR
+    # alone would bounce it too, as "data format error". Nothing is stored.
+    print(f"5.3.4 helpdesk ingest: {'' if name == '-' else name + ': '}the message is {size} bytes, "
+          f"over max_message_size ({limit} bytes); not stored", file=sys.stderr)
+    return EX_DATAERR
 
 
 def cmd_explain(args: argparse.Namespace) -> int:

@@ -93,10 +93,24 @@ class IntakeHandler:
 DATA_LINE_LIMIT = 64 * 1024
 # aiosmtpd's own refusals at the end of DATA, before the handler sees the mail.
 _DATA_REFUSALS = ("552 Error: Too much mail data", "500 Line too long")
+# aiosmtpd's refusals of a mail too large (at the end of DATA, or at MAIL for its SIZE=) carry
+# no enhanced status code: the sender's bounce would read "Error: Too much mail data".
+_TOO_BIG = ("552 Error: Too much mail data", "552 Error: message size exceeds fixed maximum message size")
+
+
+def _with_status_code(status: Any, limit: int | None) -> Any:
+    """A refusal for size as RFC 3463 says it (5.3.4: message too big for system), with the limit."""
+    text = status.decode("utf-8", "replace") if isinstance(status, bytes) else str(status)
+    if text.startswith(_TOO_BIG):
+        return f"552 5.3.4 Message too big for this system (the limit is {limit} bytes)"
+    return status
 
 
 class _Smtp(SMTP):
     line_length_limit = DATA_LINE_LIMIT
+
+    async def push(self, status: Any) -> None:
+        await super().push(_with_status_code(status, self.data_size_limit))
 
 
 class _Lmtp(LMTP):
@@ -109,6 +123,7 @@ class _Lmtp(LMTP):
     async def push(self, status: Any) -> None:
         text = status.decode("utf-8", "replace") if isinstance(status, bytes) else str(status)
         recipients = len(self.envelope.rcpt_tos) if self.envelope is not None else 0
+        status = _with_status_code(status, self.data_size_limit)
         if text.startswith(_DATA_REFUSALS):
             for _ in range(recipients - 1):
                 await super().push(status)

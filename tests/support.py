@@ -203,17 +203,21 @@ poll_interval = "200ms"
 class GatewayProcess:
     """``helpdesk run`` as a subprocess, as a user starts it."""
 
-    def __init__(self, config: Path, smtp_port: int, env: dict[str, str] | None = None) -> None:
+    def __init__(self, config: Path, smtp_port: int, env: dict[str, str] | None = None, *,
+                 user: str | None = None, command: tuple[str, ...] | None = None) -> None:
         self.config = config
+        self.command = command or HELPDESK  # how to run `helpdesk`, if not as HELPDESK says
         self.smtp_port = smtp_port
         self.env = {**os.environ, **(env or {})}
+        self.as_user = as_user(user) if user else {}  # every command runs as that user (needs root)
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = config.parent / "gateway.log"
 
     def start(self, wait_listener: bool = True) -> GatewayProcess:
         with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen([*HELPDESK, "-c", str(self.config), "run"],
-                                         stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=OUTSIDE)
+            self.proc = subprocess.Popen([*self.command, "-c", str(self.config), "run"],
+                                         stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=OUTSIDE,
+                                         **self.as_user)
         if wait_listener:
             wait_for(self._listening, 20, what="the gateway's listener")
         return self
@@ -239,12 +243,20 @@ class GatewayProcess:
         return self.proc.returncode
 
     def cli(self, *args: str, input: bytes | None = None, check: bool = True) -> subprocess.CompletedProcess[bytes]:
-        result = subprocess.run([*HELPDESK, "-c", str(self.config), *args],
-                                input=input, capture_output=True, env=self.env, cwd=OUTSIDE, timeout=120)
+        result = subprocess.run([*self.command, "-c", str(self.config), *args],
+                                input=input, capture_output=True, env=self.env, cwd=OUTSIDE, timeout=120,
+                                **self.as_user)
         if check and result.returncode != 0:
             raise AssertionError(f"helpdesk {' '.join(args)} exited {result.returncode}: "
                                  f"{result.stderr.decode(errors='replace')}")
         return result
+
+
+def as_user(name: str) -> dict[str, Any]:
+    """subprocess arguments that run a command as ``name``, with its group and no other (needs root)."""
+    import pwd
+    entry = pwd.getpwnam(name)
+    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
 
 
 @contextlib.contextmanager

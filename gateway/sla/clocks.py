@@ -130,9 +130,13 @@ def rearm_update(session: Session, policy: Policy, ticket: Ticket, start: dateti
         c.paused_remaining = _remaining(calendar, target, start, deadline(target, start, calendar))
         c.paused_warn_remaining, c.warned_at, c.reminded_at = None, None, None
         return
+    met = c.deadline is None or start <= c.deadline
     c.started_at = start
     c.deadline = deadline(target, start, calendar)
     c.warn_at, c.warned_at, c.reminded_at = None, None, None
+    # The report's record: the interval that ended here kept its promise (or not); a new one runs.
+    record(session, ticket.id, "sla-clock-restarted", start, clock="update", met=met,
+           deadline=c.deadline.isoformat() if c.deadline else None)
     refresh_next_deadline(session, policy, ticket)
 
 

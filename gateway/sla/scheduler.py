@@ -103,7 +103,8 @@ def _update_clock(session: Session, app: App, ticket: Ticket, c: SlaClock, now: 
     to_customer(session, app, ticket, kind="update-notice", cause_key=f"update:{ticket.id}:{due.isoformat()}",
                 template="update_notice", now=now,
                 context={"sla": {"next_update": local_time(following, zone), "due": local_time(due, zone)}})
-    record(session, ticket.id, "sla-update-notice", now, deadline=due.isoformat())
+    record(session, ticket.id, "sla-update-notice", now, deadline=due.isoformat(),
+           next=following.isoformat() if following else None)
     c.started_at, c.deadline, c.reminded_at = due, following, None
 
 
