@@ -18,7 +18,7 @@ log = logging.getLogger("gateway.process")
 PROOF_TOKEN = "reply-token"
 PROOF_AUTH_RESULTS = "authentication-results"
 PROOF_DKIM = "dkim"
-PROOF_APPROVED = "approved"  # a reviewer ran `helpdesk held approve` on the held mail
+PROOF_APPROVED = "approved"  # a reviewer ran `helpdesk held approve --as-engineer` on the held mail
 
 
 def agent_by_address(staff: Staff, address: str) -> Agent | None:

@@ -10,6 +10,10 @@ from sqlalchemy import Connection, bindparam, select, update
 
 from gateway.models import InboundMessage, table_of
 
+# A reviewer's verdicts on held mail (`helpdesk held approve`): let it through as the sender's own
+# mail, never as an engineer's; or, with --as-engineer, as the engineer's it claims to be.
+APPROVED, APPROVED_AS_ENGINEER = "approved", "approved-engineer"
+
 _INBOUND = table_of(InboundMessage)
 _COLUMNS = (_INBOUND.c.id, _INBOUND.c.raw, _INBOUND.c.mail_from, _INBOUND.c.rcpt_to, _INBOUND.c.received_at,
             _INBOUND.c.attempts, _INBOUND.c.verdict, _INBOUND.c.ticket_id, _INBOUND.c.message_id,
@@ -29,7 +33,7 @@ class Claimed:
 
     Processing sets ``state`` and what explains it (``reason``, ``verdict``, ``ticket_id``,
     ``message_id``, ``dedupe_key``); ``record_outcomes`` writes them back with its batch.
-    ``verdict`` comes in as stored: an engineer's ``approved`` lets a held mail through.
+    ``verdict`` comes in as stored: a reviewer's ``APPROVED`` lets a held mail through.
     """
 
     id: int

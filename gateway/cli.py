@@ -3,89 +3,23 @@
 from __future__ import annotations
 
 import argparse
-import json
-import logging
 import os
-import re
 import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
-from gateway.clock import Clock, FileClock, SystemClock
-from gateway.config import Config, config_path, load_config, runtime_problems
-from gateway.errors import ConfigError, TemporaryError
-from gateway.log_setup import LoggingSettings, load_logging
+from gateway import cli_common as common
+from gateway.config import config_path, runtime_problems
+from gateway.errors import ConfigError, UsageError
+from gateway.log_setup import LoggingSettings
 from gateway.log_setup import configure as configure_logging
-
-EX_OK, EX_USAGE_CONFIG, EX_TEMPFAIL = 0, 2, 75
-EX_DATAERR = 65  # sysexits.h: the input was wrong; the MTA returns the mail to its sender
-log = logging.getLogger("gateway.cli")
-
-
-class UsageError(Exception):
-    """What the user typed cannot be used: the message says what and how to write it."""
-
-
-def _clock() -> Clock:
-    """The wall clock, or the instant in ``$HELPDESK_CLOCK_FILE`` for drills and tests."""
-    path = os.environ.get("HELPDESK_CLOCK_FILE")
-    return FileClock(Path(path)) if path else SystemClock()
-
-
-def _config(args: argparse.Namespace) -> Config:
-    config = load_config(config_path(args.config))
-    configure_logging(load_logging(config.raw, config.path.parent if config.path else Path.cwd()),
-                      verbose=args.verbose)
-    return config
-
-
-def _app(args: argparse.Namespace, *, upgrade: bool = True, config: Config | None = None) -> Any:
-    from gateway.app import build_app
-    app = build_app(config or _config(args), _clock())
-    if upgrade:
-        _ensure_schema(app.db)
-    return app
-
-
-def _ensure_schema(db: Any) -> None:
-    # SQLite is the embedded default: keep it current without a separate step. PostgreSQL is
-    # shared by several processes, so its upgrades are an explicit `helpdesk db upgrade`.
-    # Either way, a database this code cannot use stops every command with one line that
-    # names the fix, instead of a process that runs and refuses every mail.
-    state = db.schema_state()
-    if db.is_sqlite and state.kind in ("missing", "older"):
-        db.upgrade()
-    elif state.problem:
-        raise ConfigError([state.problem])
-
-
-def _print_json(data: Any) -> None:
-    json.dump(data, sys.stdout, indent=2, ensure_ascii=False, default=str)
-    sys.stdout.write("\n")
-
-
-def _emit(args: argparse.Namespace, data: Any, as_text: Callable[[Any], str]) -> int:
-    """Print ``data`` as the documented JSON with --json, else as text for a person."""
-    if args.json:
-        _print_json(data)
-    elif text := as_text(data):  # an empty list prints nothing
-        print(terminal_safe(text))
-    return EX_OK
-
-
-# What a customer wrote must not drive the operator's terminal: C0 and C1 controls (ESC, CSI, a
-# lone CR that overwrites the line) and bidirectional overrides are shown as escapes instead.
-_TERMINAL_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def terminal_safe(text: str) -> str:
-    return _TERMINAL_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+from gateway.terminal import emit
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    config = _config(args)
+    config = common.config(args)
     from gateway.imap_config import imap_problems
     from gateway.templating import Templates, packaged_templates_dir
     names = sorted(p.name.removesuffix(".subject.txt") for p in packaged_templates_dir().glob("*.subject.txt"))
@@ -101,275 +35,36 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     if problems:
         raise ConfigError(problems)
     print(f"{config.path}: OK")
-    return EX_OK
+    return common.EX_OK
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from gateway.service import run
-    config = _config(args)
+    config = common.config(args)
     problems = runtime_problems(config)
     if problems:
         raise ConfigError(problems)
-    return run(_app(args, config=config))
-
-
-def cmd_db(args: argparse.Namespace) -> int:
-    from gateway import db_tools
-    from gateway.db import Database
-    config = _config(args)
-    db = Database(config.database.url)
-    try:
-        if args.action == "upgrade":
-            db.upgrade()
-            print("database is at the latest schema")
-        elif args.action == "check":
-            problems = db_tools.check(db)
-            for problem in problems:
-                print(problem)
-            if problems:
-                return 1
-            print("database is at the latest schema" + (" and passes SQLite's integrity check" if db.is_sqlite else ""))
-        elif args.action == "backup":
-            if not args.target:
-                raise UsageError("give the file to write: helpdesk db backup FILE")
-            size = db_tools.backup(db, Path(args.target))
-            print(f"{args.target}: {size} bytes, a consistent copy of {db_tools.sqlite_path(db)}")
-        else:  # copy
-            if not args.to:
-                raise UsageError("give the target: helpdesk db copy --to postgresql+psycopg://user@host/db")
-            copied = db_tools.copy(db, Database(args.to), progress=_copy_progress)
-            print(f"copied {sum(copied.values())} rows: " + ", ".join(f"{t} {n}" for t, n in copied.items() if n))
-            print("point database.url at the new database, then start the gateway")
-    except ValueError as exc:
-        raise UsageError(str(exc)) from exc
-    return EX_OK
-
-
-def _copy_progress(table: str, rows: int) -> None:
-    if rows % 10_000 == 0:
-        print(f"  {table}: {rows} rows", file=sys.stderr)
-
-
-def cmd_ingest(args: argparse.Namespace) -> int:
-    from gateway.arrival import mta_arrival
-    from gateway.db import Database
-    from gateway.intake import Envelope, store_inbound
-    try:
-        config = _config(args)
-    except ConfigError as exc:
-        # A config being edited, or missing: the mail waits in the MTA's queue for the fix.
-        # Any other exit status (2 included) makes Postfix bounce it to the customer.
-        for problem in exc.problems:
-            print(f"helpdesk ingest: {problem}", file=sys.stderr)
-        return EX_TEMPFAIL
-    clock = _clock()
-    app: Any = None
-    try:
-        # Storing needs the database and nothing else (not the reply-token secret, which an MTA's
-        # pipe, with an environment of its own, may not have); --process needs the whole gateway.
-        if args.process:
-            app = _app(args, config=config)
-            db = app.db
-        else:
-            db = Database(config.database.url)
-            _ensure_schema(db)
-    except ConfigError as exc:  # not migrated (or newer than this code): kept until it is
-        for problem in exc.problems:
-            print(f"helpdesk ingest: {problem}", file=sys.stderr)
-        return EX_TEMPFAIL
-    except Exception as exc:  # the database is unreachable: the MTA must retry
-        print(f"helpdesk ingest: cannot open the database: {exc}", file=sys.stderr)
-        return EX_TEMPFAIL
-    if not args.verbose:
-        # The line below ("-: stored as inbound N") says it, and a pipe's output is what the MTA logs.
-        logging.getLogger("gateway.intake").setLevel(logging.WARNING)
-    limit = config.smtp.max_message_size
-    sources: list[tuple[str, bytes]] = []
-    if args.files:
-        for name in args.files:
-            try:
-                size = Path(name).stat().st_size
-                if size > limit:
-                    return _too_big(name, size, limit)
-                sources.append((name, Path(name).read_bytes()))
-            except OSError as exc:
-                hint = ""
-                if "@" in name and not Path(name).exists():
-                    # `--recipient ${recipient}` in a pipe: the second of two recipients comes as a file name.
-                    hint = " (a recipient? write --recipient=ADDRESS: a pipe's --recipient=${recipient} repeats " \
-                           "the whole option for each recipient)"
-                print(f"helpdesk ingest: {name}: {exc.strerror}{hint}", file=sys.stderr)
-                return EX_TEMPFAIL
-    else:
-        raw, size = _read_at_most(sys.stdin.buffer, limit)
-        if size > limit:
-            return _too_big("-", size, limit)
-        sources.append(("-", raw))
-    for flag, value in [("--sender", args.sender), *(("--recipient", r) for r in args.recipient or ())]:
-        if value is not None and not value.isprintable():
-            print(f"helpdesk ingest: {flag} {value!r} is not an address (control characters or "
-                  "undecodable bytes)", file=sys.stderr)
-            return EX_DATAERR
-    envelope = Envelope(mail_from=args.sender, rcpt_to=tuple(args.recipient or ()))
-    for name, raw in sources:
-        try:
-            now = clock.now()
-            stored = store_inbound(db, raw, source="ingest", envelope=envelope, received_at=now,
-                                   arrived_at=mta_arrival(raw, config.smtp.mta_hosts, now))
-        except TemporaryError as exc:
-            print(f"helpdesk ingest: {name}: {exc}", file=sys.stderr)
-            return EX_TEMPFAIL
-        except Exception:  # whatever it is, the MTA keeps the mail and tries again: never a bounce
-            log.exception("helpdesk ingest: %s: could not store it", name)
-            return EX_TEMPFAIL
-        if not args.quiet:
-            print(f"{name}: {'duplicate of' if stored.duplicate else 'stored as'} inbound {stored.inbound_id}")
-    if args.process:
-        from gateway.processor import Processor
-        counts = Processor(app).drain()
-        print(json.dumps({"processed": counts}))
-    return EX_OK
-
-
-def _read_at_most(stream: BinaryIO, limit: int) -> tuple[bytes, int]:
-    """The bytes of ``stream`` if there are at most ``limit`` of them, and their count; past the
-    limit, only the count matters, and the rest is read to count it without being kept."""
-    raw = stream.read(limit + 1)
-    size = len(raw)
-    if size > limit:
-        while chunk := stream.read(1 << 16):
-            size += len(chunk)
-        raw = b""
-    return raw, size
-
-
-def _too_big(name: str, size: int, limit: int) -> int:
-    # A pipe's bounce quotes this output, and Postfix takes the enhanced status code it starts
-    # with (RFC 3463 5.3.4: message too big for system) over the exit status; EX_DATAERR
-    # alone would bounce it too, as "data format error". Nothing is stored.
-    print(f"5.3.4 helpdesk ingest: {'' if name == '-' else name + ': '}the message is {size} bytes, "
-          f"over max_message_size ({limit} bytes); not stored", file=sys.stderr)
-    return EX_DATAERR
+    return run(common.app(args, loaded=config))
 
 
 def cmd_import(args: argparse.Namespace) -> int:
     from gateway import import_command
     before = _instant(args.history_before, "--history-before") if args.history_before else None
-    return import_command.run(_app(args), args, before)
-
-
-def cmd_tickets(args: argparse.Namespace) -> int:
-    from gateway import views
-    app = _app(args)
-    with app.db.read_sessions() as session:
-        if args.action == "list":
-            return _emit(args, views.list_tickets(session, status=args.status), _ticket_lines)
-        if args.id is None:
-            print("helpdesk tickets show: give a ticket number", file=sys.stderr)
-            return EX_USAGE_CONFIG
-        data = views.show_ticket(session, args.id)
-    if data is None:
-        print(f"no ticket #{args.id}", file=sys.stderr)
-        return 1
-    return _emit(args, data, _ticket_text)
-
-
-def _ticket_lines(rows: list[dict[str, Any]]) -> str:
-    return "\n".join(f"#{t['number']:<6} {t['priority']:<3} {t['status']:<20} {t['customer']:<30} {t['subject']}"
-                     for t in rows)
-
-
-def _ticket_text(t: dict[str, Any]) -> str:
-    lines = [f"Ticket #{t['number']}: {t['subject']}",
-             f"  status {t['status']}, priority {t['priority']}, plan {t['plan']}, customer {t['customer']}"]
-    if t["next_deadline"]:
-        lines.append(f"  next deadline {t['next_deadline']}")
-    for m in t["messages"]:
-        lines.append(f"\n  [{m['created_at']}] {m['direction']} {m['kind']} from {m['from']}: {m['subject']}")
-        lines.extend(f"      {line}" for line in (m["text"] or "").strip().splitlines()[:8])
-    lines.append("\n  events:")
-    lines.extend(f"    {e['at']} {e['kind']} by {e['actor']} {json.dumps(e['detail'], ensure_ascii=False)}"
-                 for e in t["events"])
-    return "\n".join(lines)
-
-
-def _inbound_lines(rows: list[dict[str, Any]]) -> str:
-    """Quarantined or held mail for a person: id, when, Message-ID, and the reason beneath."""
-    return "\n".join(f"{r['id']:<8} {r['received_at']}  {r['message_id'] or '-'}\n         {r['reason']}"
-                     for r in rows)
-
-
-def cmd_quarantine(args: argparse.Namespace) -> int:
-    from gateway import views
-    from gateway.models import InboundMessage
-    app = _app(args)
-    if args.action == "list":
-        with app.db.read_sessions() as session:
-            rows = views.list_quarantine(session)
-        return _emit(args, rows, _inbound_lines)
-    if args.id is None:
-        print("helpdesk quarantine retry: give the inbound id shown by `quarantine list`", file=sys.stderr)
-        return EX_USAGE_CONFIG
-    with app.db.transaction() as session:
-        row = session.get(InboundMessage, args.id)
-        if row is None or row.state != "quarantined":
-            print(f"inbound {args.id} is not in quarantine", file=sys.stderr)
-            return 1
-        row.state = "pending"
-    print(f"inbound {args.id} queued for another try")
-    return EX_OK
-
-
-def cmd_held(args: argparse.Namespace) -> int:
-    """Mail held for review (unknown senders, forged engineer mail): list, approve or drop."""
-    from gateway import views
-    from gateway.models import InboundMessage
-    app = _app(args)
-    if args.action == "list":
-        with app.db.read_sessions() as session:
-            rows = views.list_held(session)
-        return _emit(args, rows, _inbound_lines)
-    if args.id is None:
-        print(f"helpdesk held {args.action}: give the inbound id shown by `held list`", file=sys.stderr)
-        return EX_USAGE_CONFIG
-    with app.db.transaction() as session:
-        row = session.get(InboundMessage, args.id)
-        if row is None or row.state != "held":
-            print(f"inbound {args.id} is not held", file=sys.stderr)
-            return 1
-        if args.action == "approve":
-            # Processed again as if the sender were known: a ticket opens and is acknowledged.
-            row.state, row.verdict = "pending", "approved"
-        else:
-            row.state = "dropped"
-    print(f"inbound {args.id}: {'approved' if args.action == 'approve' else 'dropped'}")
-    return EX_OK
-
-
-def cmd_status(args: argparse.Namespace) -> int:
-    from gateway import views
-    from gateway.imap_config import load_imap_accounts
-    from gateway.imap_state import heartbeats
-    app = _app(args)
-    with app.db.read_sessions() as session:
-        data: dict[str, Any] = {"inbound": views.inbound_counts(session)}
-        data["imap"] = heartbeats(session, load_imap_accounts(app.config, need_passwords=False),
-                                  app.clock.now())
-    return _emit(args, data, lambda d: json.dumps(d, indent=2, ensure_ascii=False, default=str))
+    return import_command.run(common.app(args), args, before)
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from gateway.explain import explain, format_explanation
     at = _instant(args.at, "--at") if args.at else None
     raw = _read(args.file)
-    app = _app(args)
-    return _emit(args, explain(app, raw, at=at), format_explanation)
+    app = common.app(args)
+    return emit(args.json, explain(app, raw, at=at), format_explanation)
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     from gateway.simulate import format_timeline, simulate
     _read(args.scenario)  # a missing scenario is said so, not a traceback
-    return _emit(args, simulate(Path(args.scenario), config_path(args.config)), format_timeline)
+    return emit(args.json, simulate(Path(args.scenario), config_path(args.config)), format_timeline)
 
 
 def _read(name: str) -> bytes:
@@ -396,38 +91,9 @@ def _record_id(text: str) -> int:
     return int(text)
 
 
-def cmd_ticket_action(args: argparse.Namespace) -> int:
-    """respond / set / ack: what an engineer does, from the command line."""
-    from gateway import workflow
-    from gateway.models import Ticket
-    app = _app(args)
-    now = app.clock.now()
-    with app.db.transaction() as session:
-        ticket = session.get(Ticket, args.ticket)
-        if ticket is None:
-            print(f"no ticket #{args.ticket}", file=sys.stderr)
-            return 1
-        if args.command == "respond":
-            workflow.public_update(session, app, ticket, now, args.by)
-        elif args.command == "ack":
-            from gateway.escalation.ack import acknowledge
-            acknowledge(session, app, ticket, args.by, now)
-        else:
-            try:
-                if args.status:
-                    workflow.set_status(session, app, ticket, args.status, now, args.by)
-                if args.priority:
-                    workflow.set_priority(session, app, ticket, args.priority, now, args.by, args.reason or "")
-            except ValueError as exc:
-                print(f"helpdesk set: {exc}", file=sys.stderr)
-                return EX_USAGE_CONFIG
-    print(f"ticket #{args.ticket}: {args.command} recorded")
-    return EX_OK
-
-
 def cmd_oncall(args: argparse.Namespace) -> int:
     from gateway.escalation.oncall_report import on_call_report
-    return on_call_report(_config(args), _clock(), args.at, as_json=args.json)
+    return on_call_report(common.config(args), common.clock(), args.at, as_json=args.json)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -442,9 +108,15 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
+    from gateway import cli_db, cli_ingest, cli_review, cli_views
+
+    def add_with_app(name: str, command: Callable[[argparse.Namespace, Any], int],
+                     help_text: str) -> argparse.ArgumentParser:
+        return add(name, lambda args: command(args, common.app(args)), help_text)
+
     add("run", cmd_run, "run the listener, processor and sender until SIGINT/SIGTERM")
     add("check-config", cmd_check_config, "validate the config; exit 2 listing each problem")
-    p = add("ingest", cmd_ingest, "store messages (stdin when no file); exit 75 when it could not")
+    p = add("ingest", cli_ingest.cmd_ingest, "store messages (stdin when no file); exit 75 when it could not")
     p.add_argument("files", nargs="*")
     p.add_argument("--sender", default=None, help="envelope sender (return path)")
     p.add_argument("--recipient", action="append", help="envelope recipient (repeatable)")
@@ -456,40 +128,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.add_argument("--at", help="the instant of receipt (ISO 8601); default now")
     p.add_argument("--json", action="store_true")
-    p = add("tickets", cmd_tickets, "list or show tickets")
-    p.add_argument("action", choices=["list", "show"])
-    p.add_argument("id", nargs="?", type=_record_id)
-    p.add_argument("--status")
-    p.add_argument("--json", action="store_true")
-    p = add("quarantine", cmd_quarantine, "list messages that could not be processed, or retry one")
-    p.add_argument("action", choices=["list", "retry"])
-    p.add_argument("id", nargs="?", type=_record_id)
-    p.add_argument("--json", action="store_true")
-    p = add("held", cmd_held, "mail held for review: list, approve (open the ticket) or drop")
-    p.add_argument("action", choices=["list", "approve", "drop"])
-    p.add_argument("id", nargs="?", type=_record_id)
-    p.add_argument("--json", action="store_true")
-    p = add("status", cmd_status, "queue counts and pollers' heartbeats")
-    p.add_argument("--json", action="store_true")
+    cli_views.register(add_with_app, _record_id)
+    cli_review.register(add_with_app, _record_id)
     p = add("simulate", cmd_simulate, "replay a scenario on a fake clock; print every mail and SLA event")
     p.add_argument("scenario")
     p.add_argument("--json", action="store_true")
-    p = add("respond", cmd_ticket_action, "record a public response to the customer (stops first response)")
-    p.add_argument("ticket", type=_record_id)
-    p.add_argument("--by", required=True, help="the engineer")
-    p = add("set", cmd_ticket_action, "change a ticket's status or priority")
-    p.add_argument("ticket", type=_record_id)
-    p.add_argument("--status")
-    p.add_argument("--priority")
-    p.add_argument("--reason")
-    p.add_argument("--by", required=True, help="the engineer")
-    p = add("ack", cmd_ticket_action, "acknowledge an escalation: stops its repeats")
-    p.add_argument("ticket", type=_record_id)
-    p.add_argument("--by", required=True, help="the contact or engineer who has it")
     p = add("oncall", cmd_oncall, "who is on call now, or at --at TIME")
     p.add_argument("--at", help="an instant (ISO 8601; without an offset, in the [oncall] time zone)")
     p.add_argument("--json", action="store_true")
-    p = add("db", cmd_db, "database maintenance: upgrade (migrate), check, backup FILE (SQLite), "
+    p = add("db", cli_db.cmd_db, "database maintenance: upgrade (migrate), check, backup FILE (SQLite), "
                           "copy --to URL (to an empty database)")
     p.add_argument("action", choices=["upgrade", "check", "backup", "copy"])
     p.add_argument("target", nargs="?", help="backup: the file to write")
@@ -514,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
-        return EX_USAGE_CONFIG
+        return common.EX_USAGE_CONFIG
     except UsageError as exc:
         print(f"helpdesk {args.command}: {exc}", file=sys.stderr)
-        return EX_USAGE_CONFIG
+        return common.EX_USAGE_CONFIG

@@ -13,7 +13,7 @@ from gateway import engineer_notify, participants, ticket_commands
 from gateway.agent_auth import PROOF_APPROVED, PROOF_TOKEN, Identity, agent_by_address, authenticate, tokens_in
 from gateway.agent_commands import Refusal, parse_reply
 from gateway.app import App
-from gateway.claimed import Claimed
+from gateway.claimed import APPROVED, APPROVED_AS_ENGINEER, Claimed
 from gateway.compose import OutAttachment
 from gateway.correlate import Correlation
 from gateway.models import Ticket
@@ -61,8 +61,8 @@ def _hold_unproven(session: Session, app: App, row: Claimed, mail: ParsedMail, i
     sender = mail.sender.key if mail.sender else ""
     ticket_id = corr.ticket_id if corr.ticket_id is not None else identity.token_ticket
     who = f"in the name of engineer {identity.claimed.handle}: " if identity.claimed else ""
-    if row.verdict == "approved":
-        who = "approved, but a reviewer cannot make a non-engineer's mail an engineer's: " + who
+    if row.verdict == APPROVED_AS_ENGINEER:
+        who = "approved as an engineer's, but a reviewer cannot make a non-engineer's mail an engineer's: " + who
     row.state, row.ticket_id = "held", ticket_id
     row.reason = f"unverified mail {who}{identity.reason}; not relayed, no command run"[:2000]
     record(session, ticket_id, "held", now, inbound_id=row.id, sender=sender, reason=row.reason,
@@ -89,14 +89,22 @@ def _refuse(session: Session, app: App, row: Claimed, mail: ParsedMail, agent: A
 
 
 def handle_staff_mail(session: Session, app: App, row: Claimed, mail: ParsedMail, corr: Correlation,
-                      now: datetime) -> str:
-    """A proven engineer's reply: commands run, text relayed to the customer. Anything else is held."""
+                      now: datetime) -> str | None:
+    """A proven engineer's reply: commands run, text relayed to the customer. Anything else is held.
+
+    None: a reviewer approved this unproven mail as the sender's own (`helpdesk held approve`
+    without --as-engineer); the caller processes it as a customer's mail.
+    """
     identity = authenticate(app, row.raw, mail, tuple(row.rcpt_to or ()))
-    if identity.agent is None and identity.claimed is not None and row.verdict == "approved":
-        # A reviewer vouched for this held mail (`helpdesk held approve`): it is the engineer's.
+    if identity.agent is None and identity.claimed is not None and row.verdict == APPROVED_AS_ENGINEER:
+        # A reviewer vouched that this held mail is the engineer's (`helpdesk held approve --as-engineer`).
         identity = dataclasses.replace(identity, agent=identity.claimed, proof=PROOF_APPROVED,
                                        reason=f"approved by a reviewer; unproven because {identity.reason}")
     if identity.agent is None:
+        if row.verdict == APPROVED:
+            # Approving must not run the #commands of mail that only claims an engineer's name,
+            # nor relay it as theirs: it goes on as anybody's mail would.
+            return None
         return _hold_unproven(session, app, row, mail, identity, corr, now)
     agent = identity.agent
     ticket = _ticket_of(session, identity, corr, mail)

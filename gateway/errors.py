@@ -23,3 +23,7 @@ class ConfigError(GatewayError):
 
 class StorageError(TemporaryError):
     """The database could not store or commit; the peer must retry."""
+
+
+class UsageError(GatewayError):
+    """What the user typed cannot be used: the message says what and how to write it (exit 2)."""

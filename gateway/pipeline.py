@@ -90,8 +90,8 @@ def _process(session: Session, app: App, row: Claimed, now: datetime, unwritten:
     contact = contact_reply(app, mail, envelope_rcpts)
     if contact is not None and agent_by_address(app.config.staff, contact.contact.address) is None:
         return handle_contact_reply(session, app, row, mail, contact, now)
-    if is_staff_mail(app, mail, corr):
-        return handle_staff_mail(session, app, row, mail, corr, now)
+    if is_staff_mail(app, mail, corr) and (staff := handle_staff_mail(session, app, row, mail, corr, now)):
+        return staff
     if contact is not None:
         return handle_contact_reply(session, app, row, mail, contact, now)
     if corr.ticket_id is not None:

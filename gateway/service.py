@@ -62,6 +62,29 @@ class Worker(threading.Thread):
                 self.wake.clear()
 
 
+def reopen_logs() -> list[str]:
+    """SIGHUP: close and reopen every log file (logrotate has moved it away); keep running."""
+    reopened = []
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            try:
+                stream = open(handler.baseFilename, "a", encoding=handler.encoding,  # noqa: SIM115
+                              errors=handler.errors)
+            except OSError as exc:
+                log.error("SIGHUP: cannot reopen the log file %s: %s; logging on to the old one",
+                          handler.baseFilename, exc.strerror)
+                continue
+            old = handler.setStream(stream)  # flushes what was written to the old file first
+            if old is not None:
+                old.close()
+            reopened.append(handler.baseFilename)
+    if reopened:
+        log.info("SIGHUP: reopened the log file %s; still running", ", ".join(reopened))
+    else:
+        log.info("SIGHUP: nothing to reopen (logging to stderr); still running")
+    return reopened
+
+
 @dataclass(frozen=True, slots=True)
 class _Health:
     metrics: Metrics
@@ -86,6 +109,8 @@ async def _serve(app: App) -> int:
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    # SIGHUP's default action kills the process without a word; logrotate sends it.
+    loop.add_signal_handler(signal.SIGHUP, reopen_logs)
     stopping = threading.Event()
     health = _health_server(app)
     processor = Processor(app, on_committed=health.metrics.processed if health else None)

@@ -40,7 +40,7 @@ def test_backup_restores_to_a_readable_desk(tmp_path: Path) -> None:
     restored.mkdir()
     other = GatewayProcess(write_config(restored / "config.toml", smtp_port=free_port(), relay_port=None,
                                         db_url=f"sqlite:///{backup}"), 0)
-    tickets = json.loads(other.cli("tickets", "list", "--json").stdout)
+    tickets = json.loads(other.cli("tickets", "list", "--json").stdout)["tickets"]
     assert sorted(t["subject"] for t in tickets) == [f"Request {i}" for i in range(5)]
     assert "passes SQLite's integrity check" in other.cli("db", "check").stdout.decode()
 

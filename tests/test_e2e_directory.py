@@ -64,7 +64,7 @@ def test_contacts_get_their_plan_strangers_are_held_or_refused(tmp_path: Path, s
 
         # A colleague who is not a designated contact: held for an engineer, no mail.
         _send(port, customer_mail("bob@acme.example", "Me too", "Same question"), "bob@acme.example")
-        held = wait_for(lambda: json.loads(gw.cli("held", "list", "--json").stdout), what="the held mail")
+        held = wait_for(lambda: json.loads(gw.cli("held", "list", "--json").stdout)["held"], what="the held mail")
         assert "bob@acme.example" in held[0]["reason"]
 
         # A stranger: one polite refusal, not two on the same day, none to an auto-reply.

@@ -59,11 +59,11 @@ def test_two_auto_responders_stop_at_the_cap(tmp_path: Path) -> None:
                                 customer_mail("helpdesk@peer.example", "Order 1234", "Where is my order?"))
 
             def suppressed() -> list[dict[str, Any]]:
-                rows = json.loads(gw.cli("tickets", "list", "--json").stdout)
+                rows = json.loads(gw.cli("tickets", "list", "--json").stdout)["tickets"]
                 return [t for t in rows if any(o["state"] == "suppressed" for o in json.loads(
                     gw.cli("tickets", "show", str(t["number"]), "--json").stdout)["outbox"])]
             wait_for(suppressed, timeout=60, what="the loop guard to hold an acknowledgement back")
-            tickets = json.loads(gw.cli("tickets", "list", "--json").stdout)
+            tickets = json.loads(gw.cli("tickets", "list", "--json").stdout)["tickets"]
             status = json.loads(gw.cli("status", "--json").stdout)
     finally:
         controller.stop()

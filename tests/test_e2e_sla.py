@@ -41,6 +41,12 @@ name = "outage"
 description = "Everything is down."
 when = { words = ["down", "outage"] }
 then = { priority = "P1" }
+
+# `helpdesk respond --by` names someone the config knows (a contact here: engineers get mail).
+[contacts.dana]
+name = "Dana Scully"
+address = "dana@example.com"
+roles = []
 """
 
 

@@ -56,7 +56,7 @@ def _ticket(gw: GatewayProcess, number: int) -> dict:  # type: ignore[type-arg]
 
 
 def _tickets(gw: GatewayProcess) -> list[dict]:  # type: ignore[type-arg]
-    return json.loads(gw.cli("tickets", "list", "--json").stdout)
+    return json.loads(gw.cli("tickets", "list", "--json").stdout)["tickets"]
 
 
 @pytest.mark.parametrize("lmtp", [False, True], ids=["smtp", "lmtp"])

@@ -120,13 +120,13 @@ class Desk:
         with self.app.db.sessions() as session:
             return list(session.scalars(select(InboundMessage).order_by(InboundMessage.id)))
 
-    def approve_last(self) -> str:
-        """What `helpdesk held approve` does to the latest held mail, then its processing."""
+    def approve_last(self, *, as_engineer: bool = False) -> str:
+        """What `helpdesk held approve [--as-engineer]` does to the latest held mail, then its processing."""
         with self.app.db.transaction() as session:
             row = session.scalars(select(InboundMessage).where(InboundMessage.state == "held")
                                   .order_by(InboundMessage.id.desc())).first()
             assert row is not None
-            row.state, row.verdict = "pending", "approved"
+            row.state, row.verdict = "pending", "approved-engineer" if as_engineer else "approved"
         outcome = Processor(self.app).process_one()
         assert outcome is not None
         return outcome
@@ -473,8 +473,8 @@ def test_a_reviewer_can_release_held_engineer_mail(desk: Desk) -> None:
     assert desk.deliver(engineer_mail("dana@example.com", SUPPORT, "Restarted it.", subject=f"[#{number}] x")) \
         == "held"
     alert = desk.outbox("engineer-alert")[0].get_content()
-    assert f"helpdesk held approve {desk.inbound()[-1].id}\n" in alert.replace("\r\n", "\n")
-    assert desk.approve_last() == "engineer"
+    assert f"helpdesk held approve {desk.inbound()[-1].id} --as-engineer\n" in alert.replace("\r\n", "\n")
+    assert desk.approve_last(as_engineer=True) == "engineer"
     assert desk.outbox("relay")[0].get_content().startswith("Restarted it.")
     assert events(desk, number, "engineer-mail")[0]["detail"]["proof"] == "approved"
 
@@ -483,9 +483,25 @@ def test_approval_does_not_make_a_customer_an_engineer(desk: Desk) -> None:
     number, _ = desk.open()
     raw = engineer_mail("alice@acme.example", desk.token_for(number, "dana@example.com"), "#status closed")
     assert desk.deliver(raw) == "held"
-    assert desk.approve_last() == "held"
+    assert desk.approve_last(as_engineer=True) == "held"
     assert "cannot make a non-engineer's mail an engineer's" in (desk.inbound()[-1].reason or "")
     assert desk.ticket(number)["status"] == "open"
+    # Approved as what it is, the customer's own reply: on the ticket, its command only text.
+    assert desk.approve_last() == "reply"
+    assert desk.ticket(number)["status"] == "open"
+    assert desk.outbox("relay") == []
+
+
+def test_plain_approval_of_unproven_engineer_mail_runs_no_command_and_relays_nothing(desk: Desk) -> None:
+    """Issue 14: approving mail that only claims to be an engineer's must not act as that engineer."""
+    number, mid = desk.open()
+    raw = engineer_mail("dana@example.com", SUPPORT, "#status closed\nAll fixed, closing.",
+                        subject=f"Re: [#{number}] VPN down", in_reply_to=mid)
+    assert desk.deliver(raw) == "held"
+    assert desk.approve_last() == "reply"
+    assert desk.ticket(number)["status"] == "open"
+    assert desk.outbox("relay") == []
+    assert not events(desk, number, "engineer-mail")
 
 
 def test_engineer_out_of_office_is_never_relayed(desk: Desk) -> None:

@@ -34,6 +34,12 @@ name = "Acme"
 domains = ["acme.example"]
 contacts = ["alice@acme.example"]
 plan = "gold"
+
+# Who `helpdesk set --by` names must be someone the config knows.
+[contacts.dana]
+name = "Dana Scully"
+address = "dana@example.com"
+roles = []
 """
 
 

@@ -71,7 +71,7 @@ def test_the_ticket_opens_when_our_mta_accepted_the_mail(tmp_path: Path, lmtp: b
         gw.cli("ingest", "--sender", "bob@customer.example", "--recipient", "support@example.com",
                input=_mail(("Received", _received("elsewhere.example", accepted)))
                .replace(b"alice@", b"bob@").replace(b"log in", b"print"))
-        wait_for(lambda: len(json.loads(gw.cli("tickets", "list", "--json").stdout)) == 2, what="two tickets")
+        wait_for(lambda: json.loads(gw.cli("tickets", "list", "--json").stdout)["total"] == 2, what="two tickets")
     by_customer = {}
     for number in (1, 2):
         shown = json.loads(gw.cli("tickets", "show", str(number), "--json").stdout)

@@ -423,7 +423,7 @@ def test_readme_recipe_delivers_each_mail_once_defers_while_down_and_bounces_ove
     assert w.inbound() == stored  # the oversize mail was not stored
     assert w.messages_per_ticket() == {1: 3, 2: 1}
     # And as an operator sees it.
-    listed = json.loads(w.gateway.cli("tickets", "list", "--json").stdout)
+    listed = json.loads(w.gateway.cli("tickets", "list", "--json").stdout)["tickets"]
     assert sorted((t["number"], t["customer"]) for t in listed) == [(1, alice), (2, bob)]
 
     # Nothing else left Postfix: no mail for the gateway went anywhere else.
