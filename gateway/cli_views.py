@@ -40,6 +40,8 @@ def paging(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_tickets(args: argparse.Namespace, app: Any) -> int:
     from gateway import views
     from gateway.workflow import STATUSES
+    if args.action == "at-risk":
+        return _at_risk(args, app)
     if args.action == "show":
         if args.id is None:
             raise UsageError("give a ticket number: helpdesk tickets show N")
@@ -57,6 +59,18 @@ def cmd_tickets(args: argparse.Namespace, app: Any) -> int:
         page = views.list_tickets(session, status=args.status, **paging(args))
     which = f" with status {args.status}" if args.status else ""
     return emit(args.json, page, lambda p: _ticket_lines(p, f"tickets{which}", f"ticket{which}"))
+
+
+def _at_risk(args: argparse.Namespace, app: Any) -> int:
+    from gateway import at_risk
+    from gateway.config_values import parse_interval
+    try:
+        within = parse_interval(args.within) if args.within else None
+    except ValueError as exc:
+        raise UsageError(f"--within {args.within!r}: {exc}") from exc
+    with app.db.read_sessions() as session:
+        rows = [r.as_dict() for r in at_risk.at_risk(session, app.config.policy, app.clock.now(), within)]
+    return emit(args.json, rows, at_risk.lines)
 
 
 def _ticket_lines(page: dict[str, Any], noun: str, one: str) -> str:
@@ -167,9 +181,10 @@ def cmd_ticket_action(args: argparse.Namespace, app: Any) -> int:
 def register(add: AddCommand, record_id: Callable[[str], int]) -> None:
     """The subcommands of this module, on the ``helpdesk`` parser."""
     p = add("tickets", cmd_tickets, "list or show tickets")
-    p.add_argument("action", choices=["list", "show"])
+    p.add_argument("action", choices=["list", "show", "at-risk"])
     p.add_argument("id", nargs="?", type=record_id)
     p.add_argument("--status")
+    p.add_argument("--within", help="at-risk: only what falls due within this long, like 2h (missed ones too)")
     add_paging(p, 200)
     p.add_argument("--json", action="store_true")
     p = add("status", cmd_status, "queue counts, the outbound backlog and the pollers' heartbeats")

@@ -65,19 +65,19 @@ def test_at_risk_in_deadline_order_with_business_time_across_a_weekend(tmp_path:
     p1, p3 = rows
     assert p1["deadline"] == "2026-11-27T16:30:00+00:00" and p1["wall_seconds_left"] == 20 * 60
     assert p1["business_seconds_left"] is None  # a 24x7 wall-clock target
-    # Four business hours from Friday 15:00: one on Friday, three on Monday morning.
-    assert p3["deadline"] == "2026-11-30T12:00:00+00:00"
-    assert p3["business_seconds_left"] == (50 + 3 * 60) * 60  # 16:10-17:00 Friday, 09:00-12:00 Monday
-    assert p3["wall_seconds_left"] == int((datetime(2026, 11, 30, 12, tzinfo=UTC)
+    # Four business hours from Friday 15:00: two on Friday, two on Monday morning.
+    assert p3["deadline"] == "2026-11-30T11:00:00+00:00"
+    assert p3["business_seconds_left"] == (50 + 2 * 60) * 60  # 16:10-17:00 Friday, 09:00-11:00 Monday
+    assert p3["wall_seconds_left"] == int((datetime(2026, 11, 30, 11, tzinfo=UTC)
                                           - datetime(2026, 11, 27, 16, 10, tzinfo=UTC)).total_seconds())
 
     # Saturday: the P1 is missed (first, negative), the P3 has lost no business time.
     saturday = datetime(2026, 11, 28, 11, 0, tzinfo=UTC)
     rows = json.loads(_at(gw, clock, saturday, "--json").stdout)
     assert rows[0]["number"] == 2 and rows[0]["wall_seconds_left"] < 0
-    assert rows[1]["business_seconds_left"] == 3 * 3600  # Monday 09:00-12:00
+    assert rows[1]["business_seconds_left"] == 2 * 3600  # Monday 09:00-11:00
     text = _at(gw, clock, saturday).stdout.decode()
-    assert "3h 00m" in text and "#1" in text and "#2" in text
+    assert "2h 00m" in text and "#1" in text and "#2" in text
     # --within: only what falls due within two hours (the missed P1 included).
     rows = json.loads(_at(gw, clock, saturday, "--within", "2h", "--json").stdout)
     assert [r["number"] for r in rows] == [2]
