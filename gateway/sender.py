@@ -17,7 +17,7 @@ from gateway.errors import PermanentError, TemporaryError
 from gateway.lease_owner import holder_is_dead, new_owner
 from gateway.models import OutboxMessage
 from gateway.outbox import stored_cause_key
-from gateway.tickets import record
+from gateway.tickets import record, write_events
 from gateway.transports import Delivered, Transport, Withdrawn
 
 log = logging.getLogger("gateway.outbound")
@@ -135,47 +135,61 @@ class Sender:
         return bool(taken == 1)
 
     def _send(self, row: Leased) -> None:
-        wired = False
-
-        def before_data() -> bool:
-            nonlocal wired
-            wired = self._on_wire(row.id)
-            return wired
-
+        attempt = _Attempt(self, row)
         try:
-            delivered = self.transport.send(row.mail_from, list(row.rcpt_to), row.raw, row.message_id, before_data)
+            delivered = self.transport.send(row.mail_from, list(row.rcpt_to), row.raw, row.message_id, attempt)
         except Withdrawn:
             log.info("%s: taken over by another sender; not sent from here", row.message_id)
             return
         except PermanentError as exc:
+            attempt.abandon()
             self._failed(row, str(exc), permanent=True, unknown=False)
             return
         except TemporaryError as exc:
+            attempt.abandon()
             # The connection lost after DATA went, before the relay's answer: it may have the mail.
-            unknown = wired and not isinstance(exc.__cause__, smtplib.SMTPResponseException)
+            unknown = attempt.wired and not isinstance(exc.__cause__, smtplib.SMTPResponseException)
             self._failed(row, str(exc), permanent=False, unknown=unknown)
             return
         except SQLAlchemyError:
+            attempt.abandon()
             raise  # the mail did not go (no DATA without the commit); the worker reports the database
         except Exception as exc:  # a mail the transport cannot even put on the wire
+            attempt.abandon()
             log.exception("%s: could not be sent", row.message_id)
             self._failed(row, f"could not be sent: {exc.__class__.__name__}: {exc}", permanent=True, unknown=False)
             return
-        self._sent(row, delivered)
+        if attempt.prepared is not None:
+            with attempt.prepared:
+                attempt.prepared.commit()  # all that is left between the relay's 250 and our record
+        else:
+            with self.app.db.sessions() as session, session.begin():
+                self._write_sent(session, row, delivered)
+        log.info("%s: %s sent to %s", row.message_id, row.kind, ", ".join(_sent_to(row, delivered)))
 
-    def _sent(self, row: Leased, delivered: Delivered) -> None:
-        """The relay said 250: recorded at once, one UPDATE and the event in one short commit."""
+    def _write_sent(self, session: Session, row: Leased, delivered: Delivered) -> None:
+        """The row recorded as sent: one UPDATE, its event, and a row for recipients refused for now."""
         now = self.app.clock.now()
-        sent_to = [a for a in row.rcpt_to if a not in delivered.later and a not in delivered.never]
-        with self.app.db.sessions() as session, session.begin():
-            session.connection().execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(
-                state="sent", sent_at=now, last_error=delivered.note, attempts=OutboxMessage.attempts + 1,
-                lease_until=None, lease_owner=None, on_wire_at=None))
-            record(session, row.ticket_id, "mail-sent", now, kind=row.kind,
-                   message_id=row.message_id, to=sent_to, note=delivered.note)
-            if delivered.later:
-                _try_again(session, row, list(delivered.later), now)
-        log.info("%s: %s sent to %s", row.message_id, row.kind, ", ".join(sent_to))
+        session.connection().execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(
+            state="sent", sent_at=now, last_error=delivered.note, attempts=OutboxMessage.attempts + 1,
+            lease_until=None, lease_owner=None, on_wire_at=None))
+        record(session, row.ticket_id, "mail-sent", now, kind=row.kind,
+               message_id=row.message_id, to=_sent_to(row, delivered), note=delivered.note)
+        if delivered.later:
+            _try_again(session, row, list(delivered.later), now)
+
+    def _prepare_sent(self, row: Leased, delivered: Delivered) -> Session:
+        """The record of the row as sent, written in a transaction left open for the relay's 250."""
+        session = self.app.db.sessions()
+        try:
+            session.begin()
+            self._write_sent(session, row, delivered)
+            write_events(session)
+            session.flush()
+        except BaseException:
+            session.close()
+            raise
+        return session
 
     def _failed(self, row: Leased, error: str, *, permanent: bool, unknown: bool) -> None:
         now = self.app.clock.now()
@@ -200,6 +214,34 @@ class Sender:
                 current.next_attempt_at = now + retry_delay(current.attempts)
                 if current.attempts == 1:
                     log.warning("%s: relay trouble, will retry: %s", row.message_id, error)
+
+
+class _Attempt:
+    """One mail through the transport, asked just before DATA: on the wire (committed), and on
+    PostgreSQL its record as sent written and waiting in an open transaction, so that after the
+    relay's 250 only a COMMIT is left. On SQLite an open write would hold the database's one
+    write lock through DATA and stall intake: there the record is one short commit after the 250."""
+
+    def __init__(self, sender: Sender, row: Leased) -> None:
+        self.sender, self.row = sender, row
+        self.wired = False
+        self.prepared: Session | None = None
+
+    def __call__(self, delivered: Delivered) -> bool:
+        self.wired = self.sender._on_wire(self.row.id)
+        if self.wired and not self.sender.app.db.is_sqlite:
+            self.prepared = self.sender._prepare_sent(self.row, delivered)
+        return self.wired
+
+    def abandon(self) -> None:
+        """No 250: the prepared record is rolled back (before the failure is written to the row)."""
+        if self.prepared is not None:
+            self.prepared.close()
+            self.prepared = None
+
+
+def _sent_to(row: Leased, delivered: Delivered) -> list[str]:
+    return [a for a in row.rcpt_to if a not in delivered.later and a not in delivered.never]
 
 
 def _dead_holders(session: Session, now: datetime) -> list[str]:

@@ -36,13 +36,14 @@ class Withdrawn(Exception):
     """The mail was not sent: ``before_data`` said it is no longer ours to send."""
 
 
-def _go_ahead() -> bool:
+def _go_ahead(_will_be: Delivered) -> bool:
     return True
 
 
-# Asked once the relay has taken the envelope, just before the mail itself goes: it commits
-# that the mail is on the wire and says whether it is still ours to send (issue 14).
-BeforeData = Callable[[], bool]
+# Asked once the relay has taken the envelope, just before the mail itself goes, with what a
+# 250 to DATA will mean: it commits that the mail is on the wire and says whether it is still
+# ours to send (issue 14).
+BeforeData = Callable[[Delivered], bool]
 
 
 class Transport(Protocol):
@@ -64,7 +65,7 @@ class DirectoryTransport:
 
     def send(self, mail_from: str, rcpt_to: list[str], raw: bytes, message_id: str,
              before_data: BeforeData = _go_ahead) -> Delivered:
-        if not before_data():
+        if not before_data(Delivered()):
             raise Withdrawn(message_id)
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -110,7 +111,7 @@ class SmtpTransport:
         s = self.settings
         try:
             try:
-                refused = _transaction(self._session(), mail_from, rcpt_to, raw, message_id, before_data)
+                return _transaction(self._session(), mail_from, rcpt_to, raw, message_id, before_data)
             except BaseException:
                 self._drop()  # whatever state the session is in, the next mail gets a new one
                 raise
@@ -136,10 +137,6 @@ class SmtpTransport:
             raise TemporaryError(f"relay answered {exc.smtp_code} {text}") from exc
         except (TimeoutError, OSError, smtplib.SMTPException) as exc:
             raise TemporaryError(f"relay {s.host}:{s.port} unreachable: {exc}") from exc
-        # The others took it: the mail is sent and must not go again to them; those refused for
-        # now are tried again on their own.
-        return Delivered(later={a: _answer(code, msg) for a, (code, msg) in refused.items() if code < 500},
-                         never={a: _answer(code, msg) for a, (code, msg) in refused.items() if code >= 500})
 
     def _session(self) -> smtplib.SMTP:
         if self._client is not None:
@@ -185,7 +182,7 @@ class SmtpTransport:
 
 
 def _transaction(client: smtplib.SMTP, mail_from: str, rcpt_to: list[str], raw: bytes, message_id: str,
-                 before_data: BeforeData) -> dict[str, tuple[int, bytes]]:
+                 before_data: BeforeData) -> Delivered:
     """What ``SMTP.sendmail`` does, with ``before_data`` asked between the last RCPT and DATA.
 
     Raises as sendmail does; the caller drops the session after any error."""
@@ -203,12 +200,16 @@ def _transaction(client: smtplib.SMTP, mail_from: str, rcpt_to: list[str], raw: 
             raise smtplib.SMTPRecipientsRefused(refused)
     if len(refused) == len(rcpt_to):
         raise smtplib.SMTPRecipientsRefused(refused)
-    if not before_data():
+    # The others take it: the mail is sent and must not go again to them; those refused for
+    # now are tried again on their own.
+    delivered = Delivered(later={a: _answer(code, msg) for a, (code, msg) in refused.items() if code < 500},
+                          never={a: _answer(code, msg) for a, (code, msg) in refused.items() if code >= 500})
+    if not before_data(delivered):
         raise Withdrawn(message_id)
     code, answer = client.data(raw)
     if code != 250:
         raise smtplib.SMTPDataError(code, answer)
-    return refused
+    return delivered
 
 
 def _answer(code: int, message: bytes | str) -> str:
