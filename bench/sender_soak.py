@@ -6,7 +6,7 @@ MAILS customer mails come in, in KILLS + 1 chunks, to a gateway sending to an ai
 loopback that answers DATA after --relay-ms; while the acknowledgements of each chunk go out,
 the gateway is killed at a random instant and restarted. Its clock (HELPDESK_CLOCK_FILE) stands
 still, so no lease runs out by itself; a restart that has not sent the killed process's rows
-within 20 s is helped by moving the clock past the lease, and counted. Prints how soon each
+within --patience seconds is helped by moving the clock past the lease, and counted. Prints how soon each
 restart sent those rows, and every acknowledgement's fate: arrived, arrived twice (and whether
 its row was recorded as on the wire at a kill), or missing.
 """
@@ -67,6 +67,8 @@ def main() -> None:
     parser.add_argument("kills", type=int, nargs="?", default=8)
     parser.add_argument("--db", help="a PostgreSQL URL (an empty database); default: SQLite in a scratch directory")
     parser.add_argument("--relay-ms", type=float, default=20.0, help="how long the relay takes to answer DATA")
+    parser.add_argument("--patience", type=float, default=20.0,
+                        help="seconds a restart has to send the killed process's rows before the clock is moved")
     parser.add_argument("--seed", type=int, default=14)
     args = parser.parse_args()
     rng = random.Random(args.seed)
@@ -111,7 +113,7 @@ def main() -> None:
                 return all(state == "sent" for mid, state, _w in _outbox(url) if mid in held)
 
             try:
-                wait_for(held_sent, 20, 0.02, what="the killed process's rows sent")
+                wait_for(held_sent, args.patience, 0.02, what="the killed process's rows sent")
             except AssertionError:
                 stalls += 1  # waiting for the dead process's leases: move the clock past them
                 write_clock_file(clock_file, START + timedelta(minutes=3 * stalls))
