@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import random
 import signal
+import statistics
 import sys
 import tempfile
 import time
@@ -61,6 +63,21 @@ def _outbox(url: str) -> list[tuple[str, str, bool]]:
             f"SELECT message_id, state, {wire} FROM outbox ORDER BY id"))]
 
 
+def _watch(sink: Sink, target: int) -> list[float]:
+    """Wait until the relay has ``target`` mails; the instants at which they came, as seen."""
+    seen, arrivals = len(sink.messages), []
+    deadline = time.monotonic() + 60
+    while seen < target:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {target} mails at the relay")
+        now_seen = len(sink.messages)
+        if now_seen > seen:
+            arrivals.append(time.monotonic())
+            seen = now_seen
+        time.sleep(0.0002)
+    return arrivals
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("mails", type=int, nargs="?", default=200)
@@ -90,16 +107,19 @@ def main() -> None:
             chunks[i * (args.kills + 1) // args.mails].append(str(path))
         gw.cli("db", "upgrade")
         on_wire: set[str] = set()
-        stalls, restarts = 0, []
+        stalls, restarts, cycle = 0, [], 0.03
         t0 = time.monotonic()
         gw.start(wait_listener=False)
         for k in range(args.kills):
-            # A chunk of mail comes in; once its acknowledgements are going out, a kill at a
-            # random instant of the next 0.4 s.
+            # A chunk of mail comes in; once a random number of its acknowledgements went out,
+            # a kill at a random instant of the time one mail takes: any phase of a mail's way.
             before = len(sink.messages)
             gw.cli("ingest", *chunks[k])
-            wait_for(lambda b=before: len(sink.messages) > b, 60, 0.001, what="sending under way")
-            time.sleep(rng.uniform(0, 0.4))
+            target = before + rng.randint(1, max(1, len(chunks[k]) - 1))
+            arrivals = _watch(sink, target)
+            if len(arrivals) > 1:
+                cycle = statistics.median(b - a for a, b in itertools.pairwise(arrivals))
+            time.sleep(rng.uniform(0, cycle))
             assert gw.proc is not None
             gw.proc.send_signal(signal.SIGKILL)
             gw.proc.wait()
