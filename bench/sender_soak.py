@@ -1,16 +1,17 @@
 """Soak: `helpdesk run` SIGKILLed again and again while it sends acknowledgements to a relay.
 
-    .venv/bin/python bench/sender_soak.py [MAILS] [KILLS] [--db URL] [--seed N]
+    .venv/bin/python bench/sender_soak.py [MAILS] [KILLS] [--db URL] [--relay-ms MS] [--patience S] [--seed N]
 
 MAILS customer mails come in, in KILLS + 1 chunks, to a gateway sending to an aiosmtpd relay on
 loopback that answers DATA after --relay-ms. Each chunk is stored while the gateway is stopped,
 so its acknowledgements go out in one burst once it starts; the first chunk times a burst. While
-each later chunk's acknowledgements go out, the gateway is killed at a random instant of that
-time, then restarted. Its clock (HELPDESK_CLOCK_FILE) stands
-still, so no lease runs out by itself; a restart that has not sent the killed process's rows
-within --patience seconds is helped by moving the clock past the lease, and counted. Prints how soon each
-restart sent those rows, and every acknowledgement's fate: arrived, arrived twice (and whether
-its row was recorded as on the wire at a kill), or missing.
+each later chunk's acknowledgements go out, the gateway is killed once a random number of them
+went, at a random instant of the time one mail takes, then restarted. Its clock
+(HELPDESK_CLOCK_FILE) stands still, so no lease runs out by itself; a restart that has not sent
+the killed process's rows within --patience seconds is helped by moving the clock past the
+lease, and counted. Prints how soon each restart sent those rows, and every acknowledgement's
+fate: arrived, arrived twice (and whether its row was recorded as on the wire at a kill), or
+missing. The code before a change can be soaked the same way: PYTHONPATH=<its checkout>.
 """
 
 from __future__ import annotations
