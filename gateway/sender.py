@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -183,6 +183,10 @@ class Sender:
         session = self.app.db.sessions()
         try:
             session.begin()
+            # A holder that vanished without closing its socket (a machine gone, a network cut)
+            # keeps no lock past its lease: PostgreSQL ends the session that idles that long.
+            idle_ms = int(self.lease.total_seconds() * 1000)
+            session.execute(text(f"SET LOCAL idle_in_transaction_session_timeout = {idle_ms}"))
             self._write_sent(session, row, delivered)
             write_events(session)
             session.flush()

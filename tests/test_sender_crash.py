@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sqlite3
 import subprocess
 import threading
 from collections import Counter
@@ -15,7 +14,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
 
 from gateway.app import App
 from gateway.clock import FakeClock, write_clock_file
@@ -150,10 +149,13 @@ class _HoldingRelay:
 
 @on_linux
 @pytest.mark.slow
-def test_killed_while_sending_every_ack_arrives_and_only_the_one_on_the_wire_twice(tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+def test_killed_while_sending_every_ack_arrives_and_only_the_one_on_the_wire_twice(
+        tmp_path: Path, request: pytest.FixtureRequest, engine: str) -> None:
     """``helpdesk run`` is SIGKILLed while the relay holds the third acknowledgement (taken, 250
-    not yet answered). On a clock that never moves, so no lease can run out, the restarted
-    gateway sends the rest of the dead process's claim, and the third again with its Message-ID."""
+    not yet answered; on PostgreSQL its record as sent waits uncommitted). On a clock that never
+    moves, so no lease can run out, the restarted gateway sends the rest of the dead process's
+    claim, and the third again with its Message-ID."""
     n = 8
     clock_file = tmp_path / "clock"
     write_clock_file(clock_file, datetime(2026, 11, 23, 10, 0, tzinfo=UTC))
@@ -161,19 +163,24 @@ def test_killed_while_sending_every_ack_arrives_and_only_the_one_on_the_wire_twi
     controller = Controller(relay, hostname="127.0.0.1", port=relay_port)
     controller.start()
     port = free_port()
-    config = write_config(tmp_path / "config.toml", smtp_port=port, relay_port=relay_port)
+    db_url = None
+    if engine == "postgres":
+        url, schema = request.getfixturevalue("pg_schema")
+        db_url = url + ("&" if "?" in url else "?") + f"options=-csearch_path%3D{schema}"
+    config = write_config(tmp_path / "config.toml", smtp_port=port, relay_port=relay_port, db_url=db_url)
     gw = GatewayProcess(config, port, env={"HELPDESK_SECRET": "crash-test", "HELPDESK_CLOCK_FILE": str(clock_file)})
     mails = []
     for i in range(n):
         mails.append(tmp_path / f"m{i}.eml")
         mails[-1].write_bytes(customer_mail(f"c{i}@customer.example", f"Crash {i}", "help"))
+    gw.cli("db", "upgrade")
     gw.cli("ingest", *map(str, mails))
-    db = tmp_path / "var" / "helpdesk.sqlite3"
+    engine_ = create_engine(db_url or f"sqlite:///{tmp_path / 'var' / 'helpdesk.sqlite3'}")
 
-    def outbox() -> list[tuple[str, str, str | None, str | None, int]]:
-        with sqlite3.connect(db) as conn:
-            return list(conn.execute("SELECT message_id, state, lease_owner, on_wire_at, unknown_outcomes "
-                                     "FROM outbox ORDER BY id"))
+    def outbox() -> list[tuple[str, str, str | None, object, int]]:
+        with engine_.connect() as conn:
+            return [(r[0], r[1], r[2], r[3], r[4]) for r in conn.execute(text(
+                "SELECT message_id, state, lease_owner, on_wire_at, unknown_outcomes FROM outbox ORDER BY id"))]
 
     try:
         gw.start()
@@ -204,3 +211,4 @@ def test_killed_while_sending_every_ack_arrives_and_only_the_one_on_the_wire_twi
             gw.proc.kill()
             gw.proc.wait()
         controller.stop()
+        engine_.dispose()
