@@ -96,10 +96,11 @@ class Sender:
             rows = list(session.scalars(query))
             for row in rows:
                 if row.state == "sending":
-                    log.info("%s: taking over from %s (%s)", row.message_id, row.lease_owner,
-                             "a process that no longer exists" if row.lease_owner in dead else "its lease ran out")
+                    why = (f"its sender {row.lease_owner} no longer exists" if row.lease_owner in dead
+                           else f"the lease of its sender {row.lease_owner} ran out")
+                    log.info("%s: taking over: %s", row.message_id, why)
                     if row.on_wire_at is not None:
-                        _outcome_unknown(session, row, now, f"its sender {row.lease_owner} stopped")
+                        _outcome_unknown(session, row, now, why)
                         row.attempts += 1  # the attempt its sender did not live to count
                 row.state, row.lease_until, row.lease_owner = "sending", now + self.lease, self.owner
             return [Leased.of(row) for row in rows]
@@ -263,8 +264,8 @@ def _outcome_unknown(session: Session, row: OutboxMessage, now: datetime, why: s
     row.on_wire_at = None
     record(session, row.ticket_id, "mail-outcome-unknown", now, kind=row.kind, message_id=row.message_id,
            on_wire_at=on_wire, reason=why[:300])
-    log.warning("%s: %s was on the wire when %s; the relay may have taken it: it goes again with the "
-                "same Message-ID (possibly delivered twice)", row.message_id, row.kind, why)
+    log.warning("%s: %s went on the wire and its outcome is unknown (%s); the relay may have taken it: "
+                "it goes again with the same Message-ID (possibly delivered twice)", row.message_id, row.kind, why)
 
 
 def _try_again(session: Session, row: Leased, recipients: list[str], now: datetime) -> None:
