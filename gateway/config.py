@@ -16,7 +16,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from gateway.config_values import parse_address, parse_domain, parse_host_names, parse_interval, parse_size
+from gateway.config_values import (
+    default_helo_name,
+    helo_name,
+    parse_address,
+    parse_domain,
+    parse_host_names,
+    parse_interval,
+    parse_size,
+)
 from gateway.dkim_signing import key_problem
 from gateway.errors import ConfigError
 from gateway.escalation.settings import EscalationSettings, load_escalation
@@ -89,6 +97,7 @@ class OutboundSettings:
     retry_lifetime: timedelta
     max_per_address_per_hour: int
     max_per_ticket_per_hour: int
+    helo_name: str = "localhost.localdomain"
 
 
 @dataclass(frozen=True)
@@ -356,7 +365,7 @@ def _build(path: Path | None, data: dict[str, Any]) -> Config:
     r.unknown(o, "outbound", {"transport", "host", "port", "security", "username",
                               "password_env", "directory", "from", "timeout", "retry_lifetime",
                               "max_per_address_per_hour", "max_per_ticket_per_hour", "ca_file",
-                              "dkim_selector", "dkim_key_file", "dkim_domain"})
+                              "dkim_selector", "dkim_key_file", "dkim_domain", "helo_name"})
     transport = r.get(o, "outbound.transport", "directory", one_of("smtp", "directory"))
     security = r.get(o, "outbound.security", "none", one_of("none", "starttls", "tls"))
     password_env = r.get(o, "outbound.password_env", None, env_name)
@@ -396,6 +405,7 @@ def _build(path: Path | None, data: dict[str, Any]) -> Config:
         retry_lifetime=r.get(o, "outbound.retry_lifetime", timedelta(days=2), parse_interval),
         max_per_address_per_hour=r.get(o, "outbound.max_per_address_per_hour", 5, as_count),
         max_per_ticket_per_hour=r.get(o, "outbound.max_per_ticket_per_hour", 20, as_count),
+        helo_name=r.get(o, "outbound.helo_name", default_helo_name(gateway.message_id_domain), helo_name),
     )
     if transport == "smtp" and "host" not in o:
         r.problems.append('outbound.host: transport is "smtp" but no relay host is set; '

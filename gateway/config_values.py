@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 from datetime import timedelta
 from email.headerregistry import Address
 from email.utils import parseaddr
@@ -93,3 +94,25 @@ def parse_domain(value: object) -> str:
     if not isinstance(value, str) or not HOST_NAME.match(value):
         raise ValueError(f"{value!r} is not a domain name; write it like example.com")
     return value
+
+
+_IPV4_LITERAL = re.compile(r"\[\d{1,3}(?:\.\d{1,3}){3}\]\Z")
+
+
+def helo_name(value: object) -> str:
+    """The name EHLO gives (RFC 5321 section 4.1.1.1): a fully qualified domain, or an address literal."""
+    if isinstance(value, str) and (_IPV4_LITERAL.match(value) or value.startswith("[IPv6:")
+                                   or ("." in value and HOST_NAME.match(value))):
+        return value
+    raise ValueError(f"{value!r} is not a fully qualified domain name; write this host's name as the "
+                     'relay may look it up, like helo_name = "desk.example.com"')
+
+
+def default_helo_name(message_id_domain: str) -> str:
+    """The host name when it is fully qualified, else the Message-ID domain: never the address
+    literal smtplib falls back to, which strict relays refuse (issue 14, item 7). No DNS
+    lookup: the config is read by every command, ``ingest`` once per mail."""
+    host = socket.gethostname()
+    if "." in host and HOST_NAME.match(host) and not host.startswith("localhost"):
+        return host
+    return message_id_domain

@@ -16,7 +16,7 @@ import dkim
 from dkim.crypto import parse_pem_private_key
 
 if TYPE_CHECKING:
-    from gateway.transports import Delivered, Transport
+    from gateway.transports import BeforeData, Delivered, Transport
 
 log = logging.getLogger("gateway.outbound")
 
@@ -57,8 +57,12 @@ class SignedTransport:
     def __init__(self, inner: Transport, signer: DkimSigner) -> None:
         self.inner, self.signer = inner, signer
 
-    def send(self, mail_from: str, rcpt_to: list[str], raw: bytes, message_id: str) -> Delivered:
-        return self.inner.send(mail_from, rcpt_to, self.signer.sign(raw), message_id)
+    def send(self, mail_from: str, rcpt_to: list[str], raw: bytes, message_id: str,
+             before_data: BeforeData | None = None) -> Delivered:
+        signed = self.signer.sign(raw)
+        if before_data is None:
+            return self.inner.send(mail_from, rcpt_to, signed, message_id)
+        return self.inner.send(mail_from, rcpt_to, signed, message_id, before_data)
 
     def close(self) -> None:
         self.inner.close()

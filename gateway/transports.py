@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import smtplib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -31,10 +32,26 @@ class Delivered:
         return "; ".join(parts) or None
 
 
+class Withdrawn(Exception):
+    """The mail was not sent: ``before_data`` said it is no longer ours to send."""
+
+
+def _go_ahead(_will_be: Delivered) -> bool:
+    return True
+
+
+# Asked once the relay has taken the envelope, just before the mail itself goes, with what a
+# 250 to DATA will mean: it commits that the mail is on the wire and says whether it is still
+# ours to send (issue 14).
+BeforeData = Callable[[Delivered], bool]
+
+
 class Transport(Protocol):
-    def send(self, mail_from: str, rcpt_to: list[str], raw: bytes, message_id: str) -> Delivered:
+    def send(self, mail_from: str, rcpt_to: list[str], raw: bytes, message_id: str,
+             before_data: BeforeData = _go_ahead) -> Delivered:
         """Deliver, saying which recipients the relay refused while taking the rest, or raise
-        TemporaryError (retry later) / PermanentError (give up)."""
+        TemporaryError (retry later) / PermanentError (give up) / Withdrawn (``before_data``
+        said no; nothing went)."""
 
     def close(self) -> None:
         """Let go of any connection kept between sends (the end of a batch)."""
@@ -46,7 +63,10 @@ class DirectoryTransport:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
-    def send(self, mail_from: str, rcpt_to: list[str], raw: bytes, message_id: str) -> Delivered:
+    def send(self, mail_from: str, rcpt_to: list[str], raw: bytes, message_id: str,
+             before_data: BeforeData = _go_ahead) -> Delivered:
+        if not before_data(Delivered()):
+            raise Withdrawn(message_id)
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             name = hashlib.sha256(message_id.encode("utf-8")).hexdigest()[:32] + ".eml"
@@ -77,7 +97,8 @@ class SmtpTransport:
     One session serves a batch of mails (RSET between them, RFC 5321 section 4.1.1.5) and
     is let go by close(): a burst of acknowledgements costs one connection, TLS handshake
     and login per batch instead of one per mail. A session that has gone stale is replaced
-    before the next mail, never during one.
+    before the next mail, never during one. Each mail is its own SMTP transaction (MAIL, RCPT,
+    then DATA once ``before_data`` agrees), and EHLO names us as ``helo_name``.
     """
 
     def __init__(self, settings: OutboundSettings) -> None:
@@ -85,11 +106,12 @@ class SmtpTransport:
         self.password = os.environ.get(settings.password_env) if settings.password_env else None
         self._client: smtplib.SMTP | None = None
 
-    def send(self, mail_from: str, rcpt_to: list[str], raw: bytes, message_id: str) -> Delivered:
+    def send(self, mail_from: str, rcpt_to: list[str], raw: bytes, message_id: str,
+             before_data: BeforeData = _go_ahead) -> Delivered:
         s = self.settings
         try:
             try:
-                refused = self._session().sendmail(mail_from, rcpt_to, raw)
+                return _transaction(self._session(), mail_from, rcpt_to, raw, message_id, before_data)
             except BaseException:
                 self._drop()  # whatever state the session is in, the next mail gets a new one
                 raise
@@ -115,10 +137,6 @@ class SmtpTransport:
             raise TemporaryError(f"relay answered {exc.smtp_code} {text}") from exc
         except (TimeoutError, OSError, smtplib.SMTPException) as exc:
             raise TemporaryError(f"relay {s.host}:{s.port} unreachable: {exc}") from exc
-        # The others took it: the mail is sent and must not go again to them; those refused for
-        # now are tried again on their own.
-        return Delivered(later={a: _answer(code, msg) for a, (code, msg) in refused.items() if code < 500},
-                         never={a: _answer(code, msg) for a, (code, msg) in refused.items() if code >= 500})
 
     def _session(self) -> smtplib.SMTP:
         if self._client is not None:
@@ -131,9 +149,10 @@ class SmtpTransport:
         timeout = s.timeout.total_seconds()
         client: smtplib.SMTP
         if s.security == "tls":
-            client = smtplib.SMTP_SSL(s.host, s.port, timeout=timeout, context=client_context(s.ca_file))
+            client = smtplib.SMTP_SSL(s.host, s.port, local_hostname=s.helo_name, timeout=timeout,
+                                      context=client_context(s.ca_file))
         else:
-            client = smtplib.SMTP(s.host, s.port, timeout=timeout)
+            client = smtplib.SMTP(s.host, s.port, local_hostname=s.helo_name, timeout=timeout)
         try:
             if s.security == "starttls":
                 client.starttls(context=client_context(s.ca_file))
@@ -160,6 +179,37 @@ class SmtpTransport:
         client, self._client = self._client, None
         if client is not None:
             client.close()
+
+
+def _transaction(client: smtplib.SMTP, mail_from: str, rcpt_to: list[str], raw: bytes, message_id: str,
+                 before_data: BeforeData) -> Delivered:
+    """What ``SMTP.sendmail`` does, with ``before_data`` asked between the last RCPT and DATA.
+
+    Raises as sendmail does; the caller drops the session after any error."""
+    client.ehlo_or_helo_if_needed()
+    options = [f"SIZE={len(raw)}"] if client.does_esmtp and client.has_extn("size") else []
+    code, answer = client.mail(mail_from, options)
+    if code != 250:
+        raise smtplib.SMTPSenderRefused(code, answer, mail_from)
+    refused: dict[str, tuple[int, bytes]] = {}
+    for rcpt in rcpt_to:
+        code, answer = client.rcpt(rcpt)
+        if code not in (250, 251):
+            refused[rcpt] = (code, answer)
+        if code == 421:
+            raise smtplib.SMTPRecipientsRefused(refused)
+    if len(refused) == len(rcpt_to):
+        raise smtplib.SMTPRecipientsRefused(refused)
+    # The others take it: the mail is sent and must not go again to them; those refused for
+    # now are tried again on their own.
+    delivered = Delivered(later={a: _answer(code, msg) for a, (code, msg) in refused.items() if code < 500},
+                          never={a: _answer(code, msg) for a, (code, msg) in refused.items() if code >= 500})
+    if not before_data(delivered):
+        raise Withdrawn(message_id)
+    code, answer = client.data(raw)
+    if code != 250:
+        raise smtplib.SMTPDataError(code, answer)
+    return delivered
 
 
 def _answer(code: int, message: bytes | str) -> str:

@@ -292,3 +292,32 @@ def test_a_recipient_refused_for_now_gets_the_mail_later_the_others_once(
         assert _states(app) == ["sent", "sent"]
     finally:
         controller.stop()
+
+
+def test_ehlo_gives_the_configured_name_and_check_config_names_a_bad_one(make_app: Callable[..., App]) -> None:
+    class Naming:
+        def __init__(self) -> None:
+            self.names: list[str] = []
+
+        async def handle_DATA(self, server: object, session: Any, envelope: object) -> str:
+            self.names.append(session.host_name)
+            return "250 OK"
+
+    from aiosmtpd.controller import Controller
+    port = free_port()
+    relay = Naming()
+    controller = Controller(relay, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        app = make_app(f'transport = "smtp"\nhost = "127.0.0.1"\nport = {port}\nhelo_name = "desk.example.net"')
+        _queue_acks(app, 1)
+        assert Sender(app, make_transport(app.config.outbound), "w1").send_due() == 1
+        assert relay.names == ["desk.example.net"]  # not the address literal smtplib falls back to
+    finally:
+        controller.stop()
+    head = '[gateway]\nsupport_address = "support@example.com"\n[outbound]\n'
+    assert "." in load_config(None, text=head).outbound.helo_name  # the host's full name, or example.com
+    with pytest.raises(ConfigError) as err:
+        load_config(None, text=head + 'helo_name = "localhost"')
+    assert err.value.problems == ["outbound.helo_name: 'localhost' is not a fully qualified domain name; write "
+                                  'this host\'s name as the relay may look it up, like helo_name = "desk.example.com"']
