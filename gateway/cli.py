@@ -108,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
-    from gateway import cli_db, cli_ingest, cli_review, cli_views
+    from gateway import cli_db, cli_ingest, cli_reports, cli_review, cli_views
 
     def add_with_app(name: str, command: Callable[[argparse.Namespace, Any], int],
                      help_text: str) -> argparse.ArgumentParser:
@@ -130,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     cli_views.register(add_with_app, _record_id)
     cli_review.register(add_with_app, _record_id)
+    cli_reports.register(add_with_app)
     p = add("simulate", cmd_simulate, "replay a scenario on a fake clock; print every mail and SLA event")
     p.add_argument("scenario")
     p.add_argument("--json", action="store_true")

@@ -7,6 +7,7 @@ import io
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -18,7 +19,7 @@ from gateway.processor import Processor
 from gateway.sla.scheduler import SlaScheduler
 from gateway.sla_report import as_csv_rows, as_text, report
 from gateway.workflow import public_update, set_status
-from tests.support import customer_mail
+from tests.support import GatewayProcess, customer_mail, free_port, write_config
 
 POLICY = """
 [calendars.uk]
@@ -125,3 +126,32 @@ def test_a_period_counts_what_was_settled_in_it(desk: App) -> None:
     assert (by[("P2", "first_response")]["met"], by[("P2", "first_response")]["missed"]) == (1, 1)
     # Ticket 3's first response was settled the Monday after: it is open at this period's end.
     assert by[("P3", "first_response")]["due"] == 0 and by[("P3", "first_response")]["running"] == 1
+
+
+@pytest.mark.slow
+def test_report_sla_as_a_manager_runs_it(tmp_path: Path) -> None:
+    clock = tmp_path / "clock"
+    port = free_port()
+    config = write_config(tmp_path / "config.toml", smtp_port=port, relay_port=None,
+                          extra=POLICY + '\n[contacts.dana]\nname = "Dana"\naddress = "dana@example.com"\nroles = []\n')
+    gw = GatewayProcess(config, port, env={"HELPDESK_SECRET": "s", "HELPDESK_CLOCK_FILE": str(clock)})
+    clock.write_text(MONDAY.isoformat())
+    for i, who in enumerate(("ann", "bob")):
+        mail = tmp_path / f"{who}.eml"
+        mail.write_bytes(customer_mail(f"{who}@customer.example", f"zebra {i}", "Please help."))
+        gw.cli("ingest", "--process", str(mail))
+    clock.write_text((MONDAY + timedelta(minutes=5)).isoformat())
+    gw.cli("respond", "1", "--by", "dana")
+    clock.write_text((MONDAY + timedelta(minutes=30)).isoformat())
+    gw.cli("respond", "2", "--by", "dana")  # 15 minutes late (no scheduler ran: missed by its deadline)
+    args = ("report", "sla", "--from", "2026-11-23", "--to", "2026-11-24")
+    data = json.loads(gw.cli(*args, "--json").stdout)
+    first = next(r for r in data["rows"] if r["clock"] == "first_response")
+    assert (first["due"], first["met"], first["missed"], first["compliance"]) == (2, 1, 1, 50.0)
+    assert [(b["ticket"], b["late_wall_minutes"]) for b in data["breaches"]] == [(2, 15.0)]
+    text = gw.cli(*args).stdout.decode()
+    assert "first_response" in text and "50%" in text and "#2 P2 first_response" in text
+    rows = list(csv.reader(io.StringIO(gw.cli(*args, "--by", "priority", "--csv").stdout.decode())))
+    assert rows[0][:3] == ["priority", "clock", "due"] and rows[1][:5] == ["P2", "first_response", "2", "1", "1"]
+    bad = gw.cli("report", "sla", "--from", "yesterday", check=False)
+    assert bad.returncode == 2 and "--from 'yesterday'" in bad.stderr.decode()
