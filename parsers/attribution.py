@@ -1,0 +1,192 @@
+"""The lines that introduce quoted history: attributions, header blocks, separators, in many languages.
+
+Each recogniser looks at a bounded slice of text (a line, or a few lines joined, cut to
+``MAX_JOINED`` characters) with patterns that cannot backtrack catastrophically, so the cost
+per line is fixed whatever a hostile mail holds.
+"""
+
+from __future__ import annotations
+
+import re
+
+MAX_LINE = 400  # longer lines are prose or data, never an attribution or a header field
+MAX_JOINED = 600
+JOIN_LINES = 4  # an attribution wrapped by a client spans at most this many lines after its first
+
+# "wrote" as clients write it: en, de, nl, fr, es, pt, it, sv/da/no, pl, cs, fi, hu, ru, uk, tr,
+# el, vi, ro, and "sent" (some clients say that instead).
+_VERBS = (
+    r"wrote|writes|sent|schrieb|schreef|geschreven|a\s+écrit|écrit|escribió|escreveu|ha\s+scritto"
+    r"|scrisse|skrev|skrive|napisał|napisała|napisal|napsal|napsala|kirjoitti|írta|написал"
+    r"|написала|написав|пише|yazdı|έγραψε|đã\s+viết|viết|a\s+scris"
+)
+# The attribution ends with its verb and a colon, or with the verb between dashes (Android's
+# "---- Name wrote ----"). The tail is searched, never the whole line.
+_VERB_END = re.compile(r"(?:^|[\s>)\]\"'])(?:" + _VERBS + r")\s?(?::|-{2,})$", re.IGNORECASE)
+# The verb inside the line, the address after it: "Op ... schreef Name <a@b>:", "Am ... schrieb X:".
+_VERB_MID = re.compile(r"\s(?:" + _VERBS + r")\s", re.IGNORECASE)
+# Words a date-led attribution opens with: On, Am, Le, El, Il (giorno), Op, Den, Em/No, På, W dniu,
+# Dne, Vào, В, Στις, Il, Il giorno, Den ... (the day or date follows).
+_LEAD = re.compile(
+    r"(?:On|Am|Le|El|Il|Op|Den|Em|No|Na|På|W\s+dniu|Dne|Vào|Ngày|В|Στις|Pe|La|Dana)\s",
+    re.IGNORECASE,
+)
+# A date first: "2014-10-17 11:28", "02.04.2012 14:20", "26.06.2014,", "Thu, 26 Jun 2014",
+# "2011/4/7".
+_DATE_FIRST = re.compile(r"(?:[^\W\d_]{2,9}\.?,\s{1,3})?\d{1,4}[-./,\s]")
+_ADDRESS_END = re.compile(r"@\S*\s?:?$")
+# What makes an attribution certain: an address, or a time or date of day.
+_TIME_OR_DATE = re.compile(r"\d{1,2}[:.h]\d{2}|\b(?:19|20)\d{2}\b|\d{1,2}[./-]\d{1,2}[./-]\d{2}")
+_FRAME = "-=_* \t"
+
+# Header fields of a quoted message's block, as clients localise them.
+_FROM = (
+    r"from|von|de|da|van|fra|från|od|от|lähettäjä|feladó|kimden|από|expéditeur|mittente"
+    r"|afzender|avsändare|nadawca|odesílatel|remetente|发件人|寄件者|差出人"
+)
+_DATE = (
+    r"date|sent|datum|gesendet|envoyé|enviado(?:\s+el)?|fecha|inviato|data|verzonden|verstuurd"
+    r"|sendt|skickat|wysłano|lähetetty|päivämäärä|отправлено|дата|odesláno|elküldve|gönderildi"
+    r"|gönderilme\s+tarihi|ημερομηνία|日期|发送时间|送信日時"
+)
+_OTHER = (
+    r"to|an|à|a|para|aan|til|till|do|komu|кому|vastaanottaja|címzett|kime|προς|per|收件人|宛先"
+    r"|cc|kopie|copie|cópia|kopia|копия|subject|betreff|objet|asunto|oggetto|onderwerp|emne|ämne"
+    r"|temat|assunto|aihe|тема|předmět|tárgy|konu|θέμα|主题|件名|sujet|reply-to|antwort\s+an"
+)
+_FIELD = re.compile(
+    r"\s*\*?\s?(?:(?P<from>" + _FROM + r")|(?P<date>" + _DATE + r")|(?:" + _OTHER + r"))"
+    r"\s?\*?\s?[:：]\s?\*?(?:\s|$)",
+    re.IGNORECASE,
+)
+_DIGIT = re.compile(r"\d")
+
+# "-----Original Message-----" and its kin: a short title between rules, naming a message.
+_RULED_TITLE = re.compile(r"\s*[-=_*]{2,}\s?([^-=_*]{3,60}?)\s?[-=_*]{2,}\s*$")
+_TITLE_WORDS = re.compile(
+    r"original|reply|forward|message|nachricht|meddelelse|meddelande|melding|bericht|messaggio"
+    r"|mensaje|mensagem|wiadomość|wiadomosc|zpráva|viesti|üzenet|сообщение|mesaj|μήνυμα|courriel"
+    r"|transféré|reenviado|inoltrato|doorgestuurd|videresendt|vidarebefordrat|przekazana",
+    re.IGNORECASE,
+)
+_FORWARD_INTRO = re.compile(
+    r"\s*(?:Begin forwarded message|Anfang der weitergeleiteten Nachricht"
+    r"|Début du message réexpédié|Inicio del mensaje reenviado|Início da mensagem reencaminhada"
+    r"|Doorgestuurd bericht)\s?:\s*$",
+    re.IGNORECASE,
+)
+SEPARATOR = re.compile(r"\s*_{10,}\s*$")  # Outlook's rule above a header block; <hr> as text
+
+
+def ruled_title(line: str) -> bool:
+    """"-----Original Message-----", "----- Antwort Nachricht -----", a forward's banner."""
+    if len(line) > 120:
+        return False
+    if _FORWARD_INTRO.match(line):
+        return True
+    match = _RULED_TITLE.match(line)
+    return match is not None and _TITLE_WORDS.search(match.group(1)) is not None
+
+
+def field(line: str) -> str:
+    """"from", "date" or "other" when ``line`` opens with a header field name; else ""."""
+    if len(line) > MAX_LINE:
+        return ""
+    match = _FIELD.match(line.replace("\u200e", ""))
+    if match is None:
+        return ""
+    return "from" if match.group("from") else "date" if match.group("date") else "other"
+
+
+def header_block(lines: list[str], start: int) -> bool:
+    """A quoted message's header block starts at ``start``: header fields of a message, not prose.
+
+    Three fields; or two with an address among them, or a From with a dated Sent/Date. A
+    line that is no field continues the one before (a wrapped subject or address).
+    """
+    kinds: list[str] = []
+    address = dated = False
+    for line in lines[start : start + 8]:
+        if not line.strip():
+            if kinds:
+                break
+            continue
+        kind = field(line)
+        if not kind and not kinds:
+            return False
+        if kind:
+            kinds.append(kind)
+            dated = dated or (kind == "date" and _DIGIT.search(line) is not None)
+        address = address or "@" in line[:MAX_LINE]
+    if len(kinds) < 2 or not {"from", "date"} & set(kinds):
+        return False
+    return len(kinds) >= 3 or address or ("from" in kinds and dated)
+
+
+def _attribution_text(text: str, led: bool) -> int:
+    """2 when ``text`` is a certain attribution, 1 a possible one (needs quotes below), else 0."""
+    core = text.strip(_FRAME)
+    framed = core != text.strip() and text.strip()[-1:] in "-="
+    tail = core[-60:] if framed else text.rstrip()[-60:]
+    certain = "@" in text or _TIME_OR_DATE.search(text) is not None
+    if _VERB_END.search(tail if not framed else tail + ":"):
+        return 2 if (led or framed) and certain else 1
+    if text.rstrip().endswith(":") and led and certain and _VERB_MID.search(core):
+        return 2  # "Op 13-02-2014 3:18 schreef Julius Caesar <pantheon@rome.com>:"
+    if _DATE_FIRST.match(core) and _ADDRESS_END.search(text.rstrip()[-80:]):
+        return 2 if text.rstrip().endswith(":") else 1  # "2014-10-17 11:28 Name <a@b>:"
+    return 0
+
+
+def _opens(line: str) -> bool:
+    core = line.lstrip(_FRAME)
+    return _LEAD.match(core) is not None or _DATE_FIRST.match(core) is not None
+
+
+def attribution(lines: list[str], i: int) -> tuple[int, int]:
+    """(lines spanned, strength) of an attribution starting at line ``i``; (0, 0) when none.
+
+    Strength 2: certain, whatever follows; 1: only when quoted lines follow. A date-led
+    attribution may wrap over up to ``JOIN_LINES`` more lines (blank ones included).
+    """
+    line = lines[i]
+    if len(line) > MAX_LINE or not line.strip():
+        return 0, 0
+    led = _opens(line)
+    ending = line.rstrip()[-1:] in ":-=>"
+    if ending:
+        strength = _attribution_text(line, led)
+        if strength:
+            return 1, strength
+    if not led:
+        return 0, 0
+    joined = line.strip()
+    for j in range(i + 1, min(i + 1 + JOIN_LINES, len(lines))):
+        more = lines[j].strip()
+        if not more:
+            continue
+        if _opens(lines[j]) or len(joined) + len(more) > MAX_JOINED:
+            return 0, 0
+        joined += " " + more
+        if more[-1:] in ":-=>":
+            strength = _attribution_text(joined, led)
+            if strength:
+                return j - i + 1, strength
+    return 0, 0
+
+
+_INLINE_LEAD = re.compile(r"(?:\s|-{2,})(?=(?:On|Am|Le|El|Op|Den|Em|W dniu)\s)")
+
+
+def inline_split(line: str) -> int:
+    """Where a certain attribution starts after the customer's words on the same line, else 0.
+
+    "reply On Wed, Apr 4, 2012 at 3:59 PM, bob@example.com wrote:" gives the index of "On".
+    """
+    if len(line) > MAX_LINE or not line.rstrip().endswith(":"):
+        return 0
+    for match in _INLINE_LEAD.finditer(line, 1):
+        start = match.end()
+        if line[:start].strip(_FRAME) and _attribution_text(line[start:], True) == 2:
+            return start
+    return 0
