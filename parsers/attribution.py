@@ -63,10 +63,14 @@ _DIGIT = re.compile(r"\d")
 
 # "-----Original Message-----" and its kin: a short title between rules, naming a message.
 _RULED_TITLE = re.compile(r"\s*[-=_*]{2,}\s?([^-=_*]{3,60}?)\s?[-=_*]{2,}\s*$")
+# The title must say whose message it is (original, reply, forwarded): "-----BEGIN PGP SIGNED
+# MESSAGE-----" or a bounce's "----- This is a copy of the message -----" is no quoted reply.
 _TITLE_WORDS = re.compile(
-    r"original|reply|forward|message|nachricht|meddelelse|meddelande|melding|bericht|messaggio"
-    r"|mensaje|mensagem|wiadomość|wiadomosc|zpráva|viesti|üzenet|сообщение|mesaj|μήνυμα|courriel"
-    r"|transféré|reenviado|inoltrato|doorgestuurd|videresendt|vidarebefordrat|przekazana",
+    r"\b(?:original|originale|originalmeddelande|reply|forwarded|ursprüngliche|antwort"
+    r"|weitergeleitete|oprindelig|opprinnelig|ursprungligt|oorspronkelijk|doorgestuurd|d'origine"
+    r"|transféré|reenviado|inoltrato|encaminhada|reencaminhada|videresendt|vidarebefordrat"
+    r"|przekazana|oryginalna|původní|přeposlaná|alkuperäinen|välitetty|eredeti|исходное"
+    r"|пересланное|orijinal|iletilen)\b",
     re.IGNORECASE,
 )
 _FORWARD_INTRO = re.compile(
@@ -175,6 +179,7 @@ def attribution(lines: list[str], i: int) -> tuple[int, int]:
     return 0, 0
 
 
+_WORD = re.compile(r"\w")
 _INLINE_LEAD = re.compile(r"(?:\s|-{2,})(?=(?:On|Am|Le|El|Op|Den|Em|W dniu)\s)")
 
 
@@ -187,6 +192,6 @@ def inline_split(line: str) -> int:
         return 0
     for match in _INLINE_LEAD.finditer(line, 1):
         start = match.end()
-        if line[:start].strip(_FRAME) and _attribution_text(line[start:], True) == 2:
+        if _WORD.search(line[:start]) and _attribution_text(line[start:], True) == 2:
             return start
     return 0

@@ -108,20 +108,27 @@ class _Text:
 
     def history_start(self) -> int:
         """Index of the first line of quoted history that runs to the end, else len(lines)."""
-        for i in range(len(self.lines)):
-            if self.quoted[i]:
+        wrote = False  # the customer's own words come before line i
+        i = 0
+        while i < len(self.lines):
+            if self.quoted[i] or not self.lines[i].strip():
+                i += 1
                 continue
             if self.hard_start(i):
                 return i
             span, strength = self.attribution_at(i)
-            if not span:
-                continue
-            after = self.next_content(i + span)
-            if after < len(self.lines) and self.quoted[after]:
+            after = self.next_content(i + span) if span else i
+            if span and after < len(self.lines) and self.quoted[after]:
                 if self.only_quotes_after(after):
                     return i
-            elif strength == 2:
-                return i  # history that is not ">"-prefixed: all of it, to the end
+                i = after
+                continue
+            if span and strength == 2 and wrote:
+                # history that is not ">"-prefixed runs to the end; without words above it,
+                # this is a bottom-posted reply quoted some other way, and is kept
+                return i
+            wrote = True
+            i += 1
         return len(self.lines)
 
     def without_quotes(self, end: int) -> list[str]:
@@ -146,7 +153,7 @@ def _unwrap_inline(lines: list[str]) -> list[str]:
     """"reply On <date>, <name> wrote:" becomes the reply and the attribution on their own lines."""
     out: list[str] = []
     for line in lines:
-        cut = inline_split(line)
+        cut = 0 if _QUOTED.match(line) else inline_split(line)
         if cut:
             out.extend((line[:cut].rstrip("-=_* \t"), line[cut:]))
         else:
