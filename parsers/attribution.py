@@ -14,17 +14,29 @@ MAX_JOINED = 600
 JOIN_LINES = 4  # an attribution wrapped by a client spans at most this many lines after its first
 
 # "wrote" as clients write it: en, de, nl, fr, es, pt, it, sv/da/no, pl, cs, fi, hu, ru, uk, tr,
-# el, vi, ro, and "sent" (some clients say that instead).
-_VERBS = (
-    r"wrote|writes|sent|schrieb|schreef|geschreven|a\s+écrit|écrit|escribió|escreveu|ha\s+scritto"
-    r"|scrisse|skrev|skrive|napisał|napisała|napisal|napsal|napsala|kirjoitti|írta|написал"
-    r"|написала|написав|пише|yazdı|έγραψε|đã\s+viết|viết|a\s+scris"
-)
-# The attribution ends with its verb and a colon, or with the verb between dashes (Android's
-# "---- Name wrote ----"). The tail is searched, never the whole line.
-_VERB_END = re.compile(r"(?:^|[\s>)\]\"'])(?:" + _VERBS + r")\s?(?::|-{2,})$", re.IGNORECASE)
-# The verb inside the line, the address after it: "Op ... schreef Name <a@b>:", "Am ... schrieb X:".
-_VERB_MID = re.compile(r"\s(?:" + _VERBS + r")\s", re.IGNORECASE)
+# el, vi, ro, and "sent" (some clients say that instead). Looked up as words, not searched for.
+_VERBS = frozenset({
+    "wrote", "writes", "sent", "schrieb", "schreef", "geschreven", "écrit", "escribió",
+    "escreveu", "scritto", "scrisse", "skrev", "skrive", "napisał", "napisała", "napisal",
+    "napsal", "napsala", "kirjoitti", "írta", "написал", "написала", "написав", "пише", "yazdı",
+    "έγραψε", "viết", "scris",
+})
+_LETTERS = re.compile(r"[^\W\d_]+$")
+
+
+def _verb_at_end(text: str) -> str:
+    """The last word (before a colon or dashes) if it is a "wrote": "... <a@b>wrote:", "a écrit :"."""
+    words = text[-80:].rstrip().rstrip(":：-= \t").split()
+    last = _LETTERS.search(words[-1]) if words else None
+    verb = last.group().lower() if last else ""
+    return verb if verb in _VERBS else ""
+
+
+def _verb_inside(text: str) -> bool:
+    """A "wrote" among the words: "Op ... schreef Name <a@b>:", "Am ... schrieb Name:"."""
+    return any(word.lower() in _VERBS for word in text.split())
+
+
 # Words a date-led attribution opens with: On, Am, Le, El, Il (giorno), Op, Den, Em/No, På, W dniu,
 # Dne, Vào, В, Στις, Il, Il giorno, Den ... (the day or date follows).
 _LEAD = re.compile(
@@ -130,21 +142,26 @@ def header_block(lines: list[str], start: int) -> bool:
 def _attribution_text(text: str, led: bool) -> int:
     """2 when ``text`` is a certain attribution, 1 a possible one (needs quotes below), else 0."""
     core = text.strip(_FRAME)
-    framed = core != text.strip() and text.strip()[-1:] in "-="
-    tail = core[-60:] if framed else text.rstrip()[-60:]
-    certain = "@" in text or _TIME_OR_DATE.search(text) is not None
-    if _VERB_END.search(tail if not framed else tail + ":"):
+    end = text.rstrip()[-1:]
+    framed = core != text.strip() and end in "-="
+    certain = "@" in text or _TIME_OR_DATE.search(text[:MAX_JOINED]) is not None
+    verb = _verb_at_end(core) if end in ":：" or framed else ""
+    if verb:
+        # "sent:" ends many an ordinary sentence: certain only with the sender's address
+        certain = "@" in text if verb == "sent" else certain
         return 2 if (led or framed) and certain else 1
-    if text.rstrip().endswith(":") and led and certain and _VERB_MID.search(core):
+    if end in ":：" and led and certain and _verb_inside(core):
         return 2  # "Op 13-02-2014 3:18 schreef Julius Caesar <pantheon@rome.com>:"
     if _DATE_FIRST.match(core) and _ADDRESS_END.search(text.rstrip()[-80:]):
         return 2 if text.rstrip().endswith(":") else 1  # "2014-10-17 11:28 Name <a@b>:"
     return 0
 
 
+_OPENS = re.compile(r"[-=_* \t]*(?:" + _LEAD.pattern + "|" + _DATE_FIRST.pattern + ")", re.IGNORECASE)
+
+
 def _opens(line: str) -> bool:
-    core = line.lstrip(_FRAME)
-    return _LEAD.match(core) is not None or _DATE_FIRST.match(core) is not None
+    return _OPENS.match(line) is not None
 
 
 def attribution(lines: list[str], i: int) -> tuple[int, int]:
@@ -188,7 +205,7 @@ def inline_split(line: str) -> int:
 
     "reply On Wed, Apr 4, 2012 at 3:59 PM, bob@example.com wrote:" gives the index of "On".
     """
-    if len(line) > MAX_LINE or not line.rstrip().endswith(":"):
+    if len(line) > MAX_LINE or not line.rstrip().endswith(":") or not _verb_at_end(line):
         return 0
     for match in _INLINE_LEAD.finditer(line, 1):
         start = match.end()

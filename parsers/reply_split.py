@@ -153,7 +153,8 @@ def _unwrap_inline(lines: list[str]) -> list[str]:
     """"reply On <date>, <name> wrote:" becomes the reply and the attribution on their own lines."""
     out: list[str] = []
     for line in lines:
-        cut = 0 if _QUOTED.match(line) else inline_split(line)
+        ends = line[-1:] == ":" or line.rstrip()[-1:] == ":"
+        cut = inline_split(line) if ends and not _QUOTED.match(line) else 0
         if cut:
             out.extend((line[:cut].rstrip("-=_* \t"), line[cut:]))
         else:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
+from email.message import EmailMessage
 
 import pytest
 
+from parsers import parse
 from parsers.reply_split import REPLY_MARKER, split_reply
 
 NEW = "Thanks, the printer works again.\nOne more question: can I order toner?"
@@ -154,6 +157,101 @@ CASES = {
         NEW,
     ),
     "crlf": (f"{NEW}\r\n\r\nOn 01/01/2024 10:00, Support wrote:\r\n{QUOTED}\r\n", NEW),
+    # attributions in more languages, with the verb in the middle, over two or three lines,
+    # date first, between dashes, or after the reply on its own line
+    "dutch-verb-inside": (
+        f"{NEW}\n\nOp 3 jan. 2024 om 10:00 schreef Support <support@example.com>:\n\n{QUOTED}\n",
+        NEW,
+    ),
+    "dutch-apple": (
+        f"{NEW}\n\nOp 3 jan. 2024, om 10:00 heeft Support <support@example.com> het volgende "
+        f"geschreven:\n\n{QUOTED}\n",
+        NEW,
+    ),
+    "swedish": (f"{NEW}\n\nDen 3 jan. 2024 kl. 10:00 skrev Support <s@example.com>:\n{QUOTED}\n", NEW),
+    "polish-two-lines": (
+        f"{NEW}\n\nW dniu 3.01.2024 o 10:00 Support <support@example.com>\nnapisał:\n{QUOTED}\n",
+        NEW,
+    ),
+    "portuguese": (
+        f"{NEW}\n\nEm qua., 3 de jan. de 2024 às 10:00, Suporte <support@example.com> "
+        f"escreveu:\n\n{QUOTED}\n",
+        NEW,
+    ),
+    "italian": (
+        f"{NEW}\n\nIl giorno mer 3 gen 2024 alle ore 10:00 Supporto <support@example.com> ha "
+        f"scritto:\n\n{QUOTED}\n",
+        NEW,
+    ),
+    "gmail-date-first": (
+        f"{NEW}\n\n2024-01-03 10:00 GMT+01:00 Support <\nsupport@example.com>:\n\n{QUOTED}\n",
+        NEW,
+    ),
+    "russian-date-first": (
+        f"{NEW}\n\n3 янв. 2024 г., в 10:00, Support <support@example.com>:\n{QUOTED}\n",
+        NEW,
+    ),
+    "three-lines": (
+        f"{NEW}\n\nOn Jan 3, 2024, at 10:00 AM, Support <\nsupport+12-abc@example.com>\nwrote:\n"
+        f"\n{QUOTED}\n",
+        NEW,
+    ),
+    "android-dashes": (f"{NEW}\n\n---- Support wrote ----\n\n{QUOTED}\n", NEW),
+    "sent-instead-of-wrote": (
+        f"{NEW}\n\nOn 3 Jan 2024, at 10:00, Support <support@example.com> sent:\n{QUOTED}\n",
+        NEW,
+    ),
+    "reply-on-the-attribution-line": (
+        "Fixed, thanks. On Wed, Jan 3, 2024 at 10:00 AM, support@example.com wrote:\n> Hello",
+        "Fixed, thanks.",
+    ),
+    # history that is not ">"-prefixed: after a certain attribution, all of it
+    "history-without-quote-marks": (
+        f"{NEW}\n\nOn Mon, Jan 1, 2024 at 10:00 AM Support <support@example.com> wrote:\n\n"
+        "Hello Bob,\nplease restart the printer.\n",
+        NEW,
+    ),
+    "reply-wraps-quote": (
+        f"{NEW}\n\nOn 01/01/2024 10:00, Support wrote:\n\n{QUOTED}\n\nBob",
+        f"{NEW}\n\nBob",
+    ),
+    # header blocks: other languages, starting with Date:, two fields with an address
+    "danish-outlook-block": (
+        f"{NEW}\n\nFra: Support <support@example.com>\nSendt: 3. januar 2024 10:00\n"
+        "Til: Bob\nEmne: SV: Printer\n\nHej Bob,\n",
+        NEW,
+    ),
+    "polish-outlook-block": (
+        f"{NEW}\n\nOd: Support [mailto:support@example.com]\nWysłano: 3 stycznia 2024 10:00\n"
+        "Do: Bob\nTemat: RE: Drukarka\n\nCześć Bob,\n",
+        NEW,
+    ),
+    "block-starting-with-date": (
+        f"{NEW}\n\nDate: Wed, 3 Jan 2024 10:00:00 +0100\nTo: bob@example.com\n\nHello Bob,\n",
+        NEW,
+    ),
+    "separator-then-one-field": (
+        f"{NEW}\n\n________________________________\nFrom: Support\n\nHello Bob,\n", NEW
+    ),
+    "german-reply-message": (f"{NEW_DE}\n\n-----Antwort Nachricht-----\n\nHallo Bob,\n", NEW_DE),
+    "dutch-original": (f"{NEW}\n\n----- Oorspronkelijk bericht -----\nVan: Support\n", NEW),
+    # the customer's own words that only look like a signature or a header
+    "sent-from-my-desk": (
+        "Sent from my desk, is much easier than my mobile phone.\nThe printer works.",
+        "Sent from my desk, is much easier than my mobile phone.\nThe printer works.",
+    ),
+    "appointment": (
+        "Visit on:\n\nDate: Wednesday 3 January 2024\nTime: 10:00\nAddress: 1 Main St\n\nBring ID.",
+        "Visit on:\n\nDate: Wednesday 3 January 2024\nTime: 10:00\nAddress: 1 Main St\n\nBring ID.",
+    ),
+    "ruled-heading-is-not-history": (
+        "Results:\n\n----- Enter Feedback Below -----\n\nAll good.",
+        "Results:\n\n----- Enter Feedback Below -----\n\nAll good.",
+    ),
+    "pgp-signed": (
+        "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\nThe printer works.",
+        "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\nThe printer works.",
+    ),
 }
 
 
@@ -177,8 +275,95 @@ def test_reply_that_is_only_history_is_empty() -> None:
     assert split_reply(f"On Mon, Jan 1, 2024 at 10:00 AM Support wrote:\n{QUOTED}") == ""
 
 
+def test_bottom_posted_reply_under_an_unusual_quote_is_kept() -> None:
+    # nothing written above the attribution: the history cut would leave nothing, so only
+    # the ">" lines go and the customer's words below stay
+    text = "On 01/01/2024 10:00, Support <s@example.com> wrote:\n| old words\n\nMy answer."
+    assert split_reply(text).endswith("My answer.")
+
+
+def test_a_dated_sentence_ending_in_sent_is_not_history() -> None:
+    text = f"{NEW}\n\nOn 3 January at 10:00 this is what we sent:\nthe invoice, twice.\n"
+    assert split_reply(text) == text.strip()
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "On 1 Jan 2024 10:00 Bob <\n" * 20000,
+        ("On 1 Jan 2024 10:00 " + "x " * 180 + ":\n") * 20000,
+        (("a On " * 79) + "wrote:\n") * 20000,
+        ("Date: 1 2 3\nTo: a@b\n" * 10000),
+        ("Sent from my iPhone\n" * 20000),
+        (("_" * 40 + "\n") * 20000),
+        ("2014-10-17 11:28 " + "@" * 380 + ":\n") * 20000,
+        ("On 1 2 " + "wrote " * 60 + ":\n") * 20000,
+        ("> a\nx)\n" * 10000),
+    ],
+    ids=["joins", "lead-colon", "inline-leads", "fields", "mobile", "rules", "date-first",
+         "verbs", "link-pieces"],
+)
+def test_hostile_attributions_stay_linear(line: str) -> None:
+    started = time.perf_counter()
+    split_reply(line)
+    assert time.perf_counter() - started < 5.0
+
+
 def test_hostile_text_stays_linear() -> None:
     text = ("On Mon, Jan 1, 2024 Bob wrote:\nnot a quote\n" * 20000) + ("> q\n" * 50000)
     started = time.perf_counter()
     split_reply(text)
     assert time.perf_counter() - started < 5.0
+
+
+def _reply_of_html(html: str) -> str:
+    message = EmailMessage()
+    message["From"] = "bob@example.com"
+    message.set_content(html, subtype="html")
+    return parse(message.as_bytes(), received_at=datetime(2024, 1, 6, tzinfo=UTC)).reply_text
+
+
+HTML_CASES = {
+    "gmail-quote-without-blockquote": (
+        '<div dir="ltr">Fixed, thanks.</div><div class="gmail_quote"><div class="gmail_attr">'
+        "On Mon, Jan 1, 2024 at 10:00 AM Support &lt;support@example.com&gt; wrote:<br></div>"
+        "<div>Hello Bob, please restart the printer.</div></div>"
+    ),
+    "outlook-web-two-fields": (
+        "<div>Fixed, thanks.</div><hr style=\"display:inline-block;width:98%\">"
+        '<div id="divRplyFwdMsg" dir="ltr"><b>From:</b> Support<br><b>Sent:</b> Monday, '
+        "1 January 2024 10:00</div><div>Hello Bob, please restart the printer.</div>"
+    ),
+    "outlook-desktop-rule": (
+        "<p>Fixed, thanks.</p><div style=\"border:none;border-top:solid #E1E1E1 1.0pt;"
+        'padding:3.0pt 0cm 0cm 0cm"><p><b>Von:</b> Support<br><b>Gesendet:</b> Montag</p></div>'
+        "<p>Hallo Bob, bitte starten Sie den Drucker neu.</p>"
+    ),
+    "hr-then-date-block": (
+        "<div>Fixed, thanks.<br><hr>Date: Mon, 1 Jan 2024 10:00:00 +0100<br>"
+        "To: bob@example.com<br>Subject: Printer<br><br>Hello Bob</div>"
+    ),
+    "blockquote-after-attribution": (
+        "Fixed, thanks.<div>On 1 Jan 2024, at 10:00, Support wrote:</div>"
+        "<blockquote>Hello Bob, please restart the printer.</blockquote>"
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HTML_CASES))
+def test_html_reply_part_is_the_new_text(name: str) -> None:
+    assert _reply_of_html(HTML_CASES[name]) == "Fixed, thanks."
+
+
+def test_inline_forward_is_kept_apart_from_the_note() -> None:
+    body = (
+        "FYI, this is the error our users get.\n\n---------- Forwarded message ---------\n"
+        "From: Monitor <monitor@example.com>\nDate: Mon, 1 Jan 2024 at 10:00\n"
+        "Subject: Disk full\nTo: Bob <bob@example.com>\n\nDisk /var is full.\n"
+    )
+    message = EmailMessage()
+    message["From"] = "bob@example.com"
+    message.set_content(body)
+    mail = parse(message.as_bytes(), received_at=datetime(2024, 1, 6, tzinfo=UTC))
+    assert mail.reply_text == "FYI, this is the error our users get."
+    assert "Disk /var is full." in mail.text
