@@ -13,20 +13,22 @@ MAX_LINE = 400  # longer lines are prose or data, never an attribution or a head
 MAX_JOINED = 600
 JOIN_LINES = 4  # an attribution wrapped by a client spans at most this many lines after its first
 
-# "wrote" as clients write it: en, de, nl, fr, es, pt, it, sv/da/no, pl, cs, fi, hu, ru, uk, tr,
-# el, vi, ro, and "sent" (some clients say that instead). Looked up as words, not searched for.
+# "wrote" as clients write it: en, de, nl, fr, es, pt, it, sv/da/no, is, pl, cs, sk, hr, fi, et,
+# lt, lv, hu, ru, uk, tr, el, vi, ro, id, zh, ko, and "sent" (some clients say that instead).
+# Looked up as words, not searched for.
 _VERBS = frozenset({
     "wrote", "writes", "sent", "schrieb", "schreef", "geschreven", "écrit", "escribió",
-    "escreveu", "scritto", "scrisse", "skrev", "skrive", "napisał", "napisała", "napisal",
-    "napsal", "napsala", "kirjoitti", "írta", "написал", "написала", "написав", "пише", "yazdı",
-    "έγραψε", "viết", "scris",
+    "escreveu", "scritto", "scrisse", "skrev", "skrive", "skrifaði", "napisał", "napisała",
+    "napisal", "napsal", "napsala", "napísal", "napisao", "napisala", "kirjoitti", "kirjutas",
+    "rašė", "rakstīja", "írta", "написал", "написала", "написав", "пише", "yazdı", "έγραψε",
+    "viết", "scris", "menulis", "写道", "寫道", "작성",
 })
 _LETTERS = re.compile(r"[^\W\d_]+$")
 
 
 def _verb_at_end(text: str) -> str:
     """The last word (before a colon or dashes) if it is a "wrote": "... <a@b>wrote:", "a écrit :"."""
-    words = text[-80:].rstrip().rstrip(":：-= \t").split()
+    words = text[-80:].rstrip().rstrip(":：-= \t").removesuffix("(a)").split()
     last = _LETTERS.search(words[-1]) if words else None
     verb = last.group().lower() if last else ""
     return verb if verb in _VERBS else ""
@@ -45,26 +47,29 @@ _LEAD = re.compile(
 )
 # A date first: "2014-10-17 11:28", "02.04.2012 14:20", "26.06.2014,", "Thu, 26 Jun 2014",
 # "2011/4/7".
-_DATE_FIRST = re.compile(r"(?:[^\W\d_]{2,9}\.?,\s{1,3})?\d{1,4}[-./,\s]")
-_ADDRESS_END = re.compile(r"@\S*\s?:?$")
+_DATE_FIRST = re.compile(r"(?:[^\W\d_]{2,9}\.?,\s{1,3})?\d{1,4}[-./,\s年년]")
+_ADDRESS_END = re.compile(r"@\S*\s?[:：]?$")
 # What makes an attribution certain: an address, or a time or date of day.
 _TIME_OR_DATE = re.compile(r"\d{1,2}[:.h]\d{2}|\b(?:19|20)\d{2}\b|\d{1,2}[./-]\d{1,2}[./-]\d{2}")
 _FRAME = "-=_* \t"
+_ENDINGS = ":：-=>"  # how the last line of an attribution ends
 
 # Header fields of a quoted message's block, as clients localise them.
 _FROM = (
-    r"from|von|de|da|van|fra|från|od|от|lähettäjä|feladó|kimden|από|expéditeur|mittente"
-    r"|afzender|avsändare|nadawca|odesílatel|remetente|发件人|寄件者|差出人"
+    r"from|von|de|de\s+la|da|van|fra|från|od|от|від|lähettäjä|feladó|kimden|από|expéditeur"
+    r"|mittente|afzender|avsändare|nadawca|odesílatel|remetente|发件人|寄件者|差出人|보낸\s?사람"
 )
 _DATE = (
     r"date|sent|datum|gesendet|envoyé|enviado(?:\s+el)?|fecha|inviato|data|verzonden|verstuurd"
     r"|sendt|skickat|wysłano|lähetetty|päivämäärä|отправлено|дата|odesláno|elküldve|gönderildi"
-    r"|gönderilme\s+tarihi|ημερομηνία|日期|发送时间|送信日時"
+    r"|gönderilme\s+tarihi|ημερομηνία|στάλθηκε|надіслано|trimis|日期|发送时间|送信日時"
+    r"|보낸\s?날짜"
 )
 _OTHER = (
     r"to|an|à|a|para|aan|til|till|do|komu|кому|vastaanottaja|címzett|kime|προς|per|收件人|宛先"
     r"|cc|kopie|copie|cópia|kopia|копия|subject|betreff|objet|asunto|oggetto|onderwerp|emne|ämne"
     r"|temat|assunto|aihe|тема|předmět|tárgy|konu|θέμα|主题|件名|sujet|reply-to|antwort\s+an"
+    r"|către|subiect|받는\s?사람|제목"
 )
 _FIELD = re.compile(
     r"\s*\*?\s?(?:(?P<from>" + _FROM + r")|(?P<date>" + _DATE + r")|(?:" + _OTHER + r"))"
@@ -82,7 +87,7 @@ _TITLE_WORDS = re.compile(
     r"|weitergeleitete|oprindelig|opprinnelig|ursprungligt|oorspronkelijk|doorgestuurd|d'origine"
     r"|transféré|reenviado|inoltrato|encaminhada|reencaminhada|videresendt|vidarebefordrat"
     r"|przekazana|oryginalna|původní|přeposlaná|alkuperäinen|välitetty|eredeti|исходное"
-    r"|пересланное|orijinal|iletilen)\b",
+    r"|пересланное|пересылаемое|orijinal|iletilen|原始邮件|原始郵件)\b",
     re.IGNORECASE,
 )
 _FORWARD_INTRO = re.compile(
@@ -174,7 +179,7 @@ def attribution(lines: list[str], i: int) -> tuple[int, int]:
     if len(line) > MAX_LINE or not line.strip():
         return 0, 0
     led = _opens(line)
-    ending = line.rstrip()[-1:] in ":-=>"
+    ending = line.rstrip()[-1:] in _ENDINGS
     if ending:
         strength = _attribution_text(line, led)
         if strength:
@@ -189,7 +194,7 @@ def attribution(lines: list[str], i: int) -> tuple[int, int]:
         if _opens(lines[j]) or len(joined) + len(more) > MAX_JOINED:
             return 0, 0
         joined += " " + more
-        if more[-1:] in ":-=>":
+        if more[-1:] in _ENDINGS:
             strength = _attribution_text(joined, led)
             if strength:
                 return j - i + 1, strength

@@ -33,9 +33,11 @@ _QUOTED = re.compile(r"^\s*>")
 # bracket opened above, or ends with the quote mark it was pushed off ("(http://x/y) >").
 _LINK_PIECE = re.compile(r"\s*\S+(?:\s>)?\s*$")
 # Cheap first looks, so that ordinary lines cost one regex match, not several.
-_MAYBE_HARD = re.compile(r"\s*(?:[-=_*]|\S{1,25}\s?[:：]|Begin|Anfang|D[ée]but|Inicio|Início"
-                         r"|Doorgestuurd|Sent|Get|Von|Gesendet|Envoy|Enviado|Inviato|Verzonden"
-                         r"|Verstuurd|Skickat|Sendt|Wysłane)", re.IGNORECASE)
+_MAYBE_HARD = re.compile(
+    r"\s*(?:[-=_*]|\S{1,25}(?:\s\S{1,12})?\s?[:：]|Begin|Anfang|D[ée]but|Inicio|Início|Doorgestuurd"
+    r"|Sent|Get|Von|Gesendet|Envoy|Enviado|Inviato|Verzonden|Verstuurd|Skickat|Sendt|Wysłane)",
+    re.IGNORECASE,
+)
 
 
 def _link_piece(line: str) -> bool:

@@ -188,6 +188,16 @@ CASES = {
     ),
     "german-reply-message": (f"{NEW_DE}\n\n-----Antwort Nachricht-----\n\nHallo Bob,\n", NEW_DE),
     "dutch-original": (f"{NEW}\n\n----- Oorspronkelijk bericht -----\nVan: Support\n", NEW),
+    "romanian-outlook-block": (
+        f"{NEW}\n\nDe la: Support\nTrimis: miercuri, 3 ianuarie 2024 10:00\nCătre: Bob\n"
+        "Subiect: RE: Imprimanta\n\nBună Bob,\n",
+        NEW,
+    ),
+    "japanese-outlook-block": (
+        f"{NEW}\n\n差出人: Support <support@example.com>\n送信日時: 2024年1月3日 10:00\n"
+        "宛先: Bob\n件名: RE: プリンター\n\nBob様\n",
+        NEW,
+    ),
     # the customer's own words that only look like a signature or a header
     "sent-from-my-desk": (
         "Sent from my desk, is much easier than my mobile phone.\nThe printer works.",
@@ -221,6 +231,10 @@ ATTRIBUTED = {
     "three-lines": "On Jan 3, 2024, at 10:00 AM, Support <\nsupport+12-abc@example.com>\nwrote:",
     "android-dashes": "---- Support wrote ----",
     "sent-instead-of-wrote": "On 3 Jan 2024, at 10:00, Support <support@example.com> sent:",
+    "czech": "Dne st 3. 1. 2024 v 10:00 odesílatel Support <support@example.com> napsal(a):",
+    "japanese-date-first": "2024年1月3日(水) 10:00 Support <support@example.com>:",
+    "chinese": "Support <support@example.com> 于2024年1月3日周三 10:00写道：",
+    "korean": "2024년 1월 3일 (수) 오전 10:00, Support <support@example.com>님이 작성:",
 }
 CASES.update({name: (f"{NEW}\n\n{line}\n\n{QUOTED}\n", NEW) for name, line in ATTRIBUTED.items()})
 
