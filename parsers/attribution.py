@@ -12,6 +12,8 @@ import re
 MAX_LINE = 400  # longer lines are prose or data, never an attribution or a header field
 MAX_JOINED = 600
 JOIN_LINES = 4  # an attribution wrapped by a client spans at most this many lines after its first
+_NAME_WORDS = 6  # a name and its address after a "wrote" inside the line
+_WRAPPED_CLOSE = 12  # "> wrote:": the end of an address's "<...>" wrapped onto the next line
 
 # "wrote" as clients write it: en, de, nl, fr, es, pt, it, sv/da/no, is, pl, cs, sk, hr, fi, et,
 # lt, lv, hu, ru, uk, tr, el, vi, ro, id, zh, ko, and "sent" (some clients say that instead).
@@ -35,8 +37,9 @@ def _verb_at_end(text: str) -> str:
 
 
 def _verb_inside(text: str) -> bool:
-    """A "wrote" among the words: "Op ... schreef Name <a@b>:", "Am ... schrieb Name:"."""
-    return any(word.lower() in _VERBS for word in text.split())
+    """A "wrote" followed by a name: "Op ... schreef Name <a@b>:", "Am ... schrieb Name:"."""
+    words = text.split()
+    return any(word.lower() in _VERBS for word in words[-_NAME_WORDS - 1 : -1])
 
 
 # Words a date-led attribution opens with: On, Am, Le, El, Il (giorno), Op, Den, Em/No, På, W dniu,
@@ -144,7 +147,7 @@ def header_block(lines: list[str], start: int) -> bool:
     return len(kinds) >= 3 or address or ("from" in kinds and dated)
 
 
-def _attribution_text(text: str, led: bool) -> int:
+def _attribution_text(text: str, led: bool, wrapped: bool = False) -> int:
     """2 when ``text`` is a certain attribution, 1 a possible one (needs quotes below), else 0."""
     core = text.strip(_FRAME)
     end = text.rstrip()[-1:]
@@ -155,7 +158,7 @@ def _attribution_text(text: str, led: bool) -> int:
         # "sent:" ends many an ordinary sentence: certain only with the sender's address
         certain = "@" in text if verb == "sent" else certain
         return 2 if (led or framed) and certain else 1
-    if end in ":：" and led and certain and _verb_inside(core):
+    if end in ":：" and led and certain and not wrapped and _verb_inside(core):
         return 2  # "Op 13-02-2014 3:18 schreef Julius Caesar <pantheon@rome.com>:"
     if _DATE_FIRST.match(core) and _ADDRESS_END.search(text.rstrip()[-80:]):
         return 2 if text.rstrip().endswith(":") else 1  # "2014-10-17 11:28 Name <a@b>:"
@@ -184,18 +187,25 @@ def attribution(lines: list[str], i: int) -> tuple[int, int]:
         strength = _attribution_text(line, led)
         if strength:
             return 1, strength
-    if not led:
-        return 0, 0
-    joined = line.strip()
+    if not led or _DIGIT.search(line) is None:
+        return 0, 0  # a wrapped attribution has its date on its first line
+    joined, blanks = line.strip(), 0
     for j in range(i + 1, min(i + 1 + JOIN_LINES, len(lines))):
         more = lines[j].strip()
         if not more:
+            blanks += 1
+            if blanks > 1:
+                return 0, 0
             continue
         if _opens(lines[j]) or len(joined) + len(more) > MAX_JOINED:
             return 0, 0
+        if more[:2] in ("--", "==", "__"):
+            return 0, 0  # a rule or a framed attribution of its own
+        if more[:1] == ">" and len(more) > _WRAPPED_CLOSE:
+            return 0, 0  # a quoted line, not the "> wrote:" a wrapped address pushed down
         joined += " " + more
         if more[-1:] in _ENDINGS:
-            strength = _attribution_text(joined, led)
+            strength = _attribution_text(joined, led, wrapped=True)
             if strength:
                 return j - i + 1, strength
     return 0, 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from parsers.reply_split import REPLY_MARKER, split_reply
 
@@ -257,6 +259,26 @@ def test_a_line_mentioning_wrote_is_not_history_without_quotes_below() -> None:
 
 def test_reply_that_is_only_history_is_empty() -> None:
     assert split_reply(f"On Mon, Jan 1, 2024 at 10:00 AM Support wrote:\n{QUOTED}") == ""
+
+
+# The history below a reply in every form the cases above use: whatever the customer wrote
+# above it is their text, whole (words that make a "Sent from my ..." line are left out: that
+# line just above history is a signature by convention).
+HISTORIES = sorted({text.split(NEW, 1)[1] for text, expected in CASES.values()
+                    if expected == NEW and text.startswith(NEW)})
+WORDS = ["the", "printer", "works", "again", "thanks", "toner", "is", "empty", "please", "call",
+         "on", "Monday", "at", "10:00", "2024", "invoice", "#12", "Bob", "wrote", "sent"]
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(
+    st.lists(st.lists(st.sampled_from(WORDS), min_size=1, max_size=9).map(" ".join),
+             min_size=1, max_size=5),
+    st.sampled_from(HISTORIES),
+)
+def test_words_above_any_history_are_kept(lines: list[str], history: str) -> None:
+    customer = "\n".join(lines)
+    assert split_reply(customer + history) == customer
 
 
 def test_bottom_posted_reply_under_an_unusual_quote_is_kept() -> None:
