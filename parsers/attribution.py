@@ -52,8 +52,9 @@ _LEAD = re.compile(
 # "2011/4/7".
 _DATE_FIRST = re.compile(r"(?:[^\W\d_]{2,9}\.?,\s{1,3})?\d{1,4}[-./,\s年년]")
 _ADDRESS_END = re.compile(r"@\S*\s?[:：]?$")
-# What makes an attribution certain: an address, or a time or date of day.
-_TIME_OR_DATE = re.compile(r"\d{1,2}[:.h]\d{2}|\b(?:19|20)\d{2}\b|\d{1,2}[./-]\d{1,2}[./-]\d{2}")
+# What makes an attribution certain: an address, or a time or date of day near its start.
+_TIME_OR_DATE = re.compile(r"\d\d?(?:[:.h]\d\d|[./-]\d\d?[./-]\d\d)|[12][09]\d\d(?!\d)")
+_DATE_WITHIN = 160
 _FRAME = "-=_* \t"
 _ENDINGS = ":：-=>"  # how the last line of an attribution ends
 
@@ -82,7 +83,7 @@ _FIELD = re.compile(
 _DIGIT = re.compile(r"\d")
 
 # "-----Original Message-----" and its kin: a short title between rules, naming a message.
-_RULED_TITLE = re.compile(r"\s*[-=_*]{2,}\s?([^-=_*]{3,60}?)\s?[-=_*]{2,}\s*$")
+_RULED_TITLE = re.compile(r"\s*+[-=_*]{2,}+\s?([^-=_*]{3,60}?)\s?[-=_*]{2,}\s*$")
 # The title must say whose message it is (original, reply, forwarded): "-----BEGIN PGP SIGNED
 # MESSAGE-----" or a bounce's "----- This is a copy of the message -----" is no quoted reply.
 _TITLE_WORDS = re.compile(
@@ -152,7 +153,7 @@ def _attribution_text(text: str, led: bool, wrapped: bool = False) -> int:
     core = text.strip(_FRAME)
     end = text.rstrip()[-1:]
     framed = core != text.strip() and end in "-="
-    certain = "@" in text or _TIME_OR_DATE.search(text[:MAX_JOINED]) is not None
+    certain = "@" in text or _TIME_OR_DATE.search(text, 0, _DATE_WITHIN) is not None
     verb = _verb_at_end(core) if end in ":：" or framed else ""
     if verb:
         # "sent:" ends many an ordinary sentence: certain only with the sender's address
@@ -165,7 +166,7 @@ def _attribution_text(text: str, led: bool, wrapped: bool = False) -> int:
     return 0
 
 
-_OPENS = re.compile(r"[-=_* \t]*(?:" + _LEAD.pattern + "|" + _DATE_FIRST.pattern + ")", re.IGNORECASE)
+_OPENS = re.compile(r"[-=_* \t]*+(?:" + _LEAD.pattern + "|" + _DATE_FIRST.pattern + ")", re.IGNORECASE)
 
 
 def _opens(line: str) -> bool:
@@ -212,7 +213,7 @@ def attribution(lines: list[str], i: int) -> tuple[int, int]:
 
 
 _WORD = re.compile(r"\w")
-_INLINE_LEAD = re.compile(r"(?:\s|-{2,})(?=(?:On|Am|Le|El|Op|Den|Em|W dniu)\s)")
+_INLINE_LEAD = re.compile(r"(?<=[\s-])(?:On|Am|Le|El|Op|Den|Em|W dniu)\s")
 
 
 def inline_split(line: str) -> int:
@@ -223,7 +224,7 @@ def inline_split(line: str) -> int:
     if len(line) > MAX_LINE or not line.rstrip().endswith(":") or not _verb_at_end(line):
         return 0
     for match in _INLINE_LEAD.finditer(line, 1):
-        start = match.end()
+        start = match.start()
         if _WORD.search(line[:start]) and _attribution_text(line[start:], True) == 2:
             return start
     return 0
