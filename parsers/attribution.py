@@ -202,8 +202,10 @@ def attribution(lines: list[str], i: int) -> tuple[int, int]:
             return 0, 0
         if more[:2] in ("--", "==", "__"):
             return 0, 0  # a rule or a framed attribution of its own
-        if more[:1] == ">" and len(more) > _WRAPPED_CLOSE:
-            return 0, 0  # a quoted line, not the "> wrote:" a wrapped address pushed down
+        if (more[:1] == ">" or not lines[j - 1].strip()) and len(more) > _WRAPPED_CLOSE:
+            # a quoted line, or a line of its own after a blank: not the "<" or "> wrote:" a
+            # wrapped address pushes down
+            return 0, 0
         joined += " " + more
         if more[-1:] in _ENDINGS:
             strength = _attribution_text(joined, led, wrapped=True)
