@@ -42,14 +42,15 @@ def _verb_inside(text: str) -> bool:
     return any(word.lower() in _VERBS for word in words[-_NAME_WORDS - 1 : -1])
 
 
-# Words a date-led attribution opens with: On, Am, Le, El, Il (giorno), Op, Den, Em/No, På, W dniu,
-# Dne, Vào, В, Στις, Il, Il giorno, Den ... (the day or date follows).
+# Words a date-led attribution opens with, the day or date following: On (en), Am (de), Le (fr),
+# El (es), Il (it), Op (nl), Den/På (sv, da, no), Em/No (pt), W dniu/Na (pl), Dne (cs), Vào/Ngày
+# (vi), В (ru), Στις (el), Pe (ro), La (fi weekday), Dana (hr).
 _LEAD = re.compile(
     r"(?:On|Am|Le|El|Il|Op|Den|Em|No|Na|På|W\s+dniu|Dne|Vào|Ngày|В|Στις|Pe|La|Dana)\s",
     re.IGNORECASE,
 )
 # A date first: "2014-10-17 11:28", "02.04.2012 14:20", "26.06.2014,", "Thu, 26 Jun 2014",
-# "2011/4/7".
+# "2011/4/7", "2024年1月3日"; with an address at the end, an attribution (Gmail, mail.ru, Yandex).
 _DATE_FIRST = re.compile(r"(?:[^\W\d_]{2,9}\.?,\s{1,3})?\d{1,4}[-./,\s年년]")
 _ADDRESS_END = re.compile(r"@\S*\s?[:：]?$")
 # What makes an attribution certain: an address, or a time or date of day near its start.
@@ -166,7 +167,9 @@ def _attribution_text(text: str, led: bool, wrapped: bool = False) -> int:
     return 0
 
 
-_OPENS = re.compile(r"[-=_* \t]*+(?:" + _LEAD.pattern + "|" + _DATE_FIRST.pattern + ")", re.IGNORECASE)
+_OPENS = re.compile(
+    r"[-=_* \t]*+(?:" + _LEAD.pattern + "|" + _DATE_FIRST.pattern + ")", re.IGNORECASE
+)
 
 
 def _opens(line: str) -> bool:
