@@ -89,7 +89,7 @@ class _TextExtractor(HTMLParser):
         if self._hidden or (tag not in _VOID and _hidden(attrs)):
             self._hidden += tag not in _VOID
             return
-        if tag == "hr" or _starts_quote(tag, attrs):
+        if not self._skip and (tag == "hr" or _starts_quote(tag, attrs)):
             self._break()
             if not (self.lines and self.lines[-1].endswith(RULE_LINE)):  # one rule, not two
                 self._line.append(RULE_LINE)
