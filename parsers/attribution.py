@@ -183,16 +183,20 @@ def attribution(lines: list[str], i: int) -> tuple[int, int]:
     attribution may wrap over up to ``JOIN_LINES`` more lines (blank ones included).
     """
     line = lines[i]
-    if len(line) > MAX_LINE or not line.strip():
-        return 0, 0
-    led = _opens(line)
     ending = line.rstrip()[-1:] in _ENDINGS
+    dated = _DIGIT.search(line) is not None
+    if len(line) > MAX_LINE or not (ending or dated):
+        return 0, 0  # the cheap tests first: most lines are neither
+    led = _opens(line)
     if ending:
         strength = _attribution_text(line, led)
         if strength:
             return 1, strength
-    if not led or _DIGIT.search(line) is None:
+    if not led or not dated:
         return 0, 0  # a wrapped attribution has its date on its first line
+    below = lines[i + 1 : i + 1 + JOIN_LINES]
+    if not any(more.rstrip()[-1:] in _ENDINGS for more in below):
+        return 0, 0
     joined, blanks = line.strip(), 0
     for j in range(i + 1, min(i + 1 + JOIN_LINES, len(lines))):
         more = lines[j].strip()

@@ -34,7 +34,7 @@ _QUOTED = re.compile(r"^\s*>")
 _LINK_PIECE = re.compile(r"\s*\S+(?:\s>)?\s*$")
 # Cheap first looks, so that ordinary lines cost one regex match, not several.
 _MAYBE_HARD = re.compile(
-    r"\s*(?:[-=_*]|\S{1,25}(?:\s\S{1,12})?\s?[:：]|Begin|Anfang|D[ée]but|Inicio|Início|Doorgestuurd"
+    r"\s*(?:[-=_*]|[^\s:/.]{1,25}(?:\s[^\s:/.]{1,12})?\s?[:：]|Begin|Anfang|D[ée]but|Inicio|Início|Doorgestuurd"
     r"|Sent|Get|Von|Gesendet|Envoy|Enviado|Inviato|Verzonden|Verstuurd|Skickat|Sendt|Wysłane)",
     re.IGNORECASE,
 )
@@ -55,10 +55,12 @@ class _Text:
         self.lines = lines
         n = len(lines)
         # quoted[i]: a ">" line, or a wrapped link piece between two of them.
-        self.quoted = [bool(_QUOTED.match(line)) for line in lines]
-        for i in range(1, n - 1):
-            if not self.quoted[i] and self.quoted[i - 1] and self.quoted[i + 1]:
-                self.quoted[i] = len(lines[i]) < 200 and _link_piece(lines[i])
+        quoted = self.quoted = [bool(_QUOTED.match(line)) for line in lines]
+        triples = zip(quoted, quoted[1:], quoted[2:], strict=False)
+        between = [i for i, (above, this, below) in enumerate(triples, 1)
+                   if above and below and not this]
+        for i in between:
+            quoted[i] = len(lines[i]) < 200 and _link_piece(lines[i])
         # next_blankless[i]: first j >= i with text; next_unquoted[i]: first j >= i with
         # text that is not a quoted line. n when there is none.
         self.next_blankless = [n] * (n + 1)
@@ -68,15 +70,16 @@ class _Text:
             self.next_blankless[i] = i if has_text else self.next_blankless[i + 1]
             unquoted = has_text and not self.quoted[i]
             self.next_unquoted[i] = i if unquoted else self.next_unquoted[i + 1]
-        self._attributions: dict[int, tuple[int, int]] = {}
+        self._attributions: list[tuple[int, int] | None] = [None] * n
 
     def next_content(self, i: int) -> int:
         return self.next_blankless[min(i, len(self.lines))]
 
     def attribution_at(self, i: int) -> tuple[int, int]:
-        if i not in self._attributions:
-            self._attributions[i] = attribution(self.lines, i)
-        return self._attributions[i]
+        found = self._attributions[i]
+        if found is None:
+            found = self._attributions[i] = attribution(self.lines, i)
+        return found
 
     def hard_start(self, i: int) -> bool:
         """Lines that begin history (or a signature) wherever they stand."""
@@ -135,10 +138,13 @@ class _Text:
 
     def without_quotes(self, end: int) -> list[str]:
         """Lines before ``end`` minus quoted ones and the attributions introducing them."""
+        if True not in self.quoted[:end]:
+            return self.lines[:end]  # no quote above the history: nothing to take out
         kept: list[str] = []
         i = 0
         while i < end:
-            span = 0 if self.quoted[i] else self.attribution_at(i)[0]
+            line = self.lines[i]
+            span = 0 if self.quoted[i] or not line.strip() else self.attribution_at(i)[0]
             after = self.next_content(i + span) if span else i
             if span and after < end and self.quoted[after]:
                 # the attribution, its quote and the blanks below go together
@@ -146,9 +152,14 @@ class _Text:
                 i = self.next_content(i) if i < end else i
                 continue
             if not self.quoted[i]:
-                kept.append(self.lines[i])
+                kept.append(line)
             i += 1
         return kept
+
+
+# An attribution's opening word inside a line: only then is a body worth the line-by-line look
+# of _unwrap_inline (substring tests, far cheaper than a pattern over the whole body).
+_INLINE_HINTS = (" On ", " Am ", " Le ", " El ", " Op ", " Den ", " Em ", " W dniu ")
 
 
 def _unwrap_inline(lines: list[str]) -> list[str]:
@@ -176,7 +187,8 @@ def split_reply(text: str) -> str:
     The customer's lines are kept as written; lines of only spaces count as blank.
     """
     all_lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    body = _Text(_unwrap_inline(all_lines[:MAX_SCAN_LINES]))
+    scanned = all_lines[:MAX_SCAN_LINES]
+    body = _Text(_unwrap_inline(scanned) if any(h in text for h in _INLINE_HINTS) else scanned)
     end = body.history_start()
     lines = body.without_quotes(end)
     if end == len(body.lines):
