@@ -19,7 +19,7 @@ _WRAPPED_CLOSE = 12  # "> wrote:": the end of an address's "<...>" wrapped onto 
 # lt, lv, hu, ru, uk, tr, el, vi, ro, id, zh, ko, and "sent" (some clients say that instead).
 # Looked up as words, not searched for.
 _VERBS = frozenset({
-    "wrote", "writes", "sent", "schrieb", "schreef", "geschreven", "écrit", "escribió",
+    "wrote", "writes", "said", "sent", "schrieb", "schreef", "geschreven", "écrit", "escribió",
     "escreveu", "scritto", "scrisse", "skrev", "skrive", "skrifaði", "napisał", "napisała",
     "napisal", "napsal", "napsala", "napísal", "napisao", "napisala", "kirjoitti", "kirjutas",
     "rašė", "rakstīja", "írta", "написал", "написала", "написав", "пише", "yazdı", "έγραψε",
