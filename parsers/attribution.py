@@ -44,9 +44,9 @@ def _verb_inside(text: str) -> bool:
 
 # Words a date-led attribution opens with, the day or date following: On (en), Am (de), Le (fr),
 # El (es), Il (it), Op (nl), Den/På (sv, da, no), Em/No (pt), W dniu/Na (pl), Dne (cs), Vào/Ngày
-# (vi), В (ru), Στις (el), Pe (ro), La (fi weekday), Dana (hr).
+# (vi), В (ru), Στις (el), Pe (ro), La (fi weekday), Dana (hr), Pada (id).
 _LEAD = re.compile(
-    r"(?:On|Am|Le|El|Il|Op|Den|Em|No|Na|På|W\s+dniu|Dne|Vào|Ngày|В|Στις|Pe|La|Dana)\s",
+    r"(?:On|Am|Le|El|Il|Op|Den|Em|No|Na|På|W\s+dniu|Dne|Vào|Ngày|В|Στις|Pe|La|Dana|Pada)\s",
     re.IGNORECASE,
 )
 # A date first: "2014-10-17 11:28", "02.04.2012 14:20", "26.06.2014,", "Thu, 26 Jun 2014",
@@ -164,6 +164,8 @@ def _attribution_text(text: str, led: bool, wrapped: bool = False) -> int:
         return 2  # "Op 13-02-2014 3:18 schreef Julius Caesar <pantheon@rome.com>:"
     if _DATE_FIRST.match(core) and _ADDRESS_END.search(text.rstrip()[-80:]):
         return 2 if text.rstrip().endswith(":") else 1  # "2014-10-17 11:28 Name <a@b>:"
+    if end in ":：" and "@" in text and _verb_inside(core):
+        return 1  # "Name <a@b> ezt írta (időpont: ...):", "Name/Org@Org wrote on 01/03/2024:"
     return 0
 
 

@@ -237,6 +237,11 @@ ATTRIBUTED = {
     "japanese-date-first": "2024年1月3日(水) 10:00 Support <support@example.com>:",
     "chinese": "Support <support@example.com> 于2024年1月3日周三 10:00写道：",
     "korean": "2024년 1월 3일 (수) 오전 10:00, Support <support@example.com>님이 작성:",
+    "hungarian": "Support <support@example.com> ezt írta (időpont: 2024. jan. 3., Sze, 10:00):",
+    "lotus-notes": "Support/ACME@ACME wrote on 03/01/2024 10:00:00:",
+    "indonesian": "Pada tanggal Rab, 3 Jan 2024 pukul 10.00 Support <s@example.com> menulis:",
+    "turkish": "3 Oca 2024 Çar, saat 10:00 tarihinde Support <s@example.com> şunu yazdı:",
+    "ukrainian": "ср, 3 січ. 2024 р. о 10:00 Support <support@example.com> пише:",
 }
 CASES.update({name: (f"{NEW}\n\n{line}\n\n{QUOTED}\n", NEW) for name, line in ATTRIBUTED.items()})
 
