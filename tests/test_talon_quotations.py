@@ -99,9 +99,9 @@ class _NoSpace:
 class _Evaluator:
     """Evaluates the few expression forms talon's tests build their strings with."""
 
-    def __init__(self, names: dict[str, Any], helpers: dict[str, ast.FunctionDef]) -> None:
+    def __init__(self, names: dict[str, Any], routines: dict[str, ast.FunctionDef]) -> None:
         self.names = names
-        self.helpers = helpers
+        self.routines = routines
 
     def value(self, node: ast.expr, env: dict[str, Any]) -> Any:
         if isinstance(node, ast.Constant):
@@ -136,7 +136,7 @@ class _Evaluator:
         return None
 
     def run(self, body: list[ast.stmt], env: dict[str, Any]) -> Iterator[tuple[Any, Any]]:
-        """The (left, right) pairs of every eq_ reached, helpers followed."""
+        """The (left, right) pairs of every eq_ reached, through the functions a test calls."""
         for stmt in body:
             if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
                 env[stmt.targets[0].id] = self.value(stmt.value, env)
@@ -150,11 +150,11 @@ class _Evaluator:
                 name = getattr(func, "id", "")
                 if name == "eq_":
                     yield self.value(call.args[0], env), self.value(call.args[1], env)
-                elif name in self.helpers:
-                    helper = self.helpers[name]
-                    params = [a.arg for a in helper.args.args]
+                elif name in self.routines:
+                    routine = self.routines[name]
+                    params = [a.arg for a in routine.args.args]
                     bound = dict(zip(params, (self.value(a, env) for a in call.args), strict=True))
-                    yield from self.run(helper.body, bound)
+                    yield from self.run(routine.body, bound)
 
 
 def _module_names(evaluator: _Evaluator, tree: ast.Module) -> None:
@@ -182,7 +182,7 @@ def talon_cases() -> list[Case]:
     for module in MODULES:
         tree = ast.parse((TALON / "tests" / module).read_text(encoding="utf-8"))
         functions = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
-        evaluator.helpers = {f.name: f for f in functions if not f.name.startswith("test_")}
+        evaluator.routines = {f.name: f for f in functions if not f.name.startswith("test_")}
         for function in functions:
             if not function.name.startswith("test_"):
                 continue
