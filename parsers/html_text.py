@@ -40,6 +40,23 @@ _HIDDEN_STYLE = re.compile(r"(?:display\s*:\s*none|visibility\s*:\s*hidden)", re
 def _hidden(attrs: list[tuple[str, str | None]]) -> bool:
     return any(name == "hidden" or (name == "style" and value and _HIDDEN_STYLE.search(value))
                for name, value in attrs)
+# Where a client starts the quoted message: Outlook's reply header (web and desktop) and the
+# "border-top" rule desktop Outlook and Windows Mail draw above it. Written as the line of
+# underscores Outlook's own text part has there, as is every <hr>.
+_QUOTE_IDS = {"divrplyfwdmsg", "olk_src_body_section", "appendonsend", "x_divrplyfwdmsg"}
+_TOP_RULE = re.compile(r"border-top\s*:[^;]{0,40}solid|border-top-style\s*:\s*solid", re.IGNORECASE)
+RULE_LINE = "_" * 32
+
+
+def _starts_quote(tag: str, attrs: list[tuple[str, str | None]]) -> bool:
+    for name, value in attrs:
+        if name == "id" and value and value.lower() in _QUOTE_IDS:
+            return True
+        if name == "style" and value and tag == "div" and _TOP_RULE.search(value[:500]):
+            return True
+    return False
+
+
 _SPACES = re.compile(r"[ \t\r\n\f\v\u00a0\u200b]+")
 _BLANK_RUNS = re.compile(r"\n{3,}")
 MAX_HTML_TO_TEXT = 1_000_000
@@ -72,6 +89,11 @@ class _TextExtractor(HTMLParser):
         if self._hidden or (tag not in _VOID and _hidden(attrs)):
             self._hidden += tag not in _VOID
             return
+        if not self._skip and (tag == "hr" or _starts_quote(tag, attrs)):
+            self._break()
+            if not (self.lines and self.lines[-1].endswith(RULE_LINE)):  # one rule, not two
+                self._line.append(RULE_LINE)
+                self._break()
         if tag in _SKIP:
             self._skip += 1
         elif tag in _BLOCK:
