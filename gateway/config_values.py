@@ -110,7 +110,7 @@ def helo_name(value: object) -> str:
 
 def default_helo_name(message_id_domain: str) -> str:
     """The host name when it is fully qualified, else the Message-ID domain: never the address
-    literal smtplib falls back to, which strict relays refuse (issue 14, item 7). No DNS
+    literal smtplib falls back to, which strict relays refuse. No DNS
     lookup: the config is read by every command, ``ingest`` once per mail."""
     host = socket.gethostname()
     if "." in host and HOST_NAME.match(host) and not host.startswith("localhost"):

@@ -194,7 +194,7 @@ class OutboxMessage(Base):
     # The sender holding the lease: it takes the row again under this name just before sending.
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     # Committed just before DATA, cleared with the relay's answer: a row leased by a dead
-    # sender with this set may have been delivered (issue 14). It goes again, same Message-ID,
+    # sender with this set may have been delivered. It goes again, same Message-ID,
     # and ``unknown_outcomes`` counts such attempts.
     on_wire_at: Mapped[datetime | None]
     unknown_outcomes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

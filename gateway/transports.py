@@ -42,7 +42,7 @@ def _go_ahead(_will_be: Delivered) -> bool:
 
 # Asked once the relay has taken the envelope, just before the mail itself goes, with what a
 # 250 to DATA will mean: it commits that the mail is on the wire and says whether it is still
-# ours to send (issue 14).
+# ours to send.
 BeforeData = Callable[[Delivered], bool]
 
 
