@@ -17,7 +17,7 @@ from rules.words import tokens
 
 # Classes that already carry their own negation ("no workaround", "nobody") or that a
 # negation does not undo are not checked for one.
-_UNNEGATED = frozenset({"nobody", "no_workaround", "ability", "intensifier", "only"})
+_UNNEGATED = frozenset({"nobody", "no_workaround", "ability", "intensifier", "only", "follow_up"})
 _CLIP = 60
 # Negations in every language the vocabulary covers, split as the tokenizer splits
 # contractions ("don't" -> "don", "t"). Reach: the last four words of the clause.
@@ -65,6 +65,7 @@ class Evidence:
     """What the mail says, as a support lead reads it; ``found`` quotes the words per kind."""
 
     total_stop: bool  # a stop said of everyone, every site, every request, or "nothing works"
+    total_now: bool  # ... said in a sentence that does not also say it works again
     group_stop: bool  # a stop of a part: some users, one site of several, 12 of 40
     single_stop: bool  # a stop of one person, one device, one account
     stopped: bool  # something has stopped, whoever it affects
@@ -72,8 +73,12 @@ class Evidence:
     business_stop: bool  # what the business does has stopped: selling, calls, orders, payroll
     degraded: bool
     partial_share: bool  # a share of the attempts fails: "8%", "1 in 5"
-    narrow: bool  # "only ...", "everyone else is fine"
+    narrow: bool  # "only ...", "everyone else is fine" said of what stopped
+    others: bool  # "the other sites work normally", anywhere in the mail
     wide: bool  # everyone, all of a group, nobody: said of anything
+    single: bool  # one person, one device or one account is named, and no wider group
+    other_works: bool  # something else works: another route, the browser, the rest
+    recovered: bool  # it works again, or the mail follows up an incident that is over
     fault: bool
     minor: bool
     workaround: bool
@@ -137,6 +142,7 @@ def read_evidence(text: str) -> Evidence:
     lex = lexicon()
     seen = _collect(text, lex)
     strong = weak = group = single = stopped = hard = business = narrow = share = wide = False
+    named_one = named_part = other_works = others_anywhere = now = False
     security = data_loss = False
     for index, kinds in enumerate(seen.kinds):
         asked = index in seen.questions
@@ -152,6 +158,11 @@ def read_evidence(text: str) -> Evidence:
         total_words = "total" in kinds and not others and not asked
         if (everyone or every_thing) and not (others or part):
             wide = True
+        named_one = named_one or one
+        others_anywhere = others_anywhere or others
+        named_part = named_part or part
+        if "works" in kinds and not kinds & {"stopped", "degraded", "fault", "nobody", "none", "none_things"}:
+            other_works = True
         if stop:
             stopped = True
             limited = part or one or others
@@ -163,6 +174,7 @@ def read_evidence(text: str) -> Evidence:
                 narrow = True
             elif everyone or total_words:
                 strong = True
+                now = now or "closing" not in kinds
             elif every_thing:
                 weak = True
             hard = hard or ("intensifier" in kinds and not limited)
@@ -178,7 +190,8 @@ def read_evidence(text: str) -> Evidence:
     all_kinds: set[str] = set().union(*seen.kinds)
     requests = tuple(k for k in ("question", "commercial", "training", "feature", "admin", "closing") if k in all_kinds)
     return Evidence(
-        total_stop=strong or (weak and not (group or single or narrow)),
+        total_stop=strong or (weak and not (group or single or narrow or named_one)),
+        total_now=now or (weak and not (group or single or narrow or named_one)),
         group_stop=group,
         single_stop=single,
         stopped=stopped,
@@ -187,7 +200,11 @@ def read_evidence(text: str) -> Evidence:
         degraded="degraded" in all_kinds or share,
         partial_share=share,
         narrow=narrow,
+        others=others_anywhere,
         wide=wide,
+        single=named_one and not (named_part or wide),
+        other_works=other_works,
+        recovered=bool(all_kinds & {"closing", "follow_up"}),
         fault="fault" in all_kinds,
         minor="minor" in all_kinds,
         workaround="workaround" in all_kinds and "no_workaround" not in all_kinds,

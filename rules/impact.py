@@ -9,6 +9,7 @@ P4 a question, a request, information. A declared severity is evidence, not the 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from rules.declared import Declaration
@@ -31,6 +32,7 @@ _LABELS = (
     ("closing", "request: close or resolved"),
 )  # fmt: skip
 _TAGS = {"P1": "outage", "P2": "degraded"}
+_REPLY_SUBJECT = re.compile(r"\s*(?:re|aw|antw|sv|vs|r|res|rif|resp)\s?(?:\[\d+\])?\s?:", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,12 @@ def _weigh(ev: Evidence, declared: Declaration | None) -> tuple[str | None, str,
         return "P1", "a security incident", None
     if ev.data_loss:
         return "P1", "data being lost", None
+    if ev.recovered and not ev.total_now:
+        if ev.group_stop or (ev.degraded and ev.stopped):
+            return "P2", "works again in part; a part is still affected, or it keeps recurring", None
+        if ev.stopped or ev.fault or ev.degraded:
+            return "P3", "the incident is over; what is left is a follow-up or a remaining fault", None
+        return "P4", "resolved: the customer confirms it works or asks to close", None
     business_critical = ev.business_stop and (ev.hard_stop or ev.deadline or ev.no_workaround or critical_declared)
     if ev.total_stop or (business_critical and not (ev.group_stop or ev.single_stop)):
         what = "a total stop" if ev.total_stop else "a critical business function stopped"
@@ -66,14 +74,16 @@ def _weigh(ev: Evidence, declared: Declaration | None) -> tuple[str | None, str,
         if ev.business_stop:
             triage = "a business function has stopped; scope not stated"
             return "P2", "a business function has stopped; scope not stated", triage
-        if ev.single_stop or ev.narrow:
+        if ev.single_stop or ev.narrow or ev.single:
             return "P3", "one person, device or function is affected", None
-        if ev.workaround or ev.minor:
-            return "P3", "a function has stopped, with a way round it", None
+        if ev.others:
+            return "P2", "a part of the business cannot work; the others are fine", None
+        if ev.workaround or ev.minor or ev.other_works or ev.requests:
+            return "P3", "a function has stopped, with a way round it or beside a request", None
         triage = "declared critical and something has stopped" if critical_declared or ev.hard_stop else None
         return "P2", "something has stopped; scope not stated", triage
     if ev.degraded:
-        if not ev.wide and (ev.single_stop or ev.narrow or ev.minor):
+        if not ev.wide and (ev.single_stop or ev.narrow or ev.minor or ev.single):
             return "P3", "degraded for one person or function", None
         return "P2", "degraded: slow, late or intermittent", None
     if ev.fault or ev.minor:
@@ -89,7 +99,9 @@ def assess(view: MailView, *, reply: bool) -> Assessment:
     """Read the subject (not on a reply) and the customer's own words, and weigh them."""
     declared = view.declared
     body = customer_body(view.mail, reply=reply)
-    text = normalise(f"{view.subject}\n\n{body}" if view.subject else body)
+    # "Re: Site down" repeats the ticket's first subject: history, like the quoted text.
+    subject = "" if _REPLY_SUBJECT.match(view.subject) else view.subject
+    text = normalise(f"{subject}\n\n{body}" if subject else body)
     ev = read_evidence(text)
     priority, why, triage = _weigh(ev, declared)
     evidence = [f"{label}: {ev.found[kind]!r}" for kind, label in _LABELS if kind in ev.found]

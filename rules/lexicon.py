@@ -16,7 +16,7 @@ LANGUAGES = ("en", "de", "fr", "es", "nl", "it", "pt")
 # Classes matched as words; the quantifier and group classes only go into the scope patterns.
 WORD_CLASSES = (
     "everyone", "nobody", "ability", "others_fine", "only", "stopped", "total", "intensifier", "degraded", "fault",
-    "minor", "business", "deadline", "workaround", "no_workaround", "security", "data_loss",
+    "minor", "business", "deadline", "workaround", "no_workaround", "security", "data_loss", "works", "follow_up",
     "question", "commercial", "training", "feature", "admin", "closing",
 )  # fmt: skip
 
