@@ -117,6 +117,9 @@ def _collect(text: str, lex: Lexicon) -> Sentences:
                 continue  # "not all users" is some of them
             found.note(kind, _sentence_of(starts, match.start()), match.group(0))
     for match in lex.count.finditer(text):
+        # "12 of 40 users", "users (12 of 40)"; not "step 3 of 5" or a date.
+        if not lex.group.search(text, max(0, match.start() - 40), match.end() + 40):
+            continue
         part, whole = _number(match.group("n")), _number(match.group("m"))
         kind = "none" if part == 0 else "all" if part >= whole else "some"
         found.note(kind, _sentence_of(starts, match.start()), match.group(0))
@@ -137,6 +140,22 @@ def _number(text: str) -> float:
     return float(digits) if digits.isdigit() else 0.0
 
 
+_SCOPE = frozenset({"all", "everyone", "none"})
+_LIMITS = frozenset({"some", "one_place", "share", "one", "others_fine"})
+
+
+def _scope_from_neighbours(seen: Sentences) -> None:
+    """ "After logging in we get a blank page. All 45 users, all 5 sites.": a sentence that
+    states only a scope gives it to the stop beside it that states none."""
+    kinds = seen.kinds
+    for index, here in enumerate(kinds):
+        if not (here & _SCOPE) or here & _LIMITS or "stopped" in here:
+            continue
+        for other in (index - 1, index + 1):
+            if 0 <= other < len(kinds) and "stopped" in kinds[other] and not kinds[other] & (_SCOPE | _LIMITS):
+                kinds[other].add("all")
+
+
 def read_evidence(text: str) -> Evidence:
     """The evidence in ``text`` (normalised: casefolded, punctuation folded)."""
     lex = lexicon()
@@ -144,6 +163,7 @@ def read_evidence(text: str) -> Evidence:
     strong = weak = group = single = stopped = hard = business = narrow = share = wide = False
     named_one = named_part = other_works = others_anywhere = now = False
     security = data_loss = False
+    _scope_from_neighbours(seen)
     for index, kinds in enumerate(seen.kinds):
         asked = index in seen.questions
         nobody = "nobody" in kinds and "ability" in kinds

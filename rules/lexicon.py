@@ -52,6 +52,7 @@ class Lexicon:
     some_group: re.Pattern[str]
     one_person: re.Pattern[str]
     one_place: re.Pattern[str]
+    group: re.Pattern[str]  # any person, site or thing: what a count must be near
     count: re.Pattern[str] = _COUNT
     percent: re.Pattern[str] = _PERCENT
 
@@ -106,6 +107,7 @@ def lexicon() -> Lexicon:
         all_things=_group(every, things),
         none_people=_group(none, people + places),
         none_things=re.compile(_group(none, things).pattern + no_plural),
+        group=re.compile(rf"(?<!\w)(?:{_alternation(people + places + things)})(?!\w)"),
         some_group=_group(_entries(data["quantifier_some"]), people + places + things),
         one_person=_group(_entries(data["quantifier_one"]), people, _SHORT_FILLER, _NOT_AFTER_NEGATION),
         one_place=re.compile(
