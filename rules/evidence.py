@@ -79,6 +79,7 @@ class Evidence:
     single: bool  # one person, one device or one account is named, and no wider group
     other_works: bool  # something else works: another route, the browser, the rest
     recovered: bool  # it works again, or the mail follows up an incident that is over
+    close_request: bool  # the customer asks us to close the ticket
     fault: bool
     minor: bool
     workaround: bool
@@ -173,7 +174,7 @@ def read_evidence(text: str) -> Evidence:
         part = bool(kinds & {"some", "one_place", "share"})
         one = "one" in kinds and not part
         others = "others_fine" in kinds
-        if stop and asked and not everyone:
+        if stop and (asked or "question" in kinds) and not everyone:
             stop = False  # "Is it possible that the export fails ...?" asks; it reports nothing
         total_words = "total" in kinds and not others and not asked
         if (everyone or every_thing) and not (others or part):
@@ -208,7 +209,10 @@ def read_evidence(text: str) -> Evidence:
             security = security or "security" in kinds
             data_loss = data_loss or "data_loss" in kinds
     all_kinds: set[str] = set().union(*seen.kinds)
-    requests = tuple(k for k in ("question", "commercial", "training", "feature", "admin", "closing") if k in all_kinds)
+    requests = tuple(
+        k for k in ("question", "commercial", "training", "feature", "admin", "closing", "close_request", "thanks")
+        if k in all_kinds
+    )
     return Evidence(
         total_stop=strong or (weak and not (group or single or narrow or named_one)),
         total_now=now or (weak and not (group or single or narrow or named_one)),
@@ -224,7 +228,8 @@ def read_evidence(text: str) -> Evidence:
         wide=wide,
         single=named_one and not (named_part or wide),
         other_works=other_works,
-        recovered=bool(all_kinds & {"closing", "follow_up"}),
+        recovered=bool(all_kinds & {"closing", "follow_up", "close_request"}),
+        close_request="close_request" in all_kinds,
         fault="fault" in all_kinds,
         minor="minor" in all_kinds,
         workaround="workaround" in all_kinds and "no_workaround" not in all_kinds,

@@ -57,12 +57,11 @@ def _weigh(ev: Evidence, declared: Declaration | None) -> tuple[str | None, str,
     if ev.recovered and not ev.total_now:
         if ev.group_stop or (ev.degraded and ev.stopped):
             return "P2", "works again in part; a part is still affected, or it keeps recurring", None
-        if ev.stopped or ev.fault or ev.degraded:
+        if (ev.stopped or ev.fault or ev.degraded) and not ev.close_request:
             return "P3", "the incident is over; what is left is a follow-up or a remaining fault", None
         return "P4", "resolved: the customer confirms it works or asks to close", None
-    business_critical = (ev.business_stop and (ev.hard_stop or ev.deadline or ev.no_workaround or critical_declared)) or (
-        ev.stopped and ev.deadline and critical_declared
-    )
+    urgent = ev.hard_stop or ev.deadline or ev.no_workaround or critical_declared
+    business_critical = (ev.business_stop and urgent) or (ev.stopped and ev.deadline and critical_declared)
     if ev.total_stop or (business_critical and not (ev.group_stop or ev.single_stop)):
         what = "a total stop" if ev.total_stop else "a critical business function stopped"
         if ev.workaround and not ev.no_workaround:

@@ -17,7 +17,7 @@ LANGUAGES = ("en", "de", "fr", "es", "nl", "it", "pt")
 WORD_CLASSES = (
     "everyone", "nobody", "ability", "others_fine", "only", "stopped", "total", "intensifier", "degraded", "fault",
     "minor", "business", "deadline", "workaround", "no_workaround", "security", "data_loss", "works", "follow_up",
-    "question", "commercial", "training", "feature", "admin", "closing",
+    "question", "commercial", "training", "feature", "admin", "closing", "close_request", "thanks",
 )  # fmt: skip
 
 # Up to this many words between a quantifier and its group: "all 22 of our branches"; one

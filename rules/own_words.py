@@ -17,7 +17,8 @@ _FORWARD = re.compile(
 )
 # A sign-off alone on its line ends what the customer says; what follows is a signature.
 _SIGN_OFF = re.compile(
-    r"^\s*(?:(?:kind|best|warm|many|with)?\s*regards|cheers|thanks(?:\s+(?:in advance|again))?|thank you"
+    r"^\s*(?:(?:kind|best|warm|many|with)?\s*regards|(?:best|kind|warm|all the)\s+wishes|all the best|best|cheers"
+    r"|thanks(?:\s+(?:in advance|again))?|thank you"
     r"|many thanks|br|sincerely|yours(?: sincerely| truly)?|mit freundlichen gr(?:ü|ue)(?:ß|ss)en"
     r"|viele gr(?:ü|ue)(?:ß|ss)e"
     r"|beste gr(?:ü|ue)(?:ß|ss)e|liebe gr(?:ü|ue)(?:ß|ss)e|gru(?:ß|ss)|mfg|lg|danke|vielen dank|cordialement"
