@@ -25,10 +25,13 @@ _NEGATORS = frozenset({
     "not", "no", "never", "without", "isn", "aren", "wasn", "weren", "hasn", "haven", "hadn", "don", "doesn",
     "didn", "nicht", "kein", "keine", "keinen", "keiner", "keinem", "nie", "ohne", "pas", "sans", "jamais",
     "aucun", "aucune", "sin", "nunca", "niet", "geen", "nooit", "zonder", "non", "senza", "mai", "não", "nao",
-    "sem", "nem",
+    "sem", "nem", "nothing", "nichts", "rien", "nada", "niets", "niente", "nulla",
 })  # fmt: skip
 _REACH = 4
 _CLAUSE_MARKS = re.compile(r"[.!?;:,()\n]|\s[-–]\s")
+_ALL_BEFORE = re.compile(r"\b(?:all|alle|allen|tous|toutes|todos|todas|tutti|tutte|al|both|beide)\s+\Z")
+# "We can't make or receive any calls": "any" after a negative verb in the same clause.
+_NEGATIVE_VERB = re.compile(r"(?:n't|\bcannot|\bnot|\bnever|\bno)\b[^.!?;,\n]{0,40}\Z")
 _NOT_BEFORE = re.compile(r"\b(?:not|nicht|pas|non|não|niet|no)\s+\Z")
 # A sentence that opens like a question asks rather than reports ("Will there be an outage?").
 _ASKS = re.compile(
@@ -82,7 +85,8 @@ class Evidence:
     close_request: bool  # the customer asks us to close the ticket
     fault: bool
     minor: bool
-    workaround: bool
+    workaround: bool  # an available way round it: "we use the Excel export instead"
+    manual: bool  # a painful one: by hand, on paper, by phone
     no_workaround: bool
     deadline: bool
     security: bool
@@ -116,7 +120,17 @@ def _collect(text: str, lex: Lexicon) -> Sentences:
         for match in pattern.finditer(text):
             if kind in ("all", "all_things", "some") and _NOT_BEFORE.search(text, 0, match.start()):
                 continue  # "not all users" is some of them
+            if kind == "some" and _ALL_BEFORE.search(text, 0, match.start()):
+                continue  # "all four of our hotels" is all of them
+            if kind in ("all", "all_things") and match.group(0).startswith(("any ", "a single ")):
+                if negated(text, match.start()) or _NEGATIVE_VERB.search(text, 0, match.start()):
+                    kind_here = "none" if kind == "all" else "none_things"  # "isn't taking any bookings"
+                    found.note(kind_here, _sentence_of(starts, match.start()), match.group(0))
+                continue
             found.note(kind, _sentence_of(starts, match.start()), match.group(0))
+    for match in lex.one_of.finditer(text):
+        kind = "one_place" if match.group("what") in lex.places else "one"
+        found.note(kind, _sentence_of(starts, match.start()), match.group(0))
     for match in lex.count.finditer(text):
         # "12 of 40 users", "users (12 of 40)"; not "step 3 of 5" or a date.
         if not lex.group.search(text, max(0, match.start() - 40), match.end() + 40):
@@ -170,8 +184,11 @@ def read_evidence(text: str) -> Evidence:
         nobody = "nobody" in kinds and "ability" in kinds
         everyone = bool(kinds & {"all", "everyone", "none"}) or nobody
         every_thing = bool(kinds & {"all_things", "none_things"})
-        stop = "stopped" in kinds or nobody or bool(kinds & {"none", "none_things"})
+        down = "system_down" in kinds
+        stop = bool(kinds & {"stopped", "system_down", "none", "none_things"}) or nobody
         part = bool(kinds & {"some", "one_place", "share"})
+        if part and "fault" in kinds and not stop:
+            stop = True  # "some users get an error when saving": for them it fails
         one = "one" in kinds and not part
         others = "others_fine" in kinds
         if stop and (asked or "question" in kinds) and not everyone:
@@ -193,7 +210,7 @@ def read_evidence(text: str) -> Evidence:
                 single = True
             elif others:
                 narrow = True
-            elif everyone or total_words:
+            elif everyone or total_words or down:
                 strong = True
                 now = now or "closing" not in kinds
             elif every_thing:
@@ -233,6 +250,7 @@ def read_evidence(text: str) -> Evidence:
         fault="fault" in all_kinds,
         minor="minor" in all_kinds,
         workaround="workaround" in all_kinds and "no_workaround" not in all_kinds,
+        manual="manual" in all_kinds,
         no_workaround="no_workaround" in all_kinds,
         deadline="deadline" in all_kinds,
         security=security,

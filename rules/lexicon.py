@@ -15,9 +15,10 @@ LANGUAGES = ("en", "de", "fr", "es", "nl", "it", "pt")
 
 # Classes matched as words; the quantifier and group classes only go into the scope patterns.
 WORD_CLASSES = (
-    "everyone", "nobody", "ability", "others_fine", "only", "stopped", "total", "intensifier", "degraded", "fault",
-    "minor", "business", "deadline", "workaround", "no_workaround", "security", "data_loss", "works", "follow_up",
-    "question", "commercial", "training", "feature", "admin", "closing", "close_request", "thanks",
+    "everyone", "nobody", "ability", "others_fine", "only", "stopped", "system_down", "total", "intensifier",
+    "degraded", "share", "fault", "minor", "business", "deadline", "workaround", "manual", "no_workaround",
+    "security", "data_loss", "works", "follow_up", "question", "commercial", "training", "feature", "admin",
+    "closing", "close_request", "thanks",
 )  # fmt: skip
 
 # Up to this many words between a quantifier and its group: "all 22 of our branches"; one
@@ -53,6 +54,12 @@ class Lexicon:
     one_person: re.Pattern[str]
     one_place: re.Pattern[str]
     group: re.Pattern[str]  # any person, site or thing: what a count must be near
+    places: frozenset[str]  # normalised names of sites, to tell "one of our hotels" from "one of our nurses"
+    one_of: re.Pattern[str] = re.compile(
+        r"(?<!\w)(?:one|einer|eine|eines|l'une?|une?|uno|una|een|één|um|uma)\s+(?:of|unserer|de|di|van|dos|das|dei|delle|degli)"
+        r"\s+(?:our|the|my|nos|mes|nuestros|nuestras|los|las|onze|de|nostri|nostre|i|gli|le|nossos|nossas|os|as)"
+        r"(?:\s+[\w-]+)??\s+(?P<what>[\w'-]+)"
+    )
     count: re.Pattern[str] = _COUNT
     percent: re.Pattern[str] = _PERCENT
 
@@ -107,9 +114,12 @@ def lexicon() -> Lexicon:
         all_things=_group(every, things),
         none_people=_group(none, people + places),
         none_things=re.compile(_group(none, things).pattern + no_plural),
+        places=frozenset(normalise(w) for w in places),
         group=re.compile(rf"(?<!\w)(?:{_alternation(people + places + things)})(?!\w)"),
         some_group=_group(_entries(data["quantifier_some"]), people + places + things),
-        one_person=_group(_entries(data["quantifier_one"]), people, _SHORT_FILLER, _NOT_AFTER_NEGATION),
+        one_person=_group(
+            _entries(data["quantifier_one"]), people + _entries(data["units"]), _SHORT_FILLER, _NOT_AFTER_NEGATION
+        ),
         one_place=re.compile(
             _group(_entries(data["quantifier_one"]), places, _SHORT_FILLER, _NOT_AFTER_NEGATION).pattern
             + "|"
