@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from rules.lexicon import Lexicon, lexicon
 from rules.own_words import sentence_starts
+from rules.scope import find_scopes
 from rules.words import tokens
 
 # Classes that already carry their own negation ("no workaround", "nobody") or that a
@@ -106,34 +107,33 @@ def _collect(text: str, lex: Lexicon) -> Sentences:
     for kind, matcher in lex.words.items():
         spans = matcher.spans(words, text)
         for start, end in spans:
+            index = _sentence_of(starts, start)
+            if kind in found.kinds[index]:
+                continue  # one hit of a kind per sentence is all the reading uses
             if kind not in _UNNEGATED and negated(text, start):
                 continue
-            found.note(kind, _sentence_of(starts, start), text[start:end])
-        for pattern in lex.regexes[kind]:
+            found.note(kind, index, text[start:end])
+        for pattern, needs in lex.regexes[kind]:
+            if not any(need in text for need in needs):
+                continue  # a cheap look for a word the pattern cannot match without
             for match in pattern.finditer(text):
                 found.note(kind, _sentence_of(starts, match.start()), match.group(0))
-    for kind, pattern in (
-        ("all", lex.all_people), ("all_things", lex.all_things), ("none", lex.none_people),
-        ("none_things", lex.none_things), ("some", lex.some_group), ("one", lex.one_person),
-        ("one_place", lex.one_place),
-    ):  # fmt: skip
-        for match in pattern.finditer(text):
-            if kind in ("all", "all_things", "some") and _NOT_BEFORE.search(text, 0, match.start()):
-                continue  # "not all users" is some of them
-            if kind == "some" and _ALL_BEFORE.search(text, 0, match.start()):
-                continue  # "all four of our hotels" is all of them
-            if kind in ("all", "all_things") and match.group(0).startswith(("any ", "a single ")):
-                if negated(text, match.start()) or _NEGATIVE_VERB.search(text, 0, match.start()):
-                    kind_here = "none" if kind == "all" else "none_things"  # "isn't taking any bookings"
-                    found.note(kind_here, _sentence_of(starts, match.start()), match.group(0))
+    for kind, begin, finish in find_scopes(text, lex.scopes):
+        if kind in ("all", "all_things", "some") and _NOT_BEFORE.search(text, max(0, begin - 12), begin):
+            continue  # "not all users" is some of them
+        if kind == "some" and _ALL_BEFORE.search(text, max(0, begin - 12), begin):
+            continue  # "all four of our hotels" is all of them
+        if kind in ("all", "all_things") and text.startswith("any ", begin):
+            if not (negated(text, begin) or _NEGATIVE_VERB.search(text, max(0, begin - 50), begin)):
                 continue
-            found.note(kind, _sentence_of(starts, match.start()), match.group(0))
+            kind = "none" if kind == "all" else "none_things"  # "we can't take any bookings"
+        found.note(kind, _sentence_of(starts, begin), text[begin:finish])
     for match in lex.one_of.finditer(text):
         kind = "one_place" if match.group("what") in lex.places else "one"
         found.note(kind, _sentence_of(starts, match.start()), match.group(0))
     for match in lex.count.finditer(text):
         # "12 of 40 users", "users (12 of 40)"; not "step 3 of 5" or a date.
-        if not lex.group.search(text, max(0, match.start() - 40), match.end() + 40):
+        if lex.group_words.isdisjoint(_WORD.findall(text, max(0, match.start() - 40), match.end() + 40)):
             continue
         part, whole = _number(match.group("n")), _number(match.group("m"))
         kind = "none" if part == 0 else "all" if part >= whole else "some"
