@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from rules.lexicon import Lexicon, lexicon
 from rules.own_words import sentence_starts
 from rules.scope import find_scopes
-from rules.words import tokens
 
 # Classes that already carry their own negation ("no workaround", "nobody") or that a
 # negation does not undo are not checked for one.
@@ -103,7 +102,8 @@ def _sentence_of(starts: list[int], position: int) -> int:
 def _collect(text: str, lex: Lexicon) -> Sentences:
     starts = sentence_starts(text)
     found = Sentences([set() for _ in starts])
-    words = tokens(text)
+    spans_of_words = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(text)]
+    words = frozenset(w for _, _, w in spans_of_words)
     for kind, matcher in lex.words.items():
         spans = matcher.spans(words, text)
         for start, end in spans:
@@ -114,11 +114,14 @@ def _collect(text: str, lex: Lexicon) -> Sentences:
                 continue
             found.note(kind, index, text[start:end])
         for pattern, needs in lex.regexes[kind]:
-            if not any(need in text for need in needs):
-                continue  # a cheap look for a word the pattern cannot match without
+            if words.isdisjoint(needs):
+                continue  # the pattern cannot match without one of these words
             for match in pattern.finditer(text):
                 found.note(kind, _sentence_of(starts, match.start()), match.group(0))
-    for kind, begin, finish in find_scopes(text, lex.scopes):
+    for kind, begin, finish in find_scopes(text, lex.scopes, spans_of_words):
+        if kind == "one_of":
+            last = text[begin:finish].rsplit(None, 1)[-1]
+            kind = "one_place" if last in lex.places else "one"
         if kind in ("all", "all_things", "some") and _NOT_BEFORE.search(text, max(0, begin - 12), begin):
             continue  # "not all users" is some of them
         if kind == "some" and _ALL_BEFORE.search(text, max(0, begin - 12), begin):
@@ -128,9 +131,6 @@ def _collect(text: str, lex: Lexicon) -> Sentences:
                 continue
             kind = "none" if kind == "all" else "none_things"  # "we can't take any bookings"
         found.note(kind, _sentence_of(starts, begin), text[begin:finish])
-    for match in lex.one_of.finditer(text):
-        kind = "one_place" if match.group("what") in lex.places else "one"
-        found.note(kind, _sentence_of(starts, match.start()), match.group(0))
     for match in lex.count.finditer(text):
         # "12 of 40 users", "users (12 of 40)"; not "step 3 of 5" or a date.
         if lex.group_words.isdisjoint(_WORD.findall(text, max(0, match.start() - 40), match.end() + 40)):

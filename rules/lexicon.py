@@ -42,16 +42,11 @@ class Lexicon:
     """Every class of evidence as a WordMatcher (plus its regexes), and the scope patterns."""
 
     words: dict[str, WordMatcher]
-    regexes: dict[str, tuple[tuple[re.Pattern[str], tuple[str, ...]], ...]]  # with words one must contain
+    regexes: dict[str, tuple[tuple[re.Pattern[str], frozenset[str]], ...]]  # with the words it needs one of
     about: dict[str, str]
     scopes: ScopeIndex  # all, all_things, none, none_things, some, one, one_place
     group_words: frozenset[str]  # any person, site or thing: what a count must be near
     places: frozenset[str]  # sites, to tell "one of our hotels" from "one of our nurses"
-    one_of: re.Pattern[str] = re.compile(
-        r"(?<!\w)(?:one|einer|eine|eines|l'une?|une?|uno|una|een|één|um|uma)\s+(?:of|unserer|de|di|van|dos|das|dei|delle|degli)"
-        r"\s+(?:our|the|my|nos|mes|nuestros|nuestras|los|las|onze|de|nostri|nostre|i|gli|le|nossos|nossas|os|as)"
-        r"(?:\s+[\w-]+)??\s+(?P<what>[\w'-]+)"
-    )
     count: re.Pattern[str] = _COUNT
     percent: re.Pattern[str] = _PERCENT
 
@@ -72,7 +67,7 @@ def lexicon() -> Lexicon:
     data = tomllib.loads(text)
     words = {name: WordMatcher(_entries(data[name])) for name in WORD_CLASSES}
     regexes = {
-        name: tuple((re.compile(r["pattern"]), tuple(r["needs"])) for r in data[name].get("regex", ()))
+        name: tuple((re.compile(r["pattern"]), frozenset(r["needs"])) for r in data[name].get("regex", ()))
         for name in WORD_CLASSES
     }
     about = {name: str(data[name].get("about", name)) for name in data}
@@ -91,6 +86,9 @@ def lexicon() -> Lexicon:
         scope_pattern("one", one, people + units, reach=1, after_negation=False),
         scope_pattern("one_place", one, places, reach=1, after_negation=False),
         scope_pattern("one_place", _entries(data["determiner"]), _entries(data["place_singular"]), reach=1),
+        # "one of our therapists" is one person, "one of our hotels" one site: the reading
+        # tells which by the word (any word) after "one of our".
+        scope_pattern("one_of", _entries(data["one_of"]), (), reach=0),
     )
     return Lexicon(
         words=words,

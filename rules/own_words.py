@@ -9,7 +9,7 @@ from parsers import ParsedMail
 
 # The reading looks at most this much of the customer's words: the problem is stated at
 # the top, and the cost of a mail must not grow with a pasted log.
-READ_CHARS = 5000
+READ_CHARS = 3000
 # A forward, by its subject prefix or the line a mail client writes above it.
 _FORWARD_SUBJECT = re.compile(r"\s*(?:fwd?|wg|tr|rv|i|doorst|enc)\s?:", re.IGNORECASE)
 _FORWARD_MARKERS = (

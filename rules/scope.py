@@ -30,7 +30,7 @@ class ScopePattern:
 
     kind: str
     quantifiers: dict[str, tuple[tuple[str, ...], ...]]  # first word -> whole quantifiers, longest first
-    groups: frozenset[str]
+    groups: frozenset[str]  # empty: any word ends the group ("one of our therapists")
     reach: int  # words allowed between the quantifier and the group word
     after_negation: bool  # whether "not one user" still counts
 
@@ -60,9 +60,9 @@ def scope_index(patterns: Iterable[ScopePattern]) -> ScopeIndex:
     return index
 
 
-def find_scopes(text: str, index: ScopeIndex) -> Iterator[tuple[str, int, int]]:
-    """(kind, start, end) of every quantified group in normalised ``text``."""
-    tokens = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(text)]
+def find_scopes(text: str, index: ScopeIndex, tokens: list[tuple[int, int, str]]) -> Iterator[tuple[str, int, int]]:
+    """(kind, start, end) of every quantified group in normalised ``text``, whose words
+    (start, end, word) are ``tokens``."""
     words = [t[2] for t in tokens]
     starts = [t[0] for t in tokens]
     # Tokens that a clause break precedes: a quantifier's group must come before one.
@@ -84,7 +84,7 @@ def find_scopes(text: str, index: ScopeIndex) -> Iterator[tuple[str, int, int]]:
             for group_at in range(end, min(end + pattern.reach + 1, count)):
                 if group_at in broken:
                     break
-                if words[group_at] in pattern.groups:
+                if words[group_at] in pattern.groups or (not pattern.groups and group_at == end + pattern.reach):
                     done.add(pattern.kind)
                     yield pattern.kind, tokens[at][0], tokens[group_at][1]
                     break
