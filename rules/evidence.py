@@ -32,7 +32,9 @@ _CLAUSE_MARKS = re.compile(r"[.!?;:,()\n]|\s[-–]\s")
 _ALL_BEFORE = re.compile(r"\b(?:all|alle|allen|tous|toutes|todos|todas|tutti|tutte|al|both|beide)\s+\Z")
 # "We can't make or receive any calls": "any" after a negative verb in the same clause.
 _NEGATIVE_VERB = re.compile(r"(?:n't|\bcannot|\bnot|\bnever|\bno)\b[^.!?;,\n]{0,40}\Z")
-_NOT_BEFORE = re.compile(r"\b(?:not|nicht|pas|non|não|niet|no)\s+\Z")
+_NOT_BEFORE = re.compile(
+    r"\b(?:not|nicht|pas|non|não|niet|no|geen|kein|keine|aucun|aucune|nessun|nessuna|nenhum|nenhuma)\s+\Z"
+)
 # A sentence that opens like a question asks rather than reports ("Will there be an outage?").
 _ASKS = re.compile(
     r"\W*(?:how|what|when|where|which|will|would|is|are|do|does|should|shall|wie|was|wann|wo|gibt|ist|sind|wird"

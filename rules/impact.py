@@ -73,6 +73,8 @@ def _weigh(ev: Evidence, declared: Declaration | None) -> tuple[str | None, str,
             reason = f"{'declared critical, ' if critical_declared else ''}a stop for a part of the business"
             triage = reason if ev.business_stop and (ev.deadline or critical_declared) else None
             return "P2", "a part of the business cannot work", triage
+        if ev.business_stop and ev.workaround and not ev.manual:
+            return "P3", "a business function has stopped; a workaround is in use", None
         if ev.business_stop:
             triage = "a business function has stopped; scope not stated"
             return "P2", "a business function has stopped; scope not stated", triage

@@ -88,7 +88,7 @@ def lexicon() -> Lexicon:
         scope_pattern("one_place", _entries(data["determiner"]), _entries(data["place_singular"]), reach=1),
         # "one of our therapists" is one person, "one of our hotels" one site: the reading
         # tells which by the word (any word) after "one of our".
-        scope_pattern("one_of", _entries(data["one_of"]), (), reach=0),
+        scope_pattern("one_of", _entries(data["one_of"]), (), reach=1),
     )
     return Lexicon(
         words=words,

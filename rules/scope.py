@@ -84,7 +84,7 @@ def find_scopes(text: str, index: ScopeIndex, tokens: list[tuple[int, int, str]]
             for group_at in range(end, min(end + pattern.reach + 1, count)):
                 if group_at in broken:
                     break
-                if words[group_at] in pattern.groups or (not pattern.groups and group_at == end + pattern.reach):
+                if words[group_at] in pattern.groups or (not pattern.groups and not words[group_at].isdigit()):
                     done.add(pattern.kind)
                     yield pattern.kind, tokens[at][0], tokens[group_at][1]
                     break
