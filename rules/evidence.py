@@ -104,23 +104,21 @@ def _sentence_of(starts: list[int], position: int) -> int:
 def _collect(text: str, lex: Lexicon) -> Sentences:
     starts = sentence_starts(text)
     found = Sentences([set() for _ in starts])
-    spans_of_words = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(text)]
-    words = frozenset(w for _, _, w in spans_of_words)
-    for kind, matcher in lex.words.items():
-        spans = matcher.spans(words, text)
-        for start, end in spans:
-            index = _sentence_of(starts, start)
-            if kind in found.kinds[index]:
-                continue  # one hit of a kind per sentence is all the reading uses
-            if kind not in _UNNEGATED and negated(text, start):
-                continue
-            found.note(kind, index, text[start:end])
-        for pattern, needs in lex.regexes[kind]:
+    words = frozenset(_WORD.findall(text))
+    for kind, start, end in lex.words.hits(words, text):
+        index = _sentence_of(starts, start)
+        if kind in found.kinds[index]:
+            continue  # one hit of a kind per sentence is all the reading uses
+        if kind not in _UNNEGATED and negated(text, start):
+            continue
+        found.note(kind, index, text[start:end])
+    for kind, patterns in lex.regexes.items():
+        for pattern, needs in patterns:
             if words.isdisjoint(needs):
                 continue  # the pattern cannot match without one of these words
             for match in pattern.finditer(text):
                 found.note(kind, _sentence_of(starts, match.start()), match.group(0))
-    for kind, begin, finish in find_scopes(text, lex.scopes, spans_of_words):
+    for kind, begin, finish in find_scopes(text, lex.scopes):
         if kind == "one_of":
             last = text[begin:finish].rsplit(None, 1)[-1]
             kind = "one_place" if last in lex.places else "one"

@@ -8,14 +8,15 @@ quantifier and group in seven languages costs milliseconds.
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from rules.words import normalise
 
 _WORD = re.compile(r"\w+")
-_BREAK = re.compile(r"[.!?;:\n()]")
+# Words, and the marks that end a clause, as tokens of their own.
+_TOKEN = re.compile(r"\w+|[.!?;:\n()]")
+_BREAKS = frozenset(".!?;:\n()")
 # "not one person" is nobody, not one person.
 _NEGATIONS = frozenset({"not", "no", "nicht", "pas", "nem", "ni"})
 
@@ -60,14 +61,23 @@ def scope_index(patterns: Iterable[ScopePattern]) -> ScopeIndex:
     return index
 
 
-def find_scopes(text: str, index: ScopeIndex, tokens: list[tuple[int, int, str]]) -> Iterator[tuple[str, int, int]]:
-    """(kind, start, end) of every quantified group in normalised ``text``, whose words
-    (start, end, word) are ``tokens``."""
-    words = [t[2] for t in tokens]
-    starts = [t[0] for t in tokens]
-    # Tokens that a clause break precedes: a quantifier's group must come before one.
-    broken = {bisect_left(starts, m.start()) for m in _BREAK.finditer(text)}
-    count = len(tokens)
+def find_scopes(text: str, index: ScopeIndex) -> Iterator[tuple[str, int, int]]:
+    """(kind, start, end) of every quantified group in normalised ``text``.
+
+    One pass over the words and the clause breaks between them (a group never reaches past
+    . ! ? ; : or a line end); positions are worked out only when there is a hit.
+    """
+    tokens = _TOKEN.findall(text)
+    hits = list(_walk(tokens, index))
+    if hits:
+        spans = [m.span() for m in _TOKEN.finditer(text)]
+        for kind, first, last in hits:
+            yield kind, spans[first][0], spans[last][1]
+
+
+def _walk(words: list[str], index: ScopeIndex) -> Iterator[tuple[str, int, int]]:
+    """(kind, index of the quantifier's first word, index of the group word)."""
+    count = len(words)
     for at, word in enumerate(words):
         candidates = index.get(word)
         if candidates is None:
@@ -82,9 +92,9 @@ def find_scopes(text: str, index: ScopeIndex, tokens: list[tuple[int, int, str]]
             if len(quantifier) > 1 and tuple(words[at:end]) != quantifier:
                 continue
             for group_at in range(end, min(end + pattern.reach + 1, count)):
-                if group_at in broken:
+                if words[group_at] in _BREAKS:
                     break
                 if words[group_at] in pattern.groups or (not pattern.groups and not words[group_at].isdigit()):
                     done.add(pattern.kind)
-                    yield pattern.kind, tokens[at][0], tokens[group_at][1]
+                    yield pattern.kind, at, group_at
                     break
