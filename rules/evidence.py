@@ -32,6 +32,7 @@ _CLAUSE_MARKS = re.compile(r"[.!?;:,()\n]|\s[-–]\s")
 _ALL_BEFORE = re.compile(r"\b(?:all|alle|allen|tous|toutes|todos|todas|tutti|tutte|al|both|beide)\s+\Z")
 # "We can't make or receive any calls": "any" after a negative verb in the same clause.
 _NEGATIVE_VERB = re.compile(r"(?:n't|\bcannot|\bnot|\bnever|\bno)\b[^.!?;,\n]{0,40}\Z")
+_DIGIT = re.compile(r"\d")
 _NOT_BEFORE = re.compile(
     r"\b(?:not|nicht|pas|non|não|niet|no|geen|kein|keine|aucun|aucune|nessun|nessuna|nenhum|nenhuma)\s+\Z"
 )
@@ -46,7 +47,8 @@ _WORD = re.compile(r"\w+")
 
 def negated(text: str, start: int) -> bool:
     """Whether one of the few words before ``start``, in the same clause, negates it."""
-    clause = _CLAUSE_MARKS.split(text[max(0, start - 80) : start])[-1]
+    window = text[max(0, start - 60) : start]
+    clause = _CLAUSE_MARKS.split(window)[-1] if _CLAUSE_MARKS.search(window) else window
     return not _NEGATORS.isdisjoint(_WORD.findall(clause)[-_REACH:])
 
 
@@ -131,14 +133,15 @@ def _collect(text: str, lex: Lexicon) -> Sentences:
                 continue
             kind = "none" if kind == "all" else "none_things"  # "we can't take any bookings"
         found.note(kind, _sentence_of(starts, begin), text[begin:finish])
-    for match in lex.count.finditer(text):
+    digits = _DIGIT.search(text) is not None
+    for match in lex.count.finditer(text) if digits else ():
         # "12 of 40 users", "users (12 of 40)"; not "step 3 of 5" or a date.
         if lex.group_words.isdisjoint(_WORD.findall(text, max(0, match.start() - 40), match.end() + 40)):
             continue
         part, whole = _number(match.group("n")), _number(match.group("m"))
         kind = "none" if part == 0 else "all" if part >= whole else "some"
         found.note(kind, _sentence_of(starts, match.start()), match.group(0))
-    for match in lex.percent.finditer(text):
+    for match in lex.percent.finditer(text) if digits else ():
         share = _number(match.group("p"))
         kind = "all" if share >= 100 else "share"
         found.note(kind, _sentence_of(starts, match.start()), match.group(0))

@@ -83,9 +83,11 @@ def lexicon() -> Lexicon:
         scope_pattern("none_things", none, things, reach=3),
         scope_pattern("none_things", ["no"], plurals, reach=1),
         scope_pattern("some", some, people + places + things, reach=3),
-        scope_pattern("one", one, people + units, reach=1, after_negation=False),
-        scope_pattern("one_place", one, places, reach=1, after_negation=False),
-        scope_pattern("one_place", _entries(data["determiner"]), _entries(data["place_singular"]), reach=1),
+        scope_pattern("one", one, people + units, reach=1, after_negation=False, by_group=True),
+        scope_pattern("one_place", one, places, reach=1, after_negation=False, by_group=True),
+        scope_pattern(
+            "one_place", _entries(data["determiner"]), _entries(data["place_singular"]), reach=1, by_group=True
+        ),
         # "one of our therapists" is one person, "one of our hotels" one site: the reading
         # tells which by the word (any word) after "one of our".
         scope_pattern("one_of", _entries(data["one_of"]), (), reach=1),
