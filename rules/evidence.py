@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from rules.lexicon import Lexicon, lexicon
 from rules.own_words import sentence_starts
-from rules.scope import find_scopes
+from rules.scope import find_scopes, tokenise
 
 # Classes that already carry their own negation ("no workaround", "nobody") or that a
 # negation does not undo are not checked for one.
@@ -106,7 +106,8 @@ def _sentence_of(starts: list[int], position: int) -> int:
 def _collect(text: str, lex: Lexicon) -> Sentences:
     starts = sentence_starts(text)
     found = Sentences([set() for _ in starts])
-    words = frozenset(_WORD.findall(text))
+    tokens = tokenise(text)
+    words = frozenset(token[2] for token in tokens)
     for kind, start, end in lex.words.hits(words, text):
         index = _sentence_of(starts, start)
         if kind in found.kinds[index]:
@@ -120,7 +121,7 @@ def _collect(text: str, lex: Lexicon) -> Sentences:
                 continue  # the pattern cannot match without one of these words
             for match in pattern.finditer(text):
                 found.note(kind, _sentence_of(starts, match.start()), match.group(0))
-    for kind, begin, finish in find_scopes(text, lex.scopes):
+    for kind, begin, finish in find_scopes(tokens, lex.scopes):
         if kind == "one_of":
             last = text[begin:finish].rsplit(None, 1)[-1]
             kind = "one_place" if last in lex.places else "one"

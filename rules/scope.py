@@ -81,18 +81,18 @@ def scope_index(patterns: Iterable[ScopePattern]) -> ScopeIndex:
     return ScopeIndex(by_quantifier, by_group)
 
 
-def find_scopes(text: str, index: ScopeIndex) -> Iterator[tuple[str, int, int]]:
-    """(kind, start, end) of every quantified group in normalised ``text``.
+def find_scopes(tokens: list[tuple[int, int, str]], index: ScopeIndex) -> Iterator[tuple[str, int, int]]:
+    """(kind, start, end) of every quantified group among ``tokens``: (start, end, text) of
+    each word and clause break of a normalised text, as ``tokenise`` gives them. A group
+    never reaches past . ! ? ; : or a line end."""
+    words = [token[2] for token in tokens]
+    for kind, first, last in _walk(words, index):
+        yield kind, tokens[first][0], tokens[last][1]
 
-    One pass over the words and the clause breaks between them (a group never reaches past
-    . ! ? ; : or a line end); positions are worked out only when there is a hit.
-    """
-    tokens = _TOKEN.findall(text)
-    hits = list(_walk(tokens, index))
-    if hits:
-        spans = [m.span() for m in _TOKEN.finditer(text)]
-        for kind, first, last in hits:
-            yield kind, spans[first][0], spans[last][1]
+
+def tokenise(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, text) of every word and clause break of ``text``."""
+    return [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text)]
 
 
 def _walk(words: list[str], index: ScopeIndex) -> Iterator[tuple[str, int, int]]:
