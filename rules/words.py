@@ -237,12 +237,8 @@ class WordMatcher:
 
 
 class KindMatcher:
-    """Many word lists, each of a kind, matched in one pass: every hit with its kinds.
-
-    Where thirty WordMatchers look at a text thirty times, this looks once: one set
-    intersection for the single words of all lists, and the phrases whose first word the
-    text has. A word in several lists is found once and reported for each.
-    """
+    """Many word lists, each of a kind, matched in one pass (one set intersection, then the
+    phrases whose first word the text has): every hit, once for each kind that lists it."""
 
     __slots__ = ("_by_first", "_firsts", "_other", "_single_keys", "_singles")
 
