@@ -32,6 +32,7 @@ _LABELS = (
     ("closing", "request: close or resolved"),
 )  # fmt: skip
 _TAGS = {"P1": "outage", "P2": "degraded"}
+_SUBJECT_CHARS = 300  # a subject states the problem in a line; a 100 kB one is not read whole
 _REPLY_SUBJECT = re.compile(r"\s*(?:re|aw|antw|sv|vs|r|res|rif|resp)\s?(?:\[\d+\])?\s?:", re.IGNORECASE)
 
 
@@ -115,7 +116,7 @@ def assess(view: MailView, *, reply: bool) -> Assessment:
     declared = view.declared
     body = customer_body(view.mail, reply=reply)
     # "Re: Site down" repeats the ticket's first subject: history, like the quoted text.
-    subject = "" if _REPLY_SUBJECT.match(view.subject) else view.subject
+    subject = "" if _REPLY_SUBJECT.match(view.subject) else view.subject[:_SUBJECT_CHARS]
     text = normalise(f"{subject}\n\n{body}" if subject else body)
     ev = read_evidence(text)
     steps: list[str] = []
