@@ -129,10 +129,10 @@ def _collect(text: str, lex: Lexicon) -> Sentences:
             continue  # "not all users" is some of them
         if kind == "some" and _ALL_BEFORE.search(text, max(0, begin - 12), begin):
             continue  # "all four of our hotels" is all of them
-        if kind in ("all", "all_things") and text.startswith("any ", begin):
+        if kind in ("all", "all_things") and text.startswith(("any ", "a single ", "one single "), begin):
             if not (negated(text, begin) or _NEGATIVE_VERB.search(text, max(0, begin - 50), begin)):
                 continue
-            kind = "none" if kind == "all" else "none_things"  # "we can't take any bookings"
+            kind = "none" if kind == "all" else "none_things"  # "we can't take any bookings", "not a single order"
         found.note(kind, _sentence_of(starts, begin), text[begin:finish])
     digits = _DIGIT.search(text) is not None
     for match in lex.count.finditer(text) if digits else ():

@@ -36,6 +36,8 @@ TOTAL = [
     ("nl", "Storing", "Geen enkele medewerker kan inloggen, alle vestigingen liggen stil."),
     ("it", "Blocco", "Tutti i nostri negozi sono fermi: nessuna cassa riesce a chiudere uno scontrino."),
     ("pt", "Parado", "Nenhuma das nossas 12 lojas consegue vender desde a abertura, o sistema está fora do ar."),
+    ("en", "Quick one", "Not sure if it's just us, but our customers haven't been able to place a single order "
+     "on the site since about 8. Could someone have a look when you get a chance?"),
 ]
 
 
@@ -130,9 +132,18 @@ def test_signature_disclaimer_and_no_rush_are_not_evidence() -> None:
     assert classify("Recordings settings", text)[0] == "P4"
 
 
-def test_a_reply_that_reports_it_got_worse_raises_the_ticket() -> None:
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Update: it is now completely down for all our users.",
+        "Mise à jour : maintenant plus rien ne fonctionne, aucun de nos agents ne peut se connecter.",
+        "Het is nu erger geworden: niemand kan meer inloggen.",
+        "Agora parou tudo, nenhum atendente consegue acessar o sistema.",
+    ],
+)
+def test_a_reply_that_reports_it_got_worse_raises_the_ticket(text: str) -> None:
     reply = RuleContext(plan="standard", default_priority="P3", is_reply=True, current_priority="P3")
-    mail = make_mail("Re: [#7] Occasional timeouts", "Update: it is now completely down for all our users.")
+    mail = make_mail("Re: [#7] Occasional timeouts", text)
     assert DEFAULTS.classify(mail, reply).priority == "P1"
 
 
