@@ -107,7 +107,7 @@ def _collect(text: str, lex: Lexicon) -> Sentences:
     starts = sentence_starts(text)
     found = Sentences([set() for _ in starts])
     tokens = tokenise(text)
-    words = frozenset(token[2] for token in tokens)
+    words = frozenset(tokens)
     for kind, start, end in lex.words.hits(words, text):
         index = _sentence_of(starts, start)
         if kind in found.kinds[index]:
@@ -121,7 +121,7 @@ def _collect(text: str, lex: Lexicon) -> Sentences:
                 continue  # the pattern cannot match without one of these words
             for match in pattern.finditer(text):
                 found.note(kind, _sentence_of(starts, match.start()), match.group(0))
-    for kind, begin, finish in find_scopes(tokens, lex.scopes):
+    for kind, begin, finish in find_scopes(text, tokens, lex.scopes):
         if kind == "one_of":
             last = text[begin:finish].rsplit(None, 1)[-1]
             kind = "one_place" if last in lex.places else "one"
