@@ -179,7 +179,8 @@ def test_a_support_leads_own_rules_stay_first_class() -> None:
     capped = ruleset.classify(make_mail("test", "Nobody in the company can log in."), CTX)
     assert capped.priority == "P4"
     routed = ruleset.classify(make_mail("Invoice", "Could you resend the March invoice?"), CTX)
-    assert (routed.priority, routed.route, routed.tags) == ("P4", "billing", ("billing",))
+    assert (routed.priority, routed.route, routed.tags[0]) == ("P4", "billing", "billing")
+    assert "commercial" in routed.tags  # the reading tags what it found, after the lead's tags
 
 
 def test_without_the_reading_a_rule_set_works_as_before() -> None:
