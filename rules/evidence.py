@@ -17,7 +17,8 @@ from rules.scope import find_scopes, tokenise
 
 # Classes that already carry their own negation ("no workaround", "nobody") or that a
 # negation does not undo are not checked for one.
-_UNNEGATED = frozenset({"nobody", "no_workaround", "ability", "intensifier", "only", "follow_up"})
+# A consequence is told in the negative ("we can no longer sell"): it is not negated either.
+_UNNEGATED = frozenset({"nobody", "no_workaround", "ability", "intensifier", "only", "follow_up", "business"})
 _CLIP = 60
 # Negations in every language the vocabulary covers, split as the tokenizer splits
 # contractions ("don't" -> "don", "t"). Reach: the last four words of the clause.
@@ -33,6 +34,9 @@ _ALL_BEFORE = re.compile(r"\b(?:all|alle|allen|tous|toutes|todos|todas|tutti|tut
 # "We can't make or receive any calls": "any" after a negative verb in the same clause.
 _NEGATIVE_VERB = re.compile(r"(?:n't|\bcannot|\bnot|\bnever|\bno)\b[^.!?;,\n]{0,40}\Z")
 _DIGIT = re.compile(r"\d")
+_WHOLE = re.compile(
+    r"\b(?:whole|entire|all|ganze\w*|gesamte\w*|toute|entière|entera|entero|hele|gehele|intera|intero|inteira|inteiro)\b"
+)
 _NOT_BEFORE = re.compile(
     r"\b(?:not|nicht|pas|non|não|niet|no|geen|kein|keine|aucun|aucune|nessun|nessuna|nenhum|nenhuma)\s+\Z"
 )
@@ -125,6 +129,8 @@ def _collect(text: str, lex: Lexicon) -> Sentences:
         if kind == "one_of":
             last = text[begin:finish].rsplit(None, 1)[-1]
             kind = "one_place" if last in lex.places else "one"
+        if kind == "one_place" and _WHOLE.search(text, begin, finish):
+            continue  # "our whole school" is all of it
         if kind in ("all", "all_things", "some") and _NOT_BEFORE.search(text, max(0, begin - 12), begin):
             continue  # "not all users" is some of them
         if kind == "some" and _ALL_BEFORE.search(text, max(0, begin - 12), begin):
@@ -242,7 +248,7 @@ def read_evidence(text: str) -> Evidence:
         stopped=stopped,
         hard_stop=hard,
         business_stop=business,
-        degraded="degraded" in all_kinds or share,
+        degraded=bool(all_kinds & {"degraded", "slow_load"}) or share,
         partial_share=share,
         narrow=narrow,
         others=others_anywhere,
