@@ -119,6 +119,8 @@ def _collect(text: str, lex: Lexicon) -> Sentences:
         if kind not in _UNNEGATED and negated(text, start):
             continue
         found.note(kind, index, text[start:end])
+        if kind == "others_fine" and not lex.places.isdisjoint(_WORD.findall(text, start, end + 25)):
+            found.note("some", index, text[start:end])  # "the other branches are fine": one branch is down
     for kind, patterns in lex.regexes.items():
         for pattern, needs in patterns:
             if words.isdisjoint(needs):

@@ -37,7 +37,8 @@ TOTAL = [
     ("it", "Blocco", "Tutti i nostri negozi sono fermi: nessuna cassa riesce a chiudere uno scontrino."),
     ("pt", "Parado", "Nenhuma das nossas 12 lojas consegue vender desde a abertura, o sistema está fora do ar."),
     ("en", "Quick one", "Not sure if it's just us, but our customers haven't been able to place a single order "
-     "on the site since about 8. Could someone have a look when you get a chance?"),    ("en", "Login", "Since the maintenance last night our whole school can't sign in to the learning platform."),
+     "on the site since about 8. Could someone have a look when you get a chance?"),
+    ("en", "Login", "Since the maintenance last night our whole school can't sign in to the learning platform."),
     ("de", "Kassensystem", "Alle Kassen in sämtlichen Märkten hängen beim Start, wir können nichts verkaufen."),
     ("nl", "Betalen", "Onze klanten kunnen sinds vanochtend helemaal niet meer betalen in de webshop."),
 ]
@@ -56,7 +57,8 @@ PART = [
     ("es", "Intermitente", "Uno de cada cuatro intentos de pago falla desde ayer."),
     ("nl", "Vertraging", "De e-mails komen bij alle medewerkers met een uur vertraging binnen."),
     ("it", "Una sede", "La sede di Torino non riesce a stampare le bolle; le altre sedi funzionano."),
-    ("pt", "Lentidão", "O sistema está muito lento em todas as lojas, cada venda demora um minuto."),    ("en", "Reports", "Some of our reports are taking 2 minutes to load instead of a few seconds. Annoying."),
+    ("pt", "Lentidão", "O sistema está muito lento em todas as lojas, cada venda demora um minuto."),
+    ("en", "Reports", "Some of our reports are taking 2 minutes to load instead of a few seconds. Annoying."),
     ("de", "Scanner", "Die Handscanner in zwei unserer sechs Lager verlieren ständig die Verbindung."),
     ("de", "Etiketten", "Die Filiale in Köln kann seit heute früh keine Etiketten drucken, die anderen Filialen sind "
      "nicht betroffen."),
