@@ -30,7 +30,10 @@ _NEGATORS = frozenset({
 })  # fmt: skip
 _REACH = 4
 _CLAUSE_MARKS = re.compile(r"[.!?;:,()\n]|\s[-–]\s")
-_ALL_BEFORE = re.compile(r"\b(?:all|alle|allen|tous|toutes|todos|todas|tutti|tutte|al|both|beide)\s+\Z")
+# "all four of our hotels", "any of our three sites": the number is all of them.
+_ALL_BEFORE = re.compile(
+    r"\b(?:all|any|every|each|alle|allen|tous|toutes|todos|todas|tutti|tutte|al|both|beide)(?:\s+\w+){0,2}\s+\Z"
+)
 # "We can't make or receive any calls": "any" after a negative verb in the same clause.
 _NEGATIVE_VERB = re.compile(r"(?:n't|\bcannot|\bnot|\bnever|\bno)\b[^.!?;,\n]{0,40}\Z")
 _DIGIT = re.compile(r"\d")
@@ -135,7 +138,7 @@ def _collect(text: str, lex: Lexicon) -> Sentences:
             continue  # "our whole school" is all of it
         if kind in ("all", "all_things", "some") and _NOT_BEFORE.search(text, max(0, begin - 12), begin):
             continue  # "not all users" is some of them
-        if kind == "some" and _ALL_BEFORE.search(text, max(0, begin - 12), begin):
+        if kind == "some" and _ALL_BEFORE.search(text, max(0, begin - 24), begin):
             continue  # "all four of our hotels" is all of them
         if kind in ("all", "all_things") and text.startswith(("any ", "a single ", "one single "), begin):
             if not (negated(text, begin) or _NEGATIVE_VERB.search(text, max(0, begin - 50), begin)):

@@ -7,6 +7,11 @@ written against.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 import rules
@@ -211,3 +216,22 @@ def test_a_reading_needs_a_rule_that_asks_for_it() -> None:
     mail = make_mail("Outage", "Nobody in the company can log in.")
     assert ruleset.classify(mail, CTX).priority == "P3"
     assert ruleset.classify(mail, RuleContext(plan="gold", default_priority="P3")).priority == "P1"
+
+
+def test_the_reading_is_the_same_in_every_process() -> None:
+    # Word sets iterate in an order that changes with PYTHONHASHSEED; the reading must not.
+    probe = (
+        "from tests.test_rules_defaults import make_mail; from rules import default_ruleset, RuleContext; "
+        "r = default_ruleset().classify(make_mail('Etiketten', 'Die Filiale in Köln kann keine Etiketten "
+        "drucken, die anderen Filialen sind nicht betroffen. Manche Kunden warten.'), "
+        "RuleContext(plan='s', default_priority='P3')); print(r.priority, r.evidence)"
+    )
+    root = Path(__file__).resolve().parents[1]
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=root,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(outputs) == 1, outputs
