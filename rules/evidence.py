@@ -153,7 +153,8 @@ def _collect(text: str, lex: Lexicon) -> Sentences:
         part, whole = _number(match.group("n")), _number(match.group("m"))
         kind = "none" if part == 0 else "all" if part >= whole else "some"
         found.note(kind, _sentence_of(starts, match.start()), match.group(0))
-    for match in lex.percent.finditer(text) if digits else ():
+    percent = digits and ("%" in text or "cent" in text or "ciento" in text or "prozent" in text)
+    for match in lex.percent.finditer(text) if percent else ():
         share = _number(match.group("p"))
         kind = "all" if share >= 100 else "share"
         found.note(kind, _sentence_of(starts, match.start()), match.group(0))
