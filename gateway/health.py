@@ -2,8 +2,8 @@
 
 ``/healthz`` answers while the process serves HTTP at all. ``/readyz`` answers 200 only when
 the gateway can do its work: the database reachable and at this code's schema, the listener
-taking connections, no IMAP account past its ``stale_after``, and no mail due to be sent for
-longer than ``outbox_stuck_after``; otherwise 503, and the JSON body says what is wrong.
+taking connections, no IMAP account past its ``stale_after``, and no mail waiting to be sent
+for longer than ``outbox_stuck_after``; otherwise 503, and the JSON body says what is wrong.
 """
 
 from __future__ import annotations
@@ -92,10 +92,10 @@ def readiness(app: App, accounts: Iterable[ImapAccount], settings: MetricsSettin
             if now - seen > account.stale_after:
                 problems.append(f"imap {account.name}: no successful pass for {_minutes(now - seen)} "
                                 f"(stale_after {_minutes(account.stale_after)})")
-        due = session.scalar(select(func.min(OutboxMessage.next_attempt_at))
-                             .where(OutboxMessage.state == "pending"))
-    if due is not None and now - due > settings.outbox_stuck_after:
-        problems.append(f"outbox: a mail has been due for {_minutes(now - due)} and is not sent "
+        oldest = session.scalar(select(func.min(OutboxMessage.created_at))
+                                .where(OutboxMessage.state == "pending"))
+    if oldest is not None and now - oldest > settings.outbox_stuck_after:
+        problems.append(f"outbox: a mail has waited {_minutes(now - oldest)} and is not sent "
                         f"(outbox_stuck_after {_minutes(settings.outbox_stuck_after)}); see `helpdesk status`")
     return problems
 
