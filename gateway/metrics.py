@@ -55,6 +55,10 @@ class GatewayCollector(Collector):
                 sends.add_metric([kind, state], count)
             yield sends
 
+            unknown = session.scalar(select(func.coalesce(func.sum(OutboxMessage.unknown_outcomes), 0)))
+            yield CounterMetricFamily("helpdesk_outbound_unknown_outcomes", "Sends whose outcome a crash hid "
+                                      "(the relay may have taken the mail): sent again with the same Message-ID",
+                                      value=unknown or 0)
             backlog, oldest = session.execute(
                 select(func.count(), func.min(OutboxMessage.created_at)).where(OutboxMessage.state == "pending")
             ).one()

@@ -82,6 +82,7 @@ stale_after = "10m"
             assert _value(samples, "helpdesk_inbound_mails_total", source="smtp", state="done") == 1
             assert _value(samples, "helpdesk_processing_latency_seconds_count", outcome="done") == 1
             assert _value(samples, "helpdesk_outbox_backlog") == 0
+            assert _value(samples, "helpdesk_outbound_unknown_outcomes_total") == 0
             assert _value(samples, "helpdesk_imap_seconds_since_success", account="shared-inbox") == float("inf")
 
             # The relay goes away and time passes: the next acknowledgement is stuck, the
