@@ -35,7 +35,14 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     if problems:
         raise ConfigError(problems)
     print(f"{config.path}: OK")
-    return common.EX_OK
+    if not args.connect:
+        return common.EX_OK
+    from gateway.connect_check import connections
+    failed = False
+    for worked, what in connections(config, common.clock()):
+        print(f"{'ok  ' if worked else 'FAIL'} {what}")
+        failed = failed or not worked
+    return 1 if failed else common.EX_OK
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -115,7 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
         return add(name, lambda args: command(args, common.app(args)), help_text)
 
     add("run", cmd_run, "run the listener, processor and sender until SIGINT/SIGTERM")
-    add("check-config", cmd_check_config, "validate the config; exit 2 listing each problem")
+    p = add("check-config", cmd_check_config, "validate the config; exit 2 listing each problem")
+    p.add_argument("--connect", action="store_true",
+                   help="also try the database, the relay and each IMAP account; exit 1 if one fails")
     p = add("ingest", cli_ingest.cmd_ingest, "store messages (stdin when no file); exit 75 when it could not")
     p.add_argument("files", nargs="*")
     p.add_argument("--sender", default=None, help="envelope sender (return path)")

@@ -138,6 +138,30 @@ class SmtpTransport:
         except (TimeoutError, OSError, smtplib.SMTPException) as exc:
             raise TemporaryError(f"relay {s.host}:{s.port} unreachable: {exc}") from exc
 
+    def probe(self) -> str:
+        """Open a session as a send would (TLS, login), say what the relay offers, and QUIT.
+        Raises TemporaryError saying what failed: for ``check-config --connect``."""
+        s = self.settings
+        try:
+            client = self._session()
+            client.ehlo_or_helo_if_needed()
+            features = sorted(name.upper() for name in client.esmtp_features)
+        except smtplib.SMTPAuthenticationError as exc:
+            raise TemporaryError(f"the relay refused our login ({exc.smtp_code}): check outbound.username "
+                                 "and the password in outbound.password_env") from exc
+        except (TimeoutError, OSError, smtplib.SMTPException) as exc:
+            raise TemporaryError(f"relay {s.host}:{s.port}: {exc.__class__.__name__}: {exc}") from exc
+        finally:
+            self.close()
+        tls = {"tls": "implicit TLS", "starttls": "STARTTLS"}.get(s.security, "no TLS")
+        login = f"logged in as {s.username}" if s.username and self.password is not None else "no login"
+        advice = ""
+        if s.security == "none" and "STARTTLS" in features:
+            advice = "; it offers STARTTLS: set outbound.security = \"starttls\""
+        elif not (s.username and self.password is not None) and "AUTH" in features:
+            advice = "; it offers AUTH: if it wants a login, set outbound.username and password_env"
+        return f"relay {s.host}:{s.port} as {s.helo_name}: {tls}, {login}; offers {' '.join(features)}{advice}"
+
     def _session(self) -> smtplib.SMTP:
         if self._client is not None:
             try:
