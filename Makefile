@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CONFIG ?= $(if $(wildcard config.toml),config.toml,config.example.toml)
 
-.PHONY: run test lint typecheck unit bench clean
+.PHONY: run test lint typecheck unit bench clean dist
 
 $(BIN)/helpdesk: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ typecheck: $(BIN)/helpdesk
 
 test: lint typecheck
 	$(BIN)/pytest -q
+
+dist: $(BIN)/helpdesk
+	$(BIN)/pip wheel --quiet --no-deps --wheel-dir dist .
 
 bench: $(BIN)/helpdesk
 	$(BIN)/python bench/ingest.py
