@@ -20,10 +20,10 @@ from gateway.config_values import parse_address, parse_domain, parse_interval, p
 from gateway.dkim_signing import key_problem
 from gateway.errors import ConfigError
 from gateway.escalation.settings import EscalationSettings, load_escalation
-from gateway.policy import Policy, load_policy
+from gateway.policy import Policy, load_policy, rule_tables
 from gateway.staff import Staff, load_staff
 from gateway.tls import server_context
-from rules import RuleConfigError, RuleSet, compile_rules, load_default_rule_tables
+from rules import RuleConfigError, RuleSet, compile_rules
 
 T = TypeVar("T")
 
@@ -291,7 +291,7 @@ def _build(path: Path | None, data: dict[str, Any]) -> Config:
     g = r.table(data, "gateway")
     r.unknown(g, "gateway", {"support_address", "aliases", "name", "timezone", "secret_env",
                              "data_dir", "message_id_domain", "default_plan",
-                             "unknown_senders", "non_contacts", "reopen_window"})
+                             "unknown_senders", "non_contacts", "reopen_window", "rules_mode"})
     support = r.get(g, "gateway.support_address", "", parse_address)
     if "support_address" not in g:
         r.problems.append('gateway.support_address: missing; set it to the address customers '
@@ -432,10 +432,8 @@ def _build(path: Path | None, data: dict[str, Any]) -> Config:
 
 
 def _rules(data: dict[str, Any], policy: Policy, staff: Staff, problems: list[str]) -> RuleSet:
-    """The ``[[rules]]`` of the config; without any, the shipped default rule set."""
-    tables = data.get("rules")
-    if tables is None:
-        tables = load_default_rule_tables()
+    """The ``[[rules]]`` of the config with the shipped defaults, as ``rules_mode`` says."""
+    tables = rule_tables(data, problems)
     if not isinstance(tables, list):
         problems.append("rules: must be a list of tables, written [[rules]]")
         tables = []
