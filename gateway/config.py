@@ -218,7 +218,7 @@ def as_types(value: Any) -> tuple[str, ...]:
 
 
 # Sections that later capabilities read from ``Config.raw``; listed so typos are still caught.
-_OTHER_SECTIONS = {"customers", "plans", "calendars", "rules", "contacts", "escalation",
+_OTHER_SECTIONS = {"customers", "plans", "calendars", "rules", "rule_set", "contacts", "escalation",
                    "oncall", "agents", "imap", "sla", "templates", "screening"}
 _SECTIONS = {"gateway", "database", "smtp", "outbound", "processing"} | _OTHER_SECTIONS
 
@@ -291,7 +291,7 @@ def _build(path: Path | None, data: dict[str, Any]) -> Config:
     g = r.table(data, "gateway")
     r.unknown(g, "gateway", {"support_address", "aliases", "name", "timezone", "secret_env",
                              "data_dir", "message_id_domain", "default_plan",
-                             "unknown_senders", "non_contacts", "reopen_window", "rules_mode"})
+                             "unknown_senders", "non_contacts", "reopen_window"})
     support = r.get(g, "gateway.support_address", "", parse_address)
     if "support_address" not in g:
         r.problems.append('gateway.support_address: missing; set it to the address customers '
@@ -432,7 +432,7 @@ def _build(path: Path | None, data: dict[str, Any]) -> Config:
 
 
 def _rules(data: dict[str, Any], policy: Policy, staff: Staff, problems: list[str]) -> RuleSet:
-    """The ``[[rules]]`` of the config with the shipped defaults, as ``rules_mode`` says."""
+    """The ``[[rules]]`` of the config with the shipped defaults, as ``[rule_set] mode`` says."""
     tables = rule_tables(data, problems)
     if not isinstance(tables, list):
         problems.append("rules: must be a list of tables, written [[rules]]")

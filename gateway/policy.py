@@ -12,7 +12,7 @@ from gateway.sla.calendar_config import BUILTIN_CALENDARS, CalendarConfigError, 
 from gateway.sla.plans import Plan, load_plans
 from rules import load_default_rule_tables
 
-# [gateway] rules_mode: how a config's own [[rules]] meet the shipped default rules.
+# [rule_set] mode: how a config's own [[rules]] meet the shipped default rules.
 RULES_MODES = ("add", "replace")
 
 
@@ -70,23 +70,29 @@ def load_policy(data: dict[str, Any], *, default_plan: str, default_timezone: Zo
 def rule_tables(data: dict[str, Any], problems: list[str]) -> Any:
     """The rule tables the config classifies with: its own ``[[rules]]`` and the shipped defaults.
 
-    With ``rules_mode = "add"`` (the default) the config's rules come first, so one of them can
+    With ``[rule_set] mode = "add"`` (the default) the config's rules come first, so one of them can
     ``stop`` before the defaults are read; then every default rule the config does not name. A
     config rule named like a default one takes its place: a copy of the defaults, edited, works
     as it always has. With ``"replace"`` the config's rules alone classify.
     """
-    gateway = data.get("gateway")
-    mode = gateway.get("rules_mode", "add") if isinstance(gateway, dict) else "add"
+    table = data.get("rule_set", {})
+    if not isinstance(table, dict):
+        problems.append('rule_set: must be a table, written [rule_set] with mode = "add" or "replace"')
+        table = {}
+    for key in table:
+        if key != "mode":
+            problems.append(f'rule_set.{key}: unknown key; [rule_set] has only mode ("add" or "replace")')
+    mode = table.get("mode", "add")
     own = data.get("rules")
     if mode not in RULES_MODES:
-        problems.append(f'gateway.rules_mode: {mode!r} is neither "add" nor "replace"; write rules_mode = "add" '
-                        '(your [[rules]] first, then the shipped defaults) or rules_mode = "replace" '
+        problems.append(f'rule_set.mode: {mode!r} is neither "add" nor "replace"; write mode = "add" '
+                        '(your [[rules]] first, then the shipped defaults) or mode = "replace" '
                         "(your [[rules]] alone)")
         mode = "add"
     if own is None:
         if mode == "replace":
-            problems.append('gateway.rules_mode: "replace" but the config has no [[rules]] to replace the '
-                            'defaults with; write your [[rules]] or remove rules_mode')
+            problems.append('rule_set.mode: "replace" but the config has no [[rules]] to replace the '
+                            'defaults with; write your [[rules]] or remove mode')
         return load_default_rule_tables()
     if not isinstance(own, list):
         return own  # not a list of tables: the caller names the mistake
