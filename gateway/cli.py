@@ -331,7 +331,7 @@ def cmd_rules(args: argparse.Namespace) -> int:
     at = _instant(args.at, "--at") if args.at else None
     app = _app(args)
     try:
-        cases = history_cases(app) if args.history else folder_cases(app, Path(args.folder), at)
+        cases = history_cases(app) if args.history else folder_cases(app, Path(args.folder), at, args.sender)
     except LabelsError as exc:
         raise UsageError(str(exc)) from exc
     return _emit(args, summary(cases, "history" if args.history else args.folder), format_summary)
@@ -399,6 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("folder", nargs="?", help="a folder of .eml files and labels.tsv (file, priority)")
     p.add_argument("--history", action="store_true", help="tickets whose priority an engineer changed")
     p.add_argument("--at", help="the instant of receipt (ISO 8601); default each mail's Date")
+    p.add_argument("--sender", help="read every mail as sent by this address (labels.tsv's sender wins)")
     p.add_argument("--json", action="store_true")
     p = add("db", cmd_db_upgrade, "database maintenance")
     p.add_argument("action", choices=["upgrade"])

@@ -61,9 +61,9 @@ def read_labels(folder: Path) -> list[dict[str, str]]:
     return rows
 
 
-def folder_cases(app: App, folder: Path, at: datetime | None) -> list[Case]:
-    """Classify each labelled mail as processing would: its own sender (or the label's ``sender``),
-    read as a new ticket, received at ``at`` or else at its Date."""
+def folder_cases(app: App, folder: Path, at: datetime | None, sender: str | None = None) -> list[Case]:
+    """Classify each labelled mail as processing would: from its own sender (or the label's
+    ``sender``, or else ``sender``), read as a new ticket, received at ``at`` or else at its Date."""
     cases = []
     for row in read_labels(folder):
         path = folder / row["file"]
@@ -77,8 +77,8 @@ def folder_cases(app: App, folder: Path, at: datetime | None) -> list[Case]:
         except ParseLimitExceeded as exc:
             cases.append(Case(row["file"], row["priority"], "-", (), note=f"over the {exc.limit} limit"))
             continue
-        if row.get("sender"):
-            mail = replace(mail, sender=Address("", row["sender"]))
+        if row.get("sender") or sender:
+            mail = replace(mail, sender=Address("", row.get("sender") or sender or ""))
         if mail.sender is None:
             cases.append(Case(row["file"], row["priority"], "-", (), note="no usable From"))
             continue

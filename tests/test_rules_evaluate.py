@@ -163,3 +163,20 @@ def test_labelled_dev_figures(tmp_path: Path, record_property: Callable[[str, ob
     record_property("accuracy", data["accuracy"])
     record_property("p1_not_paged", len(data["after_hours"]["p1_not_paged"]))
     record_property("p3_p4_paged", len(data["after_hours"]["p3_p4_paged"]))
+
+
+def test_sender_reads_every_mail_as_sent_by_a_designated_contact(tmp_path: Path) -> None:
+    folder = tmp_path / "labelled"
+    folder.mkdir()
+    (folder / "slow.eml").write_bytes(customer_mail("Stranger <x@elsewhere.example>", *MAILS["slow.eml"]))
+    (folder / "labels.tsv").write_text("file\tpriority\nslow.eml\tP1\n", encoding="utf-8")
+    config = setup(tmp_path)
+    config.write_text(config.read_text(encoding="utf-8") + """
+[[rules]]
+name = "contact-reports"
+description = "A designated contact's reports: P1."
+when = { is_contact = true, words = ["reports"] }
+then = { priority = "P1" }
+""", encoding="utf-8")
+    assert evaluate(config, str(folder))["correct"] == 0
+    assert evaluate(config, str(folder), "--sender", "alice@acme.example")["correct"] == 1
