@@ -15,7 +15,8 @@ class Actions:
     ``cap`` limits how urgent the result may be ("a workaround exists: at most P3"); of
     several caps the strictest (least urgent) wins. ``tags`` and ``notify`` accumulate in
     rule order without duplicates; the first matched rule with a ``route`` decides the
-    route. ``stop`` ends evaluation after this rule.
+    route. ``stop`` ends evaluation after this rule. ``assess`` proposes the priority of the
+    impact reading (rules/impact.py) as if the rule had set it, and lists its evidence.
     """
 
     priority: str | None = None
@@ -24,6 +25,7 @@ class Actions:
     route: str | None = None
     notify: tuple[str, ...] = ()
     stop: bool = False
+    assess: bool = False
 
     def describe(self) -> str:
         parts: list[str] = []
@@ -37,6 +39,8 @@ class Actions:
             parts.append(f"route to {self.route}")
         if self.notify:
             parts.append("notify " + ", ".join(self.notify))
+        if self.assess:
+            parts.append("priority from the impact reading")
         if self.stop:
             parts.append("stop")
         return "; ".join(parts) or "nothing"

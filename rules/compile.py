@@ -86,7 +86,7 @@ CONDITIONS: dict[str, Builder] = {
     "declared_priority": lambda v, p, k: DeclaredPriority(read_priorities(v, p)),
     **{key: _flag(key) for key in FLAGS},
 }
-ACTIONS = ("priority", "cap", "tags", "route", "notify", "stop")
+ACTIONS = ("priority", "cap", "tags", "route", "notify", "stop", "assess")
 RULE_KEYS = ("name", "description", "when", "then")
 
 
@@ -120,7 +120,10 @@ def _read_actions(then: dict[str, Any], known: Known) -> Actions:
         else []
     )
     stop = read_bool(then["stop"], "then.stop") if "stop" in then else False
-    return Actions(priority, cap, tuple(dict.fromkeys(tags)), route, tuple(dict.fromkeys(notify)), stop)
+    assess = read_bool(then["assess"], "then.assess") if "assess" in then else False
+    if assess and priority is not None:
+        raise Problem("then.assess", "and then.priority both set the priority", "remove one of assess and priority")
+    return Actions(priority, cap, tuple(dict.fromkeys(tags)), route, tuple(dict.fromkeys(notify)), stop, assess)
 
 
 def _check_satisfiable(when: dict[str, Any]) -> None:

@@ -10,8 +10,10 @@ from rules.actions import Actions, Tally
 from rules.condition import Condition
 from rules.context import RuleContext
 from rules.decide import decide_priority
+from rules.impact import Assessment, assess
 from rules.mailview import MailView
 from rules.result import Classification, RuleOutcome
+from rules.triage import triage_reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +70,7 @@ class RuleSet:
         view = MailView(mail, reply=ctx.is_reply)
         tally = Tally()
         outcomes: list[RuleOutcome] = []
+        reading: Assessment | None = None
         for rule in self.rules:
             if tally.stopped_by is not None:
                 outcomes.append(
@@ -80,11 +83,17 @@ class RuleSet:
                 )
                 continue
             outcome = rule.evaluate(view, ctx)
-            outcomes.append(outcome)
-            if outcome.matched:
+            if outcome.matched and rule.actions.assess:
+                # Read once, however many rules ask for it; the rule proposes its priority.
+                reading = reading or assess(view, reply=ctx.is_reply)
+                outcome = outcome._replace(reason=f"{outcome.reason}; impact reading: {reading.verdict}")
+                tally.apply(rule.name, _with_reading(rule.actions, reading))
+            elif outcome.matched:
                 tally.apply(rule.name, rule.actions)
+            outcomes.append(outcome)
         declared = view.declared
         priority, trail = decide_priority(tally, declared, ctx)
+        triage = triage_reason(priority, declared, ctx, reading)
         return Classification(
             priority=priority,
             tags=tuple(tally.tags),
@@ -93,7 +102,22 @@ class RuleSet:
             declared_priority=declared.priority if declared is not None else None,
             outcomes=tuple(outcomes),
             priority_trail=trail,
+            triage=triage is not None,
+            triage_reason=triage,
+            evidence=reading.evidence if reading is not None else (),
         )
+
+
+def _with_reading(actions: Actions, reading: Assessment) -> Actions:
+    """A rule's actions with the reading's priority and tags in place of ``assess``."""
+    return Actions(
+        priority=reading.priority,
+        cap=actions.cap,
+        tags=(*actions.tags, *reading.tags),
+        route=actions.route,
+        notify=actions.notify,
+        stop=actions.stop,
+    )
 
 
 def classify(mail: ParsedMail, ctx: RuleContext, ruleset: RuleSet) -> Classification:

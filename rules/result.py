@@ -55,6 +55,9 @@ class Classification:
     # ``triage_reason`` says why in one line (it goes into the page).
     triage: bool = False
     triage_reason: str | None = None
+    # What the impact reading found (scope, state, consequence, workaround, declared
+    # severity), one line each, when a rule asked for it (``then.assess``).
+    evidence: tuple[str, ...] = ()
 
     @property
     def matched_rules(self) -> tuple[str, ...]:
@@ -71,15 +74,20 @@ class Classification:
             "priority_trail": list(self.priority_trail),
             "triage": self.triage,
             "triage_reason": self.triage_reason,
+            "evidence": list(self.evidence),
             "outcomes": [o.as_dict() for o in self.outcomes],
         }
 
     def explanation(self) -> list[str]:
-        """Human lines: the priority and how it was reached, tags, route, then every rule."""
+        """Human lines: the priority and how it was reached, the evidence read, tags, route,
+        then every rule."""
         lines = [f"priority {self.priority}"]
         lines.extend(f"  {step}" for step in self.priority_trail)
         if self.triage:
             lines.append(f"triage: {self.triage_reason or 'may be critical'}")
+        if self.evidence:
+            lines.append("evidence:")
+            lines.extend(f"  {line}" for line in self.evidence)
         if self.tags:
             lines.append("tags: " + ", ".join(self.tags))
         if self.route is not None:

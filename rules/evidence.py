@@ -1,0 +1,242 @@
+"""Evidence of impact in the customer's own words, found sentence by sentence.
+
+Scope and state only count together when they are said together: "all 22 branches" and
+"cannot" in one sentence is a total stop; "all reports" in one sentence and "cannot" in
+another is not. A word the customer negates ("no outage", "not slow") is not evidence.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from dataclasses import dataclass, field
+
+from rules.lexicon import Lexicon, lexicon
+from rules.own_words import sentence_starts
+from rules.words import tokens
+
+# Classes that already carry their own negation ("no workaround", "nobody") or that a
+# negation does not undo are not checked for one.
+_UNNEGATED = frozenset({"nobody", "no_workaround", "ability", "intensifier", "only", "follow_up"})
+_CLIP = 60
+# Negations in every language the vocabulary covers, split as the tokenizer splits
+# contractions ("don't" -> "don", "t"). Reach: the last four words of the clause.
+_NEGATORS = frozenset({
+    "not", "no", "never", "without", "isn", "aren", "wasn", "weren", "hasn", "haven", "hadn", "don", "doesn",
+    "didn", "nicht", "kein", "keine", "keinen", "keiner", "keinem", "nie", "ohne", "pas", "sans", "jamais",
+    "aucun", "aucune", "sin", "nunca", "niet", "geen", "nooit", "zonder", "non", "senza", "mai", "não", "nao",
+    "sem", "nem",
+})  # fmt: skip
+_REACH = 4
+_CLAUSE_MARKS = re.compile(r"[.!?;:,()\n]|\s[-–]\s")
+_NOT_BEFORE = re.compile(r"\b(?:not|nicht|pas|non|não|niet|no)\s+\Z")
+# A sentence that opens like a question asks rather than reports ("Will there be an outage?").
+_ASKS = re.compile(
+    r"\W*(?:how|what|when|where|which|will|would|is|are|do|does|should|shall|wie|was|wann|wo|gibt|ist|sind|wird"
+    r"|comment|quand|où|quel|quelle|est-ce|y a-t-il|cómo|cuándo|dónde|qué|hay|es|hoe|wat|wanneer|waar|wordt"
+    r"|come|quando|dove|quale|è|c'è|ci sarà|como|onde|qual|é|há|existe|vai|será)\b"
+)
+_WORD = re.compile(r"\w+")
+
+
+def negated(text: str, start: int) -> bool:
+    """Whether one of the few words before ``start``, in the same clause, negates it."""
+    clause = _CLAUSE_MARKS.split(text[max(0, start - 80) : start])[-1]
+    return not _NEGATORS.isdisjoint(_WORD.findall(clause)[-_REACH:])
+
+
+@dataclass(slots=True)
+class Sentences:
+    """For each sentence, the kinds of evidence in it; for each kind, the first words found."""
+
+    kinds: list[set[str]]
+    found: dict[str, str] = field(default_factory=dict)
+    questions: set[int] = field(default_factory=set)
+
+    def note(self, kind: str, index: int, text: str) -> None:
+        self.kinds[index].add(kind)
+        if kind not in self.found:
+            flat = " ".join(text.split())
+            self.found[kind] = flat if len(flat) <= _CLIP else flat[: _CLIP - 3] + "..."
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What the mail says, as a support lead reads it; ``found`` quotes the words per kind."""
+
+    total_stop: bool  # a stop said of everyone, every site, every request, or "nothing works"
+    total_now: bool  # ... said in a sentence that does not also say it works again
+    group_stop: bool  # a stop of a part: some users, one site of several, 12 of 40
+    single_stop: bool  # a stop of one person, one device, one account
+    stopped: bool  # something has stopped, whoever it affects
+    hard_stop: bool  # a stop made complete: "cannot log in at all"
+    business_stop: bool  # what the business does has stopped: selling, calls, orders, payroll
+    degraded: bool
+    partial_share: bool  # a share of the attempts fails: "8%", "1 in 5"
+    narrow: bool  # "only ...", "everyone else is fine" said of what stopped
+    others: bool  # "the other sites work normally", anywhere in the mail
+    wide: bool  # everyone, all of a group, nobody: said of anything
+    single: bool  # one person, one device or one account is named, and no wider group
+    other_works: bool  # something else works: another route, the browser, the rest
+    recovered: bool  # it works again, or the mail follows up an incident that is over
+    close_request: bool  # the customer asks us to close the ticket
+    fault: bool
+    minor: bool
+    workaround: bool
+    no_workaround: bool
+    deadline: bool
+    security: bool
+    data_loss: bool
+    requests: tuple[str, ...]  # question, commercial, training, feature, admin, closing
+    found: dict[str, str]
+
+
+def _sentence_of(starts: list[int], position: int) -> int:
+    return bisect_right(starts, position) - 1
+
+
+def _collect(text: str, lex: Lexicon) -> Sentences:
+    starts = sentence_starts(text)
+    found = Sentences([set() for _ in starts])
+    words = tokens(text)
+    for kind, matcher in lex.words.items():
+        spans = matcher.spans(words, text)
+        for start, end in spans:
+            if kind not in _UNNEGATED and negated(text, start):
+                continue
+            found.note(kind, _sentence_of(starts, start), text[start:end])
+        for pattern in lex.regexes[kind]:
+            for match in pattern.finditer(text):
+                found.note(kind, _sentence_of(starts, match.start()), match.group(0))
+    for kind, pattern in (
+        ("all", lex.all_people), ("all_things", lex.all_things), ("none", lex.none_people),
+        ("none_things", lex.none_things), ("some", lex.some_group), ("one", lex.one_person),
+        ("one_place", lex.one_place),
+    ):  # fmt: skip
+        for match in pattern.finditer(text):
+            if kind in ("all", "all_things", "some") and _NOT_BEFORE.search(text, 0, match.start()):
+                continue  # "not all users" is some of them
+            found.note(kind, _sentence_of(starts, match.start()), match.group(0))
+    for match in lex.count.finditer(text):
+        # "12 of 40 users", "users (12 of 40)"; not "step 3 of 5" or a date.
+        if not lex.group.search(text, max(0, match.start() - 40), match.end() + 40):
+            continue
+        part, whole = _number(match.group("n")), _number(match.group("m"))
+        kind = "none" if part == 0 else "all" if part >= whole else "some"
+        found.note(kind, _sentence_of(starts, match.start()), match.group(0))
+    for match in lex.percent.finditer(text):
+        share = _number(match.group("p"))
+        kind = "all" if share >= 100 else "share"
+        found.note(kind, _sentence_of(starts, match.start()), match.group(0))
+    for index, start in enumerate(starts):
+        end = starts[index + 1] if index + 1 < len(starts) else len(text)
+        sentence = text[start:end]
+        if "?" in sentence and ("question" in found.kinds[index] or _ASKS.match(sentence)):
+            found.questions.add(index)
+    return found
+
+
+def _number(text: str) -> float:
+    digits = text.replace(",", "").replace(".", "")
+    return float(digits) if digits.isdigit() else 0.0
+
+
+_SCOPE = frozenset({"all", "everyone", "none"})
+_LIMITS = frozenset({"some", "one_place", "share", "one", "others_fine"})
+
+
+def _scope_from_neighbours(seen: Sentences) -> None:
+    """ "After logging in we get a blank page. All 45 users, all 5 sites.": a sentence that
+    states only a scope gives it to the stop beside it that states none."""
+    kinds = seen.kinds
+    for index, here in enumerate(kinds):
+        if not (here & _SCOPE) or here & _LIMITS or "stopped" in here:
+            continue
+        for other in (index - 1, index + 1):
+            if 0 <= other < len(kinds) and "stopped" in kinds[other] and not kinds[other] & (_SCOPE | _LIMITS):
+                kinds[other].add("all")
+
+
+def read_evidence(text: str) -> Evidence:
+    """The evidence in ``text`` (normalised: casefolded, punctuation folded)."""
+    lex = lexicon()
+    seen = _collect(text, lex)
+    strong = weak = group = single = stopped = hard = business = narrow = share = wide = False
+    named_one = named_part = other_works = others_anywhere = now = False
+    security = data_loss = False
+    _scope_from_neighbours(seen)
+    for index, kinds in enumerate(seen.kinds):
+        asked = index in seen.questions
+        nobody = "nobody" in kinds and "ability" in kinds
+        everyone = bool(kinds & {"all", "everyone", "none"}) or nobody
+        every_thing = bool(kinds & {"all_things", "none_things"})
+        stop = "stopped" in kinds or nobody or bool(kinds & {"none", "none_things"})
+        part = bool(kinds & {"some", "one_place", "share"})
+        one = "one" in kinds and not part
+        others = "others_fine" in kinds
+        if stop and (asked or "question" in kinds) and not everyone:
+            stop = False  # "Is it possible that the export fails ...?" asks; it reports nothing
+        total_words = "total" in kinds and not others and not asked
+        if (everyone or every_thing) and not (others or part):
+            wide = True
+        named_one = named_one or one
+        others_anywhere = others_anywhere or others
+        named_part = named_part or part
+        if "works" in kinds and not kinds & {"stopped", "degraded", "fault", "nobody", "none", "none_things"}:
+            other_works = True
+        if stop:
+            stopped = True
+            limited = part or one or others
+            if part:
+                group = True
+            elif one:
+                single = True
+            elif others:
+                narrow = True
+            elif everyone or total_words:
+                strong = True
+                now = now or "closing" not in kinds
+            elif every_thing:
+                weak = True
+            hard = hard or ("intensifier" in kinds and not limited)
+            business = business or ("business" in kinds and not limited)
+        elif total_words and "closing" not in kinds:
+            strong = True
+        if "only" in kinds and kinds & {"stopped", "fault", "degraded"}:
+            narrow = True
+        share = share or "share" in kinds
+        if not asked and not kinds & {"question", "admin", "commercial"}:
+            security = security or "security" in kinds
+            data_loss = data_loss or "data_loss" in kinds
+    all_kinds: set[str] = set().union(*seen.kinds)
+    requests = tuple(
+        k for k in ("question", "commercial", "training", "feature", "admin", "closing", "close_request", "thanks")
+        if k in all_kinds
+    )
+    return Evidence(
+        total_stop=strong or (weak and not (group or single or narrow or named_one)),
+        total_now=now or (weak and not (group or single or narrow or named_one)),
+        group_stop=group,
+        single_stop=single,
+        stopped=stopped,
+        hard_stop=hard,
+        business_stop=business,
+        degraded="degraded" in all_kinds or share,
+        partial_share=share,
+        narrow=narrow,
+        others=others_anywhere,
+        wide=wide,
+        single=named_one and not (named_part or wide),
+        other_works=other_works,
+        recovered=bool(all_kinds & {"closing", "follow_up", "close_request"}),
+        close_request="close_request" in all_kinds,
+        fault="fault" in all_kinds,
+        minor="minor" in all_kinds,
+        workaround="workaround" in all_kinds and "no_workaround" not in all_kinds,
+        no_workaround="no_workaround" in all_kinds,
+        deadline="deadline" in all_kinds,
+        security=security,
+        data_loss=data_loss,
+        requests=requests,
+        found=seen.found,
+    )
