@@ -44,8 +44,9 @@ def test_its_own_rules_come_first_then_the_defaults() -> None:
 
 
 def test_a_rule_named_like_a_default_takes_its_place() -> None:
-    own = OWN.replace('"gates"', f'"{DEFAULTS[3]}"')
-    assert names(BASE + own) == [DEFAULTS[3], *DEFAULTS[:3], *DEFAULTS[4:]]
+    own = OWN.replace('"gates"', f'"{DEFAULTS[-1]}"')
+    assert names(BASE + own) == [DEFAULTS[-1], *DEFAULTS[:-1]]
+    assert names(BASE + OWN + own) == ["gates", DEFAULTS[-1], *DEFAULTS[:-1]]
 
 
 def test_replace_keeps_its_own_rules_alone() -> None:
