@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from rules.lexicon import Lexicon, lexicon
 from rules.own_words import sentence_starts
-from rules.words import tokens
+from rules.scope import find_scopes
 
 # Classes that already carry their own negation ("no workaround", "nobody") or that a
 # negation does not undo are not checked for one.
@@ -25,11 +25,16 @@ _NEGATORS = frozenset({
     "not", "no", "never", "without", "isn", "aren", "wasn", "weren", "hasn", "haven", "hadn", "don", "doesn",
     "didn", "nicht", "kein", "keine", "keinen", "keiner", "keinem", "nie", "ohne", "pas", "sans", "jamais",
     "aucun", "aucune", "sin", "nunca", "niet", "geen", "nooit", "zonder", "non", "senza", "mai", "não", "nao",
-    "sem", "nem",
+    "sem", "nem", "nothing", "nichts", "rien", "nada", "niets", "niente", "nulla",
 })  # fmt: skip
 _REACH = 4
 _CLAUSE_MARKS = re.compile(r"[.!?;:,()\n]|\s[-–]\s")
-_NOT_BEFORE = re.compile(r"\b(?:not|nicht|pas|non|não|niet|no)\s+\Z")
+_ALL_BEFORE = re.compile(r"\b(?:all|alle|allen|tous|toutes|todos|todas|tutti|tutte|al|both|beide)\s+\Z")
+# "We can't make or receive any calls": "any" after a negative verb in the same clause.
+_NEGATIVE_VERB = re.compile(r"(?:n't|\bcannot|\bnot|\bnever|\bno)\b[^.!?;,\n]{0,40}\Z")
+_NOT_BEFORE = re.compile(
+    r"\b(?:not|nicht|pas|non|não|niet|no|geen|kein|keine|aucun|aucune|nessun|nessuna|nenhum|nenhuma)\s+\Z"
+)
 # A sentence that opens like a question asks rather than reports ("Will there be an outage?").
 _ASKS = re.compile(
     r"\W*(?:how|what|when|where|which|will|would|is|are|do|does|should|shall|wie|was|wann|wo|gibt|ist|sind|wird"
@@ -82,7 +87,8 @@ class Evidence:
     close_request: bool  # the customer asks us to close the ticket
     fault: bool
     minor: bool
-    workaround: bool
+    workaround: bool  # an available way round it: "we use the Excel export instead"
+    manual: bool  # a painful one: by hand, on paper, by phone
     no_workaround: bool
     deadline: bool
     security: bool
@@ -98,28 +104,38 @@ def _sentence_of(starts: list[int], position: int) -> int:
 def _collect(text: str, lex: Lexicon) -> Sentences:
     starts = sentence_starts(text)
     found = Sentences([set() for _ in starts])
-    words = tokens(text)
+    spans_of_words = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(text)]
+    words = frozenset(w for _, _, w in spans_of_words)
     for kind, matcher in lex.words.items():
         spans = matcher.spans(words, text)
         for start, end in spans:
+            index = _sentence_of(starts, start)
+            if kind in found.kinds[index]:
+                continue  # one hit of a kind per sentence is all the reading uses
             if kind not in _UNNEGATED and negated(text, start):
                 continue
-            found.note(kind, _sentence_of(starts, start), text[start:end])
-        for pattern in lex.regexes[kind]:
+            found.note(kind, index, text[start:end])
+        for pattern, needs in lex.regexes[kind]:
+            if words.isdisjoint(needs):
+                continue  # the pattern cannot match without one of these words
             for match in pattern.finditer(text):
                 found.note(kind, _sentence_of(starts, match.start()), match.group(0))
-    for kind, pattern in (
-        ("all", lex.all_people), ("all_things", lex.all_things), ("none", lex.none_people),
-        ("none_things", lex.none_things), ("some", lex.some_group), ("one", lex.one_person),
-        ("one_place", lex.one_place),
-    ):  # fmt: skip
-        for match in pattern.finditer(text):
-            if kind in ("all", "all_things", "some") and _NOT_BEFORE.search(text, 0, match.start()):
-                continue  # "not all users" is some of them
-            found.note(kind, _sentence_of(starts, match.start()), match.group(0))
+    for kind, begin, finish in find_scopes(text, lex.scopes, spans_of_words):
+        if kind == "one_of":
+            last = text[begin:finish].rsplit(None, 1)[-1]
+            kind = "one_place" if last in lex.places else "one"
+        if kind in ("all", "all_things", "some") and _NOT_BEFORE.search(text, max(0, begin - 12), begin):
+            continue  # "not all users" is some of them
+        if kind == "some" and _ALL_BEFORE.search(text, max(0, begin - 12), begin):
+            continue  # "all four of our hotels" is all of them
+        if kind in ("all", "all_things") and text.startswith("any ", begin):
+            if not (negated(text, begin) or _NEGATIVE_VERB.search(text, max(0, begin - 50), begin)):
+                continue
+            kind = "none" if kind == "all" else "none_things"  # "we can't take any bookings"
+        found.note(kind, _sentence_of(starts, begin), text[begin:finish])
     for match in lex.count.finditer(text):
         # "12 of 40 users", "users (12 of 40)"; not "step 3 of 5" or a date.
-        if not lex.group.search(text, max(0, match.start() - 40), match.end() + 40):
+        if lex.group_words.isdisjoint(_WORD.findall(text, max(0, match.start() - 40), match.end() + 40)):
             continue
         part, whole = _number(match.group("n")), _number(match.group("m"))
         kind = "none" if part == 0 else "all" if part >= whole else "some"
@@ -170,8 +186,11 @@ def read_evidence(text: str) -> Evidence:
         nobody = "nobody" in kinds and "ability" in kinds
         everyone = bool(kinds & {"all", "everyone", "none"}) or nobody
         every_thing = bool(kinds & {"all_things", "none_things"})
-        stop = "stopped" in kinds or nobody or bool(kinds & {"none", "none_things"})
+        down = "system_down" in kinds
+        stop = bool(kinds & {"stopped", "system_down", "none", "none_things"}) or nobody
         part = bool(kinds & {"some", "one_place", "share"})
+        if part and "fault" in kinds and not stop:
+            stop = True  # "some users get an error when saving": for them it fails
         one = "one" in kinds and not part
         others = "others_fine" in kinds
         if stop and (asked or "question" in kinds) and not everyone:
@@ -193,7 +212,7 @@ def read_evidence(text: str) -> Evidence:
                 single = True
             elif others:
                 narrow = True
-            elif everyone or total_words:
+            elif everyone or total_words or down:
                 strong = True
                 now = now or "closing" not in kinds
             elif every_thing:
@@ -233,6 +252,7 @@ def read_evidence(text: str) -> Evidence:
         fault="fault" in all_kinds,
         minor="minor" in all_kinds,
         workaround="workaround" in all_kinds and "no_workaround" not in all_kinds,
+        manual="manual" in all_kinds,
         no_workaround="no_workaround" in all_kinds,
         deadline="deadline" in all_kinds,
         security=security,

@@ -64,14 +64,17 @@ def _weigh(ev: Evidence, declared: Declaration | None) -> tuple[str | None, str,
     business_critical = (ev.business_stop and urgent) or (ev.stopped and ev.deadline and critical_declared)
     if ev.total_stop or (business_critical and not (ev.group_stop or ev.single_stop)):
         what = "a total stop" if ev.total_stop else "a critical business function stopped"
-        if ev.workaround and not ev.no_workaround:
-            return "P2", f"{what}, but a workaround is in use", f"{what}; a workaround is in use"
+        if (ev.workaround or ev.manual) and not ev.no_workaround:
+            how = "people work round it by hand" if ev.manual else "a workaround is in use"
+            return "P2", f"{what}, but {how}", f"{what}; {how}"
         return "P1", f"{what}, nothing said of a way round it", None
     if ev.stopped:
         if ev.group_stop or ev.partial_share:
             reason = f"{'declared critical, ' if critical_declared else ''}a stop for a part of the business"
             triage = reason if ev.business_stop and (ev.deadline or critical_declared) else None
             return "P2", "a part of the business cannot work", triage
+        if ev.business_stop and ev.workaround and not ev.manual:
+            return "P3", "a business function has stopped; a workaround is in use", None
         if ev.business_stop:
             triage = "a business function has stopped; scope not stated"
             return "P2", "a business function has stopped; scope not stated", triage
@@ -79,10 +82,14 @@ def _weigh(ev: Evidence, declared: Declaration | None) -> tuple[str | None, str,
             return "P3", "one person, device or function is affected", None
         if ev.others:
             return "P2", "a part of the business cannot work; the others are fine", None
-        if ev.workaround or ev.minor or ev.other_works or ev.requests:
-            return "P3", "a function has stopped, with a way round it or beside a request", None
-        triage = "declared critical and something has stopped" if critical_declared or ev.hard_stop else None
-        return "P2", "something has stopped; scope not stated", triage
+        if ev.manual and not ev.workaround:
+            return "P2", "a function has stopped and people work round it by hand", None
+        if critical_declared or ev.hard_stop:
+            reason = "declared critical and a function has stopped"
+            if not critical_declared:
+                reason = "a function has stopped completely"
+            return "P2", f"{reason}; scope not stated", reason
+        return "P3", "a function has stopped; nothing says it stops the business", None
     if ev.degraded:
         if not ev.wide and (ev.single_stop or ev.narrow or ev.minor or ev.single):
             return "P3", "degraded for one person or function", None

@@ -43,31 +43,71 @@ class MailView:
     """
 
     __slots__ = (
+        "_body",
+        "_body_norm",
+        "_body_words",
         "_declared",
         "_declared_done",
-        "body",
-        "body_norm",
-        "body_words",
+        "_regex_text",
+        "_reply",
+        "_subject_norm",
+        "_subject_words",
         "mail",
         "regex_memo",
-        "regex_text",
         "subject",
-        "subject_norm",
-        "subject_words",
     )
 
     def __init__(self, mail: ParsedMail, *, reply: bool) -> None:
         self.mail = mail
         self.subject = "" if reply else unicodedata.normalize("NFC", mail.subject)
-        self.body = unicodedata.normalize("NFC", body_for_rules(mail, new_part_only=reply))
-        self.subject_norm = normalise(self.subject)
-        self.body_norm = normalise(self.body)
-        self.subject_words = tokens(self.subject_norm)
-        self.body_words = tokens(self.body_norm)
-        self.regex_text = f"{self.subject}\n{self.body}" if self.subject else self.body
+        self._reply = reply
+        self._body: str | None = None
+        self._regex_text: str | None = None
         self.regex_memo: dict[re.Pattern[str], re.Match[str] | None] = {}
+        # Normalised texts and word sets are made on first use: a rule set that tests no
+        # words (the impact reading reads the mail its own way) does not pay for them.
+        self._subject_norm: str | None = None
+        self._body_norm: str | None = None
+        self._subject_words: frozenset[str] | None = None
+        self._body_words: frozenset[str] | None = None
         self._declared: Declaration | None = None
         self._declared_done = False
+
+    @property
+    def body(self) -> str:
+        if self._body is None:
+            self._body = unicodedata.normalize("NFC", body_for_rules(self.mail, new_part_only=self._reply))
+        return self._body
+
+    @property
+    def regex_text(self) -> str:
+        if self._regex_text is None:
+            self._regex_text = f"{self.subject}\n{self.body}" if self.subject else self.body
+        return self._regex_text
+
+    @property
+    def subject_norm(self) -> str:
+        if self._subject_norm is None:
+            self._subject_norm = normalise(self.subject)
+        return self._subject_norm
+
+    @property
+    def body_norm(self) -> str:
+        if self._body_norm is None:
+            self._body_norm = normalise(self.body)
+        return self._body_norm
+
+    @property
+    def subject_words(self) -> frozenset[str]:
+        if self._subject_words is None:
+            self._subject_words = tokens(self.subject_norm)
+        return self._subject_words
+
+    @property
+    def body_words(self) -> frozenset[str]:
+        if self._body_words is None:
+            self._body_words = tokens(self.body_norm)
+        return self._body_words
 
     @property
     def declared(self) -> Declaration | None:

@@ -9,11 +9,12 @@ from parsers import ParsedMail
 
 # The reading looks at most this much of the customer's words: the problem is stated at
 # the top, and the cost of a mail must not grow with a pasted log.
-READ_CHARS = 8000
-_FORWARD = re.compile(
-    r"forwarded message|begin forwarded|weitergeleitete nachricht|message transféré|mensaje reenviado"
-    r"|messaggio inoltrato|doorgestuurd bericht|mensagem encaminhada|^\s*(?:fwd?|wg|tr|rv|i|doorst)\s?:",
-    re.IGNORECASE | re.MULTILINE,
+READ_CHARS = 3000
+# A forward, by its subject prefix or the line a mail client writes above it.
+_FORWARD_SUBJECT = re.compile(r"\s*(?:fwd?|wg|tr|rv|i|doorst|enc)\s?:", re.IGNORECASE)
+_FORWARD_MARKERS = (
+    "forwarded message", "begin forwarded", "weitergeleitete nachricht", "message transféré", "mensaje reenviado",
+    "messaggio inoltrato", "doorgestuurd bericht", "mensagem encaminhada",
 )
 # A sign-off alone on its line ends what the customer says; what follows is a signature.
 _SIGN_OFF = re.compile(
@@ -31,16 +32,16 @@ _SIGN_OFF = re.compile(
 )
 _SIGNATURE = re.compile(r"^-- ?$")
 # A disclaimer paragraph names its readers and its confidentiality, in any of our languages.
-_DISCLAIMER = re.compile(
-    r"intended (?:solely |only )?(?:for|recipient)|confidential|privileged|disclaimer|if you (?:have )?received this"
-    r"|vertraulich|empfänger|irrtümlich|confidentiel|destinataire|confidencial|destinatari[oa]|vertrouwelijk"
-    r"|geadresseerde|riservat[oa]|destinatário|do not print|bitte drucken",
-    re.IGNORECASE,
+_DISCLAIMER = (
+    "intended for", "intended recipient", "intended solely", "intended only", "confidential", "privileged",
+    "disclaimer", "received this", "vertraulich", "empfänger", "irrtümlich", "confidentiel", "destinataire",
+    "confidencial", "destinatari", "vertrouwelijk", "geadresseerde", "riservat", "destinatário", "do not print",
+    "bitte drucken",
 )
 _PARAGRAPH = re.compile(r"\n\s*\n")
 # A sentence ends at . ! ? ; or a blank line; a list item or a line that starts anew in
 # capitals after a short line is its own sentence too ("Impact: all stores").
-_SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n\s*\n|\n(?=\s*(?:[-*•>]|\d+[.)])\s)")
+_SENTENCE = re.compile(r"[.!?;]\s+|\n\s*\n|\n(?=\s*(?:[-*•>]|\d+[.)])\s)")
 
 
 def customer_body(mail: ParsedMail, *, reply: bool) -> str:
@@ -50,10 +51,17 @@ def customer_body(mail: ParsedMail, *, reply: bool) -> str:
     sends it as the description of the problem. Forwarded attachments always count.
     """
     own = mail.reply_text
-    if not reply and (not own.strip() or _FORWARD.search(mail.text[:READ_CHARS])):
+    if not reply and (not own.strip() or _is_forward(mail)):
         own = mail.text
     parts = [own, *(f.text for f in mail.forwarded if f.text)]
     return own_text("\n\n".join(parts)[:READ_CHARS])
+
+
+def _is_forward(mail: ParsedMail) -> bool:
+    if _FORWARD_SUBJECT.match(mail.subject):
+        return True
+    head = mail.text[:READ_CHARS].casefold()
+    return any(marker in head for marker in _FORWARD_MARKERS)
 
 
 def own_text(body: str) -> str:
@@ -69,7 +77,8 @@ def own_text(body: str) -> str:
     text = "\n".join(kept)
     paragraphs = _PARAGRAPH.split(text)
     for index, paragraph in enumerate(paragraphs):
-        if index > 0 and _DISCLAIMER.search(paragraph):
+        folded = paragraph.casefold()
+        if index > 0 and any(marker in folded for marker in _DISCLAIMER):
             return "\n\n".join(paragraphs[:index])
     return text
 

@@ -149,7 +149,7 @@ class WordMatcher:
     word of it, so most mails cost a few set lookups.
     """
 
-    __slots__ = ("_firsts", "_other", "_single_order", "_singles", "_worded", "words")
+    __slots__ = ("_by_first", "_firsts", "_other", "_single_order", "_singles", "_worded", "words")
 
     def __init__(self, words: Sequence[str]) -> None:
         for word in words:
@@ -170,6 +170,11 @@ class WordMatcher:
         self._worded = tuple(p for p in phrases.values() if p.first is not None)
         self._other = tuple(p for p in phrases.values() if p.first is None)
         self._firsts = frozenset(p.first for p in self._worded if p.first is not None)
+        by_first: dict[str, list[_Phrase]] = {}
+        for phrase in self._worded:
+            by_first.setdefault(phrase.first or "", []).append(phrase)
+        # A long list's phrases are looked at only when the text has their first word.
+        self._by_first = {first: tuple(phrases) for first, phrases in by_first.items()}
 
     def find(self, words_in_text: frozenset[str], normalised_text: str, *, negatable: bool = False) -> str | None:
         """The matching word as written in the rule (or the phrase as found), else None.
@@ -215,9 +220,10 @@ class WordMatcher:
                 ):
                     found.append((start, end))
                 start = text.find(key, start + 1)
-        for phrase in self._worded:
-            if phrase.first in words_in_text and phrase.needs <= words_in_text:
-                found.extend(m.span() for m in phrase.pattern.finditer(text))
+        for first in self._firsts & words_in_text:
+            for phrase in self._by_first[first]:
+                if phrase.needs <= words_in_text:
+                    found.extend(m.span() for m in phrase.pattern.finditer(text))
         for phrase in self._other:
             if phrase.needs <= words_in_text and phrase.needle in text:
                 found.extend(m.span() for m in phrase.pattern.finditer(text))

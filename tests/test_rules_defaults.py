@@ -89,7 +89,7 @@ def test_defaults_compile_next_to_a_gateways_own_names() -> None:
         ("", "Le réseau est très lent depuis ce matin.", "P2"),
         ("Errors", "Some users get an error when saving.", "P2"),
         ("Calls", "Calls drop intermittently.", "P2"),
-        ("Site down", "The site is down but we switched to the backup site as a workaround.", "P3"),
+        ("Site down", "The site is down but we switched to the backup site as a workaround.", "P2"),
         ("Export", "The export does not work; we copy the data by hand as a workaround.", "P3"),
         ("Label", "Minor typo on the login page.", "P3"),
         ("", "L'export ne fonctionne plus.", "P3"),
@@ -103,6 +103,22 @@ def test_defaults_compile_next_to_a_gateways_own_names() -> None:
 )
 def test_default_rules_read_the_severity_definitions(subject: str, text: str, expected: str) -> None:
     assert priority_of(subject, text) == expected
+
+
+def test_a_workaround_keeps_an_outage_at_p2_and_asks_for_triage() -> None:
+    # The seeds: P1 "there is no workaround". With one in use the business runs, badly:
+    # a P2, which the on-call still looks at, because the evidence of an outage is there.
+    result = DEFAULTS.classify(
+        make_mail("Site down", "The site is down but we switched to the backup site as a workaround."), CTX
+    )
+    assert (result.priority, result.triage) == ("P2", True)
+    assert result.triage_reason is not None and "workaround" in result.triage_reason
+
+
+def test_the_defaults_are_one_rule_that_asks_for_the_impact_reading() -> None:
+    assert DEFAULTS.names == ("read-impact",)
+    rule = next(iter(DEFAULTS))
+    assert rule.actions.assess and not rule.conditions
 
 
 def test_not_urgent_but_down_is_still_an_outage() -> None:
