@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from rules.lexicon import Lexicon, lexicon
 from rules.own_words import sentence_starts
-from rules.scope import find_scopes
+from rules.scope import find_scopes, tokenise
 
 # Classes that already carry their own negation ("no workaround", "nobody") or that a
 # negation does not undo are not checked for one.
@@ -32,6 +32,7 @@ _CLAUSE_MARKS = re.compile(r"[.!?;:,()\n]|\s[-–]\s")
 _ALL_BEFORE = re.compile(r"\b(?:all|alle|allen|tous|toutes|todos|todas|tutti|tutte|al|both|beide)\s+\Z")
 # "We can't make or receive any calls": "any" after a negative verb in the same clause.
 _NEGATIVE_VERB = re.compile(r"(?:n't|\bcannot|\bnot|\bnever|\bno)\b[^.!?;,\n]{0,40}\Z")
+_DIGIT = re.compile(r"\d")
 _NOT_BEFORE = re.compile(
     r"\b(?:not|nicht|pas|non|não|niet|no|geen|kein|keine|aucun|aucune|nessun|nessuna|nenhum|nenhuma)\s+\Z"
 )
@@ -46,7 +47,8 @@ _WORD = re.compile(r"\w+")
 
 def negated(text: str, start: int) -> bool:
     """Whether one of the few words before ``start``, in the same clause, negates it."""
-    clause = _CLAUSE_MARKS.split(text[max(0, start - 80) : start])[-1]
+    window = text[max(0, start - 60) : start]
+    clause = _CLAUSE_MARKS.split(window)[-1] if _CLAUSE_MARKS.search(window) else window
     return not _NEGATORS.isdisjoint(_WORD.findall(clause)[-_REACH:])
 
 
@@ -104,23 +106,22 @@ def _sentence_of(starts: list[int], position: int) -> int:
 def _collect(text: str, lex: Lexicon) -> Sentences:
     starts = sentence_starts(text)
     found = Sentences([set() for _ in starts])
-    spans_of_words = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(text)]
-    words = frozenset(w for _, _, w in spans_of_words)
-    for kind, matcher in lex.words.items():
-        spans = matcher.spans(words, text)
-        for start, end in spans:
-            index = _sentence_of(starts, start)
-            if kind in found.kinds[index]:
-                continue  # one hit of a kind per sentence is all the reading uses
-            if kind not in _UNNEGATED and negated(text, start):
-                continue
-            found.note(kind, index, text[start:end])
-        for pattern, needs in lex.regexes[kind]:
+    tokens = tokenise(text)
+    words = frozenset(token[2] for token in tokens)
+    for kind, start, end in lex.words.hits(words, text):
+        index = _sentence_of(starts, start)
+        if kind in found.kinds[index]:
+            continue  # one hit of a kind per sentence is all the reading uses
+        if kind not in _UNNEGATED and negated(text, start):
+            continue
+        found.note(kind, index, text[start:end])
+    for kind, patterns in lex.regexes.items():
+        for pattern, needs in patterns:
             if words.isdisjoint(needs):
                 continue  # the pattern cannot match without one of these words
             for match in pattern.finditer(text):
                 found.note(kind, _sentence_of(starts, match.start()), match.group(0))
-    for kind, begin, finish in find_scopes(text, lex.scopes, spans_of_words):
+    for kind, begin, finish in find_scopes(tokens, lex.scopes):
         if kind == "one_of":
             last = text[begin:finish].rsplit(None, 1)[-1]
             kind = "one_place" if last in lex.places else "one"
@@ -128,19 +129,20 @@ def _collect(text: str, lex: Lexicon) -> Sentences:
             continue  # "not all users" is some of them
         if kind == "some" and _ALL_BEFORE.search(text, max(0, begin - 12), begin):
             continue  # "all four of our hotels" is all of them
-        if kind in ("all", "all_things") and text.startswith("any ", begin):
+        if kind in ("all", "all_things") and text.startswith(("any ", "a single ", "one single "), begin):
             if not (negated(text, begin) or _NEGATIVE_VERB.search(text, max(0, begin - 50), begin)):
                 continue
-            kind = "none" if kind == "all" else "none_things"  # "we can't take any bookings"
+            kind = "none" if kind == "all" else "none_things"  # "we can't take any bookings", "not a single order"
         found.note(kind, _sentence_of(starts, begin), text[begin:finish])
-    for match in lex.count.finditer(text):
+    digits = _DIGIT.search(text) is not None
+    for match in lex.count.finditer(text) if digits else ():
         # "12 of 40 users", "users (12 of 40)"; not "step 3 of 5" or a date.
         if lex.group_words.isdisjoint(_WORD.findall(text, max(0, match.start() - 40), match.end() + 40)):
             continue
         part, whole = _number(match.group("n")), _number(match.group("m"))
         kind = "none" if part == 0 else "all" if part >= whole else "some"
         found.note(kind, _sentence_of(starts, match.start()), match.group(0))
-    for match in lex.percent.finditer(text):
+    for match in lex.percent.finditer(text) if digits else ():
         share = _number(match.group("p"))
         kind = "all" if share >= 100 else "share"
         found.note(kind, _sentence_of(starts, match.start()), match.group(0))

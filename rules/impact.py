@@ -32,6 +32,7 @@ _LABELS = (
     ("closing", "request: close or resolved"),
 )  # fmt: skip
 _TAGS = {"P1": "outage", "P2": "degraded"}
+_SUBJECT_CHARS = 300  # a subject states the problem in a line; a 100 kB one is not read whole
 _REPLY_SUBJECT = re.compile(r"\s*(?:re|aw|antw|sv|vs|r|res|rif|resp)\s?(?:\[\d+\])?\s?:", re.IGNORECASE)
 
 
@@ -47,14 +48,20 @@ class Assessment:
     triage_reason: str | None
 
 
-def _weigh(ev: Evidence, declared: Declaration | None) -> tuple[str | None, str, str | None]:
-    """(priority, why, triage reason) from the evidence."""
+def _ask(steps: list[str], question: str, held: bool) -> bool:
+    """Record one question of the weighing and its answer, as ``explain`` lists them."""
+    steps.append(f"{'hit ' if held else 'miss'} {question}")
+    return held
+
+
+def _weigh(ev: Evidence, declared: Declaration | None, steps: list[str]) -> tuple[str | None, str, str | None]:
+    """(priority, why, triage reason) from the evidence; each question asked goes in ``steps``."""
     critical_declared = declared is not None and declared.priority in ("P1", "P2")
-    if ev.security:
+    if _ask(steps, "a security incident?", ev.security):
         return "P1", "a security incident", None
-    if ev.data_loss:
+    if _ask(steps, "data being lost?", ev.data_loss):
         return "P1", "data being lost", None
-    if ev.recovered and not ev.total_now:
+    if _ask(steps, "resolved, or a follow-up of an incident that is over?", ev.recovered and not ev.total_now):
         if ev.group_stop or (ev.degraded and ev.stopped):
             return "P2", "works again in part; a part is still affected, or it keeps recurring", None
         if (ev.stopped or ev.fault or ev.degraded) and not ev.close_request:
@@ -62,14 +69,15 @@ def _weigh(ev: Evidence, declared: Declaration | None) -> tuple[str | None, str,
         return "P4", "resolved: the customer confirms it works or asks to close", None
     urgent = ev.hard_stop or ev.deadline or ev.no_workaround or critical_declared
     business_critical = (ev.business_stop and urgent) or (ev.stopped and ev.deadline and critical_declared)
-    if ev.total_stop or (business_critical and not (ev.group_stop or ev.single_stop)):
+    total = ev.total_stop or (business_critical and not (ev.group_stop or ev.single_stop))
+    if _ask(steps, "a total stop, or a critical business function stopped?", total):
         what = "a total stop" if ev.total_stop else "a critical business function stopped"
-        if (ev.workaround or ev.manual) and not ev.no_workaround:
+        if _ask(steps, "a way round it in use?", (ev.workaround or ev.manual) and not ev.no_workaround):
             how = "people work round it by hand" if ev.manual else "a workaround is in use"
             return "P2", f"{what}, but {how}", f"{what}; {how}"
         return "P1", f"{what}, nothing said of a way round it", None
-    if ev.stopped:
-        if ev.group_stop or ev.partial_share:
+    if _ask(steps, "something stopped?", ev.stopped):
+        if _ask(steps, "said of a part: some users, a site, a share?", ev.group_stop or ev.partial_share):
             reason = f"{'declared critical, ' if critical_declared else ''}a stop for a part of the business"
             triage = reason if ev.business_stop and (ev.deadline or critical_declared) else None
             return "P2", "a part of the business cannot work", triage
@@ -90,11 +98,11 @@ def _weigh(ev: Evidence, declared: Declaration | None) -> tuple[str | None, str,
                 reason = "a function has stopped completely"
             return "P2", f"{reason}; scope not stated", reason
         return "P3", "a function has stopped; nothing says it stops the business", None
-    if ev.degraded:
+    if _ask(steps, "degraded: slow, late, intermittent?", ev.degraded):
         if not ev.wide and (ev.single_stop or ev.narrow or ev.minor or ev.single):
             return "P3", "degraded for one person or function", None
         return "P2", "degraded: slow, late or intermittent", None
-    if ev.fault or ev.minor:
+    if _ask(steps, "a fault that stops nothing?", ev.fault or ev.minor):
         if ev.requests and not ev.fault:
             return "P4", "a request; the only fault words call it minor", None
         return "P3", "a fault without a stop: impaired, not stopped", None
@@ -108,11 +116,13 @@ def assess(view: MailView, *, reply: bool) -> Assessment:
     declared = view.declared
     body = customer_body(view.mail, reply=reply)
     # "Re: Site down" repeats the ticket's first subject: history, like the quoted text.
-    subject = "" if _REPLY_SUBJECT.match(view.subject) else view.subject
+    subject = "" if _REPLY_SUBJECT.match(view.subject) else view.subject[:_SUBJECT_CHARS]
     text = normalise(f"{subject}\n\n{body}" if subject else body)
     ev = read_evidence(text)
-    priority, why, triage = _weigh(ev, declared)
+    steps: list[str] = []
+    priority, why, triage = _weigh(ev, declared, steps)
     evidence = [f"{label}: {ev.found[kind]!r}" for kind, label in _LABELS if kind in ev.found]
+    evidence.extend(f"weighed: {step}" for step in steps)
     if declared is not None:
         evidence.append(f"declared: {declared.describe()} (evidence, not the verdict)")
     verdict = f"{priority}: {why}" if priority is not None else why

@@ -9,7 +9,7 @@ from functools import cache
 from importlib import resources
 
 from rules.scope import ScopeIndex, scope_index, scope_pattern
-from rules.words import WordMatcher, normalise
+from rules.words import KindMatcher, normalise
 
 LEXICON_FILE = "impact_words.toml"
 LANGUAGES = ("en", "de", "fr", "es", "nl", "it", "pt")
@@ -39,9 +39,9 @@ _PERCENT = re.compile(
 
 @dataclass(frozen=True, slots=True)
 class Lexicon:
-    """Every class of evidence as a WordMatcher (plus its regexes), and the scope patterns."""
+    """Every class of evidence (its words and regexes), and the scope patterns."""
 
-    words: dict[str, WordMatcher]
+    words: KindMatcher  # every class of WORD_CLASSES, in one matcher
     regexes: dict[str, tuple[tuple[re.Pattern[str], frozenset[str]], ...]]  # with the words it needs one of
     about: dict[str, str]
     scopes: ScopeIndex  # all, all_things, none, none_things, some, one, one_place
@@ -65,7 +65,7 @@ def lexicon() -> Lexicon:
     """The shipped vocabulary, parsed and compiled on first use and then shared."""
     text = resources.files("rules").joinpath(LEXICON_FILE).read_text(encoding="utf-8")
     data = tomllib.loads(text)
-    words = {name: WordMatcher(_entries(data[name])) for name in WORD_CLASSES}
+    words = KindMatcher({name: _entries(data[name]) for name in WORD_CLASSES})
     regexes = {
         name: tuple((re.compile(r["pattern"]), frozenset(r["needs"])) for r in data[name].get("regex", ()))
         for name in WORD_CLASSES
@@ -83,9 +83,11 @@ def lexicon() -> Lexicon:
         scope_pattern("none_things", none, things, reach=3),
         scope_pattern("none_things", ["no"], plurals, reach=1),
         scope_pattern("some", some, people + places + things, reach=3),
-        scope_pattern("one", one, people + units, reach=1, after_negation=False),
-        scope_pattern("one_place", one, places, reach=1, after_negation=False),
-        scope_pattern("one_place", _entries(data["determiner"]), _entries(data["place_singular"]), reach=1),
+        scope_pattern("one", one, people + units, reach=1, after_negation=False, by_group=True),
+        scope_pattern("one_place", one, places, reach=1, after_negation=False, by_group=True),
+        scope_pattern(
+            "one_place", _entries(data["determiner"]), _entries(data["place_singular"]), reach=1, by_group=True
+        ),
         # "one of our therapists" is one person, "one of our hotels" one site: the reading
         # tells which by the word (any word) after "one of our".
         scope_pattern("one_of", _entries(data["one_of"]), (), reach=1),

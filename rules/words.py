@@ -234,3 +234,63 @@ class WordMatcher:
         shown = ", ".join(repr(w) for w in self.words[:limit])
         rest = len(self.words) - limit
         return f"{shown}, ... (+{rest} more)" if rest > 0 else shown
+
+
+class KindMatcher:
+    """Many word lists, each of a kind, matched in one pass (one set intersection, then the
+    phrases whose first word the text has): every hit, once for each kind that lists it."""
+
+    __slots__ = ("_by_first", "_firsts", "_other", "_single_keys", "_singles")
+
+    def __init__(self, lists: dict[str, Sequence[str]]) -> None:
+        singles: dict[str, list[str]] = {}
+        phrases: dict[str, tuple[list[str], _Phrase]] = {}
+        for kind, words in lists.items():
+            for word in words:
+                problem = word_problem(word)
+                if problem is not None:
+                    raise ValueError(f"{kind}: {problem}")
+                key = normalise(word.strip())
+                if _TOKEN.fullmatch(key):
+                    singles.setdefault(key, []).append(kind)
+                else:
+                    phrases.setdefault(key, ([], _compile_phrase(key)))[0].append(kind)
+        self._singles = {key: tuple(dict.fromkeys(kinds)) for key, kinds in singles.items()}
+        self._single_keys = frozenset(self._singles)
+        by_first: dict[str, list[tuple[tuple[str, ...], _Phrase]]] = {}
+        other: list[tuple[tuple[str, ...], _Phrase]] = []
+        for kinds, phrase in phrases.values():
+            entry = (tuple(dict.fromkeys(kinds)), phrase)
+            if phrase.first is None:
+                other.append(entry)
+            else:
+                by_first.setdefault(phrase.first, []).append(entry)
+        self._by_first = by_first
+        self._firsts = frozenset(by_first)
+        self._other = tuple(other)
+
+    def hits(self, words_in_text: frozenset[str], normalised_text: str) -> list[tuple[str, int, int]]:
+        """(kind, start, end) of every occurrence of every listed word or phrase."""
+        text = normalised_text
+        found: list[tuple[str, int, int]] = []
+        for key in words_in_text & self._single_keys:
+            size = len(key)
+            kinds = self._singles[key]
+            start = text.find(key)
+            while start != -1:
+                end = start + size
+                if (start == 0 or not _is_word_char(text[start - 1])) and (
+                    end == len(text) or not _is_word_char(text[end])
+                ):
+                    found.extend((kind, start, end) for kind in kinds)
+                start = text.find(key, start + 1)
+        for first in self._firsts & words_in_text:
+            for kinds, phrase in self._by_first[first]:
+                if phrase.needs <= words_in_text:
+                    for match in phrase.pattern.finditer(text):
+                        found.extend((kind, match.start(), match.end()) for kind in kinds)
+        for kinds, phrase in self._other:
+            if phrase.needs <= words_in_text and phrase.needle in text:
+                for match in phrase.pattern.finditer(text):
+                    found.extend((kind, match.start(), match.end()) for kind in kinds)
+        return found

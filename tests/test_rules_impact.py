@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from rules import RuleContext, default_ruleset
+import rules
+from rules import RuleConfigError, RuleContext, compile_rules, default_ruleset
 from tests.test_rules_defaults import make_mail
 
 CTX = RuleContext(plan="standard", default_priority="P3")
@@ -35,6 +36,8 @@ TOTAL = [
     ("nl", "Storing", "Geen enkele medewerker kan inloggen, alle vestigingen liggen stil."),
     ("it", "Blocco", "Tutti i nostri negozi sono fermi: nessuna cassa riesce a chiudere uno scontrino."),
     ("pt", "Parado", "Nenhuma das nossas 12 lojas consegue vender desde a abertura, o sistema está fora do ar."),
+    ("en", "Quick one", "Not sure if it's just us, but our customers haven't been able to place a single order "
+     "on the site since about 8. Could someone have a look when you get a chance?"),
 ]
 
 
@@ -129,9 +132,18 @@ def test_signature_disclaimer_and_no_rush_are_not_evidence() -> None:
     assert classify("Recordings settings", text)[0] == "P4"
 
 
-def test_a_reply_that_reports_it_got_worse_raises_the_ticket() -> None:
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Update: it is now completely down for all our users.",
+        "Mise à jour : maintenant plus rien ne fonctionne, aucun de nos agents ne peut se connecter.",
+        "Het is nu erger geworden: niemand kan meer inloggen.",
+        "Agora parou tudo, nenhum atendente consegue acessar o sistema.",
+    ],
+)
+def test_a_reply_that_reports_it_got_worse_raises_the_ticket(text: str) -> None:
     reply = RuleContext(plan="standard", default_priority="P3", is_reply=True, current_priority="P3")
-    mail = make_mail("Re: [#7] Occasional timeouts", "Update: it is now completely down for all our users.")
+    mail = make_mail("Re: [#7] Occasional timeouts", text)
     assert DEFAULTS.classify(mail, reply).priority == "P1"
 
 
@@ -144,3 +156,49 @@ def test_the_reading_explains_what_it_found_and_how_it_weighed() -> None:
     assert "evidence:" in lines
     assert any("impact reading: P1" in line for line in lines)
     assert result.as_dict()["evidence"] == list(result.evidence)
+
+
+def _ruleset(tables: list[dict[str, object]]) -> rules.RuleSet:
+    return compile_rules(tables, organisations=(), plans={"gold"}, groups={"billing"}, contacts=())
+
+
+READ = {"name": "read-impact", "then": {"assess": True}}
+
+
+def test_a_support_leads_own_rules_stay_first_class() -> None:
+    # A lead's priority raises above the reading; a lead's cap limits it; route and tags apply.
+    ruleset = _ruleset([
+        {"name": "vip-down", "when": {"words": ["down"], "vip": True}, "then": {"priority": "P1"}},
+        {"name": "test-mail", "when": {"subject_words": ["test"]}, "then": {"cap": "P4"}},
+        {"name": "billing", "when": {"words": ["invoice"]}, "then": {"route": "billing", "tags": ["billing"]}},
+        READ,
+    ])
+    vip = RuleContext(plan="gold", default_priority="P3", vip=True)
+    raised = ruleset.classify(make_mail("Export", "The export is down, we copy by hand as a workaround."), vip)
+    assert raised.priority == "P1" and "vip-down" in raised.matched_rules
+    capped = ruleset.classify(make_mail("test", "Nobody in the company can log in."), CTX)
+    assert capped.priority == "P4"
+    routed = ruleset.classify(make_mail("Invoice", "Could you resend the March invoice?"), CTX)
+    assert (routed.priority, routed.route, routed.tags) == ("P4", "billing", ("billing",))
+
+
+def test_without_the_reading_a_rule_set_works_as_before() -> None:
+    ruleset = _ruleset([{"name": "outage", "when": {"words": ["outage"]}, "then": {"priority": "P1"}}])
+    result = ruleset.classify(make_mail("Hello", "Nobody in the company can log in."), CTX)
+    assert (result.priority, result.evidence, result.triage) == ("P3", (), False)
+
+
+def test_assess_is_checked_when_rules_compile() -> None:
+    with pytest.raises(RuleConfigError, match=r"then\.assess"):
+        _ruleset([{"name": "x", "then": {"assess": True, "priority": "P2"}}])
+    with pytest.raises(RuleConfigError, match=r"then\.assess"):
+        _ruleset([{"name": "x", "then": {"assess": "yes"}}])
+    assert _ruleset([{"name": "x", "when": {"plan": "gold"}, "then": {"assess": True}}]).names == ("x",)
+
+
+def test_a_reading_needs_a_rule_that_asks_for_it() -> None:
+    # The reading runs only when its rule matches: here only on plan gold.
+    ruleset = _ruleset([{"name": "read-gold", "when": {"plan": "gold"}, "then": {"assess": True}}])
+    mail = make_mail("Outage", "Nobody in the company can log in.")
+    assert ruleset.classify(mail, CTX).priority == "P3"
+    assert ruleset.classify(mail, RuleContext(plan="gold", default_priority="P3")).priority == "P1"
