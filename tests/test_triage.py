@@ -171,8 +171,10 @@ def test_after_hours_every_p1_pages_the_on_call_and_few_minor_mails_do(
              and datetime.fromisoformat(r["at"]) <= TUESDAY_2AM + timedelta(minutes=15)}
     p1 = [n for n in chosen if labels[n] == "P1"]
     minor = [n for n in chosen if labels[n] != "P1"]
+    why = {mail_of.get(r["ticket"]): r["detail"].get("triage") or "classified P1"
+           for r in rows if r["type"] == "event" and r["kind"] == "on-call-paged"}
     silent = [n for n in p1 if n not in paged]
-    noisy = [n for n in minor if n in paged]
+    noisy = [f"{n} ({why.get(n)})" for n in minor if n in paged]
     record_property("p1_not_paged", f"{len(silent)} of {len(p1)}")
     record_property("p3_p4_paged", f"{len(noisy)} of {len(minor)}")
     assert not silent, f"{len(silent)} of {len(p1)} true P1s did not page within 15 minutes: {silent}"
