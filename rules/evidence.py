@@ -17,7 +17,8 @@ from rules.scope import find_scopes, tokenise
 
 # Classes that already carry their own negation ("no workaround", "nobody") or that a
 # negation does not undo are not checked for one.
-_UNNEGATED = frozenset({"nobody", "no_workaround", "ability", "intensifier", "only", "follow_up"})
+# A consequence is told in the negative ("we can no longer sell"): it is not negated either.
+_UNNEGATED = frozenset({"nobody", "no_workaround", "ability", "intensifier", "only", "follow_up", "business"})
 _CLIP = 60
 # Negations in every language the vocabulary covers, split as the tokenizer splits
 # contractions ("don't" -> "don", "t"). Reach: the last four words of the clause.
@@ -29,10 +30,16 @@ _NEGATORS = frozenset({
 })  # fmt: skip
 _REACH = 4
 _CLAUSE_MARKS = re.compile(r"[.!?;:,()\n]|\s[-–]\s")
-_ALL_BEFORE = re.compile(r"\b(?:all|alle|allen|tous|toutes|todos|todas|tutti|tutte|al|both|beide)\s+\Z")
+# "all four of our hotels", "any of our three sites": the number is all of them.
+_ALL_BEFORE = re.compile(
+    r"\b(?:all|any|every|each|alle|allen|tous|toutes|todos|todas|tutti|tutte|al|both|beide)(?:\s+\w+){0,2}\s+\Z"
+)
 # "We can't make or receive any calls": "any" after a negative verb in the same clause.
 _NEGATIVE_VERB = re.compile(r"(?:n't|\bcannot|\bnot|\bnever|\bno)\b[^.!?;,\n]{0,40}\Z")
 _DIGIT = re.compile(r"\d")
+_WHOLE = re.compile(
+    r"\b(?:whole|entire|all|ganze\w*|gesamte\w*|toute|entière|entera|entero|hele|gehele|intera|intero|inteira|inteiro)\b"
+)
 _NOT_BEFORE = re.compile(
     r"\b(?:not|nicht|pas|non|não|niet|no|geen|kein|keine|aucun|aucune|nessun|nessuna|nenhum|nenhuma)\s+\Z"
 )
@@ -107,7 +114,7 @@ def _collect(text: str, lex: Lexicon) -> Sentences:
     starts = sentence_starts(text)
     found = Sentences([set() for _ in starts])
     tokens = tokenise(text)
-    words = frozenset(token[2] for token in tokens)
+    words = frozenset(tokens)
     for kind, start, end in lex.words.hits(words, text):
         index = _sentence_of(starts, start)
         if kind in found.kinds[index]:
@@ -115,19 +122,23 @@ def _collect(text: str, lex: Lexicon) -> Sentences:
         if kind not in _UNNEGATED and negated(text, start):
             continue
         found.note(kind, index, text[start:end])
+        if kind == "others_fine" and not lex.places.isdisjoint(_WORD.findall(text, start, end + 25)):
+            found.note("some", index, text[start:end])  # "the other branches are fine": one branch is down
     for kind, patterns in lex.regexes.items():
         for pattern, needs in patterns:
             if words.isdisjoint(needs):
                 continue  # the pattern cannot match without one of these words
             for match in pattern.finditer(text):
                 found.note(kind, _sentence_of(starts, match.start()), match.group(0))
-    for kind, begin, finish in find_scopes(tokens, lex.scopes):
+    for kind, begin, finish in find_scopes(text, tokens, lex.scopes):
         if kind == "one_of":
             last = text[begin:finish].rsplit(None, 1)[-1]
             kind = "one_place" if last in lex.places else "one"
+        if kind == "one_place" and _WHOLE.search(text, begin, finish):
+            continue  # "our whole school" is all of it
         if kind in ("all", "all_things", "some") and _NOT_BEFORE.search(text, max(0, begin - 12), begin):
             continue  # "not all users" is some of them
-        if kind == "some" and _ALL_BEFORE.search(text, max(0, begin - 12), begin):
+        if kind == "some" and _ALL_BEFORE.search(text, max(0, begin - 24), begin):
             continue  # "all four of our hotels" is all of them
         if kind in ("all", "all_things") and text.startswith(("any ", "a single ", "one single "), begin):
             if not (negated(text, begin) or _NEGATIVE_VERB.search(text, max(0, begin - 50), begin)):
@@ -142,7 +153,8 @@ def _collect(text: str, lex: Lexicon) -> Sentences:
         part, whole = _number(match.group("n")), _number(match.group("m"))
         kind = "none" if part == 0 else "all" if part >= whole else "some"
         found.note(kind, _sentence_of(starts, match.start()), match.group(0))
-    for match in lex.percent.finditer(text) if digits else ():
+    percent = digits and ("%" in text or "cent" in text or "ciento" in text or "prozent" in text)
+    for match in lex.percent.finditer(text) if percent else ():
         share = _number(match.group("p"))
         kind = "all" if share >= 100 else "share"
         found.note(kind, _sentence_of(starts, match.start()), match.group(0))
@@ -242,7 +254,7 @@ def read_evidence(text: str) -> Evidence:
         stopped=stopped,
         hard_stop=hard,
         business_stop=business,
-        degraded="degraded" in all_kinds or share,
+        degraded=bool(all_kinds & {"degraded", "slow_load"}) or share,
         partial_share=share,
         narrow=narrow,
         others=others_anywhere,

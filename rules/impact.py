@@ -32,6 +32,12 @@ _LABELS = (
     ("closing", "request: close or resolved"),
 )  # fmt: skip
 _TAGS = {"P1": "outage", "P2": "degraded"}
+# Tags the tickets carried under the keyword rules, kept for reports and views.
+_KIND_TAGS = (
+    ("security", "security"), ("data_loss", "data-loss"), ("workaround", "workaround"), ("question", "question"),
+    ("commercial", "commercial"), ("training", "training"), ("feature", "feature-request"), ("closing", "resolved"),
+    ("close_request", "resolved"),
+)  # fmt: skip
 _SUBJECT_CHARS = 300  # a subject states the problem in a line; a 100 kB one is not read whole
 _REPLY_SUBJECT = re.compile(r"\s*(?:re|aw|antw|sv|vs|r|res|rif|resp)\s?(?:\[\d+\])?\s?:", re.IGNORECASE)
 
@@ -126,5 +132,7 @@ def assess(view: MailView, *, reply: bool) -> Assessment:
     if declared is not None:
         evidence.append(f"declared: {declared.describe()} (evidence, not the verdict)")
     verdict = f"{priority}: {why}" if priority is not None else why
-    tags = (_TAGS[priority],) if priority in _TAGS else ()
+    tags = ((_TAGS[priority],) if priority in _TAGS else ()) + tuple(
+        dict.fromkeys(tag for kind, tag in _KIND_TAGS if kind in ev.found)
+    )
     return Assessment(priority, verdict, tuple(evidence), tags, triage)

@@ -17,7 +17,7 @@ LANGUAGES = ("en", "de", "fr", "es", "nl", "it", "pt")
 # Classes matched as words; the quantifier and group classes only go into the scope patterns.
 WORD_CLASSES = (
     "everyone", "nobody", "ability", "others_fine", "only", "stopped", "system_down", "total", "intensifier",
-    "degraded", "share", "fault", "minor", "business", "deadline", "workaround", "manual", "no_workaround",
+    "degraded", "slow_load", "share", "fault", "minor", "business", "deadline", "workaround", "manual", "no_workaround",
     "security", "data_loss", "works", "follow_up", "question", "commercial", "training", "feature", "admin",
     "closing", "close_request", "thanks",
 )  # fmt: skip

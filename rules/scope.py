@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 
 from rules.words import normalise
 
@@ -81,18 +82,22 @@ def scope_index(patterns: Iterable[ScopePattern]) -> ScopeIndex:
     return ScopeIndex(by_quantifier, by_group)
 
 
-def find_scopes(tokens: list[tuple[int, int, str]], index: ScopeIndex) -> Iterator[tuple[str, int, int]]:
-    """(kind, start, end) of every quantified group among ``tokens``: (start, end, text) of
-    each word and clause break of a normalised text, as ``tokenise`` gives them. A group
-    never reaches past . ! ? ; : or a line end."""
-    words = [token[2] for token in tokens]
-    for kind, first, last in _walk(words, index):
-        yield kind, tokens[first][0], tokens[last][1]
+def find_scopes(text: str, words: list[str], index: ScopeIndex) -> Iterator[tuple[str, int, int]]:
+    """(kind, start, end) of every quantified group in normalised ``text``, whose words and
+    clause breaks are ``words`` (as ``tokenise`` gives them). A group never reaches past
+    . ! ? ; : or a line end. Positions are worked out only when there is a hit."""
+    hits = list(_walk(words, index))
+    if not hits:
+        return
+    last = max(hit[2] for hit in hits)
+    spans = [m.span() for m in islice(_TOKEN.finditer(text), last + 1)]
+    for kind, first, group in hits:
+        yield kind, spans[first][0], spans[group][1]
 
 
-def tokenise(text: str) -> list[tuple[int, int, str]]:
-    """(start, end, text) of every word and clause break of ``text``."""
-    return [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text)]
+def tokenise(text: str) -> list[str]:
+    """Every word and clause break of ``text``, in order."""
+    return _TOKEN.findall(text)
 
 
 def _walk(words: list[str], index: ScopeIndex) -> Iterator[tuple[str, int, int]]:

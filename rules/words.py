@@ -270,7 +270,7 @@ class KindMatcher:
         self._other = tuple(other)
 
     def hits(self, words_in_text: frozenset[str], normalised_text: str) -> list[tuple[str, int, int]]:
-        """(kind, start, end) of every occurrence of every listed word or phrase."""
+        """(kind, start, end) of every occurrence of every listed word or phrase, in text order."""
         text = normalised_text
         found: list[tuple[str, int, int]] = []
         for key in words_in_text & self._single_keys:
@@ -293,4 +293,6 @@ class KindMatcher:
             if phrase.needs <= words_in_text and phrase.needle in text:
                 for match in phrase.pattern.finditer(text):
                     found.extend((kind, match.start(), match.end()) for kind in kinds)
+        # In text order, whatever order the sets gave: the same mail reads the same way in every process.
+        found.sort(key=lambda hit: (hit[1], -hit[2], hit[0]))
         return found

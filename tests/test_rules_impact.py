@@ -7,6 +7,11 @@ written against.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 import rules
@@ -38,6 +43,9 @@ TOTAL = [
     ("pt", "Parado", "Nenhuma das nossas 12 lojas consegue vender desde a abertura, o sistema está fora do ar."),
     ("en", "Quick one", "Not sure if it's just us, but our customers haven't been able to place a single order "
      "on the site since about 8. Could someone have a look when you get a chance?"),
+    ("en", "Login", "Since the maintenance last night our whole school can't sign in to the learning platform."),
+    ("de", "Kassensystem", "Alle Kassen in sämtlichen Märkten hängen beim Start, wir können nichts verkaufen."),
+    ("nl", "Betalen", "Onze klanten kunnen sinds vanochtend helemaal niet meer betalen in de webshop."),
 ]
 
 
@@ -55,6 +63,11 @@ PART = [
     ("nl", "Vertraging", "De e-mails komen bij alle medewerkers met een uur vertraging binnen."),
     ("it", "Una sede", "La sede di Torino non riesce a stampare le bolle; le altre sedi funzionano."),
     ("pt", "Lentidão", "O sistema está muito lento em todas as lojas, cada venda demora um minuto."),
+    ("en", "Reports", "Some of our reports are taking 2 minutes to load instead of a few seconds. Annoying."),
+    ("de", "Scanner", "Die Handscanner in zwei unserer sechs Lager verlieren ständig die Verbindung."),
+    ("de", "Etiketten", "Die Filiale in Köln kann seit heute früh keine Etiketten drucken, die anderen Filialen sind "
+     "nicht betroffen."),
+    ("fr", "Coupures", "Environ un appel sur trois est coupé au bout de quelques secondes."),
 ]
 
 
@@ -179,7 +192,8 @@ def test_a_support_leads_own_rules_stay_first_class() -> None:
     capped = ruleset.classify(make_mail("test", "Nobody in the company can log in."), CTX)
     assert capped.priority == "P4"
     routed = ruleset.classify(make_mail("Invoice", "Could you resend the March invoice?"), CTX)
-    assert (routed.priority, routed.route, routed.tags) == ("P4", "billing", ("billing",))
+    assert (routed.priority, routed.route, routed.tags[0]) == ("P4", "billing", "billing")
+    assert "commercial" in routed.tags  # the reading tags what it found, after the lead's tags
 
 
 def test_without_the_reading_a_rule_set_works_as_before() -> None:
@@ -202,3 +216,22 @@ def test_a_reading_needs_a_rule_that_asks_for_it() -> None:
     mail = make_mail("Outage", "Nobody in the company can log in.")
     assert ruleset.classify(mail, CTX).priority == "P3"
     assert ruleset.classify(mail, RuleContext(plan="gold", default_priority="P3")).priority == "P1"
+
+
+def test_the_reading_is_the_same_in_every_process() -> None:
+    # Word sets iterate in an order that changes with PYTHONHASHSEED; the reading must not.
+    probe = (
+        "from tests.test_rules_defaults import make_mail; from rules import default_ruleset, RuleContext; "
+        "r = default_ruleset().classify(make_mail('Etiketten', 'Die Filiale in Köln kann keine Etiketten "
+        "drucken, die anderen Filialen sind nicht betroffen. Manche Kunden warten.'), "
+        "RuleContext(plan='s', default_priority='P3')); print(r.priority, r.evidence)"
+    )
+    root = Path(__file__).resolve().parents[1]
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=root,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(outputs) == 1, outputs
