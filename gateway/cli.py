@@ -103,6 +103,19 @@ def cmd_oncall(args: argparse.Namespace) -> int:
     return on_call_report(common.config(args), common.clock(), args.at, as_json=args.json)
 
 
+def cmd_rules(args: argparse.Namespace) -> int:
+    from gateway.rules_evaluate import LabelsError, folder_cases, format_summary, history_cases, summary
+    if bool(args.folder) == args.history:
+        raise UsageError("name a folder of labelled mail (with labels.tsv), or give --history")
+    at = _instant(args.at, "--at") if args.at else None
+    app = common.app(args)
+    try:
+        cases = history_cases(app) if args.history else folder_cases(app, Path(args.folder), at, args.sender)
+    except LabelsError as exc:
+        raise UsageError(str(exc)) from exc
+    return emit(args.json, summary(cases, "history" if args.history else args.folder), format_summary)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="helpdesk", description="Email-driven help-desk gateway")
     parser.add_argument("-c", "--config", help="config file (default: $HELPDESK_CONFIG, then ./config.toml)")
@@ -145,6 +158,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p = add("oncall", cmd_oncall, "who is on call now, or at --at TIME")
     p.add_argument("--at", help="an instant (ISO 8601; without an offset, in the [oncall] time zone)")
+    p.add_argument("--json", action="store_true")
+    p = add("rules", cmd_rules, "measure the rules: evaluate DIR (labelled mail) or --history (engineers' changes)")
+    p.add_argument("action", choices=["evaluate"])
+    p.add_argument("folder", nargs="?", help="a folder of .eml files and labels.tsv (file, priority)")
+    p.add_argument("--history", action="store_true", help="tickets whose priority an engineer changed")
+    p.add_argument("--at", help="the instant of receipt (ISO 8601); default each mail's Date")
+    p.add_argument("--sender", help="read every mail as sent by this address (labels.tsv's sender wins)")
     p.add_argument("--json", action="store_true")
     p = add("db", cli_db.cmd_db, "database maintenance: upgrade (migrate), check, backup FILE (SQLite), "
                           "copy --to URL (to an empty database)")

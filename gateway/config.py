@@ -28,10 +28,10 @@ from gateway.config_values import (
 from gateway.dkim_signing import key_problem
 from gateway.errors import ConfigError
 from gateway.escalation.settings import EscalationSettings, load_escalation
-from gateway.policy import Policy, load_policy
+from gateway.policy import Policy, load_policy, rule_tables
 from gateway.staff import Staff, load_staff
 from gateway.tls import server_context
-from rules import RuleConfigError, RuleSet, compile_rules, load_default_rule_tables
+from rules import RuleConfigError, RuleSet, compile_rules
 
 T = TypeVar("T")
 
@@ -230,7 +230,7 @@ def as_types(value: Any) -> tuple[str, ...]:
 
 
 # Sections that later capabilities read from ``Config.raw``; listed so typos are still caught.
-_OTHER_SECTIONS = {"customers", "plans", "calendars", "rules", "contacts", "escalation",
+_OTHER_SECTIONS = {"customers", "plans", "calendars", "rules", "rule_set", "contacts", "escalation",
                    "oncall", "agents", "imap", "sla", "templates", "screening", "metrics", "logging"}
 _SECTIONS = {"gateway", "database", "smtp", "outbound", "processing"} | _OTHER_SECTIONS
 
@@ -446,10 +446,8 @@ def _build(path: Path | None, data: dict[str, Any]) -> Config:
 
 
 def _rules(data: dict[str, Any], policy: Policy, staff: Staff, problems: list[str]) -> RuleSet:
-    """The ``[[rules]]`` of the config; without any, the shipped default rule set."""
-    tables = data.get("rules")
-    if tables is None:
-        tables = load_default_rule_tables()
+    """The ``[[rules]]`` of the config with the shipped defaults, as ``[rule_set] mode`` says."""
+    tables = rule_tables(data, problems)
     if not isinstance(tables, list):
         problems.append("rules: must be a list of tables, written [[rules]]")
         tables = []

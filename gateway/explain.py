@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from gateway.app import App
 from gateway.correlate import correlate
 from gateway.engineers import is_staff_mail
+from gateway.escalation.triage import triage_page
 from gateway.models import SlaClock, Ticket
 from gateway.pipeline import classify, reopens
 from gateway.sla.calendar import BusinessCalendar
@@ -76,6 +77,9 @@ def explain(app: App, raw: bytes, *, at: datetime | None = None,
             data["sla"] = {name: _due(getattr(targets, name), now, calendar)
                            for name in ("first_response", "update_every", "workaround", "resolution")}
         data["explanation"] = result.explanation()
+        if result.triage:
+            data["triage"] = {"reason": result.triage_reason,
+                              "page": triage_page(app.config, info.plan, info.timezone.key, now, priority)}
     policy = data.get("sender", {}).get("policy", "accept")
     if verdict.kind != "clean":
         data["outcome"] = "screened"
@@ -138,6 +142,8 @@ def format_explanation(data: dict[str, Any]) -> str:
         lines.append(f"Sender:      {s['organisation'] or 'unknown organisation'}, plan {s['plan']}, "
                      f"{'designated contact' if s['designated_contact'] else 'not a designated contact'} "
                      f"({s['policy']})")
+        if "triage" in data:
+            lines.append(f"Triage:      {data['triage']['reason'] or 'may be critical'}: {data['triage']['page']}")
         for name, due in data["sla"].items():
             if due["deadline"]:
                 lines.append(f"SLA:         {name} {due['target']} -> due {due['deadline']}"

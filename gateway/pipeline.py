@@ -199,7 +199,8 @@ def _new_ticket(session: Session, app: App, row: Claimed, mail: ParsedMail, now:
            verified=ticket.verified, message_id=mail.message_id, parent=parent.id if parent else None)
     record(session, ticket.id, "classified", now, priority=result.priority, tags=list(result.tags),
            route=result.route, notify=list(result.notify), declared=result.declared_priority,
-           trail=list(result.priority_trail), rules=[o.as_dict() for o in result.outcomes])
+           trail=list(result.priority_trail), rules=[o.as_dict() for o in result.outcomes],
+           triage=result.triage, triage_reason=result.triage_reason)
     if parent is not None:
         record(session, parent.id, "follow-up-ticket", now, ticket=ticket.id, reason="reply after closure")
     admit_cc(session, app, ticket, mail, now)

@@ -10,6 +10,10 @@ from gateway.directory import Directory, load_directory
 from gateway.sla.calendar import BusinessCalendar
 from gateway.sla.calendar_config import BUILTIN_CALENDARS, CalendarConfigError, calendars_from_table
 from gateway.sla.plans import Plan, load_plans
+from rules import load_default_rule_tables
+
+# [rule_set] mode: how a config's own [[rules]] meet the shipped default rules.
+RULES_MODES = ("add", "replace")
 
 
 @dataclass(frozen=True)
@@ -64,3 +68,38 @@ def load_policy(data: dict[str, Any], *, default_plan: str, default_timezone: Zo
                                default_timezone=default_timezone, problems=problems)
     return Policy(calendars=calendars, plans=plans, directory=directory, default_plan=default_plan,
                   customer_local=frozenset(customer_local))
+
+
+def rule_tables(data: dict[str, Any], problems: list[str]) -> Any:
+    """The rule tables the config classifies with: its own ``[[rules]]`` and the shipped defaults.
+
+    With ``[rule_set] mode = "add"`` (the default) the config's rules come first, so one of them can
+    ``stop`` before the defaults are read; then every default rule the config does not name. A
+    config rule named like a default one takes its place: a copy of the defaults, edited, works
+    as it always has. With ``"replace"`` the config's rules alone classify.
+    """
+    table = data.get("rule_set", {})
+    if not isinstance(table, dict):
+        problems.append('rule_set: must be a table, written [rule_set] with mode = "add" or "replace"')
+        table = {}
+    for key in table:
+        if key != "mode":
+            problems.append(f'rule_set.{key}: unknown key; [rule_set] has only mode ("add" or "replace")')
+    mode = table.get("mode", "add")
+    own = data.get("rules")
+    if mode not in RULES_MODES:
+        problems.append(f'rule_set.mode: {mode!r} is neither "add" nor "replace"; write mode = "add" '
+                        '(your [[rules]] first, then the shipped defaults) or mode = "replace" '
+                        "(your [[rules]] alone)")
+        mode = "add"
+    if own is None:
+        if mode == "replace":
+            problems.append('rule_set.mode: "replace" but the config has no [[rules]] to replace the '
+                            'defaults with; write your [[rules]] or remove mode')
+        return load_default_rule_tables()
+    if not isinstance(own, list):
+        return own  # not a list of tables: the caller names the mistake
+    if mode == "replace":
+        return own
+    names = {t.get("name", "").strip() for t in own if isinstance(t, dict) and isinstance(t.get("name"), str)}
+    return [*own, *(t for t in load_default_rule_tables() if t.get("name") not in names)]

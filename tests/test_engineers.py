@@ -77,6 +77,10 @@ name = "Acme"
 domains = ["acme.example"]
 contacts = ["alice@acme.example", "bob@acme.example"]
 
+# These rules alone: the tests read their own small rule set, not the shipped defaults.
+[rule_set]
+mode = "replace"
+
 [[rules]]
 name = "billing"
 description = "Invoices go to the billing group."

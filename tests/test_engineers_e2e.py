@@ -84,6 +84,10 @@ domains = ["acme.example"]
 contacts = ["alice@acme.example", "bob@acme.example", "carol@acme.example"]
 
 # One rule of our own instead of the shipped set: every ticket here starts at the plan's P3.
+# These rules alone: the tests read their own small rule set, not the shipped defaults.
+[rule_set]
+mode = "replace"
+
 [[rules]]
 name = "billing"
 description = "Invoices go to the network group (there is no other)."

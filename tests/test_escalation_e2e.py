@@ -57,6 +57,10 @@ priorities = ["P1"]
 repeat = "15m"
 status_notice = "1h"
 
+# These rules alone: the tests read their own small rule set, not the shipped defaults.
+[rule_set]
+mode = "replace"
+
 [[rules]]
 name = "outage"
 description = "Everything is down."

@@ -69,6 +69,7 @@ def _history(state: TicketState, zone: Any) -> list[str]:
             lines.append(f"{when}: acknowledged by {e.actor} ({', '.join(d.get('tiers', [])) or 'nothing open'})")
         else:
             what = "on-call paged" if e.kind == "on-call-paged" else f"tier {d.get('tier')}"
+            what += " for triage" if d.get("triage") else ""
             lines.append(f"{when}: {what}, round {d.get('round')}, to {', '.join(d.get('names', []))}")
     return lines
 
@@ -102,9 +103,12 @@ def _context(app: App, state: TicketState, tier: Tier, row: Escalation, r: Recip
             "organisation": ticket.organisation, "assignee": ticket.assignee, "group": ticket.route_group,
             "last_message": _last_customer_message(state, zone),
             "history": _history(state, zone),
+            "triage": state.triage if state.for_triage(tier) else None,
             "oncall": {"handle": shift.contact if shift else None,
                        "until": local_time(shift.until, zone) if shift and shift.until else None},
-            "status_notice": local_time(row.trigger_at + tier.status_notice, zone) if tier.status_notice else None}
+            # Only a priority the tier is for promises the customer a status notice (see status_notice_at).
+            "status_notice": local_time(row.trigger_at + tier.status_notice, zone)
+            if tier.status_notice and ticket.priority in tier.priorities else None}
 
 
 def _first_round_id(state: TicketState, tier: Tier, handle: str) -> str | None:
@@ -136,6 +140,8 @@ def send_round(app: App, state: TicketState, tier: Tier, row: Escalation, recipi
                               "to": [r.address for r in recipients], "names": [r.name for r in recipients]}
     if risk is not None:
         detail["clock"] = risk["clock"]
+    if state.for_triage(tier):
+        detail["triage"] = state.triage
     if tier.pages:
         paged = on_call(app, now)
         record(state.session, ticket.id, "on-call-paged", now, contact=paged.handle if paged else None, **detail)

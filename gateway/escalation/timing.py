@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.escalation.settings import EscalationPolicy, Tier
+from gateway.escalation.triage import triage_reason
 from gateway.models import Escalation, EscalationSchedule, Event, SlaClock, Ticket
 from gateway.policy import Policy
 from gateway.sla.clocks import clocks_of
@@ -40,6 +41,8 @@ class TicketState:
     since: datetime  # when the ticket got its current priority: what "after hours" is judged on
     rule_contacts: tuple[str, ...]  # the contacts a rule's ``notify`` named when the ticket opened
     since_event: int = 0  # the event that gave the ticket its current priority (0: it opened with it)
+    # Why the rules flagged the ticket for triage, while nobody has settled its priority since.
+    triage: str | None = None
 
     @classmethod
     def load(cls, session: Session, sla: Policy, ticket: Ticket, policy: EscalationPolicy) -> TicketState:
@@ -50,14 +53,22 @@ class TicketState:
         classified = session.scalar(select(Event.detail).where(
             Event.ticket_id == ticket.id, Event.kind == "classified").order_by(Event.id).limit(1))
         notify = classified.get("notify", []) if isinstance(classified, dict) else []
+        triage = triage_reason(classified)
+        if triage is not None and session.scalar(select(Event.id).where(
+                Event.ticket_id == ticket.id, Event.kind == "priority-changed", Event.actor != "rules").limit(1)):
+            triage = None  # an engineer has set the priority: confirmed or lowered, triage is done
         return cls(session, sla, ticket, policy, {c.name: c for c in clocks_of(session, ticket.id)}, rows,
                    changed.at if changed else ticket.created_at, tuple(str(n) for n in notify or ()),
-                   changed.id if changed else 0)
+                   changed.id if changed else 0, triage)
 
     def running(self, name: str | None) -> SlaClock | None:
         """The named clock while it runs: started, not stopped, not paused."""
         c = self.clocks.get(name or "")
         return c if c is not None and c.stopped_at is None and c.deadline is not None else None
+
+    def for_triage(self, tier: Tier) -> bool:
+        """The tier pages for triage: the ticket is not at a priority it pages for, but may be critical."""
+        return tier.pages and self.triage is not None and self.ticket.priority not in tier.priorities
 
     def after_hours(self) -> bool:
         plan = self.sla.plan(self.ticket.plan)
@@ -70,10 +81,11 @@ class TicketState:
 
 
 def applies(state: TicketState, tier: Tier) -> bool:
-    """The tier is for this ticket's priority (an after-hours page also for a rule's ``notify``)."""
+    """The tier is for this ticket's priority (an after-hours page also for a rule's ``notify``, and for
+    a ticket flagged for triage)."""
     if state.ticket.priority in tier.priorities:
         return True
-    return tier.pages and bool(state.rule_contacts)
+    return tier.pages and (bool(state.rule_contacts) or state.triage is not None)
 
 
 def trigger_instant(state: TicketState, tier: Tier) -> datetime | None:
