@@ -28,6 +28,9 @@ calendar = "24x7"
 first_response = "4 business hours"
 resolution = "5 business days"
 
+[rule_set]
+mode = "replace"
+
 [[rules]]
 name = "outage"
 when = { words = ["outage"] }

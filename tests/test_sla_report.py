@@ -39,6 +39,9 @@ calendar = "24x7"
 [plans.standard.priorities.P3]
 first_response = "4 business hours"
 
+[rule_set]
+mode = "replace"  # these tickets' priorities come from this one rule alone
+
 [[rules]]
 name = "zebra"
 when = { words = ["zebra"] }
