@@ -75,16 +75,23 @@ def _at_risk(args: argparse.Namespace, app: Any) -> int:
 
 def _ticket_lines(page: dict[str, Any], noun: str, one: str) -> str:
     rows = page["tickets"]
-    lines = [f"#{t['number']:<6} {t['priority']:<3} {t['status']:<20} {t['customer']:<30} {t['subject']}"
-             for t in rows]
+    lines = [f"#{t['number']:<6} {t['priority']:<3} {t['status']:<20} {_due(t):<42} {t['customer']:<30} "
+             f"{t['subject']}" for t in rows]
     return "\n".join([*lines, page_line(page["total"], page["offset"], len(rows), noun, one)])
+
+
+def _due(t: dict[str, Any]) -> str:
+    due = t.get("due")
+    return f"{due['clock']} due {due['deadline']}" if due else "-"
 
 
 def _ticket_text(t: dict[str, Any]) -> str:
     lines = [f"Ticket #{t['number']}: {t['subject']}",
              f"  status {t['status']}, priority {t['priority']}, plan {t['plan']}, customer {t['customer']}"]
+    if t["due"]:
+        lines.append(f"  next promise: {_due(t)}")
     if t["next_deadline"]:
-        lines.append(f"  next deadline {t['next_deadline']}")
+        lines.append(f"  next wake-up of the scheduler {t['next_deadline']} (a warning, reminder or deadline)")
     for m in t["messages"]:
         lines.append(f"\n  [{m['created_at']}] {m['direction']} {m['kind']} from {m['from']}: {m['subject']}")
         lines.extend(f"      {line}" for line in (m["text"] or "").strip().splitlines()[:8])

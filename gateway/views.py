@@ -8,7 +8,10 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from gateway.models import Event, InboundMessage, Message, OutboxMessage, Participant, Ticket
+from gateway.models import Event, InboundMessage, Message, OutboxMessage, Participant, SlaClock, Ticket
+
+# Statuses whose clocks no longer count.
+SETTLED = ("resolved", "closed")
 
 # Outbox rows that still have to go out: waiting for their turn or leased by a sender right now.
 OUTBOUND_WAITING = ("pending", "sending")
@@ -57,8 +60,23 @@ def list_tickets(session: Session, *, status: str | None = None, limit: int | No
     counts: dict[int, int] = dict(session.execute(
         select(Message.ticket_id, func.count(Message.id)).where(Message.ticket_id.in_([t.id for t in tickets]))
         .group_by(Message.ticket_id)).all()) if tickets else {}
+    due = next_promises(session, [t.id for t in tickets if t.status not in SETTLED])
     return {"total": total, "limit": limit, "offset": offset,
-            "tickets": [ticket_summary(t, counts.get(t.id, 0)) for t in tickets]}
+            "tickets": [{**ticket_summary(t, counts.get(t.id, 0)), "due": due.get(t.id)} for t in tickets]}
+
+
+def next_promises(session: Session, ticket_ids: list[int]) -> dict[int, dict[str, str]]:
+    """Each ticket's next real deadline, ``{"clock", "deadline"}``: the running clock due first
+    (``next_deadline`` is the scheduler's next wake-up, which may be a warning or a reminder)."""
+    due: dict[int, dict[str, str]] = {}
+    if not ticket_ids:
+        return due
+    rows = session.execute(select(SlaClock.ticket_id, SlaClock.name, SlaClock.deadline).where(
+        SlaClock.ticket_id.in_(ticket_ids), SlaClock.stopped_at.is_(None), SlaClock.deadline.is_not(None))
+        .order_by(SlaClock.ticket_id, SlaClock.deadline))
+    for ticket_id, name, deadline in rows:
+        due.setdefault(ticket_id, {"clock": name, "deadline": iso(deadline) or ""})
+    return due
 
 
 def show_ticket(session: Session, number: int) -> dict[str, Any] | None:
@@ -67,6 +85,7 @@ def show_ticket(session: Session, number: int) -> dict[str, Any] | None:
         return None
     messages = list(session.scalars(select(Message).where(Message.ticket_id == number).order_by(Message.id)))
     data = ticket_summary(ticket, len(messages))
+    data["due"] = None if ticket.status in SETTLED else next_promises(session, [number]).get(number)
     data["participants"] = [{"address": p.address, "name": p.name, "role": p.role}
                             for p in session.scalars(select(Participant).where(
                                 Participant.ticket_id == number).order_by(Participant.id))]

@@ -81,6 +81,13 @@ def test_at_risk_in_deadline_order_with_business_time_across_a_weekend(tmp_path:
     assert rows[1]["business_seconds_left"] == 2 * 3600  # Monday 09:00-11:00
     text = _at(gw, clock, saturday).stdout.decode()
     assert "2h 00m" in text and "#1" in text and "#2" in text
+    # tickets list and show name the next promise, not the scheduler's wake-up.
+    listed = {t["number"]: t["due"] for t in json.loads(gw.cli("tickets", "list", "--json").stdout)["tickets"]}
+    assert listed == {1: {"clock": "first_response", "deadline": "2026-11-30T11:00:00+00:00"},
+                      2: {"clock": "first_response", "deadline": "2026-11-27T16:30:00+00:00"}}
+    assert "first_response due 2026-11-30T11:00:00+00:00" in gw.cli("tickets", "list").stdout.decode()
+    assert "next promise: first_response due 2026-11-30T11:00:00+00:00" in \
+        gw.cli("tickets", "show", "1").stdout.decode()
     # --within: only what falls due within two hours (the missed P1 included).
     rows = json.loads(_at(gw, clock, saturday, "--within", "2h", "--json").stdout)
     assert [r["number"] for r in rows] == [2]
