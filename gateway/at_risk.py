@@ -15,11 +15,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.models import Escalation, SlaClock, Ticket
+from gateway.models import CLOSED_STATUSES, Escalation, SlaClock, Ticket
 from gateway.policy import Policy
 from gateway.sla.durations import parse_target
-
-SETTLED = ("resolved", "closed")  # statuses whose clocks no longer matter
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +53,7 @@ def at_risk(session: Session, policy: Policy, now: datetime, within: timedelta |
     """Open tickets ordered by their next deadline (missed ones first), those due ``within``."""
     rows = session.execute(
         select(Ticket, SlaClock).join(SlaClock, SlaClock.ticket_id == Ticket.id).where(
-            Ticket.status.not_in(SETTLED), SlaClock.stopped_at.is_(None), SlaClock.deadline.is_not(None))
+            Ticket.status.not_in(CLOSED_STATUSES), SlaClock.stopped_at.is_(None), SlaClock.deadline.is_not(None))
     ).all()
     clocks: dict[int, tuple[Ticket, list[SlaClock]]] = {}
     for ticket, clock in rows:

@@ -20,15 +20,13 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import make_wsgi_app
-from sqlalchemy import func, select
 
 from gateway.app import App
 from gateway.config import Reader, as_str
 from gateway.config_values import parse_interval
 from gateway.errors import ConfigError
 from gateway.imap_config import ImapAccount
-from gateway.metrics import Metrics
-from gateway.models import ImapState, OutboxMessage
+from gateway.metrics import Metrics, imap_last_success, outbox_backlog
 
 log = logging.getLogger("gateway.health")
 
@@ -85,15 +83,13 @@ def readiness(app: App, accounts: Iterable[ImapAccount], settings: MetricsSettin
             problems.append(f"listener: {smtp.host}:{smtp.port} takes no connection ({exc.strerror or exc})")
     now = app.clock.now()
     with app.db.read_sessions() as session:
-        last = dict(session.execute(select(ImapState.account, func.max(ImapState.last_success_at))
-                                    .group_by(ImapState.account)).all())
+        last = imap_last_success(session)
         for account in accounts:
             seen = last.get(account.name) or started_at
             if now - seen > account.stale_after:
                 problems.append(f"imap {account.name}: no successful pass for {_minutes(now - seen)} "
                                 f"(stale_after {_minutes(account.stale_after)})")
-        oldest = session.scalar(select(func.min(OutboxMessage.created_at))
-                                .where(OutboxMessage.state == "pending"))
+        _waiting, oldest = outbox_backlog(session)
     if oldest is not None and now - oldest > settings.outbox_stuck_after:
         problems.append(f"outbox: a mail has waited {_minutes(now - oldest)} and is not sent "
                         f"(outbox_stuck_after {_minutes(settings.outbox_stuck_after)}); see `helpdesk status`")

@@ -20,10 +20,8 @@ from sqlalchemy.orm import Session
 from gateway.app import App
 from gateway.claimed import Claimed
 from gateway.imap_config import ImapAccount
-from gateway.models import Escalation, ImapState, InboundMessage, OutboxMessage, SlaClock, Ticket
+from gateway.models import CLOSED_STATUSES, Escalation, ImapState, InboundMessage, OutboxMessage, SlaClock, Ticket
 
-# Statuses in which a ticket's clocks still matter.
-_CLOSED = ("resolved", "closed")
 # From arrival to the answer queued: seconds for a listener's mail, minutes after an outage.
 _LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
 
@@ -59,9 +57,7 @@ class GatewayCollector(Collector):
             yield CounterMetricFamily("helpdesk_outbound_unknown_outcomes", "Sends whose outcome a crash hid "
                                       "(the relay may have taken the mail): sent again with the same Message-ID",
                                       value=unknown or 0)
-            backlog, oldest = session.execute(
-                select(func.count(), func.min(OutboxMessage.created_at)).where(OutboxMessage.state == "pending")
-            ).one()
+            backlog, oldest = outbox_backlog(session)
             yield GaugeMetricFamily("helpdesk_outbox_backlog", "Mails waiting to be sent", value=backlog)
             yield GaugeMetricFamily("helpdesk_outbox_oldest_age_seconds",
                                     "Age of the oldest mail waiting to be sent (0 when none waits)",
@@ -75,7 +71,7 @@ class GatewayCollector(Collector):
 
     def _clocks(self, session: Session, now: datetime) -> Iterator[GaugeMetricFamily]:
         running = and_(SlaClock.stopped_at.is_(None), SlaClock.paused_remaining.is_(None),
-                       Ticket.status.not_in(_CLOSED))
+                       Ticket.status.not_in(CLOSED_STATUSES))
         near = GaugeMetricFamily("helpdesk_sla_clocks_near_breach", "Running SLA clocks past their warning "
                                  "point and not yet due", labels=["plan", "priority", "clock"])
         late = GaugeMetricFamily("helpdesk_sla_clocks_breached", "SLA clocks of open tickets that missed "
@@ -86,7 +82,7 @@ class GatewayCollector(Collector):
                 running, SlaClock.breached_at.is_(None), SlaClock.warn_at <= now, SlaClock.deadline > now)):
             near.add_metric([plan, priority, clock], count)
         for plan, priority, clock, count in session.execute(base.where(
-                SlaClock.breached_at.is_not(None), Ticket.status.not_in(_CLOSED))):
+                SlaClock.breached_at.is_not(None), Ticket.status.not_in(CLOSED_STATUSES))):
             late.add_metric([plan, priority, clock], count)
         yield near
         yield late
@@ -94,12 +90,25 @@ class GatewayCollector(Collector):
     def _imap(self, session: Session, now: datetime) -> GaugeMetricFamily:
         gauge = GaugeMetricFamily("helpdesk_imap_seconds_since_success", "Seconds since each IMAP "
                                   "account's last successful pass (+Inf before its first)", labels=["account"])
-        last = dict(session.execute(select(ImapState.account, func.max(ImapState.last_success_at))
-                                    .group_by(ImapState.account)).all())
+        last = imap_last_success(session)
         for account in self.accounts:
             seen = last.get(account.name)
             gauge.add_metric([account.name], _age(now, seen) if seen else float("inf"))
         return gauge
+
+
+def outbox_backlog(session: Session) -> tuple[int, datetime | None]:
+    """How many mails wait to be sent, and when the oldest of them was written."""
+    count, oldest = session.execute(select(func.count(), func.min(OutboxMessage.created_at))
+                                    .where(OutboxMessage.state == "pending")).one()
+    return count, oldest
+
+
+def imap_last_success(session: Session) -> dict[str, datetime]:
+    """Each IMAP account's last successful pass (over its folders)."""
+    rows = session.execute(select(ImapState.account, func.max(ImapState.last_success_at))
+                           .group_by(ImapState.account)).tuples()
+    return {account: seen for account, seen in rows if seen is not None}
 
 
 def _age(now: datetime, then: datetime | None) -> float:

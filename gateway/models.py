@@ -76,6 +76,10 @@ class InboundMessage(Base):
     __table_args__ = (Index("ix_inbound_state_id", "state", "id"),)
 
 
+# A ticket in one of these is done: its clocks, escalations and notices no longer run.
+CLOSED_STATUSES = ("resolved", "closed")
+
+
 class Ticket(Base):
     __tablename__ = "tickets"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -8,10 +8,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from gateway.models import Event, InboundMessage, Message, OutboxMessage, Participant, SlaClock, Ticket
-
-# Statuses whose clocks no longer count.
-SETTLED = ("resolved", "closed")
+from gateway.models import CLOSED_STATUSES, Event, InboundMessage, Message, OutboxMessage, Participant, SlaClock, Ticket
 
 # Outbox rows that still have to go out: waiting for their turn or leased by a sender right now.
 OUTBOUND_WAITING = ("pending", "sending")
@@ -60,7 +57,7 @@ def list_tickets(session: Session, *, status: str | None = None, limit: int | No
     counts: dict[int, int] = dict(session.execute(
         select(Message.ticket_id, func.count(Message.id)).where(Message.ticket_id.in_([t.id for t in tickets]))
         .group_by(Message.ticket_id)).all()) if tickets else {}
-    due = next_promises(session, [t.id for t in tickets if t.status not in SETTLED])
+    due = next_promises(session, [t.id for t in tickets if t.status not in CLOSED_STATUSES])
     return {"total": total, "limit": limit, "offset": offset,
             "tickets": [{**ticket_summary(t, counts.get(t.id, 0)), "due": due.get(t.id)} for t in tickets]}
 
@@ -85,7 +82,7 @@ def show_ticket(session: Session, number: int) -> dict[str, Any] | None:
         return None
     messages = list(session.scalars(select(Message).where(Message.ticket_id == number).order_by(Message.id)))
     data = ticket_summary(ticket, len(messages))
-    data["due"] = None if ticket.status in SETTLED else next_promises(session, [number]).get(number)
+    data["due"] = None if ticket.status in CLOSED_STATUSES else next_promises(session, [number]).get(number)
     data["participants"] = [{"address": p.address, "name": p.name, "role": p.role}
                             for p in session.scalars(select(Participant).where(
                                 Participant.ticket_id == number).order_by(Participant.id))]

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
 from gateway.app import App
-from gateway.models import Event, Ticket
+from gateway.models import CLOSED_STATUSES, Event, Ticket
 from gateway.notices import local_time, to_customer
 from gateway.sla import clocks
 from gateway.sla.durations import deadline, format_target
@@ -99,7 +99,7 @@ def set_status(session: Session, app: App, ticket: Ticket, status: str, now: dat
         # Waiting for the customer to confirm, or done: no more "still working on it" notices.
         for name in ("workaround", "resolution", "update"):
             clocks.stop(session, policy, ticket, name, now, actor)
-    if status in ("resolved", "closed"):
+    if status in CLOSED_STATUSES:
         clocks.stop(session, policy, ticket, "first_response", now, actor)
     if status in SETTLED and ticket.priority == "P1" and old not in SETTLED:
         _root_cause_followup(session, app, ticket, now)

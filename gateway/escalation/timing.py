@@ -20,12 +20,12 @@ from sqlalchemy.orm import Session
 
 from gateway.escalation.settings import EscalationPolicy, Tier
 from gateway.escalation.triage import triage_reason
-from gateway.models import Escalation, EscalationSchedule, Event, SlaClock, Ticket
+from gateway.models import CLOSED_STATUSES, Escalation, EscalationSchedule, Event, SlaClock, Ticket
 from gateway.policy import Policy
 from gateway.sla.clocks import clocks_of
 from gateway.sla.durations import parse_target
 
-CLOSED = ("resolved", "closed")
+CLOSED = CLOSED_STATUSES
 
 
 @dataclass

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from gateway.history import in_history
-from gateway.models import SlaClock, Ticket, attach_loaded, table_of
+from gateway.models import CLOSED_STATUSES, SlaClock, Ticket, attach_loaded, table_of
 from gateway.policy import Policy
 from gateway.sla.calendar import BusinessCalendar
 from gateway.sla.durations import Target, deadline, format_target, parse_target
@@ -218,7 +218,7 @@ def refresh_next_deadline(session: Session, policy: Policy, ticket: Ticket) -> N
     if in_history(session):
         return  # imported history sets no wake-up: its stale-case timers and escalations never run
     instants: list[datetime] = []
-    if ticket.status not in ("resolved", "closed"):
+    if ticket.status not in CLOSED_STATUSES:
         for c in clocks_of(session, ticket.id):
             if c.stopped_at is not None or c.deadline is None:
                 continue

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.app import App
-from gateway.models import SlaClock, Ticket
+from gateway.models import CLOSED_STATUSES, SlaClock, Ticket
 from gateway.notices import local_time, to_customer
 from gateway.sla import clocks
 from gateway.sla.durations import deadline, parse_target
@@ -62,7 +62,7 @@ def evaluate(session: Session, app: App, ticket: Ticket, now: datetime) -> None:
     """Emit everything due on ``ticket`` at ``now``; each notice has a unique cause key."""
     policy = app.config.policy
     for c in clocks.clocks_of(session, ticket.id):
-        if c.stopped_at is not None or c.deadline is None or ticket.status in ("resolved", "closed"):
+        if c.stopped_at is not None or c.deadline is None or ticket.status in CLOSED_STATUSES:
             continue
         if c.name == "update":
             _update_clock(session, app, ticket, c, now)
