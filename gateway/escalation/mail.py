@@ -7,16 +7,16 @@ from typing import Any
 
 from sqlalchemy import select
 
-from gateway import reply_token
 from gateway.app import App
+from gateway.config.escalation import Tier
 from gateway.escalation.recipients import Recipient, on_call
-from gateway.escalation.settings import Tier
 from gateway.escalation.timing import TicketState, trigger_instant
-from gateway.models import Escalation, Event, Message, OutboxMessage
-from gateway.notices import base_context, local_time, to_customer
-from gateway.outbox import Draft, queue, stored_cause_key
-from gateway.sla.durations import format_duration
-from gateway.tickets import record
+from gateway.outbound import reply_token
+from gateway.outbound.notices import base_context, local_time, to_customer
+from gateway.outbound.outbox import Draft, queue, stored_cause_key
+from gateway.store.models import Escalation, Event, Message, OutboxMessage
+from gateway.store.tickets import record
+from gateway.time.durations import format_duration
 
 PROMISES = {"first_response": "first response", "update": "update to the customer",
             "workaround": "workaround", "resolution": "resolution"}

@@ -8,9 +8,9 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from gateway.app import App
-from gateway.escalation.settings import ACCOUNT_MANAGER
-from gateway.models import Ticket
-from gateway.staff import Staff
+from gateway.config.escalation import ACCOUNT_MANAGER
+from gateway.config.staff import Staff
+from gateway.store.models import Ticket
 
 
 @dataclass(frozen=True, slots=True)

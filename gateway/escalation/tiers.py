@@ -9,9 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.app import App
+from gateway.config.escalation import EscalationPolicy, Tier
 from gateway.escalation.mail import send_round, send_status_notice
 from gateway.escalation.recipients import resolve
-from gateway.escalation.settings import EscalationPolicy, Tier
 from gateway.escalation.timing import (
     CLOSED,
     TicketState,
@@ -23,7 +23,7 @@ from gateway.escalation.timing import (
     store_schedule,
     trigger_instant,
 )
-from gateway.models import Escalation, Ticket
+from gateway.store.models import Escalation, Ticket
 
 log = logging.getLogger("gateway.sla")
 

@@ -9,13 +9,13 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from gateway.history import in_history
-from gateway.models import CLOSED_STATUSES, SlaClock, Ticket, attach_loaded, table_of
-from gateway.policy import Policy
-from gateway.sla.calendar import BusinessCalendar
-from gateway.sla.durations import Target, deadline, format_target, parse_target
-from gateway.sla.plans import Plan
-from gateway.tickets import record
+from gateway.config.plans import Plan
+from gateway.config.policy import Policy
+from gateway.store.history import in_history
+from gateway.store.models import CLOSED_STATUSES, SlaClock, Ticket, attach_loaded, table_of
+from gateway.store.tickets import record
+from gateway.time.calendar import BusinessCalendar
+from gateway.time.durations import Target, deadline, format_target, parse_target
 
 # Clock names on a ticket; "update" is the update-every clock, re-armed after each update.
 CLOCK_TARGETS = {"first_response": "first_response", "update": "update_every",
