@@ -25,6 +25,7 @@ from gateway.store.claimed import Claimed
 from gateway.store.history import HISTORY_SOURCE, filing_history, in_history
 from gateway.store.models import AddressFlag, InboundMessage, Message, OutboxMessage, Ticket, table_of
 from gateway.store.tickets import add_message, open_ticket, record
+from gateway.tickets.wakeup import refresh_next_deadline
 from gateway.tickets.workflow import open_with_sla, set_priority, set_status
 from parsers import ParsedMail, Verdict, parse, screen
 from rules import Classification, RuleContext
@@ -131,6 +132,7 @@ def _customer_reply(session: Session, app: App, row: Claimed, mail: ParsedMail, 
         # from this mail on it is kept like any other. (No-op in history mode, and for a plan
         # without targets.)
         start_clocks(session, app.config.policy, ticket, at)
+        refresh_next_deadline(session, app.config.policy, ticket)
     if sender:
         _info, result = classify(app, mail, at, current=ticket.priority)
         if result.priority < ticket.priority:  # "P1" < "P2": a reply may raise the priority, never lower it

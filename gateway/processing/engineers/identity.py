@@ -6,6 +6,8 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+import dkim
+
 from gateway.app import App
 from gateway.config.staff import Agent, Staff
 from gateway.outbound import reply_token
@@ -88,7 +90,6 @@ def dkim_verdict(raw: bytes, from_domain: str, keys: Mapping[str, str]) -> tuple
     With ``keys`` (DNS name to TXT record) no network is used; without, dkimpy asks DNS.
     A signature with ``l=`` leaves part of the body unsigned, so it does not count.
     """
-    import dkim  # optional path: imported only when verify_dkim is on
 
     try:
         checker = dkim.DKIM(raw, minkey=1024)
