@@ -1,0 +1,1 @@
+"""Mail the gateway sends: templates, composition, the outbox, the sender and its transports."""
