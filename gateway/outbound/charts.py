@@ -36,7 +36,7 @@ class Figures:
         try:
             self.locale = Locale.parse(tag.replace("-", "_"))
         except (UnknownLocaleError, ValueError, TypeError) as exc:
-            raise ValueError(f"locale {tag!r}: not a locale known here (write it like en_GB or de-DE)") from exc
+            raise ValueError(f"{tag!r} is not a locale known here (write it like en_GB or de-DE)") from exc
 
     @property
     def lang(self) -> str:
@@ -58,7 +58,7 @@ class Figures:
         return format_percent(Decimal(str(round(value, 1))) / 100, locale=self.locale, decimal_quantization=False)
 
     def duration(self, minutes: float | None) -> str:
-        """Minutes as the two largest units: "3 hrs, 5 mins", "2 Tage, 4 Std."."""
+        """Minutes in the two largest units: "3 hrs 5 mins", "2 Tage, 4 Std."."""
         if minutes is None:
             return NONE
         total = round(minutes)

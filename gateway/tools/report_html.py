@@ -9,13 +9,13 @@ from a mail attachment, a shared drive or a browser; figures are in the locale g
 
 from __future__ import annotations
 
+import os
 import sys
 from collections import Counter
 from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
-from babel import default_locale
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
@@ -187,14 +187,18 @@ def page(data: dict[str, Any], series: dict[str, Any], f: Figures) -> Markup:
 
 
 def figures_for(tag: str | None) -> Figures:
-    """The locale asked for, else the environment's (LC_ALL, LC_NUMERIC, LANG), else English."""
-    if tag is None:
-        found = default_locale("LC_NUMERIC")
-        tag = found if found and not found.endswith("POSIX") else "en"
+    """The locale asked for, else the environment's for numbers (LC_ALL, LC_NUMERIC, LANG), else English."""
+    if tag is not None:
+        try:
+            return Figures(tag)
+        except ValueError as exc:
+            raise UsageError(f"--locale {exc}") from exc
+    found = next((os.environ[name] for name in ("LC_ALL", "LC_NUMERIC", "LANG") if os.environ.get(name)), "")
+    name = found.split(".")[0].split("@")[0]
     try:
-        return Figures(tag)
-    except ValueError as exc:
-        raise UsageError(f"--locale {exc}") from exc
+        return Figures(name if name not in ("C", "POSIX") else "en")
+    except ValueError:  # a name no locale has
+        return Figures("en")
 
 
 def write_page(target: str, data: dict[str, Any], session: Session, policy: Policy, zone: tzinfo, *,
