@@ -13,13 +13,7 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gateway.sla import (
-    BusinessCalendar,
-    PublicHolidays,
-    WeeklyHours,
-    deadline,
-    parse_target,
-)
+from gateway.time import BusinessCalendar, PublicHolidays, WeeklyHours, deadline, parse_target
 
 UK = BusinessCalendar(
     "uk",

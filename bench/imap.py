@@ -27,12 +27,12 @@ from bench.corpus_gen import generate
 from gateway.app import build_app
 from gateway.clock import FakeClock
 from gateway.config import load_config
-from gateway.db import Database
-from gateway.imap_config import ImapAccount
-from gateway.imap_poller import ImapPoller
-from gateway.imap_sync import BATCH_MESSAGES
-from gateway.intake import Envelope, store_inbound, store_inbound_many
-from gateway.processor import Processor
+from gateway.config.imap import ImapAccount
+from gateway.processing.worker import Processor
+from gateway.sources.imap.poller import ImapPoller
+from gateway.sources.imap.sync import BATCH_MESSAGES
+from gateway.store.db import Database
+from gateway.store.inbound import Envelope, store_inbound, store_inbound_many
 from tests.imap_server import Dovecot, require_dovecot
 
 

@@ -32,9 +32,9 @@ from bench.corpus_gen import generate
 from gateway.app import build_app
 from gateway.clock import FakeClock
 from gateway.config import load_config
-from gateway.intake import Envelope, store_inbound
-from gateway.models import OutboxMessage
-from gateway.processor import Processor
+from gateway.processing.worker import Processor
+from gateway.store.inbound import Envelope, store_inbound
+from gateway.store.models import OutboxMessage
 
 ROOT = Path(__file__).resolve().parents[1]
 

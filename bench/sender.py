@@ -21,11 +21,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from gateway.app import build_app
 from gateway.clock import FakeClock
 from gateway.config import load_config
-from gateway.intake import Envelope, store_inbound
-from gateway.models import OutboxMessage
-from gateway.processor import Processor
-from gateway.sender import Sender
-from gateway.transports import make_transport
+from gateway.outbound.sender import Sender
+from gateway.outbound.transports import make_transport
+from gateway.processing.worker import Processor
+from gateway.store.inbound import Envelope, store_inbound
+from gateway.store.models import OutboxMessage
 from tests.support import Sink, customer_mail, self_signed_cert
 
 PASSWORD = "bench-secret"

@@ -17,9 +17,9 @@ from sqlalchemy import insert, select
 from gateway.app import App, build_app
 from gateway.clock import Clock, FakeClock, SystemClock
 from gateway.config import load_config
-from gateway.models import OutboxMessage, SlaClock, Ticket
-from gateway.sla.driver import SlaDriver
-from gateway.sla.scheduler import SlaScheduler
+from gateway.store.models import OutboxMessage, SlaClock, Ticket
+from gateway.timekeeping.driver import SlaDriver
+from gateway.timekeeping.scheduler import SlaScheduler
 
 CONFIG = """
 [gateway]

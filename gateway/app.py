@@ -7,10 +7,10 @@ from datetime import timedelta
 
 from gateway.clock import Clock
 from gateway.config import Config
-from gateway.db import Database
-from gateway.outbox import OutboxPolicy
-from gateway.reply_token import load_secret
-from gateway.templating import Templates
+from gateway.outbound.outbox import OutboxPolicy
+from gateway.outbound.reply_token import load_secret
+from gateway.outbound.templating import Templates
+from gateway.store.db import Database
 from parsers import Limits, OwnIdentity
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, text
 from gateway.app import App, build_app
 from gateway.clock import FakeClock
 from gateway.config import load_config
-from gateway.db import Database
+from gateway.store.db import Database
 from tests.support import Sink, require
 
 PG_URL = os.environ.get("HELPDESK_TEST_DATABASE_URL")

@@ -16,12 +16,12 @@ from typing import Any
 from imapclient import IMAPClient
 from sqlalchemy import func, select
 
-from gateway.db import Database
-from gateway.imap_config import ImapAccount
-from gateway.imap_poller import ImapPoller
-from gateway.imap_session import ImapSession, Mailbox
-from gateway.imap_sync import source_key
-from gateway.models import ImapState, InboundMessage, Message, Ticket
+from gateway.config.imap import ImapAccount
+from gateway.sources.imap.poller import ImapPoller
+from gateway.sources.imap.session import ImapSession, Mailbox
+from gateway.sources.imap.sync import source_key
+from gateway.store.db import Database
+from gateway.store.models import ImapState, InboundMessage, Message, Ticket
 from tests.oauth_server import with_oauth2_passdb
 from tests.support import customer_mail, free_port, require, self_signed_cert, wait_for
 

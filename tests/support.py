@@ -23,7 +23,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from sqlalchemy import text
 
-from gateway.db import Database
+from gateway.store.db import Database
 
 ROOT = Path(__file__).resolve().parents[1]
 # The gateway as a user runs it. CI sets HELPDESK_BIN to the console script of a wheel

@@ -9,14 +9,20 @@ from pathlib import Path
 import dkim
 import pytest
 
-from gateway import reply_token
-from gateway.agent_auth import PROOF_AUTH_RESULTS, PROOF_DKIM, PROOF_TOKEN, authenticate, dkim_verdict
 from gateway.app import App, build_app
-from gateway.auth_results import aligned, parse_header, trusted_block, verdict
 from gateway.clock import FakeClock
 from gateway.config import load_config
-from gateway.db import Database
 from gateway.errors import ConfigError
+from gateway.outbound import reply_token
+from gateway.processing.engineers.auth_results import aligned, parse_header, trusted_block, verdict
+from gateway.processing.engineers.identity import (
+    PROOF_AUTH_RESULTS,
+    PROOF_DKIM,
+    PROOF_TOKEN,
+    authenticate,
+    dkim_verdict,
+)
+from gateway.store.db import Database
 from parsers import ParsedMail, parse
 
 DATA = Path(__file__).parent / "data" / "agents"

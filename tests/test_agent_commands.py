@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.agent_commands import Command, parse_reply
+from parsers.commands import Command, parse_reply
 
 
 def test_commands_at_the_top_then_text() -> None:

@@ -11,13 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from gateway.sla import (
-    TWENTY_FOUR_SEVEN,
-    BusinessCalendar,
-    CalendarError,
-    PublicHolidays,
-    WeeklyHours,
-)
+from gateway.time import TWENTY_FOUR_SEVEN, BusinessCalendar, CalendarError, PublicHolidays, WeeklyHours
 
 LONDON = ZoneInfo("Europe/London")
 BERLIN = ZoneInfo("Europe/Berlin")

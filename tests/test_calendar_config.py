@@ -9,17 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from gateway.sla import (
-    TWENTY_FOUR_SEVEN,
-    BusinessCalendar,
-    CalendarConfigError,
-    ClockRange,
-    OpeningHoursError,
-    PublicHolidays,
-    WeeklyHours,
-    calendar_from_table,
-    calendars_from_table,
-)
+from gateway.config.calendars import CalendarConfigError, calendar_from_table, calendars_from_table
+from gateway.time import TWENTY_FOUR_SEVEN, BusinessCalendar, ClockRange, OpeningHoursError, PublicHolidays, WeeklyHours
 
 # The five seeds' hours, as an operator would write them.
 SEEDS = """

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from gateway.sla import BusinessCalendar, CalendarError, PublicHolidays, WeeklyHours
+from gateway.time import BusinessCalendar, CalendarError, PublicHolidays, WeeklyHours
 
 LONDON = ZoneInfo("Europe/London")
 BERLIN = ZoneInfo("Europe/Berlin")

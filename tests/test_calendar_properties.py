@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.sla import TWENTY_FOUR_SEVEN, BusinessCalendar, PublicHolidays, WeeklyHours
+from gateway.time import TWENTY_FOUR_SEVEN, BusinessCalendar, PublicHolidays, WeeklyHours
 
 LONDON = ZoneInfo("Europe/London")
 SYDNEY = ZoneInfo("Australia/Sydney")

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.compose import OutAttachment, OutgoingMail, compose, one_line
+from gateway.outbound.compose import OutAttachment, OutgoingMail, compose, one_line
 
 ADDRESSES = ["user@customer.example", "o'brien@example.ie", "first.last+tag@sub.example.co.uk",
              "x@xn--bcher-kva.example", "weird#local{}@example.com"]

@@ -143,7 +143,7 @@ def test_mistyped_commands_get_a_line_not_a_traceback(tmp_path: Path, args: list
 def test_a_secret_file_left_empty_by_a_crash_is_replaced_not_used(tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """An empty key would make every reply token forgeable (an HMAC anyone can compute)."""
-    from gateway.reply_token import load_secret
+    from gateway.outbound.reply_token import load_secret
     monkeypatch.delenv("HELPDESK_TEST_SECRET", raising=False)
     (tmp_path / "reply-token.secret").write_bytes(b"")
     secret = load_secret("HELPDESK_TEST_SECRET", tmp_path)

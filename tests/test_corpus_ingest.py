@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import select
 
 from gateway.app import App
-from gateway.intake import Envelope, store_inbound
-from gateway.models import InboundMessage
-from gateway.processor import Processor
+from gateway.processing.worker import Processor
+from gateway.store.inbound import Envelope, store_inbound
+from gateway.store.models import InboundMessage
 from tests.support import CORPUS, GatewayProcess, free_port, require, write_config
 
 pytestmark = [pytest.mark.corpus, pytest.mark.slow]

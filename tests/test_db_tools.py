@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
-from gateway.models import Base
+from gateway.store.models import Base
 from tests.support import GatewayProcess, customer_mail, free_port, write_config
 
 pytestmark = pytest.mark.slow

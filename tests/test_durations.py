@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.sla import (
+from gateway.time import (
     NO_TARGET,
     TWENTY_FOUR_SEVEN,
     BusinessCalendar,

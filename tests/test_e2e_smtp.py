@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway import reply_token
 from gateway.clock import write_clock_file
 from gateway.config import ConfigError, load_config
+from gateway.outbound import reply_token
 from tests.support import (
     HELPDESK,
     GatewayProcess,

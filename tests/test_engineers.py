@@ -15,15 +15,15 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from gateway import reply_token
 from gateway.app import App, build_app
 from gateway.clock import FakeClock
 from gateway.config import load_config
-from gateway.db import Database
-from gateway.intake import Envelope, store_inbound
-from gateway.models import InboundMessage, OutboxMessage, Ticket
-from gateway.processor import Processor
-from gateway.views import show_ticket
+from gateway.outbound import reply_token
+from gateway.processing.worker import Processor
+from gateway.store.db import Database
+from gateway.store.inbound import Envelope, store_inbound
+from gateway.store.models import InboundMessage, OutboxMessage, Ticket
+from gateway.tools.views import show_ticket
 from tests.support import customer_mail
 
 DATA = Path(__file__).parent / "data" / "agents"

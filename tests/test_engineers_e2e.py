@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from gateway import reply_token
 from gateway.clock import write_clock_file
+from gateway.outbound import reply_token
 from tests.support import GatewayProcess, Received, Sink, customer_mail, free_port, wait_for
 
 pytestmark = pytest.mark.slow

@@ -16,17 +16,17 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway import workflow
 from gateway.app import App, build_app
 from gateway.clock import FakeClock
 from gateway.config import DatabaseSettings, load_config
-from gateway.db import Database
-from gateway.escalation.ack import acknowledge, acknowledge_reply
 from gateway.escalation.tiers import fire_due_tiers
-from gateway.intake import Envelope, store_inbound
-from gateway.models import Escalation, Event, InboundMessage, OutboxMessage, Ticket
-from gateway.processor import Processor
-from gateway.sla.scheduler import SlaScheduler
+from gateway.processing.worker import Processor
+from gateway.store.db import Database
+from gateway.store.inbound import Envelope, store_inbound
+from gateway.store.models import Escalation, Event, InboundMessage, OutboxMessage, Ticket
+from gateway.tickets import workflow
+from gateway.tickets.ack import acknowledge, acknowledge_reply
+from gateway.timekeeping.scheduler import SlaScheduler
 from tests.support import customer_mail
 
 LONDON = ZoneInfo("Europe/London")
@@ -564,8 +564,8 @@ def test_the_migration_creates_the_tables_the_models_describe(tmp_path: Path) ->
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from gateway.db import Database
-    from gateway.models import Base
+    from gateway.store.db import Database
+    from gateway.store.models import Base
     db = Database(f"sqlite:///{tmp_path / 'm.sqlite3'}")
     db.upgrade()
     with db.engine.connect() as conn:

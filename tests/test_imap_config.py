@@ -9,8 +9,8 @@ import pytest
 
 from gateway.cli import main
 from gateway.config import load_config
+from gateway.config.imap import imap_problems, load_imap_accounts
 from gateway.errors import ConfigError
-from gateway.imap_config import imap_problems, load_imap_accounts
 
 BASE = '[gateway]\nsupport_address = "support@example.com"\n'
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from gateway.imap_session import internal_date
+from gateway.sources.imap.session import internal_date
 
 
 def test_internal_date_with_zone_and_a_space_padded_day() -> None:

@@ -17,12 +17,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from imapclient.exceptions import LoginError
 
 from gateway.clock import FakeClock, FileClock, write_clock_file
-from gateway.db import Database
-from gateway.imap_oauth import token_source
-from gateway.imap_oauth_config import DEFAULT_SCOPES, OAuth2Settings
-from gateway.imap_poller import ImapPoller
-from gateway.imap_session import ImapSession
-from gateway.imap_waiting import Backoff
+from gateway.config.imap_oauth import DEFAULT_SCOPES, OAuth2Settings
+from gateway.sources.imap.oauth_providers import token_source
+from gateway.sources.imap.poller import ImapPoller
+from gateway.sources.imap.session import ImapSession
+from gateway.sources.imap.waiting import Backoff
+from gateway.store.db import Database
 from tests.imap_server import Dovecot, account, count, mails, polling, running_dovecot
 from tests.oauth_server import OAuthServer, running_oauth
 from tests.support import GatewayProcess, free_port, running, wait_for, write_config

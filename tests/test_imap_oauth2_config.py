@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from gateway.config import load_config
-from gateway.imap_config import imap_problems, load_imap_accounts
-from gateway.imap_oauth_config import OAuth2Settings
+from gateway.config.imap import imap_problems, load_imap_accounts
+from gateway.config.imap_oauth import OAuth2Settings
 
 BASE = '[gateway]\nsupport_address = "support@example.com"\n'
 ACCOUNT = '[[imap]]\nname = "{name}"\nhost = "imap.example.com"\nusername = "support@example.com"\n'

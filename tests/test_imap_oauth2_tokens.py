@@ -16,8 +16,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from gateway.clock import FakeClock
-from gateway.imap_oauth import REFRESH_MARGIN, TokenError, TokenSource, token_source
-from gateway.imap_oauth_config import DEFAULT_SCOPES, OAuth2Settings
+from gateway.config.imap_oauth import DEFAULT_SCOPES, OAuth2Settings
+from gateway.sources.imap.oauth import REFRESH_MARGIN, TokenError, TokenSource
+from gateway.sources.imap.oauth_providers import token_source
 from tests.oauth_server import OAuthServer, running_oauth
 from tests.support import free_port
 

@@ -15,16 +15,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from gateway import imap_session
 from gateway.app import App
 from gateway.clock import FakeClock, SystemClock
-from gateway.db import Database
-from gateway.imap_config import ImapAccount
-from gateway.imap_poller import ImapPoller
-from gateway.imap_session import Fetched, ImapSession
-from gateway.imap_waiting import Backoff
-from gateway.models import InboundMessage, Ticket
-from gateway.processor import Processor
+from gateway.config.imap import ImapAccount
+from gateway.processing.worker import Processor
+from gateway.sources.imap import session as imap_session
+from gateway.sources.imap.poller import ImapPoller
+from gateway.sources.imap.session import Fetched, ImapSession
+from gateway.sources.imap.waiting import Backoff
+from gateway.store.db import Database
+from gateway.store.models import InboundMessage, Ticket
 from tests.imap_server import (
     Dovecot,
     account,

@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 
 from gateway.clock import FakeClock
-from gateway.db import Database
-from gateway.imap_config import ImapAccount
-from gateway.imap_poller import ImapPoller
-from gateway.imap_session import ImapSession
-from gateway.imap_state import _MACHINE, LEASE_TTL
-from gateway.imap_waiting import Backoff
+from gateway.config.imap import ImapAccount
+from gateway.sources.imap.poller import ImapPoller
+from gateway.sources.imap.session import ImapSession
+from gateway.sources.imap.state import _MACHINE, LEASE_TTL
+from gateway.sources.imap.waiting import Backoff
+from gateway.store.db import Database
 from tests.imap_server import (
     Dovecot,
     account,

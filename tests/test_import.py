@@ -18,8 +18,8 @@ import pytest
 from gateway.app import build_app
 from gateway.clock import FakeClock
 from gateway.config import load_config
-from gateway.import_progress import PlainLines
-from gateway.sla.scheduler import SlaScheduler
+from gateway.timekeeping.scheduler import SlaScheduler
+from gateway.tools.import_progress import PlainLines
 from tests.imap_server import running_dovecot
 from tests.support import CORPUS, HELPDESK, OUTSIDE, customer_mail, free_port, require, write_config
 
@@ -266,9 +266,9 @@ def test_history_joining_a_live_ticket_is_filed_and_moves_none_of_its_clocks(tmp
 
 def test_a_run_interrupted_after_storing_is_finished_by_the_next(tmp_path: Path) -> None:
     """Mail a run stored but did not process (it was stopped) is processed and settled by the next run."""
-    from gateway.history import HISTORY_SOURCE
-    from gateway.importer import import_key
-    from gateway.intake import Envelope, store_inbound_many
+    from gateway.store.history import HISTORY_SOURCE
+    from gateway.store.inbound import Envelope, store_inbound_many
+    from gateway.tools.importer import import_key
 
     config = write_config(tmp_path / "config.toml", smtp_port=free_port(), relay_port=None, extra=SLA)
     box = mailbox.mbox(tmp_path / "history.mbox")
@@ -295,7 +295,7 @@ def test_a_run_interrupted_after_storing_is_finished_by_the_next(tmp_path: Path)
 
 def test_held_history_approved_later_is_still_history(tmp_path: Path) -> None:
     """The mark travels with the stored mail: approving a held history mail sends nothing either."""
-    from gateway.processor import Processor
+    from gateway.processing.worker import Processor
 
     config = write_config(tmp_path / "config.toml", smtp_port=free_port(), relay_port=None, extra=SLA)
     db = tmp_path / "var" / "helpdesk.sqlite3"

@@ -18,7 +18,7 @@ def test_ci_runs_the_installed_wheel_not_the_checkout() -> None:
         pytest.skip("HELPDESK_BIN not set: the end-to-end tests run this checkout (python -m gateway)")
     python = Path(HELPDESK[0]).parent / "python"
     probe = ("import gateway, parsers, rules, gateway.sla, gateway.escalation, gateway.templating as t, "
-             "gateway.migrations.versions as v, pathlib;"
+             "gateway.store.migrations.versions as v, pathlib;"
              "print(gateway.__file__); print(t.packaged_templates_dir()); print(pathlib.Path(v.__file__).parent);"
              "print(rules.default_rules_path())")
     shown = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, cwd=OUTSIDE,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.arrival import mta_arrival
+from gateway.sources.arrival import mta_arrival
 from tests.support import GatewayProcess, customer_mail, free_port, running, wait_for, write_config
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)

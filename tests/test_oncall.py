@@ -12,7 +12,7 @@ import pytest
 from gateway.cli import main
 from gateway.config import load_config
 from gateway.errors import ConfigError
-from gateway.escalation.oncall import OnCall
+from gateway.time.rotation import OnCall
 
 LONDON = ZoneInfo("Europe/London")
 CHICAGO = ZoneInfo("America/Chicago")

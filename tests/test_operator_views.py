@@ -17,8 +17,8 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from gateway.clock import write_clock_file
-from gateway.db import Database
-from gateway.models import Event
+from gateway.store.db import Database
+from gateway.store.models import Event
 from tests.support import HELPDESK, OUTSIDE, GatewayProcess, Sink, customer_mail, free_port, wait_for
 
 pytestmark = pytest.mark.slow

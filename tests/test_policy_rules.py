@@ -13,7 +13,7 @@ from gateway.app import build_app
 from gateway.clock import FakeClock
 from gateway.config import Config, load_config
 from gateway.errors import ConfigError
-from gateway.rules_evaluate import folder_cases, summary
+from gateway.tools.rules_evaluate import folder_cases, summary
 from rules import load_default_rule_tables
 from tests.support import HELPDESK, OUTSIDE, ROOT, SHARED, require
 

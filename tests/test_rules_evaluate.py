@@ -13,8 +13,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from gateway.db import Database
-from gateway.models import OutboxMessage
+from gateway.store.db import Database
+from gateway.store.models import OutboxMessage
 from tests.support import HELPDESK, OUTSIDE, SHARED, customer_mail, require
 
 LABELLED_DEV = SHARED / "labelled-dev"

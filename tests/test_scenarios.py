@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.simulate import format_timeline, simulate
+from gateway.tools.simulate import format_timeline, simulate
 
 SCENARIOS = sorted((Path(__file__).resolve().parents[1] / "examples" / "scenarios").glob("*.toml"))
 

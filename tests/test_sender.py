@@ -16,12 +16,12 @@ from sqlalchemy import select
 from gateway.app import App
 from gateway.clock import FakeClock
 from gateway.config import ConfigError, load_config
-from gateway.intake import Envelope, store_inbound
-from gateway.models import Event, OutboxMessage
-from gateway.outbox import Draft, queue
-from gateway.processor import Processor
-from gateway.sender import Sender, retry_delay
-from gateway.transports import make_transport
+from gateway.outbound.outbox import Draft, queue
+from gateway.outbound.sender import Sender, retry_delay
+from gateway.outbound.transports import make_transport
+from gateway.processing.worker import Processor
+from gateway.store.inbound import Envelope, store_inbound
+from gateway.store.models import Event, OutboxMessage
 from tests.support import Sink, customer_mail, free_port, self_signed_cert
 
 ENV = Envelope(mail_from="alice@customer.example", rcpt_to=("support@example.com",))

@@ -18,12 +18,12 @@ from sqlalchemy import create_engine, select, text
 
 from gateway.app import App
 from gateway.clock import FakeClock, write_clock_file
-from gateway.intake import Envelope, store_inbound
-from gateway.lease_owner import MACHINE, holder_is_dead, new_owner, process_start
-from gateway.models import Event, OutboxMessage
-from gateway.processor import Processor
-from gateway.sender import Sender
-from gateway.transports import make_transport
+from gateway.outbound.sender import Sender
+from gateway.outbound.transports import make_transport
+from gateway.processing.worker import Processor
+from gateway.store.inbound import Envelope, store_inbound
+from gateway.store.lease_owner import MACHINE, holder_is_dead, new_owner, process_start
+from gateway.store.models import Event, OutboxMessage
 from tests.support import GatewayProcess, Sink, customer_mail, free_port, wait_for, write_config
 
 ENV = Envelope(mail_from="alice@customer.example", rcpt_to=("support@example.com",))

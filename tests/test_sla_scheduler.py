@@ -13,12 +13,12 @@ from sqlalchemy import select
 
 from gateway.app import App, build_app
 from gateway.clock import FakeClock
-from gateway.db import Database
-from gateway.intake import Envelope, store_inbound
-from gateway.models import Message, OutboxMessage, SlaClock, Ticket
-from gateway.processor import Processor
-from gateway.sla.scheduler import SlaScheduler
-from gateway.workflow import set_priority, set_status
+from gateway.processing.worker import Processor
+from gateway.store.db import Database
+from gateway.store.inbound import Envelope, store_inbound
+from gateway.store.models import Message, OutboxMessage, SlaClock, Ticket
+from gateway.tickets.workflow import set_priority, set_status
+from gateway.timekeeping.scheduler import SlaScheduler
 from tests.support import customer_mail
 
 POLICY = """

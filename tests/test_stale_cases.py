@@ -10,15 +10,15 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from gateway import workflow
 from gateway.app import App, build_app
 from gateway.clock import FakeClock
 from gateway.config import load_config
-from gateway.db import Database
-from gateway.intake import Envelope, store_inbound
-from gateway.models import AddressFlag, Event, OutboxMessage, Ticket
-from gateway.processor import Processor
-from gateway.sla.scheduler import SlaScheduler
+from gateway.processing.worker import Processor
+from gateway.store.db import Database
+from gateway.store.inbound import Envelope, store_inbound
+from gateway.store.models import AddressFlag, Event, OutboxMessage, Ticket
+from gateway.tickets import workflow
+from gateway.timekeeping.scheduler import SlaScheduler
 from tests.support import customer_mail
 
 PURECLOUD = Path(__file__).resolve().parents[1] / "examples" / "policies" / "purecloud.toml"

@@ -12,16 +12,17 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import Connection, func, select, text
 
-from gateway import processor, reply_token
 from gateway.app import App, build_app
-from gateway.claimed import Claimed
 from gateway.clock import FakeClock
 from gateway.config import load_config
 from gateway.errors import StorageError
-from gateway.intake import Envelope, store_inbound
-from gateway.models import AddressFlag, Event, InboundMessage, OutboxMessage, Ticket
-from gateway.outbox import Draft, queue
-from gateway.processor import Processor
+from gateway.outbound import reply_token
+from gateway.outbound.outbox import Draft, queue
+from gateway.processing import worker as processor
+from gateway.processing.worker import Processor
+from gateway.store.claimed import Claimed
+from gateway.store.inbound import Envelope, store_inbound
+from gateway.store.models import AddressFlag, Event, InboundMessage, OutboxMessage, Ticket
 from tests.support import customer_mail, install_failing_trigger, install_refusing_trigger, wait_for
 
 ENV = Envelope(mail_from="alice@customer.example", rcpt_to=("support@example.com",))
@@ -518,7 +519,7 @@ def test_a_quoted_local_part_is_answered_at_that_mailbox(make_app: Callable[...,
 @pytest.mark.parametrize("name", ["setup.exe.", "setup.exe ", "x" * 194 + ".exe ." + "b" * 20])
 def test_a_blocked_type_is_refused_however_its_name_ends(name: str) -> None:
     """Windows runs "setup.exe." as setup.exe; a name cut to size must not hide its type either."""
-    from gateway.tickets import attachment_refusal
+    from gateway.store.tickets import attachment_refusal
     from parsers.attachments import sanitise_filename
     shown = sanitise_filename(name, 1, "application/octet-stream")
     assert attachment_refusal(shown, "application/octet-stream", 10, (".exe",), None) == "blocked type .exe"

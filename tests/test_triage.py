@@ -13,11 +13,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from gateway import workflow
-from gateway.escalation.ack import acknowledge
-from gateway.explain import explain, format_explanation
-from gateway.rules_evaluate import read_labels
-from gateway.sla.scheduler import SlaScheduler
+from gateway.tickets import workflow
+from gateway.tickets.ack import acknowledge
+from gateway.timekeeping.scheduler import SlaScheduler
+from gateway.tools.explain import explain, format_explanation
+from gateway.tools.rules_evaluate import read_labels
 from parsers import ParsedMail
 from rules import Classification, RuleContext, RuleSet
 from tests.support import HELPDESK, OUTSIDE, ROOT, SHARED, customer_mail, require

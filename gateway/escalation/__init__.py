@@ -1,1 +1,1 @@
-"""Escalation by mail to named contacts, on-call rotation, and after-hours critical triage."""
+"""Escalation by mail to named contacts: tiers, their timing, recipients, and after-hours triage."""

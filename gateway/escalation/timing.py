@@ -18,12 +18,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.escalation.settings import EscalationPolicy, Tier
+from gateway.config.escalation import EscalationPolicy, Tier
+from gateway.config.policy import Policy
 from gateway.escalation.triage import triage_reason
-from gateway.models import CLOSED_STATUSES, Escalation, EscalationSchedule, Event, SlaClock, Ticket
-from gateway.policy import Policy
 from gateway.sla.clocks import clocks_of
-from gateway.sla.durations import parse_target
+from gateway.store.models import CLOSED_STATUSES, Escalation, EscalationSchedule, Event, SlaClock, Ticket
+from gateway.time.durations import parse_target
 
 CLOSED = CLOSED_STATUSES
 

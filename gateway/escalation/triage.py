@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from gateway.config import Config
-from gateway.escalation.settings import Tier
+from gateway.config.escalation import Tier
 
 
 def triage_reason(classified: Any) -> str | None:

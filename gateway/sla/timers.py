@@ -7,9 +7,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.models import Event, Ticket
-from gateway.policy import Policy
-from gateway.sla.durations import deadline
+from gateway.config.policy import Policy
+from gateway.store.models import Event, Ticket
+from gateway.time.durations import deadline
 
 
 def stale_notice_key(ticket: Ticket) -> str:

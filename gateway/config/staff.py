@@ -1,0 +1,186 @@
+"""Engineers, their groups, and named contacts with roles: who works tickets and who is told."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from gateway.config.values import parse_address
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """Someone the gateway mails by name: handle, name, address, and the zone they read times in."""
+
+    handle: str
+    name: str
+    address: str
+    zone: ZoneInfo  # promises are written in the reader's own time zone
+
+
+@dataclass(frozen=True, slots=True)
+class Agent:
+    handle: str
+    name: str
+    address: str
+    groups: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    handle: str
+    name: str
+    address: str
+    roles: tuple[str, ...]
+    timezone: ZoneInfo | None
+
+
+@dataclass(frozen=True)
+class AgentAuth:
+    """Which proofs make an engineer's mail trusted (either suffices when enabled)."""
+
+    reply_token: bool
+    trusted_authserv_ids: tuple[str, ...]
+    verify_dkim: bool
+    # DNS name ("selector._domainkey.domain") -> TXT record: dkimpy looks keys up here, not in DNS.
+    dkim_keys: Mapping[str, str] = field(default_factory=dict)
+
+
+CC_PARTICIPANTS = ("contacts", "domain", "none")
+
+
+@dataclass(frozen=True)
+class Staff:
+    agents: Mapping[str, Agent]
+    contacts: Mapping[str, Contact]
+    auth: AgentAuth
+    # Who a customer's Cc adds to a ticket: designated contacts of its organisation, anyone at
+    # the organisation's domains, or nobody.
+    cc_participants: str = "contacts"
+
+    def agent(self, handle_or_address: str) -> Agent | None:
+        key = handle_or_address.lower()
+        if key in self.agents:
+            return self.agents[key]
+        return next((a for a in self.agents.values() if a.address == key), None)
+
+    def group_members(self, group: str) -> list[Agent]:
+        return [a for a in self.agents.values() if group in a.groups]
+
+    @property
+    def groups(self) -> set[str]:
+        return {g for a in self.agents.values() for g in a.groups}
+
+    def contact(self, handle_or_address: str) -> Contact | None:
+        key = handle_or_address.lower()
+        if key in self.contacts:
+            return self.contacts[key]
+        return next((c for c in self.contacts.values() if c.address == key), None)
+
+    def person(self, handle_or_address: str, zone: ZoneInfo) -> Recipient | None:
+        """A contact (in their own time zone, else ``zone``) or an engineer (in ``zone``), or None."""
+        contact = self.contact(handle_or_address)
+        if contact is not None:
+            return Recipient(contact.handle, contact.name, contact.address, contact.timezone or zone)
+        agent = self.agent(handle_or_address)
+        if agent is not None:
+            return Recipient(agent.handle, agent.name, agent.address, zone)
+        return None
+
+    def with_role(self, role: str) -> list[Contact]:
+        return [c for c in self.contacts.values() if role in c.roles]
+
+
+def _person(item: Any, where: str, keys: str, list_key: str, list_shape: str,
+            problems: list[str]) -> tuple[str, tuple[str, ...]] | None:
+    """An engineer's or a contact's table: its address and its list (groups or roles); None when
+    the entry cannot be used (the problem is noted)."""
+    if not isinstance(item, dict):
+        problems.append(f"{where}: must be a table with {keys}")
+        return None
+    try:
+        address = parse_address(item.get("address")).lower()
+    except ValueError as exc:
+        problems.append(f"{where}.address: {exc}")
+        return None
+    values = _strings(item.get(list_key, []))
+    if values is None:
+        problems.append(f"{where}.{list_key}: must be {list_shape}")
+        values = ()
+    return address, values
+
+
+def _strings(value: Any) -> tuple[str, ...] | None:
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    return None
+
+
+def load_staff(data: Mapping[str, Any], problems: list[str]) -> Staff:
+    raw = data.get("agents", {})
+    if not isinstance(raw, dict):
+        problems.append("agents: must be a table, written [agents]")
+        raw = {}
+    known = ("engineers", "reply_token", "trusted_authserv_ids", "verify_dkim", "dkim_keys", "cc_participants")
+    for key in raw:
+        if key not in known:
+            problems.append(f"agents.{key}: unknown key; the keys are {', '.join(known)}")
+    agents: dict[str, Agent] = {}
+    for index, item in enumerate(raw.get("engineers", [])):
+        where = f"agents.engineers[{index}]"
+        person = _person(item, where, "handle, name, address, groups", "groups",
+                         'a list of group names, like ["network"]', problems)
+        if person is None:
+            continue
+        address, groups = person
+        handle = str(item.get("handle") or address.partition("@")[0]).lower()
+        if handle in agents:
+            problems.append(f"{where}.handle: {handle!r} is used twice; handles name engineers in #assign")
+        agents[handle] = Agent(handle, str(item.get("name", handle)), address, groups)
+    authserv = _strings(raw.get("trusted_authserv_ids", []))
+    if authserv is None:
+        problems.append('agents.trusted_authserv_ids: must be a list, like ["mx.example.com"]')
+        authserv = ()
+    dkim_keys = raw.get("dkim_keys", {})
+    if not isinstance(dkim_keys, dict) or not all(isinstance(v, str) for v in dkim_keys.values()):
+        problems.append('agents.dkim_keys: must be a table of DNS name to TXT record, like '
+                        '{ "sel._domainkey.example.com" = "v=DKIM1; k=rsa; p=..." }')
+        dkim_keys = {}
+    flags = {}
+    for key, default in (("reply_token", True), ("verify_dkim", False)):
+        value = raw.get(key, default)
+        if not isinstance(value, bool):
+            problems.append(f"agents.{key}: must be true or false")
+            value = default
+        flags[key] = value
+    auth = AgentAuth(reply_token=flags["reply_token"],
+                     trusted_authserv_ids=tuple(a.lower() for a in authserv),
+                     verify_dkim=flags["verify_dkim"],
+                     dkim_keys={str(k).lower().rstrip("."): v for k, v in dkim_keys.items()})
+    cc_participants = raw.get("cc_participants", "contacts")
+    if cc_participants not in CC_PARTICIPANTS:
+        problems.append(f'agents.cc_participants: must be "contacts", "domain" or "none", not {cc_participants!r}')
+        cc_participants = "contacts"
+
+    contacts: dict[str, Contact] = {}
+    raw_contacts = data.get("contacts", {})
+    if not isinstance(raw_contacts, dict):
+        problems.append("contacts: must be tables, written [contacts.NAME]")
+        raw_contacts = {}
+    for handle, item in raw_contacts.items():
+        where = f"contacts.{handle}"
+        person = _person(item, where, "name, address, roles", "roles",
+                         'a list, like ["service-delivery-manager"]', problems)
+        if person is None:
+            continue
+        address, roles = person
+        zone = None
+        if "timezone" in item:
+            try:
+                zone = ZoneInfo(str(item["timezone"]))
+            except (ZoneInfoNotFoundError, ValueError):
+                problems.append(f"{where}.timezone: {item['timezone']!r} is not an IANA time zone")
+        contacts[handle.lower()] = Contact(handle.lower(), str(item.get("name", handle)), address, roles, zone)
+    return Staff(agents=agents, contacts=contacts, auth=auth, cc_participants=str(cc_participants))

@@ -1,0 +1,278 @@
+"""The sender: delivers outbox rows with retries, and never sends a row recorded as sent."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, text, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from gateway.errors import PermanentError, TemporaryError
+from gateway.outbound.context import SendContext
+from gateway.outbound.outbox import stored_cause_key
+from gateway.outbound.transports import Delivered, Transport, Withdrawn
+from gateway.store.lease_owner import holder_is_dead, new_owner
+from gateway.store.models import OutboxMessage
+from gateway.store.tickets import record, write_events
+
+log = logging.getLogger("gateway.outbound")
+
+FIRST_RETRY = timedelta(seconds=15)
+MAX_RETRY = timedelta(minutes=10)
+LEASE = timedelta(minutes=2)
+BATCH = 20
+
+
+def retry_delay(failures: int) -> timedelta:
+    """15 s after the first failure, doubling, capped at 10 minutes."""
+    delay: timedelta = FIRST_RETRY * (2 ** max(failures - 1, 0))
+    return min(delay, MAX_RETRY)
+
+
+@dataclass(frozen=True, slots=True)
+class Leased:
+    """An outbox row as the claim read it: what to send, and what the outcome is written with."""
+
+    id: int
+    ticket_id: int | None
+    kind: str
+    cause_key: str
+    message_id: str
+    mail_from: str
+    rcpt_to: tuple[str, ...]
+    raw: bytes
+    created_at: datetime
+    attempts: int
+
+    @classmethod
+    def of(cls, row: OutboxMessage) -> Leased:
+        return cls(row.id, row.ticket_id, row.kind, row.cause_key, row.message_id, row.mail_from,
+                   tuple(row.rcpt_to), row.raw, row.created_at, row.attempts)
+
+
+class Sender:
+    """Claims due rows with a lease, sends them one SMTP transaction each, records each outcome.
+
+    The lease (``state = sending`` until ``lease_until``, held by ``lease_owner``: host, pid and
+    process start) is committed before the network is touched, so a slow relay never holds a
+    database lock. Once the relay has taken the envelope, just before DATA, the sender takes the
+    row again under its own name and commits ``on_wire_at``: if its claim ran out meanwhile and
+    another process took the row, it finds that and sends nothing. The relay's final ``250`` is
+    recorded at once, in a commit of its own.
+
+    What a crash leaves: a row leased by a process of this machine that no longer exists is
+    claimed again at once (other machines' rows wait for their lease to run out). A row that
+    was on the wire may have been delivered: it goes again with the same Message-ID, so a
+    receiver that deduplicates drops the copy, and it is counted in ``unknown_outcomes`` with a
+    ``mail-outcome-unknown`` event. An acknowledgement lost would be a broken promise; one
+    possibly twice, recognisably the same mail, is the lesser harm.
+    """
+
+    def __init__(self, app: SendContext, transport: Transport, worker: str) -> None:
+        self.app = app
+        self.transport = transport
+        self.owner = new_owner(worker)
+        # A lease outlasts the longest a relay may take to answer one mail, with room to spare.
+        self.lease = max(LEASE, 4 * app.config.outbound.timeout)
+
+    def _claim(self, now: datetime) -> list[Leased]:
+        db = self.app.db
+        with db.sessions() as session, session.begin():
+            dead = _dead_holders(session, now)
+            sending = OutboxMessage.state == "sending"
+            lapsed = sending & (OutboxMessage.lease_until < now)
+            if dead:
+                lapsed = lapsed | (sending & OutboxMessage.lease_owner.in_(dead))
+            query = select(OutboxMessage).where(or_(
+                (OutboxMessage.state == "pending") & (OutboxMessage.next_attempt_at <= now), lapsed,
+            )).order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(BATCH)
+            if not db.is_sqlite:
+                query = query.with_for_update(skip_locked=True)
+            rows = list(session.scalars(query))
+            for row in rows:
+                if row.state == "sending":
+                    why = (f"its sender {row.lease_owner} no longer exists" if row.lease_owner in dead
+                           else f"the lease of its sender {row.lease_owner} ran out")
+                    log.info("%s: taking over: %s", row.message_id, why)
+                    if row.on_wire_at is not None:
+                        _outcome_unknown(session, row, now, why)
+                        row.attempts += 1  # the attempt its sender did not live to count
+                row.state, row.lease_until, row.lease_owner = "sending", now + self.lease, self.owner
+            return [Leased.of(row) for row in rows]
+
+    def send_due(self, should_stop: Callable[[], bool] = lambda: False) -> int:
+        """Send every due row once; return how many were handled. Asked to stop, it finishes
+        the mail on the wire and hands the rest of its claim back at once."""
+        rows = self._claim(self.app.clock.now())
+        try:
+            for done, row in enumerate(rows):
+                if should_stop():
+                    self._release([r.id for r in rows[done:]])
+                    return done
+                self._send(row)
+        finally:
+            self.transport.close()
+        return len(rows)
+
+    def _release(self, ids: list[int]) -> None:
+        with self.app.db.sessions() as session, session.begin():
+            session.execute(update(OutboxMessage).where(
+                OutboxMessage.id.in_(ids), OutboxMessage.state == "sending", OutboxMessage.lease_owner == self.owner)
+                .values(state="pending", lease_until=None, lease_owner=None))
+
+    def _on_wire(self, row_id: int) -> bool:
+        """Just before DATA: take the row again under our name with a fresh lease and record
+        that it is on the wire, in one commit; False if it is no longer ours."""
+        now = self.app.clock.now()
+        with self.app.db.sessions() as session, session.begin():
+            taken = session.connection().execute(update(OutboxMessage).where(
+                OutboxMessage.id == row_id, OutboxMessage.state == "sending", OutboxMessage.lease_owner == self.owner)
+                .values(lease_until=now + self.lease, on_wire_at=now)).rowcount
+        return bool(taken == 1)
+
+    def _send(self, row: Leased) -> None:
+        attempt = _Attempt(self, row)
+        try:
+            delivered = self.transport.send(row.mail_from, list(row.rcpt_to), row.raw, row.message_id, attempt)
+        except Withdrawn:
+            log.info("%s: taken over by another sender; not sent from here", row.message_id)
+            return
+        except PermanentError as exc:
+            attempt.abandon()
+            self._failed(row, str(exc), permanent=True, unknown=False)
+            return
+        except TemporaryError as exc:
+            attempt.abandon()
+            # The connection lost after DATA went, before the relay's answer: it may have the mail.
+            unknown = attempt.wired and not isinstance(exc.__cause__, smtplib.SMTPResponseException)
+            self._failed(row, str(exc), permanent=False, unknown=unknown)
+            return
+        except SQLAlchemyError:
+            attempt.abandon()
+            raise  # the mail did not go (no DATA without the commit); the worker reports the database
+        except Exception as exc:  # a mail the transport cannot even put on the wire
+            attempt.abandon()
+            log.exception("%s: could not be sent", row.message_id)
+            self._failed(row, f"could not be sent: {exc.__class__.__name__}: {exc}", permanent=True, unknown=False)
+            return
+        if attempt.prepared is not None:
+            with attempt.prepared:
+                attempt.prepared.commit()  # all that is left between the relay's 250 and our record
+        else:
+            with self.app.db.sessions() as session, session.begin():
+                self._write_sent(session, row, delivered)
+        log.info("%s: %s sent to %s", row.message_id, row.kind, ", ".join(_sent_to(row, delivered)))
+
+    def _write_sent(self, session: Session, row: Leased, delivered: Delivered) -> None:
+        """The row recorded as sent: one UPDATE, its event, and a row for recipients refused for now."""
+        now = self.app.clock.now()
+        session.connection().execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(
+            state="sent", sent_at=now, last_error=delivered.note, attempts=OutboxMessage.attempts + 1,
+            lease_until=None, lease_owner=None, on_wire_at=None))
+        record(session, row.ticket_id, "mail-sent", now, kind=row.kind,
+               message_id=row.message_id, to=_sent_to(row, delivered), note=delivered.note)
+        if delivered.later:
+            _try_again(session, row, list(delivered.later), now)
+
+    def _prepare_sent(self, row: Leased, delivered: Delivered) -> Session:
+        """The record of the row as sent, written in a transaction left open for the relay's 250."""
+        session = self.app.db.sessions()
+        try:
+            session.begin()
+            # A holder that vanished without closing its socket (a machine gone, a network cut)
+            # keeps no lock past its lease: PostgreSQL ends the session that idles that long.
+            idle_ms = int(self.lease.total_seconds() * 1000)
+            session.execute(text(f"SET LOCAL idle_in_transaction_session_timeout = {idle_ms}"))
+            self._write_sent(session, row, delivered)
+            write_events(session)
+            session.flush()
+        except BaseException:
+            session.close()
+            raise
+        return session
+
+    def _failed(self, row: Leased, error: str, *, permanent: bool, unknown: bool) -> None:
+        now = self.app.clock.now()
+        with self.app.db.sessions() as session, session.begin():
+            current = session.get(OutboxMessage, row.id)
+            if current is None or current.state != "sending" or current.lease_owner != self.owner:
+                return  # taken over meanwhile: the outcome is the other sender's to record
+            if unknown:
+                _outcome_unknown(session, current, now, f"the relay's answer was lost ({error[:200]})")
+            current.attempts += 1
+            current.lease_until = current.lease_owner = current.on_wire_at = None
+            current.last_error = error[:2000]
+            expired = now - row.created_at >= self.app.config.outbound.retry_lifetime
+            if permanent or expired:
+                current.state = "failed"
+                why = error if permanent else f"gave up after {current.attempts} attempts: {error}"
+                record(session, row.ticket_id, "mail-failed", now, kind=row.kind,
+                       message_id=row.message_id, to=list(row.rcpt_to), reason=why[:500])
+                log.error("%s: %s to %s failed: %s", row.message_id, row.kind, ", ".join(row.rcpt_to), why)
+            else:
+                current.state = "pending"
+                current.next_attempt_at = now + retry_delay(current.attempts)
+                if current.attempts == 1:
+                    log.warning("%s: relay trouble, will retry: %s", row.message_id, error)
+
+
+class _Attempt:
+    """One mail through the transport, asked just before DATA: on the wire (committed), and on
+    PostgreSQL its record as sent written and waiting in an open transaction, so that after the
+    relay's 250 only a COMMIT is left. On SQLite an open write would hold the database's one
+    write lock through DATA and stall intake: there the record is one short commit after the 250."""
+
+    def __init__(self, sender: Sender, row: Leased) -> None:
+        self.sender, self.row = sender, row
+        self.wired = False
+        self.prepared: Session | None = None
+
+    def __call__(self, delivered: Delivered) -> bool:
+        self.wired = self.sender._on_wire(self.row.id)
+        if self.wired and not self.sender.app.db.is_sqlite:
+            self.prepared = self.sender._prepare_sent(self.row, delivered)
+        return self.wired
+
+    def abandon(self) -> None:
+        """No 250: the prepared record is rolled back (before the failure is written to the row)."""
+        if self.prepared is not None:
+            self.prepared.close()
+            self.prepared = None
+
+
+def _sent_to(row: Leased, delivered: Delivered) -> list[str]:
+    return [a for a in row.rcpt_to if a not in delivered.later and a not in delivered.never]
+
+
+def _dead_holders(session: Session, now: datetime) -> list[str]:
+    """The holders of live leases that were processes of this machine and are gone."""
+    holders = session.scalars(select(OutboxMessage.lease_owner).distinct().where(
+        OutboxMessage.state == "sending", OutboxMessage.lease_until >= now, OutboxMessage.lease_owner.is_not(None)))
+    return [h for h in holders if h is not None and holder_is_dead(h)]
+
+
+def _outcome_unknown(session: Session, row: OutboxMessage, now: datetime, why: str) -> None:
+    """A mail that went to the relay and whose answer was never recorded: it may have been
+    delivered. It goes again with the same Message-ID; counted, recorded and logged."""
+    on_wire = row.on_wire_at.isoformat() if row.on_wire_at is not None else None
+    row.unknown_outcomes += 1
+    row.on_wire_at = None
+    record(session, row.ticket_id, "mail-outcome-unknown", now, kind=row.kind, message_id=row.message_id,
+           on_wire_at=on_wire, reason=why[:300])
+    log.warning("%s: %s went on the wire and its outcome is unknown (%s); the relay may have taken it: "
+                "it goes again with the same Message-ID (possibly delivered twice)", row.message_id, row.kind, why)
+
+
+def _try_again(session: Session, row: Leased, recipients: list[str], now: datetime) -> None:
+    """The same mail (same bytes, same Message-ID) for the recipients the relay refused for now,
+    on the usual retry schedule, within the lifetime of the original."""
+    session.add(OutboxMessage(
+        ticket_id=row.ticket_id, cause_key=stored_cause_key(f"{row.cause_key}:again:{','.join(sorted(recipients))}"),
+        kind=row.kind, message_id=row.message_id, mail_from=row.mail_from, rcpt_to=recipients,
+        recipient=recipients[0].lower(), raw=row.raw, state="pending", attempts=0,
+        next_attempt_at=now + FIRST_RETRY, created_at=row.created_at))

@@ -1,0 +1,1 @@
+"""Engineers working tickets by mail: who they are, their commands, their replies relayed."""

@@ -1,0 +1,97 @@
+"""An engineer's commands on a ticket: every one checked first, then all run, each one recorded."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+from gateway.app import App
+from gateway.config.staff import Agent
+from gateway.outbound.reply_token import is_support_recipient
+from gateway.processing.engineers.identity import agent_by_address
+from gateway.store.models import Participant, Ticket
+from gateway.store.tickets import add_participant, is_participant, record
+from gateway.tickets.ack import acknowledge_reply
+from gateway.tickets.wakeup import refresh_next_deadline
+from gateway.tickets.workflow import set_priority, set_status
+from parsers.commands import Command, Refusal
+
+
+def _assignee(app: App, agent: Agent, word: str) -> tuple[Agent | None, str | None]:
+    """``me``, an engineer's handle or address, or a group: (engineer, group); both None if unknown."""
+    staff = app.config.staff
+    if word == "me":
+        return agent, None
+    found = staff.agents.get(word) or agent_by_address(staff, word)
+    if found is not None:
+        return found, None
+    if word in staff.groups:
+        return None, word
+    return None, None
+
+
+def _own_address(app: App, address: str) -> bool:
+    return is_support_recipient(address, app.support_addresses) or \
+        address == app.config.outbound.from_address.lower()
+
+
+def check(session: Session, app: App, ticket: Ticket, agent: Agent, commands: tuple[Command, ...]) -> list[Refusal]:
+    """Why any of ``commands`` cannot run on ``ticket``; empty when all can."""
+    refusals = []
+    for c in commands:
+        if c.name == "assign":
+            engineer, group = _assignee(app, agent, c.args[0])
+            if engineer is None and group is None:
+                known = ", ".join(sorted(app.config.staff.agents)) or "none"
+                refusals.append(Refusal(c.line, f"no engineer or group is called {c.args[0]!r} "
+                                                f"(engineers: {known})"))
+        elif c.name == "cc":
+            action, address = c.args
+            if _own_address(app, address):
+                refusals.append(Refusal(c.line, "a support address cannot be a participant"))
+            elif agent_by_address(app.config.staff, address) is not None:
+                refusals.append(Refusal(c.line, "engineers are not copied on customer mail; they get notifications"))
+            elif action == "remove" and address == ticket.customer_address.lower():
+                refusals.append(Refusal(c.line, "the ticket's customer cannot be removed"))
+            elif action == "remove" and not is_participant(session, ticket.id, address):
+                refusals.append(Refusal(c.line, f"{address} is not on ticket #{ticket.id}"))
+    return refusals
+
+
+def apply(session: Session, app: App, ticket: Ticket, agent: Agent, commands: tuple[Command, ...],
+          now: datetime, replied_to: tuple[str, ...] = ()) -> None:
+    """Run checked ``commands`` in order; each change is an event with the engineer as actor.
+
+    ``replied_to`` (the mail's In-Reply-To and References) tells ``#ack`` which escalation mail
+    it answers, so only that tier is acknowledged.
+    """
+    actor = agent.address
+    for c in commands:
+        if c.name == "status":
+            set_status(session, app, ticket, c.args[0], now, actor)
+        elif c.name == "priority":
+            set_priority(session, app, ticket, c.args[0], now, actor, reason=c.args[1])
+        elif c.name == "assign":
+            engineer, group = _assignee(app, agent, c.args[0])
+            old = {"assignee": ticket.assignee, "group": ticket.route_group}
+            if engineer is not None:
+                ticket.assignee = engineer.handle
+            else:
+                ticket.assignee, ticket.route_group = None, group
+            ticket.updated_at = now
+            record(session, ticket.id, "assigned", now, actor=actor, old=old,
+                   new={"assignee": ticket.assignee, "group": ticket.route_group})
+            # Who works the ticket decides whether update reminders are due.
+            refresh_next_deadline(session, app.config.policy, ticket)
+        elif c.name == "ack":
+            acknowledge_reply(session, app, ticket, actor, now, replied_to)
+        elif c.name == "cc":
+            action, address = c.args
+            if action == "add" and add_participant(session, ticket.id, address, "", "cc"):
+                record(session, ticket.id, "participant-added", now, actor=actor, address=address, role="cc")
+            elif action == "remove":
+                session.execute(delete(Participant).where(Participant.ticket_id == ticket.id,
+                                                          Participant.address == address))
+                record(session, ticket.id, "participant-removed", now, actor=actor, address=address)

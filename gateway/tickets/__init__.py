@@ -1,0 +1,1 @@
+"""What changes a ticket: status, priority, responses, acknowledgements, its next wake-up."""

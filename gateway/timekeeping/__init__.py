@@ -1,0 +1,1 @@
+"""The clock that drives the promises: the scheduler and the wake-up that runs it."""

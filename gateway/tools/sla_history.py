@@ -1,0 +1,144 @@
+"""Every SLA clock a ticket ran, rebuilt from its events: the record reports are computed from.
+
+The events are the audit trail (``sla-clock-started``, ``-stopped``, ``-paused``, ``-resumed``,
+``-restarted``, ``sla-breach``, ``priority-changed``, ``assigned``), so a report agrees with what
+``tickets show`` lists, and needs no state of its own. One *run* is one promise: a clock from its
+start to its stop; an update clock makes a new run at each update given. A run is settled when
+it was met (stopped in time) or missed (breached, stopped late, or past its deadline at the
+report's end); a reopened ticket unsettles its runs again, as the clocks themselves run again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.store.models import Event, Ticket
+
+KINDS = ("ticket-opened", "priority-changed", "assigned", "sla-clock-started", "sla-clock-stopped",
+         "sla-clock-paused", "sla-clock-resumed", "sla-clock-restarted", "sla-breach", "sla-update-notice")
+# The scheduler sends an automatic update notice when an update falls due; within this, it kept
+# the promise (the scheduler's own reaction time), later it was the gateway that was late.
+NOTICE_GRACE = timedelta(minutes=1)
+
+
+@dataclass(slots=True)
+class Run:
+    ticket: int
+    clock: str
+    plan: str
+    priority: str
+    organisation: str | None
+    assignee: str | None
+    calendar: str
+    target: str
+    started: datetime
+    deadline: datetime | None
+    ended: datetime | None = None
+    met: bool | None = None
+    breached: datetime | None = None
+    paused_since: datetime | None = None
+    automatic: bool = False  # ended by the gateway's own update notice, not by an engineer
+    pauses: list[tuple[datetime, datetime]] = field(default_factory=list)
+
+    def outcome(self, end: datetime) -> tuple[str, datetime | None]:
+        """("met" | "missed" | "paused" | "running", when it was settled) as of ``end``."""
+        if self.breached is not None:
+            return "missed", self.breached
+        if self.ended is not None:
+            return ("met" if self.met else "missed"), self.ended
+        if self.paused_since is not None:
+            return "paused", None
+        if self.deadline is not None and self.deadline < end:
+            return "missed", self.deadline
+        return "running", None
+
+
+def _iso(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) else None
+
+
+class _Ticket:
+    """One ticket's state as its events replay it."""
+
+    def __init__(self, ticket: Ticket) -> None:
+        self.id = ticket.id
+        self.plan, self.priority = ticket.plan, ticket.priority
+        self.organisation, self.assignee = ticket.organisation, ticket.assignee
+        self.current: dict[str, Run] = {}
+        self.runs: list[Run] = []
+
+    def apply(self, event: Event) -> None:
+        d, at, kind = event.detail or {}, event.at, event.kind
+        clock = d.get("clock")
+        run = self.current.get(clock) if isinstance(clock, str) else None
+        if kind == "ticket-opened":
+            self.priority = d.get("priority", self.priority)
+        elif kind == "priority-changed":
+            self.priority = d.get("new", self.priority)
+        elif kind == "assigned":
+            self.assignee = (d.get("new") or {}).get("assignee")
+        elif kind == "sla-clock-started" and isinstance(clock, str):
+            self._start(clock, at, d.get("target", ""), d.get("calendar", "24x7"), _iso(d.get("deadline")))
+        elif kind == "sla-clock-restarted" and run is not None and isinstance(clock, str):
+            run.ended, run.met = at, bool(d.get("met"))
+            self._start(clock, at, run.target, run.calendar, _iso(d.get("deadline")))
+        elif kind == "sla-update-notice" and "update" in self.current:
+            run = self.current["update"]
+            due = _iso(d.get("deadline")) or at
+            run.ended, run.met, run.automatic = at, at <= due + NOTICE_GRACE, True
+            self._start("update", due, run.target, run.calendar, _iso(d.get("next")))
+        elif kind == "sla-clock-stopped" and run is not None:
+            if run.paused_since is not None:
+                run.pauses.append((run.paused_since, at))
+                run.paused_since = None
+            run.ended, run.met = at, bool(d.get("met"))
+        elif kind == "sla-breach" and run is not None and run.breached is None:
+            run.breached = at
+        elif kind == "sla-clock-paused" and run is not None:
+            run.paused_since, run.deadline = at, None
+        elif kind == "sla-clock-resumed" and run is not None:
+            if run.paused_since is not None:
+                run.pauses.append((run.paused_since, at))
+                run.paused_since = None
+            if run.ended is not None:  # reopened: settled at the stop, counted from here again
+                run.pauses.append((run.ended, at))
+                run.ended, run.met = None, None
+            run.deadline = _iso(d.get("deadline"))
+
+    def _start(self, clock: str, at: datetime, target: str, calendar: str, deadline: datetime | None) -> None:
+        run = Run(self.id, clock, self.plan, self.priority, self.organisation, self.assignee, calendar, target,
+                  at, deadline)
+        self.current[clock] = run
+        self.runs.append(run)
+
+
+def clock_runs(session: Session, until: datetime, tickets: Iterable[int] | None = None) -> list[Run]:
+    """Every run of every clock started by ``until``, replayed from the events up to it."""
+    query = select(Event).where(Event.kind.in_(KINDS), Event.at <= until, Event.ticket_id.is_not(None))
+    if tickets is not None:
+        query = query.where(Event.ticket_id.in_(list(tickets)))
+    replay: dict[int, _Ticket] = {}
+    events = list(session.scalars(query.order_by(Event.ticket_id, Event.at, Event.id)))
+    wanted = {e.ticket_id for e in events if e.ticket_id is not None}
+    for ticket in session.scalars(select(Ticket).where(Ticket.id.in_(wanted))):
+        replay[ticket.id] = _Ticket(ticket)
+    for event in events:
+        if event.ticket_id in replay:
+            replay[event.ticket_id].apply(event)
+    return [run for t in replay.values() for run in t.runs]
+
+
+def paused_within(run: Run, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    """The run's pauses clipped to [start, end)."""
+    spans = [*run.pauses, *(((run.paused_since, end),) if run.paused_since else ())]
+    return [(max(a, start), min(b, end)) for a, b in spans if min(b, end) > max(a, start)]
+
+
+def minus_pauses(total: timedelta, pauses: list[timedelta]) -> timedelta:
+    return max(total - sum(pauses, timedelta()), timedelta())
