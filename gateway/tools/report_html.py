@@ -19,6 +19,7 @@ from typing import Any
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
+from gateway.config.policy import Policy
 from gateway.errors import UsageError
 from gateway.outbound.charts import (
     MET,
@@ -36,7 +37,6 @@ from gateway.outbound.charts import (
     table,
     tiles,
 )
-from gateway.policy import Policy
 from gateway.tools.report_series import sla_series
 
 CLOCKS = ("first_response", "update", "workaround", "resolution")

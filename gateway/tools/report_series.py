@@ -14,9 +14,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from gateway.policy import Policy
-from gateway.sla_clock_history import clock_runs
-from gateway.sla_report import _taken
+from gateway.config.policy import Policy
+from gateway.tools.sla_history import clock_runs
+from gateway.tools.sla_report import _taken
 
 
 def week_starts(start: datetime, end: datetime, zone: tzinfo, first_weekday: int = 0) -> list[datetime]:
