@@ -12,16 +12,27 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
+from gateway.app import App
 from gateway.cli import common
+from gateway.config import Config
 from gateway.errors import ConfigError, TemporaryError
+from gateway.processing.worker import Processor
+from gateway.sources.arrival import mta_arrival
+from gateway.store.db import Database
+from gateway.store.inbound import Envelope, store_inbound
+
+
+class _Exit(Exception):
+    """Stop with this exit status (what the MTA does with the mail depends on it)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from gateway.sources.arrival import mta_arrival
-    from gateway.store.db import Database
-    from gateway.store.inbound import Envelope, store_inbound
     try:
         config = common.config(args)
     except ConfigError as exc:
@@ -30,55 +41,79 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(f"helpdesk ingest: {problem}", file=sys.stderr)
         return common.EX_TEMPFAIL
-    clock = common.clock()
-    app: Any = None
+    try:
+        db, app = _open(args, config)
+        if not args.verbose:
+            # The line below ("-: stored as inbound N") says it, and a pipe's output is what the MTA logs.
+            logging.getLogger("gateway.intake").setLevel(logging.WARNING)
+        sources = _sources(args, config.smtp.max_message_size)
+        envelope = _envelope(args)
+        _store(args, config, db, sources, envelope)
+    except _Exit as stop:
+        return stop.status
+    if app is not None:
+        counts = Processor(app).drain()
+        print(json.dumps({"processed": counts}))
+    return common.EX_OK
+
+
+def _open(args: argparse.Namespace, config: Config) -> tuple[Database, App | None]:
+    """The database (and, for --process, the whole gateway); 75 when it cannot be had now."""
     try:
         # Storing needs the database and nothing else (not the reply-token secret, which an MTA's
         # pipe, with an environment of its own, may not have); --process needs the whole gateway.
         if args.process:
             app = common.app(args, loaded=config)
-            db = app.db
-        else:
-            db = Database(config.database.url)
-            common.ensure_schema(db)
+            return app.db, app
+        db = Database(config.database.url)
+        common.ensure_schema(db)
+        return db, None
     except ConfigError as exc:  # not migrated (or newer than this code): kept until it is
         for problem in exc.problems:
             print(f"helpdesk ingest: {problem}", file=sys.stderr)
-        return common.EX_TEMPFAIL
+        raise _Exit(common.EX_TEMPFAIL) from exc
     except Exception as exc:  # the database is unreachable: the MTA must retry
         print(f"helpdesk ingest: cannot open the database: {exc}", file=sys.stderr)
-        return common.EX_TEMPFAIL
-    if not args.verbose:
-        # The line below ("-: stored as inbound N") says it, and a pipe's output is what the MTA logs.
-        logging.getLogger("gateway.intake").setLevel(logging.WARNING)
-    limit = config.smtp.max_message_size
-    sources: list[tuple[str, bytes]] = []
-    if args.files:
-        for name in args.files:
-            try:
-                size = Path(name).stat().st_size
-                if size > limit:
-                    return _too_big(name, size, limit)
-                sources.append((name, Path(name).read_bytes()))
-            except OSError as exc:
-                hint = ""
-                if "@" in name and not Path(name).exists():
-                    # `--recipient ${recipient}` in a pipe: the second of two recipients comes as a file name.
-                    hint = " (a recipient? write --recipient=ADDRESS: a pipe's --recipient=${recipient} repeats " \
-                           "the whole option for each recipient)"
-                print(f"helpdesk ingest: {name}: {exc.strerror}{hint}", file=sys.stderr)
-                return common.EX_TEMPFAIL
-    else:
+        raise _Exit(common.EX_TEMPFAIL) from exc
+
+
+def _sources(args: argparse.Namespace, limit: int) -> list[tuple[str, bytes]]:
+    """The mails to store: the files named, else stdin; none over ``limit`` bytes."""
+    if not args.files:
         raw, size = _read_at_most(sys.stdin.buffer, limit)
         if size > limit:
-            return _too_big("-", size, limit)
-        sources.append(("-", raw))
+            raise _Exit(_too_big("-", size, limit))
+        return [("-", raw)]
+    sources = []
+    for name in args.files:
+        try:
+            size = Path(name).stat().st_size
+            if size > limit:
+                raise _Exit(_too_big(name, size, limit))
+            sources.append((name, Path(name).read_bytes()))
+        except OSError as exc:
+            hint = ""
+            if "@" in name and not Path(name).exists():
+                # `--recipient ${recipient}` in a pipe: the second of two recipients comes as a file name.
+                hint = " (a recipient? write --recipient=ADDRESS: a pipe's --recipient=${recipient} repeats " \
+                       "the whole option for each recipient)"
+            print(f"helpdesk ingest: {name}: {exc.strerror}{hint}", file=sys.stderr)
+            raise _Exit(common.EX_TEMPFAIL) from exc
+    return sources
+
+
+def _envelope(args: argparse.Namespace) -> Envelope:
     for flag, value in [("--sender", args.sender), *(("--recipient", r) for r in args.recipient or ())]:
         if value is not None and not value.isprintable():
             print(f"helpdesk ingest: {flag} {value!r} is not an address (control characters or "
                   "undecodable bytes)", file=sys.stderr)
-            return common.EX_DATAERR
-    envelope = Envelope(mail_from=args.sender, rcpt_to=tuple(args.recipient or ()))
+            raise _Exit(common.EX_DATAERR)
+    return Envelope(mail_from=args.sender, rcpt_to=tuple(args.recipient or ()))
+
+
+def _store(args: argparse.Namespace, config: Config, db: Database, sources: list[tuple[str, bytes]],
+           envelope: Envelope) -> None:
+    clock = common.clock()
     for name, raw in sources:
         try:
             now = clock.now()
@@ -86,17 +121,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                                    arrived_at=mta_arrival(raw, config.smtp.mta_hosts, now))
         except TemporaryError as exc:
             print(f"helpdesk ingest: {name}: {exc}", file=sys.stderr)
-            return common.EX_TEMPFAIL
-        except Exception:  # whatever it is, the MTA keeps the mail and tries again: never a bounce
+            raise _Exit(common.EX_TEMPFAIL) from exc
+        except Exception as exc:  # whatever it is, the MTA keeps the mail and tries again: never a bounce
             common.log.exception("helpdesk ingest: %s: could not store it", name)
-            return common.EX_TEMPFAIL
+            raise _Exit(common.EX_TEMPFAIL) from exc
         if not args.quiet:
             print(f"{name}: {'duplicate of' if stored.duplicate else 'stored as'} inbound {stored.inbound_id}")
-    if args.process:
-        from gateway.processing.worker import Processor
-        counts = Processor(app).drain()
-        print(json.dumps({"processed": counts}))
-    return common.EX_OK
 
 
 def _read_at_most(stream: BinaryIO, limit: int) -> tuple[bytes, int]:

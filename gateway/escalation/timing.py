@@ -1,5 +1,5 @@
 """When each tier of a ticket's escalation policy falls due, whether a fired tier is still live, and
-each ticket's next escalation instant, kept where ``refresh_next_deadline`` can see it.
+each ticket's next escalation instant, kept where ``tickets.wakeup`` can see it.
 
 The tiers' instants need the escalation policies, which only the scheduler has; ``refresh_next_deadline``
 is called from everywhere with the SLA policy alone. So the scheduler stores the next instant with a

@@ -13,7 +13,7 @@ from sqlalchemy import BindParameter, Select, bindparam, func, insert, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import ScalarSelect
 
-from gateway.outbound.compose import OutAttachment, OutgoingMail, compose, envelope_address, new_message_id
+from gateway.outbound.compose import Composed, OutAttachment, OutgoingMail, compose, envelope_address, new_message_id
 from gateway.store.history import in_history
 from gateway.store.models import AddressFlag, Message, OutboxMessage, table_of
 from gateway.store.tickets import record
@@ -165,16 +165,34 @@ def queue(session: Session, policy: OutboxPolicy, draft: Draft, now: datetime) -
         record(session, draft.ticket_id, "mail-suppressed", now, kind=draft.kind, reason=str(exc)[:300])
         log.warning("%s mail not queued: %s", draft.kind, exc)
         return None
-    state, reason = "pending", None
+    reason = _over_cap(policy, draft, checks)
+    _insert(session, policy, draft, built, message_id, "suppressed" if reason else "pending", reason, now)
+    if reason:
+        record(session, draft.ticket_id, "mail-suppressed", now, kind=draft.kind, reason=reason,
+               to=[a for _n, a in draft.to])
+        log.warning("%s: %s mail suppressed: %s", message_id, draft.kind, reason)
+    else:
+        record(session, draft.ticket_id, "mail-queued", now, kind=draft.kind, message_id=message_id,
+               to=[a for _n, a in draft.to])
+    return message_id
+
+
+def _over_cap(policy: OutboxPolicy, draft: Draft, checks: _Checks) -> str | None:
+    """Why this automatic mail is over an hourly cap (per recipient, then per ticket), or None."""
     for (_name, addr), sent in zip(draft.to, checks.per_address, strict=False):
         if sent >= policy.max_per_address_per_hour:
-            state = "suppressed"
-            reason = f"cap of {policy.max_per_address_per_hour} automatic mails per hour to {addr} reached"
-    if state == "pending" and checks.per_ticket >= policy.max_per_ticket_per_hour:
-        state = "suppressed"
-        reason = f"cap of {policy.max_per_ticket_per_hour} automatic mails per hour on this ticket reached"
-    # Written at once with prebuilt INSERTs: the outbox and the ticket's record of its mail are
-    # only appended here, and the cause check above reads the table, not the session.
+            return f"cap of {policy.max_per_address_per_hour} automatic mails per hour to {addr} reached"
+    if checks.per_ticket >= policy.max_per_ticket_per_hour:
+        return f"cap of {policy.max_per_ticket_per_hour} automatic mails per hour on this ticket reached"
+    return None
+
+
+def _insert(session: Session, policy: OutboxPolicy, draft: Draft, built: Composed, message_id: str, state: str,
+            reason: str | None, now: datetime) -> None:
+    """The outbox row and, on a ticket, its record of the mail: written at once with prebuilt INSERTs.
+
+    The outbox and the ticket's record of its mail are only appended here, and the cause check
+    reads the table, not the session."""
     conn = session.connection()
     conn.execute(_INSERT_OUTBOX, {
         "ticket_id": draft.ticket_id, "cause_key": stored_cause_key(draft.cause_key), "kind": draft.kind,
@@ -191,11 +209,3 @@ def queue(session: Session, policy: OutboxPolicy, draft: Draft, now: datetime) -
             "references": " ".join(draft.references) or None, "from_address": policy.from_address,
             "to_addresses": [a for _n, a in draft.to], "subject": built.subject,
             "body_text": draft.text, "reply_text": "", "body_html": None, "body_hash": None, "created_at": now})
-    if reason:
-        record(session, draft.ticket_id, "mail-suppressed", now, kind=draft.kind, reason=reason,
-               to=[a for _n, a in draft.to])
-        log.warning("%s: %s mail suppressed: %s", message_id, draft.kind, reason)
-    else:
-        record(session, draft.ticket_id, "mail-queued", now, kind=draft.kind, message_id=message_id,
-               to=[a for _n, a in draft.to])
-    return message_id

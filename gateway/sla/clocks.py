@@ -1,4 +1,4 @@
-"""Per-ticket SLA clocks: start, stop, pause and resume, and the ticket's earliest deadline."""
+"""Per-ticket SLA clocks: start, stop, pause and resume, each change recorded as an event."""
 
 from __future__ import annotations
 

@@ -136,42 +136,20 @@ async def _serve(app: App) -> int:
         worker.start()
     sla.start()
 
-    server = None
-    failed = False
-    if health is not None:
-        try:
-            health.server.start()
-        except OSError as exc:
-            log.error("cannot serve metrics on %s:%d: %s (metrics.listen: is another process there?)",
-                      health.server.settings.host, health.server.settings.port, exc.strerror or exc)
-            stop.set()
-            failed = True
+    failed = health is not None and not _start_health(health)
     executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="intake")
+    server = None
     if app.config.smtp.enabled and not failed:
-        handler = IntakeHandler(app, executor, on_stored=processor_worker.wake.set,
-                                lmtp=app.config.smtp.lmtp)
-        try:
-            server = await loop.create_server(protocol_factory(app, handler),
-                                              host=app.config.smtp.host, port=app.config.smtp.port)
-        except OSError as exc:
-            log.error("cannot listen on %s:%d: %s (smtp.host, smtp.port: is another process there?)",
-                      app.config.smtp.host, app.config.smtp.port, exc.strerror or exc)
-            stop.set()
-            failed = True
-        log.info("%s listener on %s:%d for %s", "LMTP" if app.config.smtp.lmtp else "SMTP",
-                 app.config.smtp.host, app.config.smtp.port, ", ".join(app.support_addresses))
-    if not failed:
+        handler = IntakeHandler(app, executor, on_stored=processor_worker.wake.set, lmtp=app.config.smtp.lmtp)
+        server = await _listen(app, handler)
+        failed = server is None
+    if failed:
+        stop.set()
+    else:
         log.info("gateway running (outbound: %s)", app.config.outbound.transport)
     await stop.wait()
     log.info("stopping")
-    if server is not None:
-        server.close()
-        try:
-            # Python 3.12 waits here for every client still connected: an idle session must
-            # not keep the gateway from stopping (nothing of theirs is stored but at DATA's end).
-            await asyncio.wait_for(server.wait_closed(), timeout=5)
-        except TimeoutError:
-            log.warning("stopping with SMTP clients still connected")
+    await _close_listener(server)
     executor.shutdown(wait=True)
     if health is not None and health.server.started:
         health.server.stop()
@@ -188,3 +166,41 @@ async def _serve(app: App) -> int:
     app.db.dispose()
     log.info("stopped")
     return 1 if failed else 0
+
+
+def _start_health(health: _Health) -> bool:
+    """Serve /metrics and the health checks; False (and why, in the log) when the port is taken."""
+    try:
+        health.server.start()
+    except OSError as exc:
+        log.error("cannot serve metrics on %s:%d: %s (metrics.listen: is another process there?)",
+                  health.server.settings.host, health.server.settings.port, exc.strerror or exc)
+        return False
+    return True
+
+
+async def _listen(app: App, handler: IntakeHandler) -> asyncio.Server | None:
+    """The SMTP/LMTP listener; None (and why, in the log) when it cannot bind."""
+    smtp = app.config.smtp
+    try:
+        server = await asyncio.get_running_loop().create_server(protocol_factory(app, handler),
+                                                                host=smtp.host, port=smtp.port)
+    except OSError as exc:
+        log.error("cannot listen on %s:%d: %s (smtp.host, smtp.port: is another process there?)",
+                  smtp.host, smtp.port, exc.strerror or exc)
+        return None
+    log.info("%s listener on %s:%d for %s", "LMTP" if smtp.lmtp else "SMTP", smtp.host, smtp.port,
+             ", ".join(app.support_addresses))
+    return server
+
+
+async def _close_listener(server: asyncio.Server | None) -> None:
+    if server is None:
+        return
+    server.close()
+    try:
+        # Python 3.12 waits here for every client still connected: an idle session must
+        # not keep the gateway from stopping (nothing of theirs is stored but at DATA's end).
+        await asyncio.wait_for(server.wait_closed(), timeout=5)
+    except TimeoutError:
+        log.warning("stopping with SMTP clients still connected")
