@@ -1,0 +1,58 @@
+"""The language a customer writes in, as an ISO 639-1 code, from the first few KB of their own words (pure)."""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import Any
+
+from parsers.mail import ParsedMail
+
+# The new words of a first mail say which language it is in well before this; a pasted log or
+# a long forwarded thread below them would only cost time (the classifier is linear in length).
+MAX_CHARS = 4000
+# Below this many letters a guess is a coin toss ("Thanks!", "URGENT", a bare log line).
+MIN_LETTERS = 20
+# Naive Bayes posteriors over the ISO 639-1 languages of the model: the top language of a real
+# paragraph scores 0.9 and more; short or mixed text spreads its mass and falls below this.
+MIN_CONFIDENCE = 0.6
+
+# Words that are not language: links, addresses, paths and tokens with digits (error codes,
+# ticket numbers, versions, phone numbers) read as noise to a character n-gram model.
+_NOISE = re.compile(r"\S*(?:://|@|www\.)\S*|\S*[\\/]\S*|\S*\d\S*")
+
+_lock = threading.Lock()
+_identifier: Any = None
+
+
+def _model() -> Any:
+    """py3langid's identifier, loaded once (about a second), restricted to two-letter codes:
+    its few three-letter labels (Nigerian Pidgin, "no language content"...) are not ISO 639-1."""
+    global _identifier
+    with _lock:
+        if _identifier is None:
+            from py3langid.langid import MODEL_FILE, LanguageIdentifier
+            identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+            identifier.set_languages([code for code in identifier.labels if len(code) == 2])
+            _identifier = identifier
+        return _identifier
+
+
+def words_of(text: str) -> str:
+    """``text`` cut to MAX_CHARS, without the tokens that carry no language."""
+    return " ".join(_NOISE.sub(" ", text[:MAX_CHARS]).split()).lower()
+
+
+def detect_language(text: str) -> str | None:
+    """The ISO 639-1 code of the language ``text`` is written in, or None when unsure."""
+    words = words_of(text)
+    if sum(ch.isalpha() for ch in words) < MIN_LETTERS:
+        return None
+    code, confidence = _model().classify(words)
+    return str(code) if confidence >= MIN_CONFIDENCE else None
+
+
+def mail_language(mail: ParsedMail) -> str | None:
+    """The language of the sender's own words in ``mail``: its subject and the new text of its
+    body (quoted history and signature left out), or None when unsure."""
+    return detect_language(f"{mail.subject}\n{mail.reply_text or mail.text}")
