@@ -35,6 +35,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     if problems:
         raise ConfigError(problems)
     print(f"{config.path}: OK")
+    from gateway.outbound.languages import language_warnings
+    for warning in language_warnings(config):
+        print(f"warning: {warning}", file=sys.stderr)
     if not args.connect:
         return common.EX_OK
     from gateway.tools.connect_check import connections

@@ -31,6 +31,7 @@ from gateway.config.values import (
 )
 from gateway.errors import ConfigError
 from gateway.outbound.dkim import key_problem
+from gateway.outbound.languages import parse_language
 from rules import RuleConfigError, RuleSet, compile_rules
 
 T = TypeVar("T")
@@ -49,6 +50,8 @@ class GatewaySettings:
     message_id_domain: str
     default_plan: str
     reopen_window: timedelta
+    # Customers' language when neither the directory nor their first mail says one (ISO 639-1).
+    language: str = "en"
 
     @property
     def support_domain(self) -> str:
@@ -303,7 +306,7 @@ def _build(path: Path | None, data: dict[str, Any]) -> Config:
     g = r.table(data, "gateway")
     r.unknown(g, "gateway", {"support_address", "aliases", "name", "timezone", "secret_env",
                              "data_dir", "message_id_domain", "default_plan",
-                             "unknown_senders", "non_contacts", "reopen_window"})
+                             "unknown_senders", "non_contacts", "reopen_window", "language"})
     support = r.get(g, "gateway.support_address", "", parse_address)
     if "support_address" not in g:
         r.problems.append('gateway.support_address: missing; set it to the address customers '
@@ -320,6 +323,7 @@ def _build(path: Path | None, data: dict[str, Any]) -> Config:
                                 support.rpartition("@")[2] or "localhost", parse_domain),
         default_plan=r.get(g, "gateway.default_plan", "standard", as_str),
         reopen_window=r.get(g, "gateway.reopen_window", timedelta(days=14), parse_interval),
+        language=r.get(g, "gateway.language", "en", parse_language),
     )
 
     d = r.table(data, "database")
