@@ -17,6 +17,7 @@ run: $(BIN)/helpdesk
 
 lint: $(BIN)/helpdesk
 	$(BIN)/ruff check gateway parsers rules tests bench
+	$(BIN)/lint-imports
 
 typecheck: $(BIN)/helpdesk
 	$(BIN)/mypy --strict gateway parsers rules

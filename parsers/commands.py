@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from gateway.tickets.workflow import PRIORITIES, STATUSES
+# The words the commands take: a ticket's statuses and priorities, as engineers write them. The
+# gateway's tickets take these very words (the rules' priorities are the same four).
+STATUSES = ("open", "pending", "resolution-proposed", "resolved", "closed")
+PRIORITIES = ("P1", "P2", "P3", "P4")
 
 # A command is "#word" at the start of a line; "#123" or "# heading" are text.
 _LINE = re.compile(r"^\s*#([A-Za-z][A-Za-z-]*)(?:\s+(.*))?$")

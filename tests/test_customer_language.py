@@ -12,8 +12,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from gateway.config import load_config
+from gateway.config.languages import language_warnings, parse_language, shipped_languages
 from gateway.errors import ConfigError
-from gateway.outbound.languages import choose_language, language_warnings, parse_language, shipped_languages
+from gateway.outbound.languages import choose_language
 from gateway.outbound.locale_format import Moment, format_moment
 from gateway.outbound.notices import local_time
 from gateway.outbound.templating import Templates, packaged_templates_dir

@@ -18,7 +18,7 @@ from imapclient.exceptions import LoginError
 
 from gateway.clock import FakeClock, FileClock, write_clock_file
 from gateway.config.imap_oauth import DEFAULT_SCOPES, OAuth2Settings
-from gateway.sources.imap.oauth import token_source
+from gateway.sources.imap.oauth_providers import token_source
 from gateway.sources.imap.poller import ImapPoller
 from gateway.sources.imap.session import ImapSession
 from gateway.sources.imap.waiting import Backoff

@@ -17,7 +17,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from gateway.clock import FakeClock
 from gateway.config.imap_oauth import DEFAULT_SCOPES, OAuth2Settings
-from gateway.sources.imap.oauth import REFRESH_MARGIN, TokenError, TokenSource, token_source
+from gateway.sources.imap.oauth import REFRESH_MARGIN, TokenError, TokenSource
+from gateway.sources.imap.oauth_providers import token_source
 from tests.oauth_server import OAuthServer, running_oauth
 from tests.support import free_port
 

@@ -35,7 +35,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     if problems:
         raise ConfigError(problems)
     print(f"{config.path}: OK")
-    from gateway.outbound.languages import language_warnings
+    from gateway.config.languages import language_warnings
     for warning in language_warnings(config):
         print(f"warning: {warning}", file=sys.stderr)
     if not args.connect:
@@ -132,10 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     from gateway.cli import db as cli_db
+    from gateway.cli import ingest as cli_ingest
     from gateway.cli import reports as cli_reports
     from gateway.cli import review as cli_review
     from gateway.cli import views as cli_views
-    from gateway.sources import pipe as cli_ingest
 
     def add_with_app(name: str, command: Callable[[argparse.Namespace, Any], int],
                      help_text: str) -> argparse.ArgumentParser:

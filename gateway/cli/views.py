@@ -38,8 +38,8 @@ def paging(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_tickets(args: argparse.Namespace, app: Any) -> int:
-    from gateway.tickets.workflow import STATUSES
     from gateway.tools import views
+    from parsers.commands import STATUSES
     if args.action == "at-risk":
         return _at_risk(args, app)
     if args.action == "show":

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from gateway.config.languages import parse_language
 from gateway.config.values import parse_address
-from gateway.outbound.languages import parse_language
 
 SENDER_POLICIES = ("accept", "hold", "reject")
 

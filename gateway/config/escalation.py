@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Literal
 
+from gateway.config.oncall import load_oncall
 from gateway.config.staff import Staff
 from gateway.config.values import parse_interval
-from gateway.time.rotation import OnCall, load_oncall
+from gateway.time.rotation import OnCall
+from rules import PRIORITIES
 
-PRIORITIES = ("P1", "P2", "P3", "P4")
 ACCOUNT_MANAGER = "account-manager"
 # Clock names on a ticket (gateway.sla.clocks), with the spellings people use in the config.
 CLOCK_NAMES = {"first_response": "first_response", "first-response": "first_response",

@@ -10,8 +10,8 @@ from typing import Any
 from gateway.config.values import parse_interval
 from gateway.time.calendar import BusinessCalendar
 from gateway.time.durations import DurationError, Target, parse_target
+from rules import PRIORITIES
 
-PRIORITIES = ("P1", "P2", "P3", "P4")
 CLOCKS = ("first_response", "update_every", "workaround", "resolution")
 NO_CLOCK = Target("none", 0)
 

@@ -11,6 +11,16 @@ from gateway.config.values import parse_address
 
 
 @dataclass(frozen=True, slots=True)
+class Recipient:
+    """Someone the gateway mails by name: handle, name, address, and the zone they read times in."""
+
+    handle: str
+    name: str
+    address: str
+    zone: ZoneInfo  # promises are written in the reader's own time zone
+
+
+@dataclass(frozen=True, slots=True)
 class Agent:
     handle: str
     name: str
@@ -68,6 +78,16 @@ class Staff:
         if key in self.contacts:
             return self.contacts[key]
         return next((c for c in self.contacts.values() if c.address == key), None)
+
+    def person(self, handle_or_address: str, zone: ZoneInfo) -> Recipient | None:
+        """A contact (in their own time zone, else ``zone``) or an engineer (in ``zone``), or None."""
+        contact = self.contact(handle_or_address)
+        if contact is not None:
+            return Recipient(contact.handle, contact.name, contact.address, contact.timezone or zone)
+        agent = self.agent(handle_or_address)
+        if agent is not None:
+            return Recipient(agent.handle, agent.name, agent.address, zone)
+        return None
 
     def with_role(self, role: str) -> list[Contact]:
         return [c for c in self.contacts.values() if role in c.roles]

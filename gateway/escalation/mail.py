@@ -7,11 +7,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from gateway.app import App
 from gateway.config.escalation import Tier
-from gateway.escalation.recipients import Recipient, on_call
+from gateway.config.staff import Recipient
+from gateway.escalation.recipients import on_call
 from gateway.escalation.timing import TicketState, trigger_instant
 from gateway.outbound import reply_token
+from gateway.outbound.context import MailContext
 from gateway.outbound.notices import base_context, local_time, to_customer
 from gateway.outbound.outbox import Draft, queue, stored_cause_key
 from gateway.store.models import Escalation, Event, Message, OutboxMessage
@@ -86,15 +87,15 @@ def _last_customer_message(state: TicketState, zone: Any) -> dict[str, Any] | No
     return {"from": m.from_address, "at": local_time(m.created_at, zone), "lines": lines, "cut": cut}
 
 
-def _context(app: App, state: TicketState, tier: Tier, row: Escalation, r: Recipient,
+def _context(ctx: MailContext, state: TicketState, tier: Tier, row: Escalation, r: Recipient,
              risk: dict[str, Any] | None, now: datetime) -> dict[str, Any]:
     """What the escalation and page templates see, every instant in the recipient's time zone."""
     ticket, zone = state.ticket, r.zone
-    rotation = app.config.escalation.oncall
+    rotation = ctx.config.escalation.oncall
     shift = rotation.shift_at(now) if rotation is not None and tier.pages else None
-    return {**base_context(app, ticket),
+    return {**base_context(ctx, ticket),
             "recipient": {"name": r.name, "handle": r.handle, "timezone": zone.key,
-                          "engineer": app.config.staff.agent(r.handle) is not None},
+                          "engineer": ctx.config.staff.agent(r.handle) is not None},
             "escalation": {"policy": state.policy.name, "tier": tier.name, "round": row.rounds,
                            "trigger": tier.trigger.text, "reason": reason(tier), "repeat": bool(tier.repeat),
                            "due": local_time(row.trigger_at, zone)},
@@ -117,19 +118,19 @@ def _first_round_id(state: TicketState, tier: Tier, handle: str) -> str | None:
     return state.session.scalar(select(OutboxMessage.message_id).where(OutboxMessage.cause_key == first))
 
 
-def send_round(app: App, state: TicketState, tier: Tier, row: Escalation, recipients: list[Recipient],
+def send_round(ctx: MailContext, state: TicketState, tier: Tier, row: Escalation, recipients: list[Recipient],
                now: datetime) -> None:
     """Mail round ``row.rounds`` of ``tier`` to each recipient and record it on the ticket."""
     ticket = state.ticket
     risk = promise(state, tier, now)
     for r in recipients:
         # A token issued to this recipient: their `#ack` reply proves itself, and is theirs alone.
-        token = reply_token.make_token(app.secret, ticket.id, bound_to=r.address)
-        reply_to = reply_token.reply_address(app.config.gateway.support_address, ticket.id, token)
-        rendered = app.templates.render("oncall_page" if tier.pages else "escalation",
-                                        _context(app, state, tier, row, r, risk, now))
+        token = reply_token.make_token(ctx.secret, ticket.id, bound_to=r.address)
+        reply_to = reply_token.reply_address(ctx.config.gateway.support_address, ticket.id, token)
+        rendered = ctx.templates.render("oncall_page" if tier.pages else "escalation",
+                                        _context(ctx, state, tier, row, r, risk, now))
         first = _first_round_id(state, tier, r.handle)
-        queue(state.session, app.outbox_policy, Draft(
+        queue(state.session, ctx.outbox_policy, Draft(
             kind="on-call-page" if tier.pages else "escalation",
             cause_key=cause_key(ticket.id, state.policy.name, tier.name, row.rounds, r.handle),
             ticket_id=ticket.id, to=((r.name, r.address),), subject=rendered.subject, text=rendered.text,
@@ -143,17 +144,17 @@ def send_round(app: App, state: TicketState, tier: Tier, row: Escalation, recipi
     if state.for_triage(tier):
         detail["triage"] = state.triage
     if tier.pages:
-        paged = on_call(app, now)
+        paged = on_call(ctx, now)
         record(state.session, ticket.id, "on-call-paged", now, contact=paged.handle if paged else None, **detail)
     else:
         record(state.session, ticket.id, "escalation", now, **detail)
 
 
-def send_status_notice(app: App, state: TicketState, tier: Tier, row: Escalation, now: datetime) -> None:
+def send_status_notice(ctx: MailContext, state: TicketState, tier: Tier, row: Escalation, now: datetime) -> None:
     """Fifth seed: nobody wrote within the window, so the customer hears the on-call engineer was paged."""
     ticket = state.ticket
-    zone = ticket.timezone or app.config.gateway.timezone.key
-    to_customer(state.session, app, ticket, kind="status-paged",
+    zone = ticket.timezone or ctx.config.gateway.timezone.key
+    to_customer(state.session, ctx, ticket, kind="status-paged",
                 cause_key=f"status-paged:{ticket.id}:{state.policy.name}:{tier.name}", template="status_paged",
                 now=now, context={"paged": {"at": local_time(row.fired_at, zone),
                                             "received": local_time(state.since, zone)}})

@@ -8,7 +8,6 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.app import App
 from gateway.config.escalation import EscalationPolicy, Tier
 from gateway.escalation.mail import send_round, send_status_notice
 from gateway.escalation.recipients import resolve
@@ -23,46 +22,47 @@ from gateway.escalation.timing import (
     store_schedule,
     trigger_instant,
 )
+from gateway.outbound.context import MailContext
 from gateway.store.models import Escalation, Ticket
 
 log = logging.getLogger("gateway.sla")
 
 
-def ticket_policy(app: App, ticket: Ticket) -> EscalationPolicy | None:
+def ticket_policy(ctx: MailContext, ticket: Ticket) -> EscalationPolicy | None:
     """The escalation policy the ticket's plan names, if any."""
-    name = app.config.policy.plan(ticket.plan).escalation
-    return app.config.escalation.policies.get(name) if name else None
+    name = ctx.config.policy.plan(ticket.plan).escalation
+    return ctx.config.escalation.policies.get(name) if name else None
 
 
-def fire_due_tiers(session: Session, app: App, ticket: Ticket, now: datetime) -> None:
+def fire_due_tiers(session: Session, ctx: MailContext, ticket: Ticket, now: datetime) -> None:
     """Fire every tier due at ``now`` (in ladder order), send due repeats and status notices, and store
     when to look again. Each tier fires once per ticket: its row is unique, and each mail has its cause."""
-    if app.config.policy.plan(ticket.plan).escalation is None:
+    if ctx.config.policy.plan(ticket.plan).escalation is None:
         return
-    policy = ticket_policy(app, ticket)
+    policy = ticket_policy(ctx, ticket)
     if policy is None or ticket.status in CLOSED:
         store_schedule(session, ticket, None, now)
         return
-    state = TicketState.load(session, app.config.policy, ticket, policy)
+    state = TicketState.load(session, ctx.config.policy, ticket, policy)
     for tier in policy.tiers:
         row = state.rows.get(tier.name)
         if row is None:
             due = trigger_instant(state, tier) if applies(state, tier) else None
             if due is not None and due <= now:
-                _fire(app, state, tier, due, now)
+                _fire(ctx, state, tier, due, now)
             continue
         repeat = next_round_at(tier, row)
         if repeat is not None and repeat <= now and live(state, tier, row):
             row.rounds += 1
             row.last_round_at = now
-            _mail(app, state, tier, row, now)
+            _mail(ctx, state, tier, row, now)
         notice = status_notice_at(state, tier, row)
         if notice is not None and notice <= now:
-            send_status_notice(app, state, tier, row, now)
+            send_status_notice(ctx, state, tier, row, now)
     store_schedule(session, ticket, next_wakeup(state, now), now)
 
 
-def _fire(app: App, state: TicketState, tier: Tier, due: datetime, now: datetime) -> None:
+def _fire(ctx: MailContext, state: TicketState, tier: Tier, due: datetime, now: datetime) -> None:
     row = Escalation(ticket_id=state.ticket.id, policy=state.policy.name, tier=tier.name, trigger_at=due,
                      fired_at=now, rounds=1, last_round_at=now)
     state.session.add(row)
@@ -70,31 +70,31 @@ def _fire(app: App, state: TicketState, tier: Tier, due: datetime, now: datetime
     state.rows[tier.name] = row
     log.warning("#%d: escalation %s/%s fired (%s, due %s)", state.ticket.id, state.policy.name, tier.name,
                 tier.trigger.text, due.isoformat())
-    _mail(app, state, tier, row, now)
+    _mail(ctx, state, tier, row, now)
 
 
-def _mail(app: App, state: TicketState, tier: Tier, row: Escalation, now: datetime) -> None:
+def _mail(ctx: MailContext, state: TicketState, tier: Tier, row: Escalation, now: datetime) -> None:
     extra = state.rule_contacts if tier.pages else ()
-    recipients = resolve(app, state.ticket, tier.notify, now, extra)
+    recipients = resolve(ctx, state.ticket, tier.notify, now, extra)
     if not recipients:
         log.error("#%d: escalation %s/%s names nobody at %s (check [oncall] and the contacts' roles)",
                   state.ticket.id, state.policy.name, tier.name, now.isoformat())
-    send_round(app, state, tier, row, recipients, now)
+    send_round(ctx, state, tier, row, recipients, now)
 
 
-def reschedule(session: Session, app: App, ticket: Ticket, now: datetime) -> None:
+def reschedule(session: Session, ctx: MailContext, ticket: Ticket, now: datetime) -> None:
     """Store the ticket's next escalation instant without firing anything (after an acknowledgement)."""
-    policy = ticket_policy(app, ticket)
-    if app.config.policy.plan(ticket.plan).escalation is None:
+    policy = ticket_policy(ctx, ticket)
+    if ctx.config.policy.plan(ticket.plan).escalation is None:
         return
     if policy is None:
         store_schedule(session, ticket, None, now)
         return
-    store_schedule(session, ticket, next_wakeup(TicketState.load(session, app.config.policy, ticket, policy), now),
+    store_schedule(session, ticket, next_wakeup(TicketState.load(session, ctx.config.policy, ticket, policy), now),
                    now)
 
 
-def acknowledge_tiers(session: Session, app: App, ticket: Ticket, by: str, now: datetime,
+def acknowledge_tiers(session: Session, ctx: MailContext, ticket: Ticket, by: str, now: datetime,
                       tier: str | None = None) -> list[str]:
     """Mark the ticket's unacknowledged tiers (or just ``tier``) as taken by ``by``; return their names.
 
@@ -111,5 +111,5 @@ def acknowledge_tiers(session: Session, app: App, ticket: Ticket, by: str, now: 
         row.acknowledged_at, row.acknowledged_by = now, by
         names.append(row.tier)
     session.flush()
-    reschedule(session, app, ticket, now)
+    reschedule(session, ctx, ticket, now)
     return names

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import dkim
-from dkim.crypto import parse_pem_private_key
 
 if TYPE_CHECKING:
     from gateway.outbound.transports import BeforeData, Delivered, Transport
@@ -23,17 +22,6 @@ log = logging.getLogger("gateway.outbound")
 # Relaxed for the body too: a relay that re-wraps long lines or trims trailing space must not
 # break the signature (RFC 6376 section 3.4.4).
 _CANONICALIZE = (b"relaxed", b"relaxed")
-
-
-def key_problem(path: Path) -> str | None:
-    """Why this file is not a PEM private key dkimpy can sign with, or None."""
-    try:
-        parse_pem_private_key(path.read_bytes())
-    except OSError as exc:
-        return f"cannot read {path}: {exc.strerror}"
-    except Exception as exc:  # dkimpy raises several kinds for a bad key
-        return f"{path} is not a PEM private key: {exc}"
-    return None
 
 
 class DkimSigner:

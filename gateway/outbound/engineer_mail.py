@@ -10,11 +10,10 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from gateway.app import App
 from gateway.config.staff import Agent
-from gateway.escalation.recipients import person
 from gateway.outbound import reply_token
 from gateway.outbound.compose import one_line
+from gateway.outbound.context import MailContext
 from gateway.outbound.notices import base_context, local_time
 from gateway.outbound.outbox import Draft, queue
 from gateway.sla import clocks
@@ -31,9 +30,9 @@ _CLOCK_NAMES = {"first_response": "First response", "update": "Next update", "wo
                 "resolution": "Resolution"}
 
 
-def recipients(app: App, ticket: Ticket) -> list[Agent]:
+def recipients(ctx: MailContext, ticket: Ticket) -> list[Agent]:
     """The assignee; else the routed group's members; else (or for an empty group) every engineer."""
-    staff = app.config.staff
+    staff = ctx.config.staff
     if ticket.assignee:
         agent = staff.agent(ticket.assignee)
         if agent is not None:
@@ -45,9 +44,9 @@ def recipients(app: App, ticket: Ticket) -> list[Agent]:
     return list(staff.agents.values())
 
 
-def sla_state(session: Session, app: App, ticket: Ticket) -> list[dict[str, str]]:
+def sla_state(session: Session, ctx: MailContext, ticket: Ticket) -> list[dict[str, str]]:
     """Each clock of the ticket in words: due, paused, met, missed or breached."""
-    zone = app.config.gateway.timezone
+    zone = ctx.config.gateway.timezone
     states = []
     for c in clocks.clocks_of(session, ticket.id):
         due = local_time(c.deadline, zone)
@@ -78,9 +77,9 @@ def _message(mail: ParsedMail) -> dict[str, Any]:
             "attachments": [a.filename for a in mail.attachments]}
 
 
-def _engineer_reply_to(app: App, ticket: Ticket, agent: Agent) -> str:
-    token = reply_token.make_token(app.secret, ticket.id, bound_to=agent.address)
-    return reply_token.reply_address(app.config.gateway.support_address, ticket.id, token)
+def _engineer_reply_to(ctx: MailContext, ticket: Ticket, agent: Agent) -> str:
+    token = reply_token.make_token(ctx.secret, ticket.id, bound_to=agent.address)
+    return reply_token.reply_address(ctx.config.gateway.support_address, ticket.id, token)
 
 
 _OUTBOX = table_of(OutboxMessage)
@@ -96,30 +95,30 @@ def _earlier(session: Session, ticket: Ticket, agent: Agent) -> tuple[str, ...]:
     return tuple(dict.fromkeys(ids[:1] + ids[-1:]))
 
 
-def notify(session: Session, app: App, ticket: Ticket, mail: ParsedMail, kind: str, now: datetime) -> None:
+def notify(session: Session, ctx: MailContext, ticket: Ticket, mail: ParsedMail, kind: str, now: datetime) -> None:
     """One notification per engineer, once per inbound mail, each with a Reply-To bound to them."""
-    people = recipients(app, ticket)
+    people = recipients(ctx, ticket)
     if not people:
         return
     digest = hashlib.sha256(f"{mail.message_id}\0{mail.body_hash}".encode("utf-8", "surrogateescape")).hexdigest()
     context = {
-        **base_context(app, ticket), "event": kind, "marker": REPLY_MARKER, "commands": SYNTAX,
-        "work": _work(ticket), "sla": sla_state(session, app, ticket), "message": _message(mail),
+        **base_context(ctx, ticket), "event": kind, "marker": REPLY_MARKER, "commands": SYNTAX,
+        "work": _work(ticket), "sla": sla_state(session, ctx, ticket), "message": _message(mail),
     }
     for agent in people:
-        rendered = app.templates.render("engineer_notification", {
+        rendered = ctx.templates.render("engineer_notification", {
             **context, "engineer": {"name": agent.name, "handle": agent.handle},
-            "relay_as": f"{agent.name} via {app.config.gateway.name}"})
+            "relay_as": f"{agent.name} via {ctx.config.gateway.name}"})
         # A new ticket has had no notifications yet: no need to look for them.
         earlier = () if kind == "new-ticket" else _earlier(session, ticket, agent)
-        queue(session, app.outbox_policy, Draft(
+        queue(session, ctx.outbox_policy, Draft(
             kind=NOTIFICATION, cause_key=f"notify:{ticket.id}:{digest[:24]}:{agent.handle}",
             ticket_id=ticket.id, to=((agent.name, agent.address),), subject=rendered.subject,
             text=rendered.text, in_reply_to=earlier[-1] if earlier else None, references=earlier,
-            reply_to=_engineer_reply_to(app, ticket, agent), auto_submitted="auto-generated"), now)
+            reply_to=_engineer_reply_to(ctx, ticket, agent), auto_submitted="auto-generated"), now)
 
 
-def tell_rule_contacts(session: Session, app: App, ticket: Ticket, mail: ParsedMail, contacts: Sequence[str],
+def tell_rule_contacts(session: Session, ctx: MailContext, ticket: Ticket, mail: ParsedMail, contacts: Sequence[str],
                        rules: Sequence[str], received_at: datetime, now: datetime) -> None:
     """A rule's ``notify``: the contacts it names are told of the new ticket, once each.
 
@@ -127,57 +126,57 @@ def tell_rule_contacts(session: Session, app: App, ticket: Ticket, mail: ParsedM
     pages them with the on-call instead: one mail, the one that asks them to act. Engineers
     already notified of the ticket get no second mail.
     """
-    plan = app.config.policy.plan(ticket.plan)
-    escalation = app.config.escalation.policies.get(plan.escalation or "")
+    plan = ctx.config.policy.plan(ticket.plan)
+    escalation = ctx.config.escalation.policies.get(plan.escalation or "")
     if escalation is not None and any(t.pages for t in escalation.tiers) and \
-            not app.config.policy.calendar(plan.calendar, ticket.timezone).is_open(received_at):
+            not ctx.config.policy.calendar(plan.calendar, ticket.timezone).is_open(received_at):
         return
-    told = {agent.address.lower() for agent in recipients(app, ticket)}
-    context = {**base_context(app, ticket), "rules": list(rules), "work": _work(ticket),
-               "sla": sla_state(session, app, ticket), "message": _message(mail)}
+    told = {agent.address.lower() for agent in recipients(ctx, ticket)}
+    context = {**base_context(ctx, ticket), "rules": list(rules), "work": _work(ticket),
+               "sla": sla_state(session, ctx, ticket), "message": _message(mail)}
     for handle in dict.fromkeys(contacts):
-        contact = person(app, handle)
+        contact = ctx.config.staff.person(handle, ctx.config.gateway.timezone)
         if contact is None or contact.address.lower() in told:
             continue
         told.add(contact.address.lower())
-        rendered = app.templates.render("rule_notification", {
+        rendered = ctx.templates.render("rule_notification", {
             **context, "contact": {"name": contact.name, "handle": contact.handle}})
-        queue(session, app.outbox_policy, Draft(
+        queue(session, ctx.outbox_policy, Draft(
             kind=RULE_NOTICE, cause_key=f"rule-notify:{ticket.id}:{contact.handle}", ticket_id=ticket.id,
             to=((contact.name, contact.address),), subject=rendered.subject, text=rendered.text,
             auto_submitted="auto-generated"), now)
 
 
-def refuse(session: Session, app: App, agent: Agent, ticket: Ticket | None, mail: ParsedMail,
+def refuse(session: Session, ctx: MailContext, agent: Agent, ticket: Ticket | None, mail: ParsedMail,
            refusals: list[Refusal], reason: str, *, cause: str, now: datetime) -> None:
     """Tell the engineer (at their configured address) why their mail changed nothing."""
-    context: dict[str, Any] = base_context(app, ticket) if ticket is not None else {
-        "support": {"name": app.config.gateway.name, "address": app.config.gateway.support_address}}
-    rendered = app.templates.render("command_refused", {
+    context: dict[str, Any] = base_context(ctx, ticket) if ticket is not None else {
+        "support": {"name": ctx.config.gateway.name, "address": ctx.config.gateway.support_address}}
+    rendered = ctx.templates.render("command_refused", {
         **context, "has_ticket": ticket is not None, "engineer": {"name": agent.name, "handle": agent.handle},
         "refusals": [{"line": r.line, "why": r.why} for r in refusals], "reason": reason,
         "subject": one_line(mail.subject), "commands": SYNTAX, "marker": REPLY_MARKER})
-    queue(session, app.outbox_policy, Draft(
+    queue(session, ctx.outbox_policy, Draft(
         kind=REFUSAL, cause_key=cause, ticket_id=ticket.id if ticket is not None else None,
         to=((agent.name, agent.address),), subject=rendered.subject, text=rendered.text,
         in_reply_to=mail.message_id, references=(mail.message_id,),
-        reply_to=_engineer_reply_to(app, ticket, agent) if ticket is not None else None), now)
+        reply_to=_engineer_reply_to(ctx, ticket, agent) if ticket is not None else None), now)
 
 
-def alert(session: Session, app: App, agent: Agent, ticket_id: int | None, mail: ParsedMail, reason: str,
+def alert(session: Session, ctx: MailContext, agent: Agent, ticket_id: int | None, mail: ParsedMail, reason: str,
           now: datetime, *, inbound_id: int) -> None:
     """Tell the real engineer that mail using their name or reply address was held: once a day.
 
     Queued without a ticket: a forger decides which ticket, and must not spend its mail budget.
     """
-    rendered = app.templates.render("engineer_alert", {
-        "support": {"name": app.config.gateway.name, "address": app.config.gateway.support_address},
+    rendered = ctx.templates.render("engineer_alert", {
+        "support": {"name": ctx.config.gateway.name, "address": ctx.config.gateway.support_address},
         "engineer": {"name": agent.name, "handle": agent.handle, "address": agent.address},
         "held": {"from": one_line(mail.sender.addr) if mail.sender else "(none)",
                  "subject": one_line(mail.subject), "message_id": one_line(mail.message_id),
                  "ticket": ticket_id, "reason": reason, "inbound": inbound_id,
-                 "at": local_time(now, app.config.gateway.timezone)}})
-    queue(session, app.outbox_policy, Draft(
+                 "at": local_time(now, ctx.config.gateway.timezone)}})
+    queue(session, ctx.outbox_policy, Draft(
         kind=ALERT, cause_key=f"forged:{agent.handle}:{now.date().isoformat()}", ticket_id=None,
         to=((agent.name, agent.address),), subject=rendered.subject, text=rendered.text,
         auto_submitted="auto-generated"), now)

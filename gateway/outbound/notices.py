@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.app import App
 from gateway.outbound import reply_token
+from gateway.outbound.context import MailContext
 from gateway.outbound.locale_format import Moment
 from gateway.outbound.outbox import Draft, queue
 from gateway.store.models import Message, Ticket
@@ -42,16 +42,16 @@ def thread_headers(session: Session, ticket: Ticket) -> tuple[str | None, tuple[
     return customer or (ids[-1] if ids else None), refs
 
 
-def base_context(app: App, ticket: Ticket) -> dict[str, Any]:
+def base_context(ctx: MailContext, ticket: Ticket) -> dict[str, Any]:
     return {
         "ticket": {"number": ticket.id, "subject": ticket.subject, "priority": ticket.priority,
                    "plan": ticket.plan, "status": ticket.status},
         "customer": {"name": ticket.customer_name, "address": ticket.customer_address},
-        "support": {"name": app.config.gateway.name, "address": app.config.gateway.support_address},
+        "support": {"name": ctx.config.gateway.name, "address": ctx.config.gateway.support_address},
     }
 
 
-def to_customer(session: Session, app: App, ticket: Ticket, *, kind: str, cause_key: str, template: str,
+def to_customer(session: Session, ctx: MailContext, ticket: Ticket, *, kind: str, cause_key: str, template: str,
                 now: datetime, context: dict[str, Any] | None = None,
                 thread: tuple[str | None, tuple[str, ...]] | None = None) -> str | None:
     """Render ``template`` for the ticket's customer and queue it once for ``cause_key``.
@@ -61,13 +61,13 @@ def to_customer(session: Session, app: App, ticket: Ticket, *, kind: str, cause_
     """
     if not ticket.customer_address:
         return None
-    rendered = app.templates.render(template, {**base_context(app, ticket), **(context or {})},
-                                    language=ticket.language or app.config.gateway.language,
-                                    timezone=ticket.timezone or app.config.gateway.timezone.key)
+    rendered = ctx.templates.render(template, {**base_context(ctx, ticket), **(context or {})},
+                                    language=ticket.language or ctx.config.gateway.language,
+                                    timezone=ticket.timezone or ctx.config.gateway.timezone.key)
     in_reply_to, refs = thread if thread is not None else thread_headers(session, ticket)
-    token = reply_token.make_token(app.secret, ticket.id)
-    return queue(session, app.outbox_policy, Draft(
+    token = reply_token.make_token(ctx.secret, ticket.id)
+    return queue(session, ctx.outbox_policy, Draft(
         kind=kind, cause_key=cause_key, ticket_id=ticket.id,
         to=((ticket.customer_name, ticket.customer_address),), subject=rendered.subject, text=rendered.text,
         html=rendered.html, in_reply_to=in_reply_to, references=refs,
-        reply_to=reply_token.reply_address(app.config.gateway.support_address, ticket.id, token)), now)
+        reply_to=reply_token.reply_address(ctx.config.gateway.support_address, ticket.id, token)), now)

@@ -12,8 +12,8 @@ from sqlalchemy import or_, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from gateway.app import App
 from gateway.errors import PermanentError, TemporaryError
+from gateway.outbound.context import SendContext
 from gateway.outbound.outbox import stored_cause_key
 from gateway.outbound.transports import Delivered, Transport, Withdrawn
 from gateway.store.lease_owner import holder_is_dead, new_owner
@@ -73,7 +73,7 @@ class Sender:
     possibly twice, recognisably the same mail, is the lesser harm.
     """
 
-    def __init__(self, app: App, transport: Transport, worker: str) -> None:
+    def __init__(self, app: SendContext, transport: Transport, worker: str) -> None:
         self.app = app
         self.transport = transport
         self.owner = new_owner(worker)

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, Template, TemplateNotFound, select_autoescape
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from gateway.config.languages import BASE_LANGUAGE, languages_in, packaged_templates_dir
 from gateway.outbound.locale_format import FILTERS
 
-# The language of the templates at the top of a template directory; the others live in
-# subdirectories named by their ISO 639-1 code (de/, fr/, ...).
-BASE_LANGUAGE = "en"
-_CODE = re.compile(r"[a-z]{2,3}")
+__all__ = ["BASE_LANGUAGE", "Rendered", "Templates", "packaged_templates_dir"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,17 +20,6 @@ class Rendered:
     subject: str
     text: str
     html: str | None
-
-
-def packaged_templates_dir() -> Path:
-    return Path(str(resources.files("gateway") / "templates"))
-
-
-def languages_in(directory: Path | None) -> set[str]:
-    """The languages a template directory has a subdirectory for."""
-    if directory is None or not directory.is_dir():
-        return set()
-    return {p.name for p in directory.iterdir() if p.is_dir() and _CODE.fullmatch(p.name)}
 
 
 class Templates:

@@ -25,7 +25,7 @@ from gateway.store.models import Ticket
 from gateway.store.tickets import add_message, record
 from gateway.tickets.ack import acknowledge_reply
 from parsers import ParsedMail
-from parsers.commands import parse_reply
+from parsers.commands import Reply
 
 log = logging.getLogger("gateway.process")
 
@@ -50,33 +50,18 @@ def contact_reply(app: App, mail: ParsedMail, envelope_rcpts: tuple[str, ...]) -
     return None
 
 
-def handle_contact_reply(session: Session, app: App, row: Claimed, mail: ParsedMail, who: ContactReply,
-                         now: datetime) -> str:
-    """Apply the contact's ``#ack`` and keep their words as an internal note; refuse anything else."""
-    contact = who.contact
-    ticket = session.get(Ticket, who.ticket_id)
-    if ticket is None:
-        row.state, row.reason = "held", f"contact {contact.handle}: ticket #{who.ticket_id} does not exist"
-        record(session, None, "held", now, inbound_id=row.id, sender=contact.address, reason=row.reason)
-        return "held"
-    reply = parse_reply(mail.reply_text)
-    others = [c.line for c in reply.commands if c.name != "ack"] + [r.line for r in reply.refusals]
-    if others:
-        row.state, row.ticket_id = "held", ticket.id
-        row.reason = (f"contact {contact.handle} is not an engineer: only #ack is taken from a contact, "
-                      f"not {', '.join(others)}; nothing applied")[:2000]
-        record(session, ticket.id, "held", now, inbound_id=row.id, sender=contact.address, reason=row.reason)
-        return "held"
+def apply_contact(session: Session, app: App, row: Claimed, mail: ParsedMail, who: ContactReply, ticket: Ticket,
+                  reply: Reply, now: datetime) -> None:
+    """Route ``contact``: the contact's ``#ack`` applied, their words kept as an internal note."""
     add_message(session, ticket, mail, inbound_id=row.id, kind="note", now=now,
                 blocked_types=app.config.processing.blocked_attachment_types,
                 attachment_max_size=app.config.processing.attachment_max_size,
                 reply_text=reply.text or "\n".join(c.line for c in reply.commands))
     acked: list[str] = []
     if reply.commands:
-        acked = acknowledge_reply(session, app, ticket, contact.handle, now, (*mail.in_reply_to, *mail.references))
-    record(session, ticket.id, "contact-reply", now, inbound_id=row.id, actor=contact.handle,
+        acked = acknowledge_reply(session, app, ticket, who.contact.handle, now, (*mail.in_reply_to, *mail.references))
+    record(session, ticket.id, "contact-reply", now, inbound_id=row.id, actor=who.contact.handle,
            acknowledged=acked, message_id=mail.message_id)
     row.state, row.ticket_id = "done", ticket.id
-    log.info("%s: contact %s on ticket #%d (acknowledged: %s)", mail.message_id, contact.handle, ticket.id,
+    log.info("%s: contact %s on ticket #%d (acknowledged: %s)", mail.message_id, who.contact.handle, ticket.id,
              ", ".join(acked) or "nothing")
-    return "contact"

@@ -12,7 +12,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from gateway.config.plans import Plan
 from gateway.config.policy import Policy
 from gateway.store.history import in_history
-from gateway.store.models import CLOSED_STATUSES, SlaClock, Ticket, attach_loaded, table_of
+from gateway.store.models import SlaClock, Ticket, attach_loaded, table_of
 from gateway.store.tickets import record
 from gateway.time.calendar import BusinessCalendar
 from gateway.time.durations import Target, deadline, format_target, parse_target
@@ -70,7 +70,6 @@ def start_clocks(session: Session, policy: Policy, ticket: Ticket, now: datetime
         for clock_id, values in zip(ids, rows, strict=True):
             clocks.append(attach_loaded(session, SlaClock(id=clock_id, **values)))
         set_committed_value(ticket, "clocks", [*ticket.clocks, *clocks])
-    refresh_next_deadline(session, policy, ticket)
     return clocks
 
 
@@ -89,7 +88,6 @@ def set_deadline(session: Session, policy: Policy, ticket: Ticket, name: str, ta
     c.stopped_at = c.warned_at = c.breached_at = None
     record(session, ticket.id, "sla-clock-started", now, clock=name, target=c.target, deadline=due.isoformat(),
            calendar=calendar)
-    refresh_next_deadline(session, policy, ticket)
 
 
 def _warn_at(calendar: BusinessCalendar, target: Target, start: datetime, due: datetime | None,
@@ -120,7 +118,6 @@ def stop(session: Session, policy: Policy, ticket: Ticket, name: str, now: datet
     met = c.breached_at is None and (c.deadline is None or now <= c.deadline)
     record(session, ticket.id, "sla-clock-stopped", now, actor=actor, clock=name, met=met,
            deadline=c.deadline.isoformat() if c.deadline else None)
-    refresh_next_deadline(session, policy, ticket)
 
 
 def rearm_update(session: Session, policy: Policy, ticket: Ticket, start: datetime) -> None:
@@ -143,7 +140,6 @@ def rearm_update(session: Session, policy: Policy, ticket: Ticket, start: dateti
     # The report's record: the interval that ended here kept its promise (or not); a new one runs.
     record(session, ticket.id, "sla-clock-restarted", start, clock="update", met=met,
            deadline=c.deadline.isoformat() if c.deadline else None)
-    refresh_next_deadline(session, policy, ticket)
 
 
 def _remaining(calendar: BusinessCalendar, target: Target, now: datetime, until: datetime | None) -> float | None:
@@ -173,7 +169,6 @@ def pause(session: Session, policy: Policy, ticket: Ticket, now: datetime) -> No
         c.deadline, c.warn_at = None, None
         record(session, ticket.id, "sla-clock-paused", now, clock=c.name,
                remaining_seconds=round(c.paused_remaining or 0))
-    refresh_next_deadline(session, policy, ticket)
 
 
 def resume(session: Session, policy: Policy, ticket: Ticket, now: datetime) -> None:
@@ -187,7 +182,6 @@ def resume(session: Session, policy: Policy, ticket: Ticket, now: datetime) -> N
         c.paused_remaining = c.paused_warn_remaining = None
         record(session, ticket.id, "sla-clock-resumed", now, clock=c.name,
                deadline=c.deadline.isoformat() if c.deadline else None)
-    refresh_next_deadline(session, policy, ticket)
 
 
 def reopen(session: Session, policy: Policy, ticket: Ticket, settled_at: datetime, now: datetime) -> None:
@@ -208,32 +202,3 @@ def reopen(session: Session, policy: Policy, ticket: Ticket, settled_at: datetim
         c.stopped_at = None
         record(session, ticket.id, "sla-clock-resumed", now, clock=c.name,
                deadline=c.deadline.isoformat() if c.deadline else None, reason="reopened")
-    refresh_next_deadline(session, policy, ticket)
-
-
-def refresh_next_deadline(session: Session, policy: Policy, ticket: Ticket) -> None:
-    """Store the earliest instant at which the scheduler must look at this ticket again."""
-    from gateway.sla.timers import ticket_timers  # the stale-case timers live with their handlers
-
-    if in_history(session):
-        return  # imported history sets no wake-up: its stale-case timers and escalations never run
-    instants: list[datetime] = []
-    if ticket.status not in CLOSED_STATUSES:
-        for c in clocks_of(session, ticket.id):
-            if c.stopped_at is not None or c.deadline is None:
-                continue
-            if c.warn_at is not None and c.warned_at is None:
-                instants.append(c.warn_at)
-            if c.name == "update" or c.breached_at is None:
-                instants.append(c.deadline)
-            if c.name == "update" and c.reminded_at is None and (ticket.assignee or ticket.route_group):
-                instants.append(c.deadline - policy.plan(ticket.plan).reminder_lead)
-    instants.extend(t for _name, t in ticket_timers(session, policy, ticket))
-    from gateway.escalation.timing import escalation_wakeup  # tiers, repeats, after-hours pages
-
-    wakeup = escalation_wakeup(session, policy, ticket)
-    if wakeup is not None:
-        instants.append(wakeup)
-    earliest = min(instants) if instants else None
-    if ticket.next_deadline != earliest:  # an unchanged ticket stays clean: no flush to work out
-        ticket.next_deadline = earliest

@@ -8,32 +8,31 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.app import App
+from gateway.escalation.tiers import acknowledge_tiers
+from gateway.outbound.context import MailContext
 from gateway.store.models import OutboxMessage, Ticket
 from gateway.store.tickets import record
+from gateway.tickets.wakeup import refresh_next_deadline
 
 
-def who(app: App, by: str) -> str:
+def who(ctx: MailContext, by: str) -> str:
     """A contact's or engineer's handle for ``by`` (a handle or an address); else ``by`` as given."""
-    staff = app.config.staff
+    staff = ctx.config.staff
     found = staff.contact(by) or staff.agent(by)
     return found.handle if found is not None else by.strip().lower()
 
 
-def acknowledge(session: Session, app: App, ticket: Ticket, by: str, now: datetime, *,
+def acknowledge(session: Session, ctx: MailContext, ticket: Ticket, by: str, now: datetime, *,
                 tier: str | None = None) -> list[str]:
     """Record that ``by`` (a contact or engineer handle or address) has taken the ticket.
 
     Without ``tier`` every unacknowledged tier of the ticket is acknowledged (``helpdesk ack``);
     with it, only that one (an ``#ack`` reply to that tier's mail). Returns the tiers acknowledged.
     """
-    from gateway.escalation.tiers import acknowledge_tiers
-    from gateway.sla.clocks import refresh_next_deadline
-
-    handle = who(app, by)
-    tiers = acknowledge_tiers(session, app, ticket, handle, now, tier)
+    handle = who(ctx, by)
+    tiers = acknowledge_tiers(session, ctx, ticket, handle, now, tier)
     record(session, ticket.id, "escalation-acknowledged", now, actor=handle, tiers=tiers)
-    refresh_next_deadline(session, app.config.policy, ticket)
+    refresh_next_deadline(session, ctx.config.policy, ticket)
     return tiers
 
 
@@ -52,8 +51,8 @@ def tier_of_mail(session: Session, ticket: Ticket, message_ids: Iterable[str]) -
     return None
 
 
-def acknowledge_reply(session: Session, app: App, ticket: Ticket, by: str, now: datetime,
+def acknowledge_reply(session: Session, ctx: MailContext, ticket: Ticket, by: str, now: datetime,
                       replied_to: Iterable[str]) -> list[str]:
     """The ``#ack`` of an in-thread reply: acknowledge the tier of the escalation mail it answers
     (its In-Reply-To and References), or every open tier when it answers none of them."""
-    return acknowledge(session, app, ticket, by, now, tier=tier_of_mail(session, ticket, replied_to))
+    return acknowledge(session, ctx, ticket, by, now, tier=tier_of_mail(session, ticket, replied_to))

@@ -8,24 +8,25 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
-from gateway.app import App
+from gateway.outbound.context import MailContext
 from gateway.outbound.notices import local_time, to_customer
 from gateway.sla import clocks
 from gateway.store.models import CLOSED_STATUSES, Event, Ticket
 from gateway.store.tickets import record
+from gateway.tickets.wakeup import refresh_next_deadline
 from gateway.time.durations import deadline, format_target
+from parsers.commands import STATUSES
+from rules import PRIORITIES
 
-STATUSES = ("open", "pending", "resolution-proposed", "resolved", "closed")
 # Statuses in which the work is done, or proposed as done: the clocks of the work stop.
 SETTLED = ("resolution-proposed", "resolved", "closed")
-PRIORITIES = ("P1", "P2", "P3", "P4")
 
 
-def promise_context(app: App, ticket: Ticket, received_at: datetime) -> dict[str, Any]:
+def promise_context(ctx: MailContext, ticket: Ticket, received_at: datetime) -> dict[str, Any]:
     """What the acknowledgement promises, in the customer's time zone."""
-    policy = app.config.policy
+    policy = ctx.config.policy
     plan = policy.plan(ticket.plan)
-    zone = ticket.timezone or app.config.gateway.timezone.key
+    zone = ticket.timezone or ctx.config.gateway.timezone.key
     business = policy.calendar(plan.calendar, ticket.timezone)
     targets = plan.targets(ticket.priority)
     first = None
@@ -51,7 +52,7 @@ def promise_context(app: App, ticket: Ticket, received_at: datetime) -> dict[str
     }}
 
 
-def open_with_sla(session: Session, app: App, ticket: Ticket, received_at: datetime, *,
+def open_with_sla(session: Session, ctx: MailContext, ticket: Ticket, received_at: datetime, *,
                   first_message_id: str) -> None:
     """Start the new ticket's clocks and queue its acknowledgement stating the promise.
 
@@ -59,31 +60,33 @@ def open_with_sla(session: Session, app: App, ticket: Ticket, received_at: datet
     """
     if ticket.status_since != received_at:
         ticket.status_since = received_at
-    clocks.start_clocks(session, app.config.policy, ticket, received_at)
-    to_customer(session, app, ticket, kind="acknowledgement", cause_key=f"ack:{ticket.id}",
-                template="acknowledgement", now=received_at, context=promise_context(app, ticket, received_at),
+    clocks.start_clocks(session, ctx.config.policy, ticket, received_at)
+    refresh_next_deadline(session, ctx.config.policy, ticket)
+    to_customer(session, ctx, ticket, kind="acknowledgement", cause_key=f"ack:{ticket.id}",
+                template="acknowledgement", now=received_at, context=promise_context(ctx, ticket, received_at),
                 thread=(first_message_id, (first_message_id,)))
 
 
-def public_update(session: Session, app: App, ticket: Ticket, now: datetime, actor: str) -> None:
+def public_update(session: Session, ctx: MailContext, ticket: Ticket, now: datetime, actor: str) -> None:
     """An engineer wrote to the customer: first response met (if pending), update clock re-armed."""
-    policy = app.config.policy
+    policy = ctx.config.policy
     if ticket.first_response_at is None:
         ticket.first_response_at = now
         clocks.stop(session, policy, ticket, "first_response", now, actor)
     ticket.last_public_update_at = now
     clocks.rearm_update(session, policy, ticket, now)
+    refresh_next_deadline(session, policy, ticket)
     record(session, ticket.id, "public-response", now, actor=actor)
 
 
-def set_status(session: Session, app: App, ticket: Ticket, status: str, now: datetime, actor: str) -> None:
+def set_status(session: Session, ctx: MailContext, ticket: Ticket, status: str, now: datetime, actor: str) -> None:
     if status not in STATUSES:
         raise ValueError(f"unknown status {status!r}; one of {', '.join(STATUSES)}")
     old = ticket.status
     if old == status:
         return
     settled_at = _settled_since(session, ticket) if old in SETTLED and status not in SETTLED else None
-    policy = app.config.policy
+    policy = ctx.config.policy
     plan = policy.plan(ticket.plan)
     ticket.status, ticket.status_since, ticket.updated_at = status, now, now
     record(session, ticket.id, "status-changed", now, actor=actor, old=old, new=status)
@@ -102,8 +105,8 @@ def set_status(session: Session, app: App, ticket: Ticket, status: str, now: dat
     if status in CLOSED_STATUSES:
         clocks.stop(session, policy, ticket, "first_response", now, actor)
     if status in SETTLED and ticket.priority == "P1" and old not in SETTLED:
-        _root_cause_followup(session, app, ticket, now)
-    clocks.refresh_next_deadline(session, policy, ticket)
+        _root_cause_followup(session, ctx, ticket, now)
+    refresh_next_deadline(session, policy, ticket)
 
 
 def _settled_since(session: Session, ticket: Ticket) -> datetime | None:
@@ -116,9 +119,9 @@ def _settled_since(session: Session, ticket: Ticket) -> datetime | None:
     return ticket.status_since
 
 
-def _root_cause_followup(session: Session, app: App, ticket: Ticket, now: datetime) -> None:
+def _root_cause_followup(session: Session, ctx: MailContext, ticket: Ticket, now: datetime) -> None:
     """Third seed: when a P1 is resolved, a P3 follow-up case for the root cause analysis."""
-    plan = app.config.policy.plan(ticket.plan)
+    plan = ctx.config.policy.plan(ticket.plan)
     if plan.root_cause_followup.kind == "none":
         return
     if session.scalar(select(Event.id).where(Event.ticket_id == ticket.id, Event.kind == "root-cause-followup")
@@ -132,21 +135,22 @@ def _root_cause_followup(session: Session, app: App, ticket: Ticket, now: dateti
                     assignee=ticket.assignee, route_group=ticket.route_group)
     session.add(follow)
     session.flush()
-    calendar = app.config.policy.calendar(plan.calendar, ticket.timezone)
+    calendar = ctx.config.policy.calendar(plan.calendar, ticket.timezone)
     due = deadline(plan.root_cause_followup, now, calendar)
     record(session, follow.id, "ticket-opened", now, parent=ticket.id, reason="root cause analysis",
            due=due.isoformat() if due else None)
     record(session, ticket.id, "root-cause-followup", now, ticket=follow.id)
-    clocks.start_clocks(session, app.config.policy, follow, now)
+    clocks.start_clocks(session, ctx.config.policy, follow, now)
     # Support opens this case itself: nobody waits for a first response on it.
     follow.first_response_at = now
-    clocks.stop(session, app.config.policy, follow, "first_response", now, "gateway")
+    clocks.stop(session, ctx.config.policy, follow, "first_response", now, "gateway")
     if due is not None:
-        clocks.set_deadline(session, app.config.policy, follow, "resolution", plan.root_cause_followup,
+        clocks.set_deadline(session, ctx.config.policy, follow, "resolution", plan.root_cause_followup,
                             calendar.name, now, due)
+    refresh_next_deadline(session, ctx.config.policy, follow)
 
 
-def set_priority(session: Session, app: App, ticket: Ticket, priority: str, now: datetime, actor: str,
+def set_priority(session: Session, ctx: MailContext, ticket: Ticket, priority: str, now: datetime, actor: str,
                  reason: str = "") -> None:
     """Change the priority; the clocks still running restart on the new priority's targets."""
     if priority not in PRIORITIES:
@@ -156,7 +160,7 @@ def set_priority(session: Session, app: App, ticket: Ticket, priority: str, now:
     old = ticket.priority
     ticket.priority, ticket.updated_at = priority, now
     record(session, ticket.id, "priority-changed", now, actor=actor, old=old, new=priority, reason=reason)
-    policy = app.config.policy
+    policy = ctx.config.policy
     running = [c for c in clocks.clocks_of(session, ticket.id) if c.stopped_at is None]
     for c in running:
         # Out of the ticket's collection too: start_clocks below starts what the collection lacks,
@@ -167,3 +171,4 @@ def set_priority(session: Session, app: App, ticket: Ticket, priority: str, now:
     clocks.start_clocks(session, policy, ticket, now)
     if ticket.status in policy.plan(ticket.plan).pause_statuses:
         clocks.pause(session, policy, ticket, now)  # waiting for the customer still: the new targets wait too
+    refresh_next_deadline(session, policy, ticket)

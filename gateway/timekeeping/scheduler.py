@@ -10,11 +10,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.app import App
+from gateway.escalation.due import escalate, remind_engineers
 from gateway.outbound.notices import local_time, to_customer
 from gateway.sla import clocks
 from gateway.sla.timers import stale_close_at, stale_notice_key, ticket_timers
 from gateway.store.models import CLOSED_STATUSES, SlaClock, Ticket
 from gateway.store.tickets import record
+from gateway.tickets.wakeup import refresh_next_deadline
+from gateway.tickets.workflow import set_status
 from gateway.time.durations import deadline, parse_target
 
 log = logging.getLogger("gateway.sla")
@@ -79,9 +82,8 @@ def evaluate(session: Session, app: App, ticket: Ticket, now: datetime) -> None:
     for name, instant in ticket_timers(session, policy, ticket):
         if instant <= now:
             _fire_timer(session, app, ticket, name, instant, now)
-    from gateway.escalation.due import escalate  # escalation reads the clocks just updated
     escalate(session, app, ticket, now)
-    clocks.refresh_next_deadline(session, policy, ticket)
+    refresh_next_deadline(session, policy, ticket)
 
 
 def _update_clock(session: Session, app: App, ticket: Ticket, c: SlaClock, now: datetime) -> None:
@@ -90,7 +92,6 @@ def _update_clock(session: Session, app: App, ticket: Ticket, c: SlaClock, now: 
     lead = policy.plan(ticket.plan).reminder_lead
     if c.reminded_at is None and (ticket.assignee or ticket.route_group) and c.deadline - lead <= now:
         c.reminded_at = now
-        from gateway.escalation.due import remind_engineers
         remind_engineers(session, app, ticket, c.deadline, now)
     if c.deadline > now:
         return
@@ -109,7 +110,6 @@ def _update_clock(session: Session, app: App, ticket: Ticket, c: SlaClock, now: 
 
 
 def _fire_timer(session: Session, app: App, ticket: Ticket, name: str, instant: datetime, now: datetime) -> None:
-    from gateway.tickets.workflow import set_status
 
     zone = ticket.timezone or app.config.gateway.timezone.key
     if name == "stale-notice":

@@ -10,95 +10,97 @@ from sqlalchemy.orm import Session
 
 from gateway.app import App
 from gateway.escalation.triage import triage_page
-from gateway.processing.apply import classify, reopens
-from gateway.processing.correlate import correlate
-from gateway.processing.engineers.thread import is_staff_mail
-from gateway.store.models import SlaClock, Ticket
+from gateway.processing.disposition import Arrival, Disposition, decide
+from gateway.store.models import SlaClock
 from gateway.time.calendar import BusinessCalendar
 from gateway.time.durations import Target, deadline, format_target
-from parsers import ParseLimitExceeded, parse, screen
+from parsers import ParsedMail, ParseLimitExceeded, parse, screen
 
 
 def explain(app: App, raw: bytes, *, at: datetime | None = None,
             envelope_from: str | None = None, rcpt_to: tuple[str, ...] = ()) -> dict[str, Any]:
+    """What processing would do with ``raw`` arriving at ``at``: the same decision, nothing written."""
     now = at or app.clock.now()
     try:
         mail = parse(raw, received_at=now, limits=app.limits)
     except ParseLimitExceeded as exc:
         return {"outcome": "quarantine", "reason": f"over the {exc.limit} limit: {exc.detail}"}
-    verdict = screen(mail, app.own, envelope_from=envelope_from)
     with app.db.sessions() as session:
-        corr = correlate(session, mail, rcpt_to, support_addresses=app.support_addresses,
-                         secret=app.secret)
-        ticket = session.get(Ticket, corr.ticket_id) if corr.ticket_id is not None else None
-        # As processing decides: a reply to a closed ticket (or to one resolved longer ago than
-        # the reopen window) opens a follow-up ticket; to any other, it joins the ticket.
-        current = ticket.priority if ticket is not None and reopens(app, ticket, now) else None
-        follow_up = ticket is not None and current is None
-        running = _ticket_clocks(session, ticket.id) if ticket is not None and current is not None else {}
-        session.rollback()
+        try:
+            return _explained(app, session, mail, Arrival(raw=raw, received_at=now, envelope_from=envelope_from,
+                                                          rcpt_to=rcpt_to))
+        finally:
+            session.rollback()  # decide() writes nothing; nor may anything it loaded
+
+
+def _explained(app: App, session: Session, mail: ParsedMail, arrival: Arrival) -> dict[str, Any]:
+    now, envelope_from = arrival.received_at, arrival.envelope_from
+    d = decide(session, app, mail, arrival)
+    joins = d.ticket is not None and d.route in ("reply", "engineer", "contact")
+    running = _ticket_clocks(session, d.ticket.id) if joins and d.ticket is not None else {}
+    current = d.ticket.priority if joins and d.ticket is not None else None
+    verdict = d.verdict or screen(mail, app.own, envelope_from=envelope_from)
     data: dict[str, Any] = {
-        "parsed": {
-            "message_id": mail.message_id,
-            "message_id_synthesised": mail.message_id_synthesised,
-            "from": mail.sender.addr if mail.sender else None,
-            "from_name": mail.sender.name if mail.sender else None,
-            "to": [a.addr for a in mail.to],
-            "cc": [a.addr for a in mail.cc],
-            "subject": mail.subject,
-            "date": mail.date.isoformat(),
-            "in_reply_to": list(mail.in_reply_to),
-            "body_preview": mail.text[:500],
-            "reply_text": mail.reply_text[:2000],
-            "attachments": [{"filename": a.filename, "content_type": a.content_type, "size": a.size,
-                             "sha256": a.sha256} for a in mail.attachments],
-            "defects": list(mail.defects),
-        },
+        "parsed": _parsed(mail),
         "screening": {"verdict": verdict.kind, "reason": verdict.reason},
-        "thread": {"ticket": corr.ticket_id, "via": corr.via},
-        "acknowledge": True,  # decided with the outcome below: a new ticket's mail is acknowledged
+        "thread": {"ticket": d.corr.ticket_id if d.corr else None, "via": d.corr.via if d.corr else None},
+        "outcome": d.outcome,
+        "route": d.route,
+        "reason": d.reason,
+        # A new ticket's mail is acknowledged; nothing else is.
+        "acknowledge": d.outcome == "ticket",
     }
-    if mail.sender is not None:
-        info, result = classify(app, mail, now, current=current, reply=follow_up)
-        # A reply may raise its ticket's priority, never lower it.
-        priority = min(result.priority, current) if current is not None else result.priority
-        plan = app.config.policy.plan(info.plan)
-        targets = plan.targets(priority)
-        calendar = app.config.policy.calendar(targets.calendar, info.timezone.key)
-        data["sender"] = {"organisation": info.organisation.name if info.organisation else None,
-                          "designated_contact": info.is_contact, "plan": info.plan, "policy": info.policy,
-                          "timezone": info.timezone.key}
-        data["classification"] = result.as_dict()
-        data["priority"] = priority
-        if current is not None and priority == current:
-            # A reply joins its ticket's clocks as they run; it starts none of its own.
-            data["sla"] = running
-        else:  # a new ticket, or a raised priority: every clock (re)starts on these targets now
-            data["sla"] = {name: _due(getattr(targets, name), now, calendar)
-                           for name in ("first_response", "update_every", "workaround", "resolution")}
-        data["explanation"] = result.explanation()
-        if result.triage:
-            data["triage"] = {"reason": result.triage_reason,
-                              "page": triage_page(app.config, info.plan, info.timezone.key, now, priority)}
-    policy = data.get("sender", {}).get("policy", "accept")
-    if verdict.kind != "clean":
-        data["outcome"] = "screened"
-    elif is_staff_mail(app, mail, corr):
-        # Relayed and its commands run only if the mail proves it is the engineer's.
-        data["outcome"] = "engineer"
-    elif current is not None:
-        data["outcome"] = "reply"
-    elif mail.sender is None:
-        data["outcome"] = "screened"  # no usable From: nobody to open a ticket for
-    elif policy != "accept":
-        data["outcome"] = "held" if policy == "hold" else "rejected"
-    else:
-        data["outcome"] = "ticket"
-    if follow_up:
-        data["thread"]["follow_up_of"] = corr.ticket_id
-    if data["outcome"] != "ticket":
-        data["acknowledge"] = False
+    if d.route == "follow-up" and d.ticket is not None:
+        data["thread"]["follow_up_of"] = d.ticket.id
+    if d.priority is not None:
+        data["priority"] = d.priority
+    if d.info is not None and d.classification is not None:
+        data.update(_judged(app, d, now, current, running))
     return data
+
+
+def _judged(app: App, d: Disposition, now: datetime, current: str | None, running: dict[str, Any]) -> dict[str, Any]:
+    """The sender, the rules' reading, and the promises the mail would start."""
+    info, result = d.info, d.classification
+    assert info is not None and result is not None
+    priority = d.priority or result.priority
+    targets = app.config.policy.plan(info.plan).targets(priority)
+    calendar = app.config.policy.calendar(targets.calendar, info.timezone.key)
+    data: dict[str, Any] = {
+        "sender": {"organisation": info.organisation.name if info.organisation else None,
+                   "designated_contact": info.is_contact, "plan": info.plan, "policy": info.policy,
+                   "timezone": info.timezone.key},
+        "classification": result.as_dict(),
+        "explanation": result.explanation(),
+    }
+    if current is not None and priority == current:
+        data["sla"] = running  # a reply joins its ticket's clocks as they run; it starts none of its own
+    else:  # a new ticket, or a raised priority: every clock (re)starts on these targets now
+        data["sla"] = {name: _due(getattr(targets, name), now, calendar)
+                       for name in ("first_response", "update_every", "workaround", "resolution")}
+    if result.triage:
+        data["triage"] = {"reason": result.triage_reason,
+                          "page": triage_page(app.config, info.plan, info.timezone.key, now, priority)}
+    return data
+
+
+def _parsed(mail: ParsedMail) -> dict[str, Any]:
+    return {
+        "message_id": mail.message_id,
+        "message_id_synthesised": mail.message_id_synthesised,
+        "from": mail.sender.addr if mail.sender else None,
+        "from_name": mail.sender.name if mail.sender else None,
+        "to": [a.addr for a in mail.to],
+        "cc": [a.addr for a in mail.cc],
+        "subject": mail.subject,
+        "date": mail.date.isoformat(),
+        "in_reply_to": list(mail.in_reply_to),
+        "body_preview": mail.text[:500],
+        "reply_text": mail.reply_text[:2000],
+        "attachments": [{"filename": a.filename, "content_type": a.content_type, "size": a.size,
+                         "sha256": a.sha256} for a in mail.attachments],
+        "defects": list(mail.defects),
+    }
 
 
 def _ticket_clocks(session: Session, ticket_id: int) -> dict[str, Any]:
@@ -134,7 +136,7 @@ def format_explanation(data: dict[str, Any]) -> str:
         f"Date:        {p['date']}",
         f"Screening:   {data['screening']['verdict']} ({data['screening']['reason']})",
         f"Thread:      {_thread(data['thread'])}",
-        f"Outcome:     {data['outcome']}; acknowledgement: {'yes' if data['acknowledge'] else 'no'}",
+        f"Outcome:     {data['outcome']} ({data['reason']}); acknowledgement: {'yes' if data['acknowledge'] else 'no'}",
         f"Priority:    {data.get('priority', '-')}",
     ]
     if "sender" in data:

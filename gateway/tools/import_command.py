@@ -11,6 +11,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from gateway.config.imap import load_imap_accounts
+from gateway.sources.imap.session import IMAP_ERRORS
+from gateway.tools.import_sources import EmlDirSource, ImapSource, MaildirSource, MailSource, MboxSource
+from gateway.tools.importer import run_import
+
 KINDS = ("mbox", "maildir", "eml-dir", "imap")
 
 
@@ -27,9 +32,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(app: Any, args: argparse.Namespace, history_before: datetime | None) -> int:
     """Import what ``args`` name into ``app``'s database; print progress to stderr, the summary to stdout."""
-    from gateway.sources.imap.session import IMAP_ERRORS
-    from gateway.tools.import_sources import EmlDirSource, ImapSource, MaildirSource, MailSource, MboxSource
-    from gateway.tools.importer import run_import
     if not args.verbose:
         # A line per mail would bury the progress: what was held or quarantined still shows.
         logging.getLogger("gateway").setLevel(logging.WARNING)
@@ -59,7 +61,6 @@ def run(app: Any, args: argparse.Namespace, history_before: datetime | None) -> 
 
 
 def _account(app: Any, name: str) -> Any:
-    from gateway.config.imap import load_imap_accounts
     for account in load_imap_accounts(app.config):
         if account.name == name:
             return account

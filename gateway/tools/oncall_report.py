@@ -9,8 +9,8 @@ from typing import Any
 
 from gateway.clock import Clock
 from gateway.config import Config
+from gateway.config.oncall import parse_local
 from gateway.outbound.notices import local_time
-from gateway.time.rotation import parse_local
 
 
 def on_call_at(config: Config, at: datetime) -> dict[str, Any] | None:

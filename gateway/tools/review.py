@@ -13,10 +13,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.app import App
+from gateway.processing.engineers.identity import authenticate
 from gateway.store.claimed import APPROVED, APPROVED_AS_ENGINEER
 from gateway.store.models import InboundMessage
 from gateway.store.tickets import record
 from gateway.tools.views import iso, page_of
+from parsers import ParseLimitExceeded, parse
 from parsers.headers import decode_header, one_line
 
 # What a held mail is, for whoever decides about it (`helpdesk held show`).
@@ -88,8 +90,6 @@ def inbound_detail(row: InboundMessage) -> dict[str, Any]:
 
 def held_detail(app: App, row: InboundMessage) -> dict[str, Any]:
     """The held mail in full, what it is, why it was held, and what each way of approving it does."""
-    from gateway.processing.engineers.identity import authenticate
-    from parsers import ParseLimitExceeded, parse
 
     data = inbound_detail(row)
     try:

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 
 from gateway.app import App
-from gateway.processing.apply import classify
+from gateway.processing.classify import classify
 from gateway.store.models import Event, Ticket
 from parsers import Address, ParseLimitExceeded, parse
 from rules import PRIORITIES

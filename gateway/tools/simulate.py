@@ -24,6 +24,8 @@ from gateway.errors import ConfigError
 from gateway.processing.worker import Processor
 from gateway.store.inbound import Envelope, store_inbound
 from gateway.store.models import Event, OutboxMessage, Ticket
+from gateway.tickets import workflow
+from gateway.tickets.ack import acknowledge
 from gateway.timekeeping.scheduler import SlaScheduler
 
 # Events shown in the timeline beside every mail.
@@ -98,7 +100,6 @@ class Simulation:
         self.scheduler.run_due()
 
     def apply(self, index: int, event: dict[str, Any], at: datetime) -> None:
-        from gateway.tickets import workflow
         if "mail" in event:
             raw = _mail(event["mail"], at, index, self.base)
             sender = str(event["mail"].get("from", "customer@customer.example"))
@@ -119,7 +120,6 @@ class Simulation:
             if "priority" in event:
                 workflow.set_priority(session, self.app, ticket, str(event["priority"]), at, by)
             if "ack" in event:
-                from gateway.tickets.ack import acknowledge
                 acknowledge(session, self.app, ticket, str(event["ack"]), at)
 
     def run(self) -> list[dict[str, Any]]:

@@ -11,10 +11,10 @@ from gateway.app import App
 from gateway.config.staff import Agent
 from gateway.outbound.reply_token import is_support_recipient
 from gateway.processing.engineers.identity import agent_by_address
-from gateway.sla import clocks
 from gateway.store.models import Participant, Ticket
 from gateway.store.tickets import add_participant, is_participant, record
 from gateway.tickets.ack import acknowledge_reply
+from gateway.tickets.wakeup import refresh_next_deadline
 from gateway.tickets.workflow import set_priority, set_status
 from parsers.commands import Command, Refusal
 
@@ -84,7 +84,7 @@ def apply(session: Session, app: App, ticket: Ticket, agent: Agent, commands: tu
             record(session, ticket.id, "assigned", now, actor=actor, old=old,
                    new={"assignee": ticket.assignee, "group": ticket.route_group})
             # Who works the ticket decides whether update reminders are due.
-            clocks.refresh_next_deadline(session, app.config.policy, ticket)
+            refresh_next_deadline(session, app.config.policy, ticket)
         elif c.name == "ack":
             acknowledge_reply(session, app, ticket, actor, now, replied_to)
         elif c.name == "cc":

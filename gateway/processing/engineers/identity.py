@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+
+import dkim
+from sqlalchemy.orm import Session
 
 from gateway.app import App
 from gateway.config.staff import Agent, Staff
 from gateway.outbound import reply_token
-from gateway.processing.correlate import candidate_recipients
+from gateway.processing.correlate import Correlation, candidate_recipients
 from gateway.processing.engineers import auth_results
+from gateway.store.models import Ticket
 from parsers import ParsedMail
 from parsers.addresses import parse_addresses
 
@@ -88,7 +93,6 @@ def dkim_verdict(raw: bytes, from_domain: str, keys: Mapping[str, str]) -> tuple
     With ``keys`` (DNS name to TXT record) no network is used; without, dkimpy asks DNS.
     A signature with ``l=`` leaves part of the body unsigned, so it does not count.
     """
-    import dkim  # optional path: imported only when verify_dkim is on
 
     try:
         checker = dkim.DKIM(raw, minkey=1024)
@@ -171,3 +175,33 @@ def authenticate(app: App, raw: bytes, mail: ParsedMail, envelope_rcpts: tuple[s
 
 def _from_addresses(mail: ParsedMail) -> list[str]:
     return [a.key for a in parse_addresses(list(mail.header_all("From")))]
+
+
+_SUBJECT_TAG = re.compile(r"\[#(\d{1,12})\]")
+
+
+def is_staff_mail(app: App, mail: ParsedMail, corr: Correlation) -> bool:
+    """Mail that claims to come from an engineer, or carries a token issued to one."""
+    staff = app.config.staff
+    if not staff.agents:
+        return False
+    if corr.via == "agent-token":
+        return True
+    if mail.sender is not None and agent_by_address(staff, mail.sender.key) is not None:
+        return True
+    # Header recipients only (the envelope is not at hand here): an engineer's reply address in
+    # To or Cc from anyone else is a leaked or guessed token, and is held below.
+    return any(t.owner is not None for t in tokens_in(app, mail, ()))
+
+
+def ticket_of(session: Session, identity: Identity, corr: Correlation, mail: ParsedMail) -> Ticket | None:
+    """The ticket a proven engineer's mail is about: the token's; else the thread's or a [#N] tag."""
+    if identity.proof == PROOF_TOKEN:
+        number = identity.token_ticket
+    elif corr.ticket_id is not None:
+        number = corr.ticket_id
+    else:
+        # Engineers are not participants, so correlate() ignores their [#N]; a proven one may use it.
+        tag = _SUBJECT_TAG.search(mail.subject) if identity.proven else None
+        number = int(tag.group(1)) if tag else None
+    return session.get(Ticket, number) if number is not None else None

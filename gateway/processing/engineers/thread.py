@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import re
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -14,58 +12,25 @@ from gateway.config.staff import Agent
 from gateway.outbound import engineer_mail as engineer_notify
 from gateway.outbound.compose import OutAttachment
 from gateway.processing.correlate import Correlation
+from gateway.processing.disposition import Disposition
 from gateway.processing.engineers import commands as ticket_commands
-from gateway.processing.engineers import participants
 from gateway.processing.engineers.identity import (
-    PROOF_APPROVED,
-    PROOF_TOKEN,
     Identity,
-    agent_by_address,
-    authenticate,
-    tokens_in,
 )
 from gateway.processing.engineers.relay_to_customer import relay
-from gateway.store.claimed import APPROVED, APPROVED_AS_ENGINEER, Claimed
+from gateway.store.claimed import APPROVED_AS_ENGINEER, Claimed
 from gateway.store.models import Ticket
 from gateway.store.tickets import add_message, attachment_refusal, record
 from gateway.tickets.workflow import public_update
 from parsers import ParsedMail
-from parsers.commands import Refusal, parse_reply
+from parsers.commands import Refusal
 
 log = logging.getLogger("gateway.process")
 
-_SUBJECT_TAG = re.compile(r"\[#(\d{1,12})\]")
-
-
-def is_staff_mail(app: App, mail: ParsedMail, corr: Correlation) -> bool:
-    """Mail that claims to come from an engineer, or carries a token issued to one."""
-    staff = app.config.staff
-    if not staff.agents:
-        return False
-    if corr.via == "agent-token":
-        return True
-    if mail.sender is not None and agent_by_address(staff, mail.sender.key) is not None:
-        return True
-    # Header recipients only (the envelope is not at hand here): an engineer's reply address in
-    # To or Cc from anyone else is a leaked or guessed token, and is held below.
-    return any(t.owner is not None for t in tokens_in(app, mail, ()))
-
-
-def _ticket_of(session: Session, identity: Identity, corr: Correlation, mail: ParsedMail) -> Ticket | None:
-    """The ticket a proven engineer's mail is about: the token's; else the thread's or a [#N] tag."""
-    if identity.proof == PROOF_TOKEN:
-        number = identity.token_ticket
-    elif corr.ticket_id is not None:
-        number = corr.ticket_id
-    else:
-        # Engineers are not participants, so correlate() ignores their [#N]; a proven one may use it.
-        tag = _SUBJECT_TAG.search(mail.subject) if identity.proven else None
-        number = int(tag.group(1)) if tag else None
-    return session.get(Ticket, number) if number is not None else None
 
 
 def _hold_unproven(session: Session, app: App, row: Claimed, mail: ParsedMail, identity: Identity,
-                   corr: Correlation, now: datetime) -> str:
+                   corr: Correlation, now: datetime) -> None:
     """Unproven mail in an engineer's name (or to an engineer's address): held, the engineer told once a day."""
     sender = mail.sender.key if mail.sender else ""
     ticket_id = corr.ticket_id if corr.ticket_id is not None else identity.token_ticket
@@ -81,11 +46,10 @@ def _hold_unproven(session: Session, app: App, row: Claimed, mail: ParsedMail, i
         if agent is not None and agent not in told:
             engineer_notify.alert(session, app, agent, ticket_id, mail, identity.reason, now, inbound_id=row.id)
             told.append(agent)
-    return "held"
 
 
 def _refuse(session: Session, app: App, row: Claimed, mail: ParsedMail, agent: Agent, ticket: Ticket | None,
-            refusals: list[Refusal], reason: str, now: datetime) -> str:
+            refusals: list[Refusal], reason: str, now: datetime) -> None:
     """Nothing applied, nothing relayed; the engineer is told why, the mail kept as held."""
     detail = "".join(f"; {r.line!r}: {r.why}" for r in refusals)
     row.state, row.ticket_id = "held", ticket.id if ticket else None
@@ -94,40 +58,12 @@ def _refuse(session: Session, app: App, row: Claimed, mail: ParsedMail, agent: A
            reason=reason, refused=[{"line": r.line, "why": r.why} for r in refusals], message_id=mail.message_id)
     engineer_notify.refuse(session, app, agent, ticket, mail, refusals, reason, cause=f"refused:{row.id}", now=now)
     log.info("%s: engineer %s refused: %s", mail.message_id, agent.handle, reason)
-    return "held"
 
 
-def handle_staff_mail(session: Session, app: App, row: Claimed, mail: ParsedMail, corr: Correlation,
-                      now: datetime) -> str | None:
-    """A proven engineer's reply: commands run, text relayed to the customer. Anything else is held.
-
-    None: a reviewer approved this unproven mail as the sender's own (`helpdesk held approve`
-    without --as-engineer); the caller processes it as a customer's mail.
-    """
-    identity = authenticate(app, row.raw, mail, tuple(row.rcpt_to or ()))
-    if identity.agent is None and identity.claimed is not None and row.verdict == APPROVED_AS_ENGINEER:
-        # A reviewer vouched that this held mail is the engineer's (`helpdesk held approve --as-engineer`).
-        identity = dataclasses.replace(identity, agent=identity.claimed, proof=PROOF_APPROVED,
-                                       reason=f"approved by a reviewer; unproven because {identity.reason}")
-    if identity.agent is None:
-        if row.verdict == APPROVED:
-            # Approving must not run the #commands of mail that only claims an engineer's name,
-            # nor relay it as theirs: it goes on as anybody's mail would.
-            return None
-        return _hold_unproven(session, app, row, mail, identity, corr, now)
-    agent = identity.agent
-    ticket = _ticket_of(session, identity, corr, mail)
-    if ticket is None:
-        return _refuse(session, app, row, mail, agent, None, [],
-                       "no ticket found: reply to a ticket notification, or keep [#N] in the subject", now)
-    reply = parse_reply(mail.reply_text)
-    refusals = [*reply.refusals, *ticket_commands.check(session, app, ticket, agent, reply.commands)]
-    if refusals:
-        return _refuse(session, app, row, mail, agent, ticket, refusals,
-                       f"{len(refusals)} command(s) refused", now)
-    if not reply.commands and not reply.text:
-        return _refuse(session, app, row, mail, agent, ticket, [],
-                       "nothing to do: no text above the quoted notification and no command", now)
+def apply_engineer(session: Session, app: App, row: Claimed, d: Disposition, now: datetime) -> None:
+    """A proven engineer's reply (route ``engineer``): commands run, text relayed to the customer."""
+    mail, agent, ticket, reply, identity = d.mail, d.agent, d.ticket, d.reply, d.identity
+    assert agent is not None and ticket is not None and reply is not None and identity is not None
     kind = "note" if reply.is_note else ("engineer" if reply.text else "commands")
     add_message(session, ticket, mail, inbound_id=row.id, kind=kind, now=now,
                 blocked_types=app.config.processing.blocked_attachment_types,
@@ -135,19 +71,7 @@ def handle_staff_mail(session: Session, app: App, row: Claimed, mail: ParsedMail
                 reply_text=reply.text or "\n".join(c.line for c in reply.commands))
     reached = False
     if kind == "engineer":
-        files, kept_back = _relayable(app, mail)
-        reached = relay(session, app, ticket, agent, reply.text, cause=f"relay:{row.id}",
-                        already_sent_to=frozenset(a.key for a in (*mail.to, *mail.cc)), now=now,
-                        attachments=files)
-        if reached:
-            public_update(session, app, ticket, now, agent.address)
-        if files:
-            record(session, ticket.id, "attachments-relayed", now, actor=agent.address,
-                   files=[f.filename for f in files])
-        if kept_back:
-            # Kept on the ticket (where allowed), not sent: the record says which and why.
-            record(session, ticket.id, "attachments-not-relayed", now, actor=agent.address,
-                   files=[name for name, _why in kept_back], reasons=[why for _name, why in kept_back])
+        reached = _relay(session, app, row, ticket, agent, mail, reply.text, now)
     elif kind == "note":
         record(session, ticket.id, "internal-note", now, inbound_id=row.id, actor=agent.address,
                message_id=mail.message_id)
@@ -157,7 +81,33 @@ def handle_staff_mail(session: Session, app: App, row: Claimed, mail: ParsedMail
     row.state, row.ticket_id = "done", ticket.id
     log.info("%s: engineer %s on ticket #%d (%s, proof %s)", mail.message_id, agent.handle, ticket.id, kind,
              identity.proof)
-    return "engineer"
+
+
+def _relay(session: Session, app: App, row: Claimed, ticket: Ticket, agent: Agent, mail: ParsedMail, text: str,
+           now: datetime) -> bool:
+    """The engineer's words (and the files that may go) relayed to the customer; whether it reached them."""
+    files, kept_back = _relayable(app, mail)
+    reached = relay(session, app, ticket, agent, text, cause=f"relay:{row.id}",
+                    already_sent_to=frozenset(a.key for a in (*mail.to, *mail.cc)), now=now, attachments=files)
+    if reached:
+        public_update(session, app, ticket, now, agent.address)
+    if files:
+        record(session, ticket.id, "attachments-relayed", now, actor=agent.address, files=[f.filename for f in files])
+    if kept_back:
+        # Kept on the ticket (where allowed), not sent: the record says which and why.
+        record(session, ticket.id, "attachments-not-relayed", now, actor=agent.address,
+               files=[name for name, _why in kept_back], reasons=[why for _name, why in kept_back])
+    return reached
+
+
+def hold_engineer(session: Session, app: App, row: Claimed, d: Disposition, now: datetime) -> None:
+    """Routes ``engineer-unproven`` and ``engineer-refused``: held, the engineer told."""
+    assert d.identity is not None and d.corr is not None
+    if d.route == "engineer-unproven":
+        _hold_unproven(session, app, row, d.mail, d.identity, d.corr, now)
+    else:
+        assert d.agent is not None
+        _refuse(session, app, row, d.mail, d.agent, d.ticket, list(d.refusals), d.reason, now)
 
 
 def _relayable(app: App, mail: ParsedMail) -> tuple[tuple[OutAttachment, ...], list[tuple[str, str]]]:
@@ -183,12 +133,6 @@ def _relayable(app: App, mail: ParsedMail) -> tuple[tuple[OutAttachment, ...], l
         else:
             kept_back.append((part.filename, why))
     return tuple(files), kept_back
-
-
-def third_party_gate(session: Session, app: App, row: Claimed, ticket: Ticket, mail: ParsedMail,
-                     corr: Correlation, now: datetime) -> str | None:
-    """None lets a reply onto the ticket; an outcome string means it was held instead."""
-    return participants.gate(session, app, row, ticket, mail, corr, now)
 
 
 def notify_engineers(session: Session, app: App, ticket: Ticket, mail: ParsedMail, kind: str,

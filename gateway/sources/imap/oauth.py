@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -18,7 +17,6 @@ from typing import Any, Protocol
 from imapclient.exceptions import LoginError
 
 from gateway.clock import Clock
-from gateway.config.imap_oauth import OAuth2Settings
 from gateway.errors import TemporaryError
 
 log = logging.getLogger("gateway.imap")
@@ -145,13 +143,3 @@ def _error_text(challenge: bytes) -> str:
     if isinstance(data, dict):
         return ", ".join(f"{k} {v}" for k, v in data.items() if k in ("status", "schemes", "scope"))[:200]
     return ""
-
-
-def token_source(account: str, settings: OAuth2Settings, clock: Clock, timeout: float) -> TokenSource:
-    """The token source for an account's settings, with the provider they name."""
-    from gateway.sources.imap import oauth_providers  # msal and google-auth load only for accounts that use them
-
-    makers: dict[str, Callable[[OAuth2Settings, float], Provider]] = {
-        "microsoft": oauth_providers.Microsoft, "google": oauth_providers.Google,
-        "generic": oauth_providers.Generic}
-    return TokenSource(account, makers[settings.provider](settings, timeout), clock)

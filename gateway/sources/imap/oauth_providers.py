@@ -13,10 +13,12 @@ import logging
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
+from gateway.clock import Clock
 from gateway.config.imap_oauth import OAuth2Settings
-from gateway.sources.imap.oauth import TokenError
+from gateway.sources.imap.oauth import Provider, TokenError, TokenSource
 
 # These libraries log requests and responses at DEBUG; `helpdesk -v` must not show tokens.
 for _name in ("msal", "google.auth", "google.oauth2", "urllib3", "requests"):
@@ -200,3 +202,12 @@ def _seconds(value: Any) -> float | None:
 def _first_line(value: Any) -> str:
     lines = str(value).strip().splitlines()
     return lines[0][:300] if lines else ""
+
+
+def token_source(account: str, settings: OAuth2Settings, clock: Clock, timeout: float) -> TokenSource:
+    """The token source for an account's settings, with the provider they name."""
+
+    makers: dict[str, Callable[[OAuth2Settings, float], Provider]] = {
+        "microsoft": Microsoft, "google": Google,
+        "generic": Generic}
+    return TokenSource(account, makers[settings.provider](settings, timeout), clock)

@@ -8,9 +8,8 @@ from sqlalchemy.orm import Session
 
 from gateway.app import App
 from gateway.outbound.reply_token import is_support_recipient
-from gateway.processing.correlate import Correlation
 from gateway.processing.engineers.identity import agent_by_address
-from gateway.store.claimed import Claimed
+from gateway.store.claimed import APPROVED
 from gateway.store.models import Ticket
 from gateway.store.tickets import add_participant, is_participant, record
 from parsers import ParsedMail
@@ -42,29 +41,33 @@ def admit_cc(session: Session, app: App, ticket: Ticket, mail: ParsedMail, now: 
     return added
 
 
-def gate(session: Session, app: App, row: Claimed, ticket: Ticket, mail: ParsedMail, corr: Correlation,
-         now: datetime) -> str | None:
-    """None lets the mail on the ticket; else it is held as unverified and "held" is returned.
+def admission(session: Session, app: App, ticket: Ticket, sender: str, approval: str | None) -> str | None:
+    """Who the writer of a mail to ``ticket`` is to it: customer, participant, colleague, or approved (by a
+    reviewer); None when they are none of these, and their mail is held.
 
     A reply address leaks easily: a third party (a sign-up form filled in with it, say) can send
     mail to it. Only the customer, the ticket's participants and colleagues the policy admits may
     add to a ticket; anything else would be read, notified and quoted as the customer's own words
     (the "ticket trick", 2017). Engineers never come here: their mail is staff mail.
     """
-    sender = mail.sender.key if mail.sender else ""
-    if row.verdict == "approved":  # a reviewer let it on the ticket (`helpdesk held approve`)
-        return None
-    if sender and (sender == ticket.customer_address.lower() or is_participant(session, ticket.id, sender)):
-        admit_cc(session, app, ticket, mail, now)
-        return None
+    if approval == APPROVED:  # a reviewer let it on the ticket (`helpdesk held approve`)
+        return "approved"
+    if sender and sender == ticket.customer_address.lower():
+        return "customer"
+    if sender and is_participant(session, ticket.id, sender):
+        return "participant"
     if sender and is_colleague(app, ticket, sender):
-        add_participant(session, ticket.id, sender, mail.sender.name if mail.sender else "", "cc")
+        return "colleague"
+    return None
+
+
+def admit(session: Session, app: App, ticket: Ticket, mail: ParsedMail, admitted_as: str, now: datetime) -> None:
+    """The writes of an admitted reply: a colleague who wrote joins the ticket; the people its
+    writer copied join as the policy allows (not for mail a reviewer approved)."""
+    if admitted_as == "approved":
+        return
+    if admitted_as == "colleague" and mail.sender is not None:
+        sender = mail.sender.key
+        add_participant(session, ticket.id, sender, mail.sender.name, "cc")
         record(session, ticket.id, "participant-added", now, actor=sender, address=sender, role="cc", via="wrote")
-        admit_cc(session, app, ticket, mail, now)
-        return None
-    row.state, row.ticket_id = "held", ticket.id
-    row.reason = (f"{sender or 'a mail without From'} is neither the customer of ticket #{ticket.id}, a participant "
-                  "from its organisation, nor an engineer: held as unverified, not added to the ticket")
-    record(session, ticket.id, "held", now, inbound_id=row.id, sender=sender, via=corr.via, reason=row.reason,
-           message_id=mail.message_id)
-    return "held"
+    admit_cc(session, app, ticket, mail, now)
