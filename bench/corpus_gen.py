@@ -10,7 +10,7 @@ from email.utils import format_datetime
 SUBJECTS = ["Cannot log in to the portal", "Calls dropping since this morning", "Invoice question",
             "Export to CSV fails", "Feature request: dark mode", "Whole site is down", "Slow reports",
             "How do I add a user?", "Error 500 on checkout", "Quote for extra training"]
-LINES = ["Hi team,", "Since about 9am our agents cannot connect.", "We tried restarting the browser.",
+LINES = ["Hi team,", "Since about 9am our engineers cannot connect.", "We tried restarting the browser.",
          "This is affecting the whole call centre.", "Please advise as soon as possible.",
          "Attached is a screenshot of the error.", "Kind regards,", "It works for some users but not others.",
          "Is there a workaround we can use in the meantime?", "Thanks in advance for your help."]

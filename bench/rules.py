@@ -43,7 +43,7 @@ KEYWORD_RULES = Path(__file__).with_name("keyword_rules.toml")
 RECEIVED = datetime(2025, 3, 14, 9, 0, tzinfo=UTC)
 
 _WORDS = (
-    "invoice order ticket refund password login export import report dashboard queue agent "
+    "invoice order ticket refund password login export import report dashboard queue engineer "
     "calendar booking payment checkout cart webhook api token certificate backup restore "
     "sync integration salesforce outlook teams sso saml ldap printer scanner mobile "
     "android iphone firewall vpn dns smtp bounce spam attachment pdf csv excel upload "

@@ -34,6 +34,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         db.dispose()
     if problems:
         raise ConfigError(problems)
+    for line in config.deprecations:
+        print(f"deprecated: {line}", file=sys.stderr)
     print(f"{config.path}: OK")
     from gateway.config.languages import language_warnings
     for warning in language_warnings(config):

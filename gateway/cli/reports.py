@@ -36,6 +36,11 @@ def cmd_report(args: argparse.Namespace, app: Any) -> int:
         raise UsageError(f"--from {start.isoformat()} is not before --to {end.isoformat()}")
     with app.db.read_sessions() as session:
         data = report(session, app.config.policy, start, end, by=args.by, now=now)
+        if args.html:
+            from gateway.tools.report_html import write_page
+            write_page(args.html, data, session, app.config.policy, zone, now=now, locale=args.locale)
+    if args.html == "-":
+        return 0
     if args.csv:
         csv.writer(sys.stdout, lineterminator="\n").writerows(as_csv_rows(data))
         return 0
@@ -49,6 +54,8 @@ def register(add: AddCommand) -> None:
     p.add_argument("--from", dest="since", help="the period's start (a date or instant; default 7 days before --to)")
     p.add_argument("--to", help="the period's end, not included (default now)")
     p.add_argument("--by", choices=GROUPS, help="a row per clock and plan, priority, organisation or engineer")
+    p.add_argument("--html", metavar="FILE", help="also write the report as a page with charts (-: print only it)")
+    p.add_argument("--locale", help="how the page writes figures and dates, e.g. en_GB, de_DE (default: $LANG)")
     form = p.add_mutually_exclusive_group()
     form.add_argument("--json", action="store_true")
     form.add_argument("--csv", action="store_true")

@@ -147,14 +147,14 @@ def known_person(app: Any, name: str) -> str:
     """The handle of the configured engineer or contact ``name`` (a handle or an address); else a
     UsageError that says how to fix it. A clock marked met by a name that is no one is worse than none."""
     staff = app.config.staff
-    person = staff.agent(name.strip()) or staff.contact(name.strip())
+    person = staff.engineer(name.strip()) or staff.contact(name.strip())
     if person is not None:
         handle: str = person.handle
         return handle
-    engineers = ", ".join(sorted(staff.agents)) or "none configured"
+    engineers = ", ".join(sorted(staff.engineers)) or "none configured"
     contacts = ", ".join(sorted(staff.contacts)) or "none configured"
     raise UsageError(f"--by {name!r} is no engineer or contact in {app.config.path}: give the handle or address "
-                     f"of an engineer ([[agents.engineers]]: {engineers}) or a contact ([contacts.NAME]: "
+                     f"of an engineer ([[engineers.engineers]]: {engineers}) or a contact ([contacts.NAME]: "
                      f"{contacts}), or add them there")
 
 

@@ -57,11 +57,13 @@ class Config:
     escalation: EscalationSettings
     sla: SlaSettings
     raw: dict[str, Any] = field(repr=False)
+    # Keys still read under an old name: check-config and run say what to rename.
+    deprecations: tuple[str, ...] = ()
 
 
 # Sections that later capabilities read from ``Config.raw``; listed so typos are still caught.
 _OTHER_SECTIONS = {"customers", "plans", "calendars", "rules", "rule_set", "contacts", "escalation",
-                   "oncall", "agents", "imap", "sla", "templates", "screening", "metrics", "logging"}
+                   "oncall", "engineers", "agents", "imap", "sla", "templates", "screening", "metrics", "logging"}
 _SECTIONS = {"gateway", "database", "smtp", "outbound", "processing"} | _OTHER_SECTIONS
 
 
@@ -126,7 +128,8 @@ def _build(path: Path | None, data: dict[str, Any]) -> Config:
     sla = load_sla(r, data)
     policy = load_policy(data, default_plan=gateway.default_plan, default_timezone=gateway.timezone,
                          problems=r.problems)
-    staff = load_staff(data, r.problems)
+    deprecations: list[str] = []
+    staff = load_staff(data, r.problems, deprecations)
     rules = _rules(data, policy, staff, r.problems)
     escalation = load_escalation(data, staff, set(policy.plans), r.problems)
     if r.problems:
@@ -134,7 +137,7 @@ def _build(path: Path | None, data: dict[str, Any]) -> Config:
     return Config(path=path, gateway=gateway, database=database, smtp=smtp, outbound=outbound,
                   processing=processing, templates_dir=(base / templates_dir) if templates_dir else None,
                   policy=policy, staff=staff, rules=rules, escalation=escalation, sla=sla,
-                  raw=data)
+                  raw=data, deprecations=tuple(deprecations))
 
 
 

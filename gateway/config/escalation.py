@@ -226,7 +226,7 @@ def _notify(where: str, value: Any, staff: Staff, oncall: OnCall | None, manager
             if not staff.with_role(arg) and not (arg == ACCOUNT_MANAGER and managers):
                 problems.append(f"{where}: no contact has the role {arg!r}; add it to some [contacts.NAME] roles")
         elif kind == "contact" and arg:
-            if staff.contact(arg) is None and staff.agent(arg) is None:
+            if staff.contact(arg) is None and staff.engineer(arg) is None:
                 problems.append(f"{where}: no contact or engineer {arg!r}; define [contacts.{arg}]")
         elif kind == "on-call" and not arg:
             if oncall is None:

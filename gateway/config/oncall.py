@@ -59,7 +59,7 @@ def _date(value: Any) -> date:
 
 def _handle(staff: Staff, value: Any, where: str, problems: list[str]) -> str | None:
     handle = str(value).strip().lower()
-    if staff.contact(handle) is None and staff.agent(handle) is None:
+    if staff.contact(handle) is None and staff.engineer(handle) is None:
         problems.append(f"{where}: {value!r} is neither a [contacts.NAME] handle nor an engineer's handle; "
                         "add it under [contacts] or fix the spelling")
         return None

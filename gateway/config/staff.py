@@ -21,7 +21,7 @@ class Recipient:
 
 
 @dataclass(frozen=True, slots=True)
-class Agent:
+class Engineer:
     handle: str
     name: str
     address: str
@@ -38,7 +38,7 @@ class Contact:
 
 
 @dataclass(frozen=True)
-class AgentAuth:
+class EngineerAuth:
     """Which proofs make an engineer's mail trusted (either suffices when enabled)."""
 
     reply_token: bool
@@ -53,25 +53,25 @@ CC_PARTICIPANTS = ("contacts", "domain", "none")
 
 @dataclass(frozen=True)
 class Staff:
-    agents: Mapping[str, Agent]
+    engineers: Mapping[str, Engineer]
     contacts: Mapping[str, Contact]
-    auth: AgentAuth
+    auth: EngineerAuth
     # Who a customer's Cc adds to a ticket: designated contacts of its organisation, anyone at
     # the organisation's domains, or nobody.
     cc_participants: str = "contacts"
 
-    def agent(self, handle_or_address: str) -> Agent | None:
+    def engineer(self, handle_or_address: str) -> Engineer | None:
         key = handle_or_address.lower()
-        if key in self.agents:
-            return self.agents[key]
-        return next((a for a in self.agents.values() if a.address == key), None)
+        if key in self.engineers:
+            return self.engineers[key]
+        return next((a for a in self.engineers.values() if a.address == key), None)
 
-    def group_members(self, group: str) -> list[Agent]:
-        return [a for a in self.agents.values() if group in a.groups]
+    def group_members(self, group: str) -> list[Engineer]:
+        return [a for a in self.engineers.values() if group in a.groups]
 
     @property
     def groups(self) -> set[str]:
-        return {g for a in self.agents.values() for g in a.groups}
+        return {g for a in self.engineers.values() for g in a.groups}
 
     def contact(self, handle_or_address: str) -> Contact | None:
         key = handle_or_address.lower()
@@ -84,9 +84,9 @@ class Staff:
         contact = self.contact(handle_or_address)
         if contact is not None:
             return Recipient(contact.handle, contact.name, contact.address, contact.timezone or zone)
-        agent = self.agent(handle_or_address)
-        if agent is not None:
-            return Recipient(agent.handle, agent.name, agent.address, zone)
+        engineer = self.engineer(handle_or_address)
+        if engineer is not None:
+            return Recipient(engineer.handle, engineer.name, engineer.address, zone)
         return None
 
     def with_role(self, role: str) -> list[Contact]:
@@ -118,50 +118,70 @@ def _strings(value: Any) -> tuple[str, ...] | None:
     return None
 
 
-def load_staff(data: Mapping[str, Any], problems: list[str]) -> Staff:
-    raw = data.get("agents", {})
+DEPRECATED_AGENTS = ("agents: [agents] is now [engineers], and [[agents.engineers]] is now [[engineers.team]]; "
+                     "the old names are read until the next release: rename them")
+
+
+def engineers_table(data: Mapping[str, Any], deprecations: list[str]) -> tuple[str, dict[str, Any], Any]:
+    """The [engineers] table (or, deprecated, [agents]): its name as written, the table, and its team."""
+    name, team_key = "engineers", "team"
+    if "agents" in data and "engineers" not in data:
+        deprecations.append(DEPRECATED_AGENTS)
+        name, team_key = "agents", "engineers"
+    raw = data.get(name, {})
     if not isinstance(raw, dict):
-        problems.append("agents: must be a table, written [agents]")
-        raw = {}
-    known = ("engineers", "reply_token", "trusted_authserv_ids", "verify_dkim", "dkim_keys", "cc_participants")
+        return name, {"": raw}, []
+    return name, raw, raw.get(team_key, [])
+
+
+def load_staff(data: Mapping[str, Any], problems: list[str], deprecations: list[str] | None = None) -> Staff:
+    name, raw, team = engineers_table(data, deprecations if deprecations is not None else [])
+    if "" in raw:
+        problems.append(f"{name}: must be a table, written [engineers]")
+        raw, team = {}, []
+    team_key = "engineers" if name == "agents" else "team"
+    known = (team_key, "reply_token", "trusted_authserv_ids", "verify_dkim", "dkim_keys", "cc_participants")
     for key in raw:
         if key not in known:
-            problems.append(f"agents.{key}: unknown key; the keys are {', '.join(known)}")
-    agents: dict[str, Agent] = {}
-    for index, item in enumerate(raw.get("engineers", [])):
-        where = f"agents.engineers[{index}]"
+            problems.append(f"{name}.{key}: unknown key; the keys are {', '.join(known)}")
+    engineers: dict[str, Engineer] = {}
+    if not isinstance(team, list):
+        problems.append(f"{name}.{team_key}: must be tables, written [[engineers.team]]")
+        team = []
+    for index, item in enumerate(team):
+        where = f"{name}.{team_key}[{index}]"
         person = _person(item, where, "handle, name, address, groups", "groups",
                          'a list of group names, like ["network"]', problems)
         if person is None:
             continue
         address, groups = person
         handle = str(item.get("handle") or address.partition("@")[0]).lower()
-        if handle in agents:
+        if handle in engineers:
             problems.append(f"{where}.handle: {handle!r} is used twice; handles name engineers in #assign")
-        agents[handle] = Agent(handle, str(item.get("name", handle)), address, groups)
+        engineers[handle] = Engineer(handle, str(item.get("name", handle)), address, groups)
     authserv = _strings(raw.get("trusted_authserv_ids", []))
     if authserv is None:
-        problems.append('agents.trusted_authserv_ids: must be a list, like ["mx.example.com"]')
+        problems.append(f'{name}.trusted_authserv_ids: must be a list, like ["mx.example.com"]')
         authserv = ()
     dkim_keys = raw.get("dkim_keys", {})
     if not isinstance(dkim_keys, dict) or not all(isinstance(v, str) for v in dkim_keys.values()):
-        problems.append('agents.dkim_keys: must be a table of DNS name to TXT record, like '
+        problems.append(f'{name}.dkim_keys: must be a table of DNS name to TXT record, like '
                         '{ "sel._domainkey.example.com" = "v=DKIM1; k=rsa; p=..." }')
         dkim_keys = {}
     flags = {}
     for key, default in (("reply_token", True), ("verify_dkim", False)):
         value = raw.get(key, default)
         if not isinstance(value, bool):
-            problems.append(f"agents.{key}: must be true or false")
+            problems.append(f"{name}.{key}: must be true or false")
             value = default
         flags[key] = value
-    auth = AgentAuth(reply_token=flags["reply_token"],
+    auth = EngineerAuth(reply_token=flags["reply_token"],
                      trusted_authserv_ids=tuple(a.lower() for a in authserv),
                      verify_dkim=flags["verify_dkim"],
                      dkim_keys={str(k).lower().rstrip("."): v for k, v in dkim_keys.items()})
     cc_participants = raw.get("cc_participants", "contacts")
     if cc_participants not in CC_PARTICIPANTS:
-        problems.append(f'agents.cc_participants: must be "contacts", "domain" or "none", not {cc_participants!r}')
+        problems.append(f'{name}.cc_participants: must be "contacts", "domain" or "none", not {cc_participants!r}')
         cc_participants = "contacts"
 
     contacts: dict[str, Contact] = {}
@@ -183,4 +203,4 @@ def load_staff(data: Mapping[str, Any], problems: list[str]) -> Staff:
             except (ZoneInfoNotFoundError, ValueError):
                 problems.append(f"{where}.timezone: {item['timezone']!r} is not an IANA time zone")
         contacts[handle.lower()] = Contact(handle.lower(), str(item.get("name", handle)), address, roles, zone)
-    return Staff(agents=agents, contacts=contacts, auth=auth, cc_participants=str(cc_participants))
+    return Staff(engineers=engineers, contacts=contacts, auth=auth, cc_participants=str(cc_participants))

@@ -18,9 +18,9 @@ def engineer_addresses(ctx: MailContext, ticket: Ticket) -> list[tuple[str, str]
     """Who works the ticket: its assignee, else the members of its routed group."""
     staff = ctx.config.staff
     if ticket.assignee:
-        agent = staff.agent(ticket.assignee)
-        if agent is not None:
-            return [(agent.name, agent.address)]
+        engineer = staff.engineer(ticket.assignee)
+        if engineer is not None:
+            return [(engineer.name, engineer.address)]
     if ticket.route_group:
         return [(a.name, a.address) for a in staff.group_members(ticket.route_group)]
     return []

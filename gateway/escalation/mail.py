@@ -95,7 +95,7 @@ def _context(ctx: MailContext, state: TicketState, tier: Tier, row: Escalation, 
     shift = rotation.shift_at(now) if rotation is not None and tier.pages else None
     return {**base_context(ctx, ticket),
             "recipient": {"name": r.name, "handle": r.handle, "timezone": zone.key,
-                          "engineer": ctx.config.staff.agent(r.handle) is not None},
+                          "engineer": ctx.config.staff.engineer(r.handle) is not None},
             "escalation": {"policy": state.policy.name, "tier": tier.name, "round": row.rounds,
                            "trigger": tier.trigger.text, "reason": reason(tier), "repeat": bool(tier.repeat),
                            "due": local_time(row.trigger_at, zone)},

@@ -43,7 +43,7 @@ def _with_role(ctx: MailContext, role: str) -> list[Recipient]:
 def engineers(ctx: MailContext, ticket: Ticket) -> list[Recipient]:
     """Whoever works the ticket: its assignee, else the members of its routed group."""
     staff = ctx.config.staff
-    if ticket.assignee and staff.agent(ticket.assignee) is not None:
+    if ticket.assignee and staff.engineer(ticket.assignee) is not None:
         found = person(ctx, ticket.assignee)
         return [found] if found else []
     if ticket.route_group:

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from gateway.config.staff import Agent
+from gateway.config.staff import Engineer
 from gateway.outbound import reply_token
 from gateway.outbound.compose import one_line
 from gateway.outbound.context import MailContext
@@ -30,18 +30,18 @@ _CLOCK_NAMES = {"first_response": "First response", "update": "Next update", "wo
                 "resolution": "Resolution"}
 
 
-def recipients(ctx: MailContext, ticket: Ticket) -> list[Agent]:
+def recipients(ctx: MailContext, ticket: Ticket) -> list[Engineer]:
     """The assignee; else the routed group's members; else (or for an empty group) every engineer."""
     staff = ctx.config.staff
     if ticket.assignee:
-        agent = staff.agent(ticket.assignee)
-        if agent is not None:
-            return [agent]
+        engineer = staff.engineer(ticket.assignee)
+        if engineer is not None:
+            return [engineer]
     if ticket.route_group:
         members = staff.group_members(ticket.route_group)
         if members:
             return members
-    return list(staff.agents.values())
+    return list(staff.engineers.values())
 
 
 def sla_state(session: Session, ctx: MailContext, ticket: Ticket) -> list[dict[str, str]]:
@@ -77,8 +77,8 @@ def _message(mail: ParsedMail) -> dict[str, Any]:
             "attachments": [a.filename for a in mail.attachments]}
 
 
-def _engineer_reply_to(ctx: MailContext, ticket: Ticket, agent: Agent) -> str:
-    token = reply_token.make_token(ctx.secret, ticket.id, bound_to=agent.address)
+def _engineer_reply_to(ctx: MailContext, ticket: Ticket, engineer: Engineer) -> str:
+    token = reply_token.make_token(ctx.secret, ticket.id, bound_to=engineer.address)
     return reply_token.reply_address(ctx.config.gateway.support_address, ticket.id, token)
 
 
@@ -89,9 +89,9 @@ _NOTIFICATIONS = select(_OUTBOX.c.message_id).where(
     _OUTBOX.c.recipient == bindparam("recipient")).order_by(_OUTBOX.c.id)
 
 
-def _earlier(session: Session, ticket: Ticket, agent: Agent) -> tuple[str, ...]:
+def _earlier(session: Session, ticket: Ticket, engineer: Engineer) -> tuple[str, ...]:
     """Message-IDs of the notifications this engineer had on this ticket: first and latest."""
-    ids = list(session.connection().scalars(_NOTIFICATIONS, {"ticket_id": ticket.id, "recipient": agent.address}))
+    ids = list(session.connection().scalars(_NOTIFICATIONS, {"ticket_id": ticket.id, "recipient": engineer.address}))
     return tuple(dict.fromkeys(ids[:1] + ids[-1:]))
 
 
@@ -105,17 +105,17 @@ def notify(session: Session, ctx: MailContext, ticket: Ticket, mail: ParsedMail,
         **base_context(ctx, ticket), "event": kind, "marker": REPLY_MARKER, "commands": SYNTAX,
         "work": _work(ticket), "sla": sla_state(session, ctx, ticket), "message": _message(mail),
     }
-    for agent in people:
+    for engineer in people:
         rendered = ctx.templates.render("engineer_notification", {
-            **context, "engineer": {"name": agent.name, "handle": agent.handle},
-            "relay_as": f"{agent.name} via {ctx.config.gateway.name}"})
+            **context, "engineer": {"name": engineer.name, "handle": engineer.handle},
+            "relay_as": f"{engineer.name} via {ctx.config.gateway.name}"})
         # A new ticket has had no notifications yet: no need to look for them.
-        earlier = () if kind == "new-ticket" else _earlier(session, ticket, agent)
+        earlier = () if kind == "new-ticket" else _earlier(session, ticket, engineer)
         queue(session, ctx.outbox_policy, Draft(
-            kind=NOTIFICATION, cause_key=f"notify:{ticket.id}:{digest[:24]}:{agent.handle}",
-            ticket_id=ticket.id, to=((agent.name, agent.address),), subject=rendered.subject,
+            kind=NOTIFICATION, cause_key=f"notify:{ticket.id}:{digest[:24]}:{engineer.handle}",
+            ticket_id=ticket.id, to=((engineer.name, engineer.address),), subject=rendered.subject,
             text=rendered.text, in_reply_to=earlier[-1] if earlier else None, references=earlier,
-            reply_to=_engineer_reply_to(ctx, ticket, agent), auto_submitted="auto-generated"), now)
+            reply_to=_engineer_reply_to(ctx, ticket, engineer), auto_submitted="auto-generated"), now)
 
 
 def tell_rule_contacts(session: Session, ctx: MailContext, ticket: Ticket, mail: ParsedMail, contacts: Sequence[str],
@@ -131,7 +131,7 @@ def tell_rule_contacts(session: Session, ctx: MailContext, ticket: Ticket, mail:
     if escalation is not None and any(t.pages for t in escalation.tiers) and \
             not ctx.config.policy.calendar(plan.calendar, ticket.timezone).is_open(received_at):
         return
-    told = {agent.address.lower() for agent in recipients(ctx, ticket)}
+    told = {engineer.address.lower() for engineer in recipients(ctx, ticket)}
     context = {**base_context(ctx, ticket), "rules": list(rules), "work": _work(ticket),
                "sla": sla_state(session, ctx, ticket), "message": _message(mail)}
     for handle in dict.fromkeys(contacts):
@@ -147,23 +147,23 @@ def tell_rule_contacts(session: Session, ctx: MailContext, ticket: Ticket, mail:
             auto_submitted="auto-generated"), now)
 
 
-def refuse(session: Session, ctx: MailContext, agent: Agent, ticket: Ticket | None, mail: ParsedMail,
+def refuse(session: Session, ctx: MailContext, engineer: Engineer, ticket: Ticket | None, mail: ParsedMail,
            refusals: list[Refusal], reason: str, *, cause: str, now: datetime) -> None:
     """Tell the engineer (at their configured address) why their mail changed nothing."""
     context: dict[str, Any] = base_context(ctx, ticket) if ticket is not None else {
         "support": {"name": ctx.config.gateway.name, "address": ctx.config.gateway.support_address}}
     rendered = ctx.templates.render("command_refused", {
-        **context, "has_ticket": ticket is not None, "engineer": {"name": agent.name, "handle": agent.handle},
+        **context, "has_ticket": ticket is not None, "engineer": {"name": engineer.name, "handle": engineer.handle},
         "refusals": [{"line": r.line, "why": r.why} for r in refusals], "reason": reason,
         "subject": one_line(mail.subject), "commands": SYNTAX, "marker": REPLY_MARKER})
     queue(session, ctx.outbox_policy, Draft(
         kind=REFUSAL, cause_key=cause, ticket_id=ticket.id if ticket is not None else None,
-        to=((agent.name, agent.address),), subject=rendered.subject, text=rendered.text,
+        to=((engineer.name, engineer.address),), subject=rendered.subject, text=rendered.text,
         in_reply_to=mail.message_id, references=(mail.message_id,),
-        reply_to=_engineer_reply_to(ctx, ticket, agent) if ticket is not None else None), now)
+        reply_to=_engineer_reply_to(ctx, ticket, engineer) if ticket is not None else None), now)
 
 
-def alert(session: Session, ctx: MailContext, agent: Agent, ticket_id: int | None, mail: ParsedMail, reason: str,
+def alert(session: Session, ctx: MailContext, engineer: Engineer, ticket_id: int | None, mail: ParsedMail, reason: str,
           now: datetime, *, inbound_id: int) -> None:
     """Tell the real engineer that mail using their name or reply address was held: once a day.
 
@@ -171,12 +171,12 @@ def alert(session: Session, ctx: MailContext, agent: Agent, ticket_id: int | Non
     """
     rendered = ctx.templates.render("engineer_alert", {
         "support": {"name": ctx.config.gateway.name, "address": ctx.config.gateway.support_address},
-        "engineer": {"name": agent.name, "handle": agent.handle, "address": agent.address},
+        "engineer": {"name": engineer.name, "handle": engineer.handle, "address": engineer.address},
         "held": {"from": one_line(mail.sender.addr) if mail.sender else "(none)",
                  "subject": one_line(mail.subject), "message_id": one_line(mail.message_id),
                  "ticket": ticket_id, "reason": reason, "inbound": inbound_id,
                  "at": local_time(now, ctx.config.gateway.timezone)}})
     queue(session, ctx.outbox_policy, Draft(
-        kind=ALERT, cause_key=f"forged:{agent.handle}:{now.date().isoformat()}", ticket_id=None,
-        to=((agent.name, agent.address),), subject=rendered.subject, text=rendered.text,
+        kind=ALERT, cause_key=f"forged:{engineer.handle}:{now.date().isoformat()}", ticket_id=None,
+        to=((engineer.name, engineer.address),), subject=rendered.subject, text=rendered.text,
         auto_submitted="auto-generated"), now)

@@ -18,7 +18,7 @@ _SUBJECT_TAG = re.compile(r"\[#(\d{1,12})\]")
 
 @dataclass(frozen=True, slots=True)
 class Correlation:
-    """The ticket found (or None) and how: ``token``, ``agent-token``, ``thread``, ``subject``."""
+    """The ticket found (or None) and how: ``token``, ``engineer-token``, ``thread``, ``subject``."""
 
     ticket_id: int | None
     via: str | None
@@ -53,7 +53,7 @@ def correlate(session: Session, mail: ParsedMail, envelope_rcpts: tuple[str, ...
         if reply_token.verify(secret, token):
             return Correlation(token.ticket_id, "token", rcpt)
         if sender and reply_token.verify(secret, token, bound_to=sender):
-            return Correlation(token.ticket_id, "agent-token", rcpt)
+            return Correlation(token.ticket_id, "engineer-token", rcpt)
     thread_ids = [i for i in (*mail.in_reply_to, *reversed(mail.references)) if i]
     if thread_ids:
         found = session.connection().scalar(_THREAD_TICKET, {"ids": thread_ids})

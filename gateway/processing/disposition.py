@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from gateway.app import App
 from gateway.config.customers import SenderInfo
-from gateway.config.staff import Agent
+from gateway.config.staff import Engineer
 from gateway.processing.classify import classify, reopens
 from gateway.processing.contact_ack import ContactReply, contact_reply
 from gateway.processing.correlate import Correlation, correlate
@@ -27,8 +27,8 @@ from gateway.processing.engineers.commands import check
 from gateway.processing.engineers.identity import (
     PROOF_APPROVED,
     Identity,
-    agent_by_address,
     authenticate,
+    engineer_by_address,
     is_staff_mail,
     ticket_of,
 )
@@ -86,8 +86,8 @@ class Disposition:
     earlier: int | None = None  # the inbound row a duplicate is a copy of
 
     @property
-    def agent(self) -> Agent | None:
-        return self.identity.agent if self.identity is not None else None
+    def engineer(self) -> Engineer | None:
+        return self.identity.engineer if self.identity is not None else None
 
 
 def dedupe_key(mail: ParsedMail) -> str:
@@ -115,7 +115,7 @@ def decide(session: Session, app: App, mail: ParsedMail, arrival: Arrival, *,
     # An escalation contact who is not an engineer (the on-call person, a manager) answering
     # their own escalation mail: before the engineers' check, which would hold them as unproven.
     contact = contact_reply(app, mail, arrival.rcpt_to)
-    if contact is not None and agent_by_address(app.config.staff, contact.contact.address) is None:
+    if contact is not None and engineer_by_address(app.config.staff, contact.contact.address) is None:
         return _contact(session, base, contact)
     if is_staff_mail(app, mail, corr) and (staff := _engineer(session, app, base, arrival)) is not None:
         return staff
@@ -156,11 +156,11 @@ def _engineer(session: Session, app: App, base: Disposition, arrival: Arrival) -
     mail, corr = base.mail, base.corr
     assert corr is not None
     identity = authenticate(app, arrival.raw, mail, arrival.rcpt_to)
-    if identity.agent is None and identity.claimed is not None and arrival.approval == APPROVED_AS_ENGINEER:
-        identity = dataclasses.replace(identity, agent=identity.claimed, proof=PROOF_APPROVED,
+    if identity.engineer is None and identity.claimed is not None and arrival.approval == APPROVED_AS_ENGINEER:
+        identity = dataclasses.replace(identity, engineer=identity.claimed, proof=PROOF_APPROVED,
                                        reason=f"approved by a reviewer; unproven because {identity.reason}")
-    agent = identity.agent
-    if agent is None:
+    engineer = identity.engineer
+    if engineer is None:
         if arrival.approval == APPROVED:
             return None
         return _as(base, "engineer-unproven", "held", identity.reason, identity=identity)
@@ -169,7 +169,7 @@ def _engineer(session: Session, app: App, base: Disposition, arrival: Arrival) -
         return _as(base, "engineer-refused", "held",
                    "no ticket found: reply to a ticket notification, or keep [#N] in the subject", identity=identity)
     reply = parse_reply(mail.reply_text)
-    refusals = (*reply.refusals, *check(session, app, ticket, agent, reply.commands))
+    refusals = (*reply.refusals, *check(session, app, ticket, engineer, reply.commands))
     if refusals:
         return _as(base, "engineer-refused", "held", f"{len(refusals)} command(s) refused", identity=identity,
                    ticket=ticket, refusals=refusals)

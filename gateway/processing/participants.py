@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from gateway.app import App
 from gateway.outbound.reply_token import is_support_recipient
-from gateway.processing.engineers.identity import agent_by_address
+from gateway.processing.engineers.identity import engineer_by_address
 from gateway.store.claimed import APPROVED
 from gateway.store.models import Ticket
 from gateway.store.tickets import add_participant, is_participant, record
@@ -16,7 +16,7 @@ from parsers import ParsedMail
 
 
 def is_colleague(app: App, ticket: Ticket, address: str) -> bool:
-    """Someone of the ticket's organisation the ``[agents] cc_participants`` policy lets in."""
+    """Someone of the ticket's organisation the ``[engineers] cc_participants`` policy lets in."""
     policy = app.config.staff.cc_participants
     if policy == "none" or not ticket.organisation:
         return False
@@ -32,7 +32,7 @@ def admit_cc(session: Session, app: App, ticket: Ticket, mail: ParsedMail, now: 
     actor = mail.sender.key if mail.sender else "customer"
     for person in (*mail.to, *mail.cc):
         key = person.key
-        if is_support_recipient(key, app.support_addresses) or agent_by_address(app.config.staff, key) \
+        if is_support_recipient(key, app.support_addresses) or engineer_by_address(app.config.staff, key) \
                 or key == app.config.outbound.from_address.lower():
             continue
         if is_colleague(app, ticket, key) and add_participant(session, ticket.id, key, person.name, "cc"):

@@ -3,7 +3,7 @@
 A gateway behind Postfix reads mail by LMTP, SMTP or a pipe when Postfix delivers it, which
 may be long after Postfix accepted it (the gateway was down, a queue backed up). The SLA clock
 runs from the acceptance, as it does for IMAP from INTERNALDATE. Only a Received header at the
-very top (trace fields a delivery agent adds may stand above it) whose ``by`` host is one of
+very top (trace fields a delivery engineer adds may stand above it) whose ``by`` host is one of
 ``[smtp] mta_hosts`` is ours; anything else was written by whoever sent the mail.
 """
 

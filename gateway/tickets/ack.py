@@ -18,7 +18,7 @@ from gateway.tickets.wakeup import refresh_next_deadline
 def who(ctx: MailContext, by: str) -> str:
     """A contact's or engineer's handle for ``by`` (a handle or an address); else ``by`` as given."""
     staff = ctx.config.staff
-    found = staff.contact(by) or staff.agent(by)
+    found = staff.contact(by) or staff.engineer(by)
     return found.handle if found is not None else by.strip().lower()
 
 

@@ -19,7 +19,7 @@ def on_call_at(config: Config, at: datetime) -> dict[str, Any] | None:
     shift = rotation.shift_at(at) if rotation is not None else None
     if rotation is None or shift is None:
         return None
-    person = config.staff.contact(shift.contact) or config.staff.agent(shift.contact)
+    person = config.staff.contact(shift.contact) or config.staff.engineer(shift.contact)
     return {"at": at.isoformat(), "contact": shift.contact, "name": person.name if person else shift.contact,
             "address": person.address if person else None, "source": shift.source,
             "since": shift.since.isoformat() if shift.since else None,

@@ -99,7 +99,7 @@ def held_detail(app: App, row: InboundMessage) -> dict[str, Any]:
                     approve=_APPROVE[HELD_UNREADABLE], approve_as_engineer=None)
         return data
     identity = authenticate(app, row.raw, mail, tuple(row.rcpt_to or ()))
-    if identity.agent is not None:
+    if identity.engineer is not None:
         kind = HELD_ENGINEER
     elif identity.claimed is not None:
         kind = HELD_UNPROVEN_ENGINEER

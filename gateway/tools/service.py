@@ -101,6 +101,8 @@ def _health_server(app: App) -> _Health | None:
 
 
 def run(app: App) -> int:
+    for line in app.config.deprecations:
+        log.warning("config: deprecated: %s", line)
     return asyncio.run(_serve(app))
 
 

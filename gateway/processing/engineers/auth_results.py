@@ -100,7 +100,7 @@ def parse_header(value: str) -> AuthResults | None:
 
 
 # Trace fields an MTA prepends on accepting or delivering a mail (RFC 5321 section 4.4, and the
-# delivery headers of Postfix's pipe and local agents). Nothing else may stand above our results.
+# delivery headers of Postfix's pipe and local engineers). Nothing else may stand above our results.
 _TRACE = frozenset({"received", "return-path", "delivered-to", "x-original-to"})
 
 

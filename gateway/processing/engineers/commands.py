@@ -8,9 +8,9 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from gateway.app import App
-from gateway.config.staff import Agent
+from gateway.config.staff import Engineer
 from gateway.outbound.reply_token import is_support_recipient
-from gateway.processing.engineers.identity import agent_by_address
+from gateway.processing.engineers.identity import engineer_by_address
 from gateway.store.models import Participant, Ticket
 from gateway.store.tickets import add_participant, is_participant, record
 from gateway.tickets.ack import acknowledge_reply
@@ -19,12 +19,12 @@ from gateway.tickets.workflow import set_priority, set_status
 from parsers.commands import Command, Refusal
 
 
-def _assignee(app: App, agent: Agent, word: str) -> tuple[Agent | None, str | None]:
+def _assignee(app: App, engineer: Engineer, word: str) -> tuple[Engineer | None, str | None]:
     """``me``, an engineer's handle or address, or a group: (engineer, group); both None if unknown."""
     staff = app.config.staff
     if word == "me":
-        return agent, None
-    found = staff.agents.get(word) or agent_by_address(staff, word)
+        return engineer, None
+    found = staff.engineers.get(word) or engineer_by_address(staff, word)
     if found is not None:
         return found, None
     if word in staff.groups:
@@ -37,21 +37,22 @@ def _own_address(app: App, address: str) -> bool:
         address == app.config.outbound.from_address.lower()
 
 
-def check(session: Session, app: App, ticket: Ticket, agent: Agent, commands: tuple[Command, ...]) -> list[Refusal]:
+def check(session: Session, app: App, ticket: Ticket, engineer: Engineer,
+          commands: tuple[Command, ...]) -> list[Refusal]:
     """Why any of ``commands`` cannot run on ``ticket``; empty when all can."""
     refusals = []
     for c in commands:
         if c.name == "assign":
-            engineer, group = _assignee(app, agent, c.args[0])
-            if engineer is None and group is None:
-                known = ", ".join(sorted(app.config.staff.agents)) or "none"
+            assignee, group = _assignee(app, engineer, c.args[0])
+            if assignee is None and group is None:
+                known = ", ".join(sorted(app.config.staff.engineers)) or "none"
                 refusals.append(Refusal(c.line, f"no engineer or group is called {c.args[0]!r} "
                                                 f"(engineers: {known})"))
         elif c.name == "cc":
             action, address = c.args
             if _own_address(app, address):
                 refusals.append(Refusal(c.line, "a support address cannot be a participant"))
-            elif agent_by_address(app.config.staff, address) is not None:
+            elif engineer_by_address(app.config.staff, address) is not None:
                 refusals.append(Refusal(c.line, "engineers are not copied on customer mail; they get notifications"))
             elif action == "remove" and address == ticket.customer_address.lower():
                 refusals.append(Refusal(c.line, "the ticket's customer cannot be removed"))
@@ -60,24 +61,24 @@ def check(session: Session, app: App, ticket: Ticket, agent: Agent, commands: tu
     return refusals
 
 
-def apply(session: Session, app: App, ticket: Ticket, agent: Agent, commands: tuple[Command, ...],
+def apply(session: Session, app: App, ticket: Ticket, engineer: Engineer, commands: tuple[Command, ...],
           now: datetime, replied_to: tuple[str, ...] = ()) -> None:
     """Run checked ``commands`` in order; each change is an event with the engineer as actor.
 
     ``replied_to`` (the mail's In-Reply-To and References) tells ``#ack`` which escalation mail
     it answers, so only that tier is acknowledged.
     """
-    actor = agent.address
+    actor = engineer.address
     for c in commands:
         if c.name == "status":
             set_status(session, app, ticket, c.args[0], now, actor)
         elif c.name == "priority":
             set_priority(session, app, ticket, c.args[0], now, actor, reason=c.args[1])
         elif c.name == "assign":
-            engineer, group = _assignee(app, agent, c.args[0])
+            assignee, group = _assignee(app, engineer, c.args[0])
             old = {"assignee": ticket.assignee, "group": ticket.route_group}
-            if engineer is not None:
-                ticket.assignee = engineer.handle
+            if assignee is not None:
+                ticket.assignee = assignee.handle
             else:
                 ticket.assignee, ticket.route_group = None, group
             ticket.updated_at = now

@@ -11,7 +11,7 @@ import dkim
 from sqlalchemy.orm import Session
 
 from gateway.app import App
-from gateway.config.staff import Agent, Staff
+from gateway.config.staff import Engineer, Staff
 from gateway.outbound import reply_token
 from gateway.processing.correlate import Correlation, candidate_recipients
 from gateway.processing.engineers import auth_results
@@ -27,10 +27,10 @@ PROOF_DKIM = "dkim"
 PROOF_APPROVED = "approved"  # a reviewer ran `helpdesk held approve --as-engineer` on the held mail
 
 
-def agent_by_address(staff: Staff, address: str) -> Agent | None:
+def engineer_by_address(staff: Staff, address: str) -> Engineer | None:
     """The engineer configured with this exact address (handles are not addresses)."""
     key = address.lower()
-    return next((a for a in staff.agents.values() if a.address == key), None)
+    return next((a for a in staff.engineers.values() if a.address == key), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +39,7 @@ class TokenSeen:
 
     ticket_id: int
     address: str
-    owner: Agent | None  # None: the ticket's customer token
+    owner: Engineer | None  # None: the ticket's customer token
 
 
 def tokens_in(app: App, mail: ParsedMail, envelope_rcpts: tuple[str, ...]) -> list[TokenSeen]:
@@ -52,7 +52,7 @@ def tokens_in(app: App, mail: ParsedMail, envelope_rcpts: tuple[str, ...]) -> li
         if reply_token.verify(app.secret, token):
             found.append(TokenSeen(token.ticket_id, rcpt, None))
             continue
-        owner = next((a for a in app.config.staff.agents.values()
+        owner = next((a for a in app.config.staff.engineers.values()
                       if reply_token.verify(app.secret, token, bound_to=a.address)), None)
         if owner is not None:
             found.append(TokenSeen(token.ticket_id, rcpt, owner))
@@ -63,17 +63,17 @@ def tokens_in(app: App, mail: ParsedMail, envelope_rcpts: tuple[str, ...]) -> li
 class Identity:
     """Who the mail claims to be from, who it is proven to be from (if anyone), and how."""
 
-    claimed: Agent | None
-    agent: Agent | None
+    claimed: Engineer | None
+    engineer: Engineer | None
     proof: str | None
     reason: str
     # The ticket of the reply token that proved the sender; unproven, of another engineer's token.
     token_ticket: int | None = None
-    token_owner: Agent | None = None  # an engineer whose reply address the mail was sent to
+    token_owner: Engineer | None = None  # an engineer whose reply address the mail was sent to
 
     @property
     def proven(self) -> bool:
-        return self.agent is not None
+        return self.engineer is not None
 
 
 DnsFunc = Callable[..., bytes | None]
@@ -129,7 +129,7 @@ def authenticate(app: App, raw: bytes, mail: ParsedMail, envelope_rcpts: tuple[s
     staff = app.config.staff
     auth = staff.auth
     sender = mail.sender.key if mail.sender else ""
-    claimed = agent_by_address(staff, sender) if sender else None
+    claimed = engineer_by_address(staff, sender) if sender else None
     tokens = tokens_in(app, mail, envelope_rcpts)
     other = next((t for t in tokens if t.owner is not None and t.owner != claimed), None)
     foreign, foreign_ticket = (other.owner, other.ticket_id) if other else (None, None)
@@ -168,7 +168,7 @@ def authenticate(app: App, raw: bytes, mail: ParsedMail, envelope_rcpts: tuple[s
             return Identity(claimed, claimed, PROOF_DKIM, why, token_owner=foreign)
         reasons.append(why)
     if not reasons:
-        reasons.append("no proof is accepted: [agents] enables neither reply_token, trusted_authserv_ids "
+        reasons.append("no proof is accepted: [engineers] enables neither reply_token, trusted_authserv_ids "
                        "nor verify_dkim")
     return Identity(claimed, None, None, "; ".join(reasons), token_ticket=foreign_ticket, token_owner=foreign)
 
@@ -183,11 +183,11 @@ _SUBJECT_TAG = re.compile(r"\[#(\d{1,12})\]")
 def is_staff_mail(app: App, mail: ParsedMail, corr: Correlation) -> bool:
     """Mail that claims to come from an engineer, or carries a token issued to one."""
     staff = app.config.staff
-    if not staff.agents:
+    if not staff.engineers:
         return False
-    if corr.via == "agent-token":
+    if corr.via == "engineer-token":
         return True
-    if mail.sender is not None and agent_by_address(staff, mail.sender.key) is not None:
+    if mail.sender is not None and engineer_by_address(staff, mail.sender.key) is not None:
         return True
     # Header recipients only (the envelope is not at hand here): an engineer's reply address in
     # To or Cc from anyone else is a leaked or guessed token, and is held below.

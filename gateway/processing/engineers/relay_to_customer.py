@@ -8,12 +8,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.app import App
-from gateway.config.staff import Agent
+from gateway.config.staff import Engineer
 from gateway.outbound import reply_token
 from gateway.outbound.compose import OutAttachment
 from gateway.outbound.notices import base_context, thread_headers
 from gateway.outbound.outbox import Draft, queue
-from gateway.processing.engineers.identity import agent_by_address
+from gateway.processing.engineers.identity import engineer_by_address
 from gateway.store.models import AddressFlag, Participant, Ticket
 from gateway.store.tickets import record
 
@@ -30,7 +30,7 @@ def customer_side(session: Session, app: App, ticket: Ticket) -> list[tuple[str,
         people.setdefault(p.address.lower(), p.name)
     kept = []
     for address, name in people.items():
-        if agent_by_address(app.config.staff, address) is not None or \
+        if engineer_by_address(app.config.staff, address) is not None or \
                 reply_token.is_support_recipient(address, app.support_addresses):
             continue
         flag = session.get(AddressFlag, address)
@@ -40,7 +40,7 @@ def customer_side(session: Session, app: App, ticket: Ticket) -> list[tuple[str,
     return kept
 
 
-def relay(session: Session, app: App, ticket: Ticket, agent: Agent, text: str, *, cause: str,
+def relay(session: Session, app: App, ticket: Ticket, engineer: Engineer, text: str, *, cause: str,
           already_sent_to: frozenset[str], now: datetime, attachments: tuple[OutAttachment, ...] = ()) -> bool:
     """Queue ``text`` to the customer side as "<engineer> via <support>"; True when the customer got it.
 
@@ -52,18 +52,18 @@ def relay(session: Session, app: App, ticket: Ticket, agent: Agent, text: str, *
     people = [(n, a) for n, a in side if a not in already_sent_to]
     if not people:
         direct = any(a in already_sent_to for _n, a in side)
-        record(session, ticket.id, "relay-skipped", now, actor=agent.address,
+        record(session, ticket.id, "relay-skipped", now, actor=engineer.address,
                reason="the engineer wrote to the customer directly" if direct
                else "no deliverable customer-side address")
         return direct
     in_reply_to, refs = thread_headers(session, ticket)
     rendered = app.templates.render("engineer_reply", {
-        **base_context(app, ticket), "reply": text, "engineer": {"name": agent.name, "handle": agent.handle}},
+        **base_context(app, ticket), "reply": text, "engineer": {"name": engineer.name, "handle": engineer.handle}},
         language=ticket.language or app.config.gateway.language)
     token = reply_token.make_token(app.secret, ticket.id)
     return queue(session, app.outbox_policy, Draft(
         kind="relay", cause_key=cause, ticket_id=ticket.id, to=(people[0],), cc=tuple(people[1:]),
         subject=rendered.subject, text=rendered.text, in_reply_to=in_reply_to, references=refs,
         reply_to=reply_token.reply_address(app.config.gateway.support_address, ticket.id, token),
-        from_name=f"{agent.name} via {app.config.gateway.name}", auto_submitted=None,
+        from_name=f"{engineer.name} via {app.config.gateway.name}", auto_submitted=None,
         attachments=attachments), now) is not None

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from gateway.app import App
-from gateway.config.staff import Agent
+from gateway.config.staff import Engineer
 from gateway.outbound import engineer_mail as engineer_notify
 from gateway.outbound.compose import OutAttachment
 from gateway.processing.correlate import Correlation
@@ -41,29 +41,29 @@ def _hold_unproven(session: Session, app: App, row: Claimed, mail: ParsedMail, i
     row.reason = f"unverified mail {who}{identity.reason}; not relayed, no command run"[:2000]
     record(session, ticket_id, "held", now, inbound_id=row.id, sender=sender, reason=row.reason,
            message_id=mail.message_id)
-    told: list[Agent] = []
-    for agent in (identity.claimed, identity.token_owner):
-        if agent is not None and agent not in told:
-            engineer_notify.alert(session, app, agent, ticket_id, mail, identity.reason, now, inbound_id=row.id)
-            told.append(agent)
+    told: list[Engineer] = []
+    for engineer in (identity.claimed, identity.token_owner):
+        if engineer is not None and engineer not in told:
+            engineer_notify.alert(session, app, engineer, ticket_id, mail, identity.reason, now, inbound_id=row.id)
+            told.append(engineer)
 
 
-def _refuse(session: Session, app: App, row: Claimed, mail: ParsedMail, agent: Agent, ticket: Ticket | None,
+def _refuse(session: Session, app: App, row: Claimed, mail: ParsedMail, engineer: Engineer, ticket: Ticket | None,
             refusals: list[Refusal], reason: str, now: datetime) -> None:
     """Nothing applied, nothing relayed; the engineer is told why, the mail kept as held."""
     detail = "".join(f"; {r.line!r}: {r.why}" for r in refusals)
     row.state, row.ticket_id = "held", ticket.id if ticket else None
-    row.reason = f"engineer {agent.handle}: {reason}; nothing applied or relayed{detail}"[:2000]
-    record(session, ticket.id if ticket else None, "commands-refused", now, inbound_id=row.id, actor=agent.address,
+    row.reason = f"engineer {engineer.handle}: {reason}; nothing applied or relayed{detail}"[:2000]
+    record(session, ticket.id if ticket else None, "commands-refused", now, inbound_id=row.id, actor=engineer.address,
            reason=reason, refused=[{"line": r.line, "why": r.why} for r in refusals], message_id=mail.message_id)
-    engineer_notify.refuse(session, app, agent, ticket, mail, refusals, reason, cause=f"refused:{row.id}", now=now)
-    log.info("%s: engineer %s refused: %s", mail.message_id, agent.handle, reason)
+    engineer_notify.refuse(session, app, engineer, ticket, mail, refusals, reason, cause=f"refused:{row.id}", now=now)
+    log.info("%s: engineer %s refused: %s", mail.message_id, engineer.handle, reason)
 
 
 def apply_engineer(session: Session, app: App, row: Claimed, d: Disposition, now: datetime) -> None:
     """A proven engineer's reply (route ``engineer``): commands run, text relayed to the customer."""
-    mail, agent, ticket, reply, identity = d.mail, d.agent, d.ticket, d.reply, d.identity
-    assert agent is not None and ticket is not None and reply is not None and identity is not None
+    mail, engineer, ticket, reply, identity = d.mail, d.engineer, d.ticket, d.reply, d.identity
+    assert engineer is not None and ticket is not None and reply is not None and identity is not None
     kind = "note" if reply.is_note else ("engineer" if reply.text else "commands")
     add_message(session, ticket, mail, inbound_id=row.id, kind=kind, now=now,
                 blocked_types=app.config.processing.blocked_attachment_types,
@@ -71,31 +71,32 @@ def apply_engineer(session: Session, app: App, row: Claimed, d: Disposition, now
                 reply_text=reply.text or "\n".join(c.line for c in reply.commands))
     reached = False
     if kind == "engineer":
-        reached = _relay(session, app, row, ticket, agent, mail, reply.text, now)
+        reached = _relay(session, app, row, ticket, engineer, mail, reply.text, now)
     elif kind == "note":
-        record(session, ticket.id, "internal-note", now, inbound_id=row.id, actor=agent.address,
+        record(session, ticket.id, "internal-note", now, inbound_id=row.id, actor=engineer.address,
                message_id=mail.message_id)
-    ticket_commands.apply(session, app, ticket, agent, reply.commands, now, (*mail.in_reply_to, *mail.references))
-    record(session, ticket.id, "engineer-mail", now, inbound_id=row.id, actor=agent.address, proof=identity.proof,
+    ticket_commands.apply(session, app, ticket, engineer, reply.commands, now, (*mail.in_reply_to, *mail.references))
+    record(session, ticket.id, "engineer-mail", now, inbound_id=row.id, actor=engineer.address, proof=identity.proof,
            kind=kind, reached_customer=reached, commands=[c.line for c in reply.commands], message_id=mail.message_id)
     row.state, row.ticket_id = "done", ticket.id
-    log.info("%s: engineer %s on ticket #%d (%s, proof %s)", mail.message_id, agent.handle, ticket.id, kind,
+    log.info("%s: engineer %s on ticket #%d (%s, proof %s)", mail.message_id, engineer.handle, ticket.id, kind,
              identity.proof)
 
 
-def _relay(session: Session, app: App, row: Claimed, ticket: Ticket, agent: Agent, mail: ParsedMail, text: str,
+def _relay(session: Session, app: App, row: Claimed, ticket: Ticket, engineer: Engineer, mail: ParsedMail, text: str,
            now: datetime) -> bool:
     """The engineer's words (and the files that may go) relayed to the customer; whether it reached them."""
     files, kept_back = _relayable(app, mail)
-    reached = relay(session, app, ticket, agent, text, cause=f"relay:{row.id}",
+    reached = relay(session, app, ticket, engineer, text, cause=f"relay:{row.id}",
                     already_sent_to=frozenset(a.key for a in (*mail.to, *mail.cc)), now=now, attachments=files)
     if reached:
-        public_update(session, app, ticket, now, agent.address)
+        public_update(session, app, ticket, now, engineer.address)
     if files:
-        record(session, ticket.id, "attachments-relayed", now, actor=agent.address, files=[f.filename for f in files])
+        record(session, ticket.id, "attachments-relayed", now, actor=engineer.address,
+               files=[f.filename for f in files])
     if kept_back:
         # Kept on the ticket (where allowed), not sent: the record says which and why.
-        record(session, ticket.id, "attachments-not-relayed", now, actor=agent.address,
+        record(session, ticket.id, "attachments-not-relayed", now, actor=engineer.address,
                files=[name for name, _why in kept_back], reasons=[why for _name, why in kept_back])
     return reached
 
@@ -106,8 +107,8 @@ def hold_engineer(session: Session, app: App, row: Claimed, d: Disposition, now:
     if d.route == "engineer-unproven":
         _hold_unproven(session, app, row, d.mail, d.identity, d.corr, now)
     else:
-        assert d.agent is not None
-        _refuse(session, app, row, d.mail, d.agent, d.ticket, list(d.refusals), d.reason, now)
+        assert d.engineer is not None
+        _refuse(session, app, row, d.mail, d.engineer, d.ticket, list(d.refusals), d.reason, now)
 
 
 def _relayable(app: App, mail: ParsedMail) -> tuple[tuple[OutAttachment, ...], list[tuple[str, str]]]:

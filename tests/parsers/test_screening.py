@@ -259,7 +259,7 @@ def test_feedback_report() -> None:
         'Content-Type: multipart/report; report-type=feedback-report; boundary="f"\n\n'
         "--f\nContent-Type: text/plain\n\nThis is an abuse report.\n"
         "--f\nContent-Type: message/feedback-report\n\nFeedback-Type: abuse\n"
-        "User-Agent: SomeGenerator/1.0\nVersion: 1\n"
+        "User-Engineer: SomeGenerator/1.0\nVersion: 1\n"
         "--f--\n"
     )
     assert result.kind == "feedback-report"
@@ -390,7 +390,7 @@ def test_feedback_report_names_type_complainant_and_our_mail() -> None:
         'Content-Type: multipart/report; report-type=feedback-report; boundary="f"\n\n'
         "--f\nContent-Type: text/plain\n\nA complaint.\n"
         "--f\nContent-Type: message/feedback-report\n\nFeedback-Type: abuse\nVersion: 1\n"
-        "User-Agent: FBL/1.0\nOriginal-Rcpt-To: Victim@isp.example\n"
+        "User-Engineer: FBL/1.0\nOriginal-Rcpt-To: Victim@isp.example\n"
         "--f\nContent-Type: message/rfc822\n\n" + RETURNED + "--f--\n"
     )
     assert result.kind == "feedback-report" and result.feedback is not None

@@ -21,7 +21,7 @@ from gateway.tickets import workflow
 from gateway.timekeeping.scheduler import SlaScheduler
 from tests.support import customer_mail
 
-PURECLOUD = Path(__file__).resolve().parents[1] / "examples" / "policies" / "purecloud.toml"
+PURECLOUD = Path(__file__).resolve().parents[2] / "examples" / "policies" / "purecloud.toml"
 CUSTOMER = "ops@thameslogistics.example"
 
 

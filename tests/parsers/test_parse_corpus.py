@@ -20,7 +20,7 @@ from parsers.charsets import codec_for
 
 pytestmark = pytest.mark.corpus
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 RECEIVED = datetime(2026, 1, 1, tzinfo=UTC)
 OWN = OwnIdentity(
     addresses=frozenset({"support@helpdesk.example"}),

@@ -26,7 +26,7 @@ from gateway.store.models import InboundMessage, OutboxMessage, Ticket
 from gateway.tools.views import show_ticket
 from tests.support import customer_mail
 
-DATA = Path(__file__).parent / "data" / "agents"
+DATA = Path(__file__).parents[1] / "data" / "engineers"
 SUPPORT = "support@example.com"
 MX = "mx.example.com"
 DKIM_PASS = f"Authentication-Results: {MX}; dkim=pass header.d=example.com; dmarc=pass header.from=example.com\n"
@@ -44,17 +44,17 @@ transport = "directory"
 directory = "{tmp}/outbox"
 max_per_address_per_hour = 100
 
-[agents]
+[engineers]
 trusted_authserv_ids = ["mx.example.com"]
 {agents}
 
-[[agents.engineers]]
+[[engineers.team]]
 handle = "dana"
 name = "Dana Scully"
 address = "dana@example.com"
 groups = ["network"]
 
-[[agents.engineers]]
+[[engineers.team]]
 handle = "fox"
 name = "Fox Mulder"
 address = "fox@example.com"

@@ -16,7 +16,7 @@ import pytest
 
 import rules
 from rules import RuleConfigError, RuleContext, compile_rules, default_ruleset
-from tests.test_rules_defaults import make_mail
+from tests.rules.test_rules_defaults import make_mail
 
 CTX = RuleContext(plan="standard", default_priority="P3")
 DEFAULTS = default_ruleset()
@@ -221,12 +221,12 @@ def test_a_reading_needs_a_rule_that_asks_for_it() -> None:
 def test_the_reading_is_the_same_in_every_process() -> None:
     # Word sets iterate in an order that changes with PYTHONHASHSEED; the reading must not.
     probe = (
-        "from tests.test_rules_defaults import make_mail; from rules import default_ruleset, RuleContext; "
+        "from tests.rules.test_rules_defaults import make_mail; from rules import default_ruleset, RuleContext; "
         "r = default_ruleset().classify(make_mail('Etiketten', 'Die Filiale in Köln kann keine Etiketten "
         "drucken, die anderen Filialen sind nicht betroffen. Manche Kunden warten.'), "
         "RuleContext(plan='s', default_priority='P3')); print(r.priority, r.evidence)"
     )
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     outputs = {
         subprocess.run(
             [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=root,

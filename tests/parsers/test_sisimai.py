@@ -17,8 +17,8 @@ import pytest
 
 from parsers import OwnIdentity, ParsedMail, Verdict, parse, screen
 
-SISIMAI = Path(__file__).resolve().parents[1].parent / "shared" / "peer-corpora" / "sisimai" / "maildir"
-EXPECTED = Path(__file__).parent / "data" / "sisimai_recipients.tsv"
+SISIMAI = Path(__file__).resolve().parents[2].parent / "shared" / "peer-corpora" / "sisimai" / "maildir"
+EXPECTED = Path(__file__).parents[1] / "data" / "sisimai_recipients.tsv"
 RECEIVED = datetime(2024, 1, 6, 12, 0, tzinfo=UTC)
 OWN = OwnIdentity(frozenset({"support@helpdesk.example"}), "helpdesk.example", "helpdesk.example-7f3a")
 

@@ -21,8 +21,8 @@ import parsers
 import rules
 from rules import PRIORITIES, Classification, RuleContext
 
-ROOT = Path(__file__).resolve().parents[1]
-LABELLED = Path(__file__).parent / "data" / "labelled"
+ROOT = Path(__file__).resolve().parents[2]
+LABELLED = Path(__file__).parents[1] / "data" / "labelled"
 LABELLED_DEV = ROOT.parent / "shared" / "labelled-dev"
 RECEIVED = datetime(2025, 3, 14, 9, 0, tzinfo=UTC)
 MIN_ACCURACY = 0.90

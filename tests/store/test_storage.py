@@ -375,7 +375,7 @@ def _complaint_about(out: OutboxMessage, feedback_type: str = "abuse") -> bytes:
         'Content-Type: multipart/report; report-type=feedback-report; boundary="f"\r\n\r\n'
         "--f\r\nContent-Type: text/plain\r\n\r\nThis is an abuse report.\r\n"
         f"--f\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: {feedback_type}\r\n"
-        "Version: 1\r\nUser-Agent: FBL/1.0\r\nOriginal-Rcpt-To: <redacted>\r\n"
+        "Version: 1\r\nUser-Engineer: FBL/1.0\r\nOriginal-Rcpt-To: <redacted>\r\n"
         "--f\r\nContent-Type: text/rfc822-headers\r\n\r\n"
         f"From: support@example.com\r\nTo: {out.recipient}\r\nMessage-ID: {out.message_id}\r\n"
         "--f--\r\n").encode()

@@ -20,8 +20,8 @@ from gateway.tools.explain import explain, format_explanation
 from gateway.tools.rules_evaluate import read_labels
 from parsers import ParsedMail
 from rules import Classification, RuleContext, RuleSet
+from tests.escalation.test_escalation import MONDAY_10AM, Desk, at
 from tests.support import HELPDESK, OUTSIDE, ROOT, SHARED, customer_mail, require
-from tests.test_escalation import MONDAY_10AM, Desk, at
 
 PAGE = "on-call-page"
 WHY = "a designated contact declares it critical"

@@ -15,7 +15,7 @@ from parsers import Address, ParseLimitExceeded, parse
 from parsers.addresses import _SIMPLE, simple_pair
 from parsers.body import Walker
 
-REPLIES = Path(__file__).parent / "data" / "replies"
+REPLIES = Path(__file__).parents[1] / "data" / "replies"
 RECEIVED = datetime(2024, 1, 6, 12, 0, tzinfo=UTC)
 
 

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 
 SECRET = "test-secret-for-engineers-e2e"
 SUPPORT = "support@example.com"
-DATA = Path(__file__).parent / "data" / "agents"
+DATA = Path(__file__).parents[1] / "data" / "engineers"
 START = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # a Monday
 DKIM_PASS = "Authentication-Results: mx.example.com; dkim=pass header.d=example.com header.s=sel\n"
 
@@ -52,16 +52,16 @@ poll_interval = "100ms"
 [sla]
 sweep_interval = "200ms"
 
-[agents]
+[engineers]
 trusted_authserv_ids = ["mx.example.com"]
 
-[[agents.engineers]]
+[[engineers.team]]
 handle = "dana"
 name = "Dana Scully"
 address = "dana@example.com"
 groups = ["network"]
 
-[[agents.engineers]]
+[[engineers.team]]
 handle = "fox"
 name = "Fox Mulder"
 address = "fox@example.com"

@@ -28,9 +28,9 @@ data_dir = "{var}"
 transport = "directory"
 max_per_address_per_hour = 100
 
-[agents]
+[engineers]
 
-[[agents.engineers]]
+[[engineers.team]]
 handle = "dana"
 name = "Dana Scully"
 address = "dana@example.com"

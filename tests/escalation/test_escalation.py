@@ -334,10 +334,10 @@ def test_an_ack_reply_acknowledges_the_tier_of_the_mail_it_answers(desk: Desk) -
 
 
 ENGINEERS = """
-[agents]
+[engineers]
 trusted_authserv_ids = ["mx.example.com"]
 
-[[agents.engineers]]
+[[engineers.team]]
 handle = "dana"
 name = "Dana Scully"
 address = "dana@example.com"

@@ -17,7 +17,7 @@ from parsers.screening import OwnIdentity
 
 pytestmark = pytest.mark.corpus
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 RECEIVED = datetime(2026, 1, 1, tzinfo=UTC)
 OWN = OwnIdentity(frozenset({"support@helpdesk.example"}), "helpdesk.example", "token")
 SAMPLE_EVERY = 13  # a spread of ~200 messages over every source and category

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -24,8 +25,9 @@ from gateway.processing.engineers.identity import (
 )
 from gateway.store.db import Database
 from parsers import ParsedMail, parse
+from tests.support import HELPDESK, OUTSIDE
 
-DATA = Path(__file__).parent / "data" / "agents"
+DATA = Path(__file__).parents[1] / "data" / "engineers"
 KEY = (DATA / "dkim-test.key").read_bytes()
 TXT = (DATA / "dkim-test.txt").read_text().strip()
 KEYS = {"sel._domainkey.example.com": TXT}
@@ -193,11 +195,11 @@ def test_dkimpy_unaligned_signature() -> None:
 # --- authenticate(): every proof through one door --------------------------------------------
 
 AGENTS = """
-[[agents.engineers]]
+[[engineers.team]]
 handle = "dana"
 name = "Dana Scully"
 address = "dana@example.com"
-[[agents.engineers]]
+[[engineers.team]]
 handle = "fox"
 name = "Fox Mulder"
 address = "fox@example.com"
@@ -209,7 +211,7 @@ def _app(tmp_path: Path, agents: str) -> App:
 [gateway]
 support_address = "support@example.com"
 data_dir = "{tmp_path / 'var'}"
-[agents]
+[engineers]
 {agents}
 {AGENTS}
 """)
@@ -231,7 +233,7 @@ def test_token_issued_to_the_sender_proves_them(tmp_path: Path) -> None:
     to = _to_token(app, 7, "dana@example.com")
     raw = _mail().replace(b"To: support@example.com", f"To: {to}".encode())
     who = authenticate(app, raw, _parsed(raw), ())
-    assert who.proof == PROOF_TOKEN and who.agent is not None and who.agent.handle == "dana"
+    assert who.proof == PROOF_TOKEN and who.engineer is not None and who.engineer.handle == "dana"
     assert who.token_ticket == 7
 
 
@@ -288,21 +290,41 @@ def test_dkimpy_proof_through_config(tmp_path: Path) -> None:
     assert not authenticate(app, forged, _parsed(forged), ()).proven
 
 
-# --- the [agents] keys -----------------------------------------------------------------------
+# --- the [engineers] keys -----------------------------------------------------------------------
 
-def test_documented_agents_block_loads() -> None:
-    config = load_config(Path(__file__).parents[1] / "config.example.toml")
+def test_documented_engineers_block_loads() -> None:
+    config = load_config(Path(__file__).parents[2] / "config.example.toml")
     assert config.staff.cc_participants == "contacts"
     assert config.staff.auth.trusted_authserv_ids == ("mx.example.com",)
-    assert sorted(config.staff.agents) == ["dana", "fox"]
+    assert sorted(config.staff.engineers) == ["dana", "fox"]
 
 
 @pytest.mark.parametrize(("agents", "problem"), [
-    ('cc_participants = "everyone"', "agents.cc_participants"),
-    ('dkim_keys = ["sel"]', "agents.dkim_keys"),
-    ("verify_dmarc = true", "agents.verify_dmarc: unknown key"),
+    ('cc_participants = "everyone"', "engineers.cc_participants"),
+    ('dkim_keys = ["sel"]', "engineers.dkim_keys"),
+    ("verify_dmarc = true", "engineers.verify_dmarc: unknown key"),
 ])
-def test_agents_key_problems_name_the_key(agents: str, problem: str) -> None:
+def test_engineers_key_problems_name_the_key(agents: str, problem: str) -> None:
     with pytest.raises(ConfigError) as err:
-        load_config(None, text=f'[gateway]\nsupport_address = "support@example.com"\n[agents]\n{agents}\n')
+        load_config(None, text=f'[gateway]\nsupport_address = "support@example.com"\n[engineers]\n{agents}\n')
     assert any(problem in p for p in err.value.problems)
+
+
+def test_the_old_agents_keys_still_load_and_say_what_to_rename(tmp_path: Path) -> None:
+    """[agents] and [[agents.engineers]] (the names before [engineers] and [[engineers.team]])
+    are read for one more release; check-config says what to rename and still passes."""
+    old = (f'[gateway]\nsupport_address = "support@example.com"\ndata_dir = "{tmp_path / "var"}"\n'
+           '[agents]\ntrusted_authserv_ids = ["mx.example.com"]\n'
+           '[[agents.engineers]]\nhandle = "dana"\nname = "Dana Scully"\naddress = "dana@example.com"\n')
+    config = load_config(None, text=old)
+    assert sorted(config.staff.engineers) == ["dana"]
+    assert config.staff.auth.trusted_authserv_ids == ("mx.example.com",)
+    assert len(config.deprecations) == 1 and "[[engineers.team]]" in config.deprecations[0]
+    path = tmp_path / "config.toml"
+    path.write_text(old)
+    checked = subprocess.run([*HELPDESK, "-c", str(path), "check-config"], capture_output=True, text=True,
+                             cwd=OUTSIDE, timeout=60)
+    assert checked.returncode == 0, checked.stderr
+    assert "deprecated: agents: [agents] is now [engineers]" in checked.stderr
+    assert load_config(None, text=old.replace("[agents]", "[engineers]").replace(
+        "[[agents.engineers]]", "[[engineers.team]]")).deprecations == ()

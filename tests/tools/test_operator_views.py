@@ -45,10 +45,10 @@ port = {port}
 [processing]
 poll_interval = "100ms"
 
-[agents]
+[engineers]
 trusted_authserv_ids = ["mx.example.com"]
 
-[[agents.engineers]]
+[[engineers.team]]
 handle = "dana"
 name = "Dana Scully"
 address = "dana@example.com"
@@ -255,7 +255,7 @@ def test_respond_and_ack_take_only_names_of_people_the_config_knows(desk: Desk) 
         refused = desk.run(command, "1", "--by", name, *extra, code=2)
         lines = refused.stderr.strip().splitlines()
         assert len(lines) == 1 and name in lines[0], lines
-        assert "[[agents.engineers]]: dana" in lines[0] and "[contacts.NAME]: sam" in lines[0]
+        assert "[[engineers.team]]: dana" in lines[0] and "[contacts.NAME]: sam" in lines[0]
     ticket = desk.json("tickets", "show", "1")
     assert ticket["status"] == "open"
     assert not [e for e in ticket["events"] if e["kind"] in ("public-response", "escalation-acknowledged")]

@@ -14,7 +14,7 @@ from gateway.errors import ConfigError
 from rules import load_default_rule_tables
 from tests.support import HELPDESK
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_example_config_loads_and_carries_the_default_rules() -> None:
