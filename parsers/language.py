@@ -31,6 +31,8 @@ def _model() -> Any:
     global _identifier
     with _lock:
         if _identifier is None:
+            # Imported here, not at the top: py3langid brings numpy (0.13 s), which commands that
+            # never read a first mail (ingest from the MTA's pipe, the reports) need not pay for.
             from py3langid.langid import MODEL_FILE, LanguageIdentifier
             _identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
         return _identifier
