@@ -43,7 +43,7 @@ from rules import Classification
 # The states of a mail that another copy of it is a duplicate of: not "duplicate" itself (a copy
 # of a held mail must not make the held one, once approved, a duplicate of its own copy).
 ORIGINAL_STATES = ("done", "screened", "held", "rejected")
-OUTCOMES = ("ticket", "reply", "engineer", "contact", "held", "rejected", "screened", "duplicate")
+OUTCOMES = ("ticket", "reply", "engineer", "contact", "held", "rejected", "screened", "duplicate", "quarantined")
 
 _INBOUND = table_of(InboundMessage)
 _EARLIER_COPY = select(_INBOUND.c.id).where(

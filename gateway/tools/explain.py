@@ -24,7 +24,7 @@ def explain(app: App, raw: bytes, *, at: datetime | None = None,
     try:
         mail = parse(raw, received_at=now, limits=app.limits)
     except ParseLimitExceeded as exc:
-        return {"outcome": "quarantine", "reason": f"over the {exc.limit} limit: {exc.detail}"}
+        return {"outcome": "quarantined", "reason": f"over the {exc.limit} limit: {exc.detail}"}
     with app.db.sessions() as session:
         try:
             return _explained(app, session, mail, Arrival(raw=raw, received_at=now, envelope_from=envelope_from,
@@ -45,6 +45,7 @@ def _explained(app: App, session: Session, mail: ParsedMail, arrival: Arrival) -
         "screening": {"verdict": verdict.kind, "reason": verdict.reason},
         "thread": {"ticket": d.corr.ticket_id if d.corr else None, "via": d.corr.via if d.corr else None},
         "outcome": d.outcome,
+        "ticket": d.ticket.id if joins and d.ticket is not None else None,  # the ticket it joins; None: none, or new
         "route": d.route,
         "reason": d.reason,
         # A new ticket's mail is acknowledged; nothing else is.

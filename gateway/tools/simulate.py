@@ -48,7 +48,7 @@ def _instant(value: Any, start: datetime, key: str) -> datetime:
     raise ConfigError([f"{key}: write an instant (2026-11-20T17:50:00+00:00) or an offset like +30m"])
 
 
-def _mail(spec: dict[str, Any], at: datetime, index: int, base: Path) -> bytes:
+def mail_of(spec: dict[str, Any], at: datetime, index: int, base: Path) -> bytes:
     if "file" in spec:
         path = base / str(spec["file"])
         try:
@@ -101,7 +101,7 @@ class Simulation:
 
     def apply(self, index: int, event: dict[str, Any], at: datetime) -> None:
         if "mail" in event:
-            raw = _mail(event["mail"], at, index, self.base)
+            raw = mail_of(event["mail"], at, index, self.base)
             sender = str(event["mail"].get("from", "customer@customer.example"))
             store_inbound(self.app.db, raw, source="simulate", envelope=Envelope(sender, ("support@example.com",)),
                           received_at=at)
