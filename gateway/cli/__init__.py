@@ -37,6 +37,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     for line in config.deprecations:
         print(f"deprecated: {line}", file=sys.stderr)
     print(f"{config.path}: OK")
+    from gateway.config.languages import language_warnings
+    for warning in language_warnings(config):
+        print(f"warning: {warning}", file=sys.stderr)
     if not args.connect:
         return common.EX_OK
     from gateway.tools.connect_check import connections

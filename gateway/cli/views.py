@@ -87,7 +87,8 @@ def _due(t: dict[str, Any]) -> str:
 
 def _ticket_text(t: dict[str, Any]) -> str:
     lines = [f"Ticket #{t['number']}: {t['subject']}",
-             f"  status {t['status']}, priority {t['priority']}, plan {t['plan']}, customer {t['customer']}"]
+             f"  status {t['status']}, priority {t['priority']}, plan {t['plan']}, customer {t['customer']}"
+             + (f", language {t['language']}" if t.get("language") else "")]
     if t["due"]:
         lines.append(f"  next promise: {_due(t)}")
     if t["next_deadline"]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from gateway.config.languages import parse_language
 from gateway.config.values import parse_address
 
 SENDER_POLICIES = ("accept", "hold", "reject")
@@ -21,6 +22,12 @@ class Organisation:
     timezone: ZoneInfo | None
     vip: bool
     account_manager: str | None = None
+    # The language its people are written to in (ISO 639-1), and each contact's own where it differs.
+    language: str | None = None
+    contact_languages: tuple[tuple[str, str], ...] = ()
+
+    def contact_language(self, address: str) -> str | None:
+        return next((code for who, code in self.contact_languages if who == address), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +41,7 @@ class SenderInfo:
     timezone: ZoneInfo
     vip: bool
     policy: str  # accept | hold | reject: what to do with a new ticket from this sender
+    language: str | None = None  # configured for this contact (else their organisation's)
 
     @property
     def verified(self) -> bool:
@@ -57,11 +65,12 @@ class Directory:
         key = address.lower()
         org = self._by_contact.get(key)
         if org is not None:
-            return SenderInfo(key, org, True, org.plan, org.timezone or self.default_timezone, org.vip, "accept")
+            return SenderInfo(key, org, True, org.plan, org.timezone or self.default_timezone, org.vip, "accept",
+                              org.contact_language(key) or org.language)
         org = self._by_domain.get(key.rpartition("@")[2])
         if org is not None:
             return SenderInfo(key, org, False, org.plan, org.timezone or self.default_timezone, org.vip,
-                              self.non_contacts if org.contacts else "accept")
+                              self.non_contacts if org.contacts else "accept", org.language)
         return SenderInfo(key, None, False, self.default_plan, self.default_timezone, False, self.unknown_senders)
 
 
@@ -93,7 +102,7 @@ def load_directory(data: Mapping[str, Any], *, plans: set[str], default_plan: st
                      unknown_senders=policies["unknown_senders"], non_contacts=policies["non_contacts"])
 
 
-_KEYS = {"name", "domains", "contacts", "plan", "timezone", "vip", "account_manager"}
+_KEYS = {"name", "domains", "contacts", "plan", "timezone", "vip", "account_manager", "language"}
 
 
 def _organisation(index: int, table: Any, plans: set[str], default_plan: str,
@@ -113,12 +122,7 @@ def _organisation(index: int, table: Any, plans: set[str], default_plan: str,
     if not isinstance(domains, list) or not all(isinstance(d, str) and "." in d for d in domains):
         problems.append(f'{where}.domains: must be a list of mail domains, like ["acme.example"]')
         domains = []
-    contacts: list[str] = []
-    for c_index, value in enumerate(table.get("contacts", [])):
-        try:
-            contacts.append(parse_address(value).lower())
-        except ValueError as exc:
-            problems.append(f"{where}.contacts[{c_index}]: {exc}")
+    contacts, contact_languages = _contacts(where, table.get("contacts", []), problems)
     plan = table.get("plan", default_plan)
     if plan not in plans:
         problems.append(f"{where}.plan: no plan named {plan!r}; define [plans.{plan}] or use one of "
@@ -136,4 +140,41 @@ def _organisation(index: int, table: Any, plans: set[str], default_plan: str,
     manager = table.get("account_manager")
     return Organisation(name=name.strip(), domains=frozenset(d.lower() for d in domains),
                         contacts=frozenset(contacts), plan=str(plan), timezone=zone, vip=vip,
-                        account_manager=str(manager) if manager else None)
+                        account_manager=str(manager) if manager else None,
+                        language=_language(f"{where}.language", table, problems),
+                        contact_languages=tuple(contact_languages))
+
+
+def _contacts(where: str, values: Any, problems: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """The designated contacts' addresses, and the language of each contact written as a table,
+    ``{ address = "ops@acme.example", language = "fr" }``."""
+    contacts: list[str] = []
+    languages: list[tuple[str, str]] = []
+    for c_index, value in enumerate(values if isinstance(values, list) else []):
+        key = f"{where}.contacts[{c_index}]"
+        entry = value if isinstance(value, dict) else {"address": value}
+        for extra in set(entry) - {"address", "language"}:
+            problems.append(f'{key}.{extra}: unknown key; a contact is an address or a table '
+                            f'{{ address = "...", language = "de" }}')
+        try:
+            address = parse_address(entry.get("address")).lower()
+        except ValueError as exc:
+            problems.append(f"{key}: {exc}")
+            continue
+        contacts.append(address)
+        code = _language(f"{key}.language", entry, problems)
+        if code:
+            languages.append((address, code))
+    if not isinstance(values, list):
+        problems.append(f'{where}.contacts: must be a list of addresses, like ["it-lead@acme.example"]')
+    return contacts, languages
+
+
+def _language(key: str, table: dict[str, Any], problems: list[str]) -> str | None:
+    if "language" not in table:
+        return None
+    try:
+        return parse_language(table["language"])
+    except ValueError as exc:
+        problems.append(f"{key}: {exc}")
+        return None

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from gateway.config.languages import parse_language
 from gateway.config.reader import Reader, as_addresses, as_bool, as_port, as_str, as_types, as_zone, env_name
 from gateway.config.tls import server_context
 from gateway.config.values import parse_address, parse_domain, parse_host_names, parse_interval, parse_size
@@ -28,6 +29,8 @@ class GatewaySettings:
     message_id_domain: str
     default_plan: str
     reopen_window: timedelta
+    # Customers' language when neither the directory nor their first mail says one (ISO 639-1).
+    language: str = "en"
 
     @property
     def support_domain(self) -> str:
@@ -90,7 +93,7 @@ def load_gateway(r: Reader, data: dict[str, Any], base: Path) -> GatewaySettings
     g = r.table(data, "gateway")
     r.unknown(g, "gateway", {"support_address", "aliases", "name", "timezone", "secret_env",
                              "data_dir", "message_id_domain", "default_plan",
-                             "unknown_senders", "non_contacts", "reopen_window"})
+                             "unknown_senders", "non_contacts", "reopen_window", "language"})
     support = r.get(g, "gateway.support_address", "", parse_address)
     if "support_address" not in g:
         r.problems.append('gateway.support_address: missing; set it to the address customers '
@@ -107,6 +110,7 @@ def load_gateway(r: Reader, data: dict[str, Any], base: Path) -> GatewaySettings
                                 support.rpartition("@")[2] or "localhost", parse_domain),
         default_plan=r.get(g, "gateway.default_plan", "standard", as_str),
         reopen_window=r.get(g, "gateway.reopen_window", timedelta(days=14), parse_interval),
+        language=r.get(g, "gateway.language", "en", parse_language),
     )
 
 

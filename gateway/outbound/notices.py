@@ -11,17 +11,19 @@ from sqlalchemy.orm import Session
 
 from gateway.outbound import reply_token
 from gateway.outbound.context import MailContext
+from gateway.outbound.locale_format import Moment
 from gateway.outbound.outbox import Draft, queue
 from gateway.store.models import Message, Ticket
 
 
-def local_time(instant: datetime | None, zone: str | ZoneInfo | None) -> str | None:
-    """``Monday 23 November 10:15 AEDT``: how a promise reads in the reader's own time zone."""
+def local_time(instant: datetime | None, zone: str | ZoneInfo | None) -> Moment | None:
+    """``Monday 23 November 10:15 AEDT``: how a promise reads in the reader's own time zone (a
+    Moment: the ``format_datetime`` filter writes it in the reader's language)."""
     if instant is None:
         return None
     tz = zone if isinstance(zone, ZoneInfo) else ZoneInfo(zone or "UTC")
     local = instant.astimezone(tz)
-    return f"{local:%A} {local.day} {local:%B %Y %H:%M %Z}"
+    return Moment(f"{local:%A} {local.day} {local:%B %Y %H:%M %Z}", instant, tz)
 
 
 # Messages the customer never saw: their Message-IDs stay out of customer-facing References.
@@ -59,7 +61,9 @@ def to_customer(session: Session, ctx: MailContext, ticket: Ticket, *, kind: str
     """
     if not ticket.customer_address:
         return None
-    rendered = ctx.templates.render(template, {**base_context(ctx, ticket), **(context or {})})
+    rendered = ctx.templates.render(template, {**base_context(ctx, ticket), **(context or {})},
+                                    language=ticket.language or ctx.config.gateway.language,
+                                    timezone=ticket.timezone or ctx.config.gateway.timezone.key)
     in_reply_to, refs = thread if thread is not None else thread_headers(session, ticket)
     token = reply_token.make_token(ctx.secret, ticket.id)
     return queue(session, ctx.outbox_policy, Draft(

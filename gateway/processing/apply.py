@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from gateway.app import App
 from gateway.outbound.engineer_mail import tell_rule_contacts
+from gateway.outbound.languages import language_for
 from gateway.outbound.outbox import Draft, queue
 from gateway.processing.bounces import tie_bounce
 from gateway.processing.complaints import tie_complaint
@@ -150,18 +151,19 @@ def _reply(session: Session, app: App, row: Claimed, d: Disposition, now: dateti
 def _new_ticket(session: Session, app: App, row: Claimed, d: Disposition, now: datetime) -> None:
     mail, info, result, parent = d.mail, d.info, d.classification, d.ticket
     assert mail.sender is not None and info is not None and result is not None
+    language = language_for(info, mail, parent=parent.language if parent else None, default=app.config.gateway.language)
     # The ticket exists from when its mail arrived: "after hours" and every promise are judged
     # on that instant, not on when a backlog let the gateway read it.
     ticket = open_ticket(session, mail, priority=result.priority, plan=info.plan,
                          organisation=info.organisation.name if info.organisation else None,
                          verified=info.verified, now=row.received_at, timezone=info.timezone.key,
                          tags=list(result.tags), route_group=result.route, parent_id=parent.id if parent else None,
-                         status_since=row.received_at)
+                         status_since=row.received_at, language=language.code)
     add_message(session, ticket, mail, inbound_id=row.id, kind="customer", now=now,
                 blocked_types=app.config.processing.blocked_attachment_types,
                 attachment_max_size=app.config.processing.attachment_max_size)
     record(session, ticket.id, "ticket-opened", now, inbound_id=row.id, actor=mail.sender.key,
-           priority=ticket.priority, plan=ticket.plan, organisation=ticket.organisation,
+           priority=ticket.priority, plan=ticket.plan, organisation=ticket.organisation, language=language.detail,
            verified=ticket.verified, message_id=mail.message_id, parent=parent.id if parent else None)
     record(session, ticket.id, "classified", now, priority=result.priority, tags=list(result.tags),
            route=result.route, notify=list(result.notify), declared=result.declared_priority,
@@ -186,7 +188,8 @@ def _rejected(session: Session, app: App, row: Claimed, d: Disposition, now: dat
     rendered = app.templates.render("unknown_sender", {
         "customer": {"name": mail.sender.name, "address": mail.sender.addr},
         "support": {"name": app.config.gateway.name, "address": app.config.gateway.support_address},
-        "subject": mail.subject, "organisation": info.organisation.name if info.organisation else None})
+        "subject": mail.subject, "organisation": info.organisation.name if info.organisation else None},
+        language=language_for(info, mail, parent=None, default=app.config.gateway.language).code)
     # At most once per sender per day, whatever they send.
     queue(session, app.outbox_policy, Draft(
         kind="unknown-sender", cause_key=f"unknown-sender:{mail.sender.key}:{now.date().isoformat()}",

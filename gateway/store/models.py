@@ -101,6 +101,8 @@ class Ticket(Base):
     status_since: Mapped[datetime | None]
     # The customer's time zone for promises, and the calendar their business hours follow.
     timezone: Mapped[str | None] = mapped_column(String(64))
+    # The customer's language (ISO 639-1), chosen once when the ticket opens: their mail is in it.
+    language: Mapped[str | None] = mapped_column(String(16))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
     first_response_at: Mapped[datetime | None]
     last_public_update_at: Mapped[datetime | None]

@@ -131,7 +131,7 @@ def _root_cause_followup(session: Session, ctx: MailContext, ticket: Ticket, now
                     priority="P3", plan=ticket.plan, organisation=ticket.organisation,
                     customer_address=ticket.customer_address, customer_name=ticket.customer_name,
                     verified=ticket.verified, tags=["root-cause"], created_at=now, updated_at=now,
-                    status_since=now, timezone=ticket.timezone, parent_id=ticket.id,
+                    status_since=now, timezone=ticket.timezone, parent_id=ticket.id, language=ticket.language,
                     assignee=ticket.assignee, route_group=ticket.route_group)
     session.add(follow)
     session.flush()

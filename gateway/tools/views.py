@@ -45,6 +45,7 @@ def ticket_summary(ticket: Ticket, message_count: int) -> dict[str, Any]:
         "plan": ticket.plan,
         "organisation": ticket.organisation,
         "customer": ticket.customer_address,
+        "language": ticket.language,
         "assignee": ticket.assignee,
         "group": ticket.route_group,
         "tags": list(ticket.tags or []),

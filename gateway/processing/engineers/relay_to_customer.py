@@ -58,7 +58,8 @@ def relay(session: Session, app: App, ticket: Ticket, engineer: Engineer, text: 
         return direct
     in_reply_to, refs = thread_headers(session, ticket)
     rendered = app.templates.render("engineer_reply", {
-        **base_context(app, ticket), "reply": text, "engineer": {"name": engineer.name, "handle": engineer.handle}})
+        **base_context(app, ticket), "reply": text, "engineer": {"name": engineer.name, "handle": engineer.handle}},
+        language=ticket.language or app.config.gateway.language)
     token = reply_token.make_token(app.secret, ticket.id)
     return queue(session, app.outbox_policy, Draft(
         kind="relay", cause_key=cause, ticket_id=ticket.id, to=(people[0],), cc=tuple(people[1:]),
