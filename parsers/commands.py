@@ -21,8 +21,9 @@ SYNTAX = (
     "#note",
     "#ack",
     "#cc add|remove ADDRESS",
+    '#incident open "TITLE"|ID',
 )
-NAMES = ("status", "priority", "assign", "note", "ack", "cc")
+NAMES = ("status", "priority", "assign", "note", "ack", "cc", "incident")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +82,33 @@ def _command(name: str, rest: str, line: str) -> Command | Refusal:
         if not words or words[0].lower() not in ("add", "remove") or match is None:
             return Refusal(line, "#cc needs add or remove, then one address")
         return Command(name, (words[0].lower(), match.group(1).lower()), line)
+    if name == "incident":
+        return _incident(rest, line)
     return Refusal(line, f"unknown command #{name}; the commands are {', '.join('#' + n for n in NAMES)}")
+
+
+INCIDENT_TITLE_MAX = 200
+
+
+def _incident(rest: str, line: str) -> Command | Refusal:
+    """``#incident open "TITLE"`` (this ticket opens it), ``#incident ID`` (this ticket joins it); in
+    mail to an incident's own address, ``#incident resolve`` and ``#incident report KIND``."""
+    words = rest.split()
+    verb = words[0].lower() if words else ""
+    if verb == "open":
+        title = " ".join(rest.split(None, 1)[1].strip().strip('"\u201c\u201d').split()) if len(words) > 1 else ""
+        if not title or len(title) > INCIDENT_TITLE_MAX:
+            return Refusal(line, f'#incident open needs a title of 1 to {INCIDENT_TITLE_MAX} characters, '
+                                 'like #incident open "Voice platform outage"')
+        return Command("incident", ("open", title), line)
+    if len(words) == 1 and words[0].lstrip("#").isdigit() and len(words[0].lstrip("#")) <= 9:
+        return Command("incident", ("link", str(int(words[0].lstrip("#")))), line)
+    if verb == "resolve" and len(words) == 1:
+        return Command("incident", ("resolve",), line)
+    if verb == "report" and len(words) == 2:
+        return Command("incident", ("report", words[1].lower()), line)
+    return Refusal(line, '#incident needs open "TITLE" or an incident number (in mail to an incident\'s '
+                         "address: resolve, or report KIND)")
 
 
 def parse_reply(reply_text: str) -> Reply:

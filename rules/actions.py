@@ -17,6 +17,8 @@ class Actions:
     rule order without duplicates; the first matched rule with a ``route`` decides the
     route. ``stop`` ends evaluation after this rule. ``assess`` proposes the priority of the
     impact reading (rules/impact.py) as if the rule had set it, and lists its evidence.
+    ``incident`` names an incident (by its title) a new ticket joins while it is open; the first
+    matched rule with one decides. The rule only names it: the gateway does the linking.
     """
 
     priority: str | None = None
@@ -26,6 +28,7 @@ class Actions:
     notify: tuple[str, ...] = ()
     stop: bool = False
     assess: bool = False
+    incident: str | None = None
 
     def describe(self) -> str:
         parts: list[str] = []
@@ -41,6 +44,8 @@ class Actions:
             parts.append("notify " + ", ".join(self.notify))
         if self.assess:
             parts.append("priority from the impact reading")
+        if self.incident:
+            parts.append(f"incident {self.incident!r}")
         if self.stop:
             parts.append("stop")
         return "; ".join(parts) or "nothing"
@@ -57,6 +62,7 @@ class Tally:
     route: str | None = None
     route_rule: str | None = None
     stopped_by: str | None = None
+    incident: str | None = None
     tags: dict[str, None] = field(default_factory=dict)  # an ordered set
     notify: dict[str, None] = field(default_factory=dict)
 
@@ -67,6 +73,8 @@ class Tally:
             self.cap, self.cap_rule = actions.cap, rule
         if actions.route is not None and self.route is None:
             self.route, self.route_rule = actions.route, rule
+        if actions.incident is not None and self.incident is None:
+            self.incident = actions.incident
         for tag in actions.tags:
             self.tags[tag] = None
         for contact in actions.notify:

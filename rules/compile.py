@@ -86,7 +86,7 @@ CONDITIONS: dict[str, Builder] = {
     "declared_priority": lambda v, p, k: DeclaredPriority(read_priorities(v, p)),
     **{key: _flag(key) for key in FLAGS},
 }
-ACTIONS = ("priority", "cap", "tags", "route", "notify", "stop", "assess")
+ACTIONS = ("priority", "cap", "tags", "route", "notify", "stop", "assess", "incident")
 RULE_KEYS = ("name", "description", "when", "then")
 
 
@@ -123,7 +123,19 @@ def _read_actions(then: dict[str, Any], known: Known) -> Actions:
     assess = read_bool(then["assess"], "then.assess") if "assess" in then else False
     if assess and priority is not None:
         raise Problem("then.assess", "and then.priority both set the priority", "remove one of assess and priority")
-    return Actions(priority, cap, tuple(dict.fromkeys(tags)), route, tuple(dict.fromkeys(notify)), stop, assess)
+    return Actions(priority, cap, tuple(dict.fromkeys(tags)), route, tuple(dict.fromkeys(notify)), stop, assess,
+                   _read_incident(then))
+
+
+def _read_incident(then: dict[str, Any]) -> str | None:
+    """``incident = "Voice platform outage"``: the title of the open incident a new ticket joins."""
+    if "incident" not in then:
+        return None
+    value = then["incident"]
+    if not isinstance(value, str) or not value.strip() or len(value.strip()) > 200:
+        raise Problem("then.incident", f"{value!r} is not an incident's title",
+                      'write incident = "Voice platform outage" (the title it was opened with)')
+    return " ".join(value.split())
 
 
 def _check_satisfiable(when: dict[str, Any]) -> None:

@@ -105,6 +105,7 @@ class RuleSet:
             triage=triage is not None,
             triage_reason=triage,
             evidence=reading.evidence if reading is not None else (),
+            incident=tally.incident,
         )
 
 
@@ -117,6 +118,7 @@ def _with_reading(actions: Actions, reading: Assessment) -> Actions:
         route=actions.route,
         notify=actions.notify,
         stop=actions.stop,
+        incident=actions.incident,
     )
 
 

@@ -58,6 +58,8 @@ class Classification:
     # What the impact reading found (scope, state, consequence, workaround, declared
     # severity), one line each, when a rule asked for it (``then.assess``).
     evidence: tuple[str, ...] = ()
+    # The open incident (by title) a new ticket joins, when a rule names one.
+    incident: str | None = None
 
     @property
     def matched_rules(self) -> tuple[str, ...]:
@@ -75,6 +77,7 @@ class Classification:
             "triage": self.triage,
             "triage_reason": self.triage_reason,
             "evidence": list(self.evidence),
+            "incident": self.incident,
             "outcomes": [o.as_dict() for o in self.outcomes],
         }
 
@@ -94,6 +97,8 @@ class Classification:
             lines.append(f"route: {self.route}")
         if self.notify:
             lines.append("notify: " + ", ".join(self.notify))
+        if self.incident:
+            lines.append(f"incident: joins the open incident {self.incident!r}")
         lines.append("rules:")
         lines.extend(f"  {o.line()}" for o in self.outcomes)
         return lines

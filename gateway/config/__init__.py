@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.config.escalation import EscalationSettings, load_escalation
+from gateway.config.incidents import IncidentSettings, load_incidents
 from gateway.config.outbound import OutboundSettings, load_outbound
 from gateway.config.policy import Policy, load_policy, rule_tables
 from gateway.config.reader import Reader, as_bool, as_port, as_str, env_name, one_of, read_ca_file
@@ -59,11 +60,13 @@ class Config:
     raw: dict[str, Any] = field(repr=False)
     # Keys still read under an old name: check-config and run say what to rename.
     deprecations: tuple[str, ...] = ()
+    incidents: IncidentSettings = field(default_factory=IncidentSettings)
 
 
 # Sections that later capabilities read from ``Config.raw``; listed so typos are still caught.
 _OTHER_SECTIONS = {"customers", "plans", "calendars", "rules", "rule_set", "contacts", "escalation",
-                   "oncall", "engineers", "agents", "imap", "sla", "templates", "screening", "metrics", "logging"}
+                   "oncall", "engineers", "agents", "imap", "sla", "templates", "screening", "metrics", "logging",
+                   "incidents"}
 _SECTIONS = {"gateway", "database", "smtp", "outbound", "processing"} | _OTHER_SECTIONS
 
 
@@ -132,12 +135,13 @@ def _build(path: Path | None, data: dict[str, Any]) -> Config:
     staff = load_staff(data, r.problems, deprecations)
     rules = _rules(data, policy, staff, r.problems)
     escalation = load_escalation(data, staff, set(policy.plans), r.problems)
+    incidents = load_incidents(data, policy, staff, escalation.oncall, r.problems)
     if r.problems:
         raise ConfigError(r.problems)
     return Config(path=path, gateway=gateway, database=database, smtp=smtp, outbound=outbound,
                   processing=processing, templates_dir=(base / templates_dir) if templates_dir else None,
                   policy=policy, staff=staff, rules=rules, escalation=escalation, sla=sla,
-                  raw=data, deprecations=tuple(deprecations))
+                  raw=data, deprecations=tuple(deprecations), incidents=incidents)
 
 
 

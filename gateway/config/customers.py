@@ -25,6 +25,9 @@ class Organisation:
     # The language its people are written to in (ISO 639-1), and each contact's own where it differs.
     language: str | None = None
     contact_languages: tuple[tuple[str, str], ...] = ()
+    # Who hears of incidents that affect the organisation (service status notifications), beside
+    # the customers of its tickets: addresses or { address, language } tables, like contacts.
+    status_contacts: tuple[str, ...] = ()
 
     def contact_language(self, address: str) -> str | None:
         return next((code for who, code in self.contact_languages if who == address), None)
@@ -102,7 +105,7 @@ def load_directory(data: Mapping[str, Any], *, plans: set[str], default_plan: st
                      unknown_senders=policies["unknown_senders"], non_contacts=policies["non_contacts"])
 
 
-_KEYS = {"name", "domains", "contacts", "plan", "timezone", "vip", "account_manager", "language"}
+_KEYS = {"name", "domains", "contacts", "plan", "timezone", "vip", "account_manager", "language", "status_contacts"}
 
 
 def _organisation(index: int, table: Any, plans: set[str], default_plan: str,
@@ -123,6 +126,8 @@ def _organisation(index: int, table: Any, plans: set[str], default_plan: str,
         problems.append(f'{where}.domains: must be a list of mail domains, like ["acme.example"]')
         domains = []
     contacts, contact_languages = _contacts(where, table.get("contacts", []), problems)
+    status, status_languages = _contacts(f"{where}.status_contacts", table.get("status_contacts", []), problems,
+                                         noun="status_contacts")
     plan = table.get("plan", default_plan)
     if plan not in plans:
         problems.append(f"{where}.plan: no plan named {plan!r}; define [plans.{plan}] or use one of "
@@ -142,16 +147,18 @@ def _organisation(index: int, table: Any, plans: set[str], default_plan: str,
                         contacts=frozenset(contacts), plan=str(plan), timezone=zone, vip=vip,
                         account_manager=str(manager) if manager else None,
                         language=_language(f"{where}.language", table, problems),
-                        contact_languages=tuple(contact_languages))
+                        contact_languages=tuple(contact_languages + status_languages),
+                        status_contacts=tuple(dict.fromkeys(status)))
 
 
-def _contacts(where: str, values: Any, problems: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
-    """The designated contacts' addresses, and the language of each contact written as a table,
-    ``{ address = "ops@acme.example", language = "fr" }``."""
+def _contacts(where: str, values: Any, problems: list[str],
+              noun: str = "contacts") -> tuple[list[str], list[tuple[str, str]]]:
+    """The designated contacts' addresses (or the status contacts'), and the language of each contact
+    written as a table, ``{ address = "ops@acme.example", language = "fr" }``."""
     contacts: list[str] = []
     languages: list[tuple[str, str]] = []
     for c_index, value in enumerate(values if isinstance(values, list) else []):
-        key = f"{where}.contacts[{c_index}]"
+        key = f"{where}.contacts[{c_index}]" if noun == "contacts" else f"{where}[{c_index}]"
         entry = value if isinstance(value, dict) else {"address": value}
         for extra in set(entry) - {"address", "language"}:
             problems.append(f'{key}.{extra}: unknown key; a contact is an address or a table '
@@ -166,7 +173,8 @@ def _contacts(where: str, values: Any, problems: list[str]) -> tuple[list[str], 
         if code:
             languages.append((address, code))
     if not isinstance(values, list):
-        problems.append(f'{where}.contacts: must be a list of addresses, like ["it-lead@acme.example"]')
+        key = f"{where}.contacts" if noun == "contacts" else where
+        problems.append(f'{key}: must be a list of addresses, like ["it-lead@acme.example"]')
     return contacts, languages
 
 

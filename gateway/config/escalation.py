@@ -236,3 +236,7 @@ def _notify(where: str, value: Any, staff: Staff, oncall: OnCall | None, manager
             continue
         result.append(f"{kind}:{arg}" if arg else kind)
     return tuple(result)
+
+
+# Whom to mail, as a tier's notify writes it: other policies that mail named people read it the same way.
+read_notify = _notify

@@ -24,7 +24,8 @@ log = logging.getLogger("gateway.outbound")
 # to our own staff (pages, escalations, notifications, reminders), whose auto-replies are
 # screened anyway. The cap is for automatic mail to the outside world, where loops happen.
 UNCAPPED_KINDS = frozenset({"relay", "escalation", "on-call-page", "update-reminder", "engineer-notification",
-                            "engineer-alert", "command-refused", "rule-notification"})
+                            "engineer-alert", "command-refused", "rule-notification",
+                            "incident-opened", "incident-report-reminder", "incident-report-escalation"})
 
 
 @dataclass(frozen=True, slots=True)

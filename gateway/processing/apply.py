@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gateway.app import App
+from gateway.incidents.lifecycle import link_by_title
 from gateway.outbound.engineer_mail import tell_rule_contacts
 from gateway.outbound.languages import language_for
 from gateway.outbound.outbox import Draft, queue
@@ -23,6 +24,7 @@ from gateway.processing.complaints import tie_complaint
 from gateway.processing.contact_ack import apply_contact
 from gateway.processing.disposition import ORIGINAL_STATES, Arrival, Disposition, decide, dedupe_key
 from gateway.processing.engineers.thread import apply_engineer, hold_engineer, notify_engineers
+from gateway.processing.incident_writes import apply_incident_mail, hold_incident_mail
 from gateway.processing.participants import admit, admit_cc
 from gateway.sla.clocks import start_clocks
 from gateway.store.claimed import Claimed
@@ -177,6 +179,8 @@ def _new_ticket(session: Session, app: App, row: Claimed, d: Disposition, now: d
     notify_engineers(session, app, ticket, mail, "new-ticket", now)
     if result.notify:
         tell_rule_contacts(session, app, ticket, mail, result.notify, result.matched_rules, row.received_at, now)
+    if result.incident and not in_history(session):
+        link_by_title(session, app, ticket, result.incident, now)  # a rule names it; the ticket joins it
     log.info("%s: opened ticket #%d (%s)", mail.message_id, ticket.id, ticket.priority)
 
 
@@ -212,4 +216,7 @@ _WRITES: dict[str, Writes] = {
     "follow-up": _new_ticket,
     "held": _held,
     "rejected": _rejected,
+    "incident": apply_incident_mail,
+    "incident-unproven": hold_incident_mail,
+    "incident-refused": hold_incident_mail,
 }

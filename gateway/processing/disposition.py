@@ -32,6 +32,7 @@ from gateway.processing.engineers.identity import (
     is_staff_mail,
     ticket_of,
 )
+from gateway.processing.incident_mail import IncidentMail, read_incident_mail
 from gateway.processing.participants import admission
 from gateway.store.claimed import APPROVED, APPROVED_AS_ENGINEER
 from gateway.store.history import in_history
@@ -84,6 +85,7 @@ class Disposition:
     refusals: tuple[Refusal, ...] = ()
     admitted_as: str | None = None  # a reply's writer: customer, participant, colleague or approved
     earlier: int | None = None  # the inbound row a duplicate is a copy of
+    incident: int | None = None  # mail to an incident's own address: which incident
 
     @property
     def engineer(self) -> Engineer | None:
@@ -112,6 +114,9 @@ def decide(session: Session, app: App, mail: ParsedMail, arrival: Arrival, *,
     base = dataclasses.replace(base, verdict=verdict, corr=corr)
     if verdict.kind != "clean":
         return _as(base, "screened", "screened", verdict.reason)
+    incident = read_incident_mail(session, app, mail, arrival.raw, arrival.rcpt_to, arrival.approval)
+    if incident is not None:
+        return _incident(base, incident)
     # An escalation contact who is not an engineer (the on-call person, a manager) answering
     # their own escalation mail: before the engineers' check, which would hold them as unproven.
     contact = contact_reply(app, mail, arrival.rcpt_to)
@@ -132,6 +137,14 @@ def decide(session: Session, app: App, mail: ParsedMail, arrival: Arrival, *,
 
 def _as(base: Disposition, route: str, outcome: str, reason: str, **facts: object) -> Disposition:
     return dataclasses.replace(base, route=route, outcome=outcome, reason=reason, **facts)  # type: ignore[arg-type]
+
+
+def _incident(base: Disposition, found: IncidentMail) -> Disposition:
+    """Mail to an incident's address: an engineer's post to everyone affected, or held."""
+    identity = dataclasses.replace(found.identity, token_owner=found.token_owner or found.identity.token_owner)
+    outcome = "engineer" if found.route == "incident" else "held"
+    return _as(base, found.route, outcome, found.reason, identity=identity, reply=found.reply,
+               refusals=found.refusals, incident=found.incident_id)
 
 
 def _contact(session: Session, base: Disposition, who: ContactReply) -> Disposition:

@@ -317,6 +317,80 @@ class EscalationSchedule(Base):
     computed_at: Mapped[datetime]
 
 
+class Incident(Base):
+    """One outage affecting many tickets: what it tells them reaches each linked ticket's customer once."""
+
+    __tablename__ = "incidents"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    # open -> resolved; a resolved incident takes no more tickets or updates, only its reports.
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    priority: Mapped[str] = mapped_column(String(4))
+    opened_at: Mapped[datetime]
+    opened_by: Mapped[str] = mapped_column(String(320))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))  # the ticket it was opened from
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(320))
+    # The earliest reminder or deadline of the reports it owes: the scheduler wakes for it.
+    next_deadline: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class IncidentLink(Base):
+    """A ticket affected by an incident: its customer is told of the incident in the ticket's thread."""
+
+    __tablename__ = "incident_links"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    linked_at: Mapped[datetime]
+    linked_by: Mapped[str] = mapped_column(String(320))
+    __table_args__ = (UniqueConstraint("incident_id", "ticket_id"),)
+
+
+class IncidentPost(Base):
+    """What an incident told everyone affected: an update, the restoration notice, or a report."""
+
+    __tablename__ = "incident_posts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # update | restored | report
+    report: Mapped[str | None] = mapped_column(String(64))  # the report's kind, e.g. "pir"
+    text: Mapped[str] = mapped_column(Text)
+    by: Mapped[str] = mapped_column(String(320))
+    at: Mapped[datetime]
+    inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"))  # when written by mail
+
+
+class IncidentClock(Base):
+    """A report an incident owes: due by a deadline, a reminder before it, escalated at the breach."""
+
+    __tablename__ = "incident_clocks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    report: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(64))
+    calendar: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime]
+    deadline: Mapped[datetime | None]
+    remind_at: Mapped[datetime | None]
+    reminded_at: Mapped[datetime | None]
+    breached_at: Mapped[datetime | None]
+    met_at: Mapped[datetime | None]  # when the report went out
+    __table_args__ = (UniqueConstraint("incident_id", "report"),)
+
+
+class IncidentEvent(Base):
+    """An incident's own trail: opened, tickets linked, posts, report clocks, resolution."""
+
+    __tablename__ = "incident_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(48))
+    actor: Mapped[str] = mapped_column(String(320), default="gateway")
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
 def table_of(model: type[Base]) -> Table:
     """A model's table, typed as one, for the prebuilt Core statements of the hot paths."""
     return cast(Table, model.__table__)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from gateway.app import App
 from gateway.escalation.due import escalate, remind_engineers
+from gateway.incidents.reports import due_incidents, earliest_incident, evaluate_incident
 from gateway.outbound.notices import local_time, to_customer
 from gateway.sla import clocks
 from gateway.sla.timers import stale_close_at, stale_notice_key, ticket_timers
@@ -38,7 +39,7 @@ class SlaScheduler:
             batch = self._run_batch(now or self.app.clock.now())
             handled += batch
             if batch < BATCH:
-                return handled
+                return handled + self._run_incidents(now or self.app.clock.now())
             # Let a waiting writer (the listener storing a mail) in between batches: SQLite's
             # busy handler is not fair, and a backlog of notices must not starve intake.
             time.sleep(0.005)
@@ -55,10 +56,21 @@ class SlaScheduler:
                     evaluate(session, self.app, ticket, now)
             return len(tickets)
 
+    def _run_incidents(self, now: datetime) -> int:
+        """The reports incidents owe: reminders and breaches due at ``now`` (few: one batch is enough)."""
+        with self.app.db.sessions() as session, session.begin():
+            incidents = due_incidents(session, now, BATCH, lock=not self.app.db.is_sqlite)
+            for incident in incidents:
+                with session.begin_nested():
+                    evaluate_incident(session, self.app, incident, now)
+            return len(incidents)
+
     def earliest(self) -> datetime | None:
         with self.app.db.read_sessions() as session:
-            return session.scalar(select(Ticket.next_deadline).where(Ticket.next_deadline.is_not(None))
-                                  .order_by(Ticket.next_deadline).limit(1))
+            ticket = session.scalar(select(Ticket.next_deadline).where(Ticket.next_deadline.is_not(None))
+                                    .order_by(Ticket.next_deadline).limit(1))
+            incident = earliest_incident(session)
+        return min((t for t in (ticket, incident) if t is not None), default=None)
 
 
 def evaluate(session: Session, app: App, ticket: Ticket, now: datetime) -> None:

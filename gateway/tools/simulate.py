@@ -27,12 +27,13 @@ from gateway.store.models import Event, OutboxMessage, Ticket
 from gateway.tickets import workflow
 from gateway.tickets.ack import acknowledge
 from gateway.timekeeping.scheduler import SlaScheduler
+from gateway.tools.simulate_incidents import apply_incident, incident_rows
 
 # Events shown in the timeline beside every mail.
 TIMELINE_EVENTS = ("ticket-opened", "sla-near-breach", "sla-breach", "sla-clock-stopped", "sla-clock-paused",
                    "sla-clock-resumed", "status-changed", "priority-changed", "public-response", "stale-notice",
                    "auto-closed", "root-cause-followup", "escalation", "escalation-acknowledged", "on-call-paged",
-                   "mail-suppressed", "held", "rejected")
+                   "mail-suppressed", "held", "rejected", "incident-linked", "incident-not-linked")
 _OFFSET = re.compile(r"^\+\s*(.+)$")
 
 
@@ -107,6 +108,10 @@ class Simulation:
                           received_at=at)
             self.processor.drain()
             return
+        if "incident" in event:
+            with self.app.db.transaction() as session:
+                apply_incident(session, self.app, event["incident"], str(event.get("by", "engineer")), at, index)
+            return
         number = int(event.get("ticket", 1))
         with self.app.db.transaction() as session:
             ticket = session.get(Ticket, number)
@@ -147,6 +152,7 @@ class Simulation:
             for e in session.scalars(select(Event).where(Event.kind.in_(TIMELINE_EVENTS)).order_by(Event.id)):
                 rows.append((e.at, 1, {"at": e.at.isoformat(), "type": "event", "kind": e.kind,
                                        "ticket": e.ticket_id, "actor": e.actor, "detail": e.detail}))
+            rows += incident_rows(session)
         rows.sort(key=lambda r: (r[0], r[1]))
         return [r[2] for r in rows]
 
@@ -167,11 +173,16 @@ def format_timeline(rows: list[dict[str, Any]]) -> str:
     lines = []
     for r in rows:
         if r["type"] == "mail":
-            lines.append(f"{r['at']}  MAIL  #{r['ticket']} {r['kind']:<16} to {', '.join(r['to'])}: {r['subject']}"
+            lines.append(f"{r['at']}  MAIL  {_on(r)} {r['kind']:<16} to {', '.join(r['to'])}: {r['subject']}"
                          + ("" if r["state"] != "suppressed" else "  (suppressed)"))
         else:
             detail = ", ".join(f"{k}={v}" for k, v in r["detail"].items() if k not in ("message_id", "rules"))
-            lines.append(f"{r['at']}  EVENT #{r['ticket']} {r['kind']:<16} {detail}")
+            lines.append(f"{r['at']}  EVENT {_on(r)} {r['kind']:<16} {detail}")
     return "\n".join(lines)
 
 
+def _on(row: dict[str, Any]) -> str:
+    """What a row is about: a ticket, an incident, or neither (mail to status contacts, say)."""
+    if row["ticket"] is not None:
+        return f"#{row['ticket']}"
+    return f"incident {row['incident']}" if row.get("incident") is not None else "-"

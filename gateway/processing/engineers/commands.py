@@ -9,9 +9,10 @@ from sqlalchemy.orm import Session
 
 from gateway.app import App
 from gateway.config.staff import Engineer
+from gateway.incidents.lifecycle import link, link_refusal, open_incident
 from gateway.outbound.reply_token import is_support_recipient
 from gateway.processing.engineers.identity import engineer_by_address
-from gateway.store.models import Participant, Ticket
+from gateway.store.models import Incident, Participant, Ticket
 from gateway.store.tickets import add_participant, is_participant, record
 from gateway.tickets.ack import acknowledge_reply
 from gateway.tickets.wakeup import refresh_next_deadline
@@ -58,7 +59,21 @@ def check(session: Session, app: App, ticket: Ticket, engineer: Engineer,
                 refusals.append(Refusal(c.line, "the ticket's customer cannot be removed"))
             elif action == "remove" and not is_participant(session, ticket.id, address):
                 refusals.append(Refusal(c.line, f"{address} is not on ticket #{ticket.id}"))
+        elif c.name == "incident" and (why := _incident_refusal(session, ticket, c)) is not None:
+            refusals.append(Refusal(c.line, why))
     return refusals
+
+
+def _incident_refusal(session: Session, ticket: Ticket, c: Command) -> str | None:
+    """Why ``#incident open|ID`` cannot run on this ticket; resolve and report belong to the incident's address."""
+    verb = c.args[0]
+    if verb == "open":
+        return link_refusal(session, None, ticket)
+    if verb == "link":
+        incident = session.get(Incident, int(c.args[1]))
+        return f"there is no incident #{c.args[1]}" if incident is None else link_refusal(session, incident, ticket)
+    return (f"#incident {verb} is written to the incident's own address (the Reply-To of its opening notice), "
+            "not on a ticket")
 
 
 def apply(session: Session, app: App, ticket: Ticket, engineer: Engineer, commands: tuple[Command, ...],
@@ -88,6 +103,8 @@ def apply(session: Session, app: App, ticket: Ticket, engineer: Engineer, comman
             refresh_next_deadline(session, app.config.policy, ticket)
         elif c.name == "ack":
             acknowledge_reply(session, app, ticket, actor, now, replied_to)
+        elif c.name == "incident":
+            _incident(session, app, ticket, actor, c, now)
         elif c.name == "cc":
             action, address = c.args
             if action == "add" and add_participant(session, ticket.id, address, "", "cc"):
@@ -96,3 +113,15 @@ def apply(session: Session, app: App, ticket: Ticket, engineer: Engineer, comman
                 session.execute(delete(Participant).where(Participant.ticket_id == ticket.id,
                                                           Participant.address == address))
                 record(session, ticket.id, "participant-removed", now, actor=actor, address=address)
+
+
+def _incident(session: Session, app: App, ticket: Ticket, actor: str, c: Command, now: datetime) -> None:
+    """``#incident open "TITLE"``: the ticket opens an incident; ``#incident ID``: it joins one (checked first)."""
+    by = app.config.staff.engineer(actor)
+    handle = by.handle if by is not None else actor
+    if c.args[0] == "open":
+        open_incident(session, app, c.args[1], handle, now, ticket=ticket)
+        return
+    incident = session.get(Incident, int(c.args[1]))
+    assert incident is not None
+    link(session, app, incident, ticket, handle, now)
