@@ -20,7 +20,8 @@ from gateway.sources.imap.connection import IMAP_ERRORS, describe
 from gateway.sources.imap.oauth_providers import token_source
 from gateway.sources.imap.session import ImapSession
 from gateway.sources.imap.state import LEASE_TTL, StateStore, new_owner
-from gateway.sources.imap.sync import FolderSync, PassResult
+from gateway.sources.imap.storing import PassResult
+from gateway.sources.imap.sync import FolderSync
 from gateway.sources.imap.waiting import Backoff, Waker
 from gateway.store.db import Database
 
