@@ -1,5 +1,7 @@
-"""An IMAP connection to one account: connect with a timeout and log in (by password or by an
-OAuth2 access token), wait in IDLE, close; and the failures it may raise, each told in one line."""
+"""An IMAP connection to one account: connect with a timeout, log in, wait in IDLE, close; and its failures.
+
+The login is by password or by an OAuth2 access token. IMAP_ERRORS are the failures after which
+the poller drops the connection and opens another; describe() tells one in a line for the log."""
 
 from __future__ import annotations
 

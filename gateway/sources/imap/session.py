@@ -1,5 +1,8 @@
-"""An IMAP session on its account's folder: select it, search it for the mail still to store,
-fetch that mail, and acknowledge what is stored (MOVE to the done folder, or \\Seen)."""
+"""An IMAP session's commands on its account's folder: select, search, fetch, acknowledge.
+
+The search finds the mail still to store; the fetch reads it without setting \\Seen; the
+acknowledgement of what is stored is a MOVE to the done folder (or COPY, \\Deleted, UID
+EXPUNGE), or else \\Seen."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""How a pass stores what it fetched and acknowledges it: each fetched batch committed at once (or,
-when that fails, one message at a time), a message acknowledged only after its commit, messages
-that cannot be stored held back in the mailbox; and the working state of a pass that this writes."""
+"""How a pass stores what it fetched: a batch per commit, each message acknowledged only after it.
+
+A batch whose commit fails is stored one message at a time; a message that cannot be stored
+is held back in the mailbox. The working state of a pass, and its result, are here too."""
 
 from __future__ import annotations
 
