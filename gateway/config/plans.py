@@ -99,25 +99,15 @@ def _calendar(where: str, value: Any, calendars: Mapping[str, BusinessCalendar],
     return value
 
 
-def _plan(where: str, name: str, body: Any, calendars: Mapping[str, BusinessCalendar],
-          problems: list[str]) -> Plan | None:
-    if not isinstance(body, dict):
-        problems.append(f"{where}: must be a table")
-        return None
-    for key in body:
-        if key not in _PLAN_KEYS:
-            problems.append(f"{where}.{key}: unknown key; the keys are {', '.join(sorted(_PLAN_KEYS))}")
-    calendar = _calendar(f"{where}.calendar", body.get("calendar", "24x7"), calendars, problems)
-    default_priority = body.get("default_priority", "P3")
-    if default_priority not in PRIORITIES:
-        problems.append(f"{where}.default_priority: must be one of {', '.join(PRIORITIES)}")
-        default_priority = "P3"
+def _priorities(where: str, raw: Any, calendar: str, calendars: Mapping[str, BusinessCalendar],
+                problems: list[str]) -> dict[str, PriorityTargets]:
+    """A plan's [priorities.P1] ... tables: the targets of each priority, on the plan's calendar
+    unless it names its own; a priority not written promises nothing."""
     priorities: dict[str, PriorityTargets] = {}
-    raw_priorities = body.get("priorities", {})
-    if not isinstance(raw_priorities, dict):
+    if not isinstance(raw, dict):
         problems.append(f"{where}.priorities: must be tables, written [{where}.priorities.P1]")
-        raw_priorities = {}
-    for priority, spec in raw_priorities.items():
+        raw = {}
+    for priority, spec in raw.items():
         pw = f"{where}.priorities.{priority}"
         if priority not in PRIORITIES:
             problems.append(f"{pw}: priorities are {', '.join(PRIORITIES)}")
@@ -136,6 +126,23 @@ def _plan(where: str, name: str, body: Any, calendars: Mapping[str, BusinessCale
     none = PriorityTargets(NO_CLOCK, NO_CLOCK, NO_CLOCK, NO_CLOCK, calendar)
     for priority in PRIORITIES:
         priorities.setdefault(priority, none)
+    return priorities
+
+
+def _plan(where: str, name: str, body: Any, calendars: Mapping[str, BusinessCalendar],
+          problems: list[str]) -> Plan | None:
+    if not isinstance(body, dict):
+        problems.append(f"{where}: must be a table")
+        return None
+    for key in body:
+        if key not in _PLAN_KEYS:
+            problems.append(f"{where}.{key}: unknown key; the keys are {', '.join(sorted(_PLAN_KEYS))}")
+    calendar = _calendar(f"{where}.calendar", body.get("calendar", "24x7"), calendars, problems)
+    default_priority = body.get("default_priority", "P3")
+    if default_priority not in PRIORITIES:
+        problems.append(f"{where}.default_priority: must be one of {', '.join(PRIORITIES)}")
+        default_priority = "P3"
+    priorities = _priorities(where, body.get("priorities", {}), calendar, calendars, problems)
     pause = body.get("pause_statuses", ["pending"])
     if not isinstance(pause, list) or not all(isinstance(s, str) for s in pause):
         problems.append(f'{where}.pause_statuses: must be a list of statuses, like ["pending"]')

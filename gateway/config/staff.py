@@ -144,12 +144,24 @@ def load_staff(data: Mapping[str, Any], problems: list[str], deprecations: list[
     for key in raw:
         if key not in known:
             problems.append(f"{name}.{key}: unknown key; the keys are {', '.join(known)}")
+    engineers = _team(team, f"{name}.{team_key}", problems)
+    auth = _engineer_auth(raw, name, problems)
+    cc_participants = raw.get("cc_participants", "contacts")
+    if cc_participants not in CC_PARTICIPANTS:
+        problems.append(f'{name}.cc_participants: must be "contacts", "domain" or "none", not {cc_participants!r}')
+        cc_participants = "contacts"
+    contacts = _contacts(data.get("contacts", {}), problems)
+    return Staff(engineers=engineers, contacts=contacts, auth=auth, cc_participants=str(cc_participants))
+
+
+def _team(team: Any, table: str, problems: list[str]) -> dict[str, Engineer]:
+    """The engineers of [[engineers.team]], by handle (their address's local part when not given)."""
     engineers: dict[str, Engineer] = {}
     if not isinstance(team, list):
-        problems.append(f"{name}.{team_key}: must be tables, written [[engineers.team]]")
+        problems.append(f"{table}: must be tables, written [[engineers.team]]")
         team = []
     for index, item in enumerate(team):
-        where = f"{name}.{team_key}[{index}]"
+        where = f"{table}[{index}]"
         person = _person(item, where, "handle, name, address, groups", "groups",
                          'a list of group names, like ["network"]', problems)
         if person is None:
@@ -159,6 +171,11 @@ def load_staff(data: Mapping[str, Any], problems: list[str], deprecations: list[
         if handle in engineers:
             problems.append(f"{where}.handle: {handle!r} is used twice; handles name engineers in #assign")
         engineers[handle] = Engineer(handle, str(item.get("name", handle)), address, groups)
+    return engineers
+
+
+def _engineer_auth(raw: Mapping[str, Any], name: str, problems: list[str]) -> EngineerAuth:
+    """The proofs [engineers] accepts for an engineer's mail: reply token, trusted results, DKIM."""
     authserv = _strings(raw.get("trusted_authserv_ids", []))
     if authserv is None:
         problems.append(f'{name}.trusted_authserv_ids: must be a list, like ["mx.example.com"]')
@@ -175,21 +192,19 @@ def load_staff(data: Mapping[str, Any], problems: list[str], deprecations: list[
             problems.append(f"{name}.{key}: must be true or false")
             value = default
         flags[key] = value
-    auth = EngineerAuth(reply_token=flags["reply_token"],
-                     trusted_authserv_ids=tuple(a.lower() for a in authserv),
-                     verify_dkim=flags["verify_dkim"],
-                     dkim_keys={str(k).lower().rstrip("."): v for k, v in dkim_keys.items()})
-    cc_participants = raw.get("cc_participants", "contacts")
-    if cc_participants not in CC_PARTICIPANTS:
-        problems.append(f'{name}.cc_participants: must be "contacts", "domain" or "none", not {cc_participants!r}')
-        cc_participants = "contacts"
+    return EngineerAuth(reply_token=flags["reply_token"],
+                        trusted_authserv_ids=tuple(a.lower() for a in authserv),
+                        verify_dkim=flags["verify_dkim"],
+                        dkim_keys={str(k).lower().rstrip("."): v for k, v in dkim_keys.items()})
 
+
+def _contacts(raw: Any, problems: list[str]) -> dict[str, Contact]:
+    """The named contacts of [contacts.NAME], by handle, with their roles and own time zone."""
     contacts: dict[str, Contact] = {}
-    raw_contacts = data.get("contacts", {})
-    if not isinstance(raw_contacts, dict):
+    if not isinstance(raw, dict):
         problems.append("contacts: must be tables, written [contacts.NAME]")
-        raw_contacts = {}
-    for handle, item in raw_contacts.items():
+        raw = {}
+    for handle, item in raw.items():
         where = f"contacts.{handle}"
         person = _person(item, where, "name, address, roles", "roles",
                          'a list, like ["service-delivery-manager"]', problems)
@@ -203,4 +218,4 @@ def load_staff(data: Mapping[str, Any], problems: list[str], deprecations: list[
             except (ZoneInfoNotFoundError, ValueError):
                 problems.append(f"{where}.timezone: {item['timezone']!r} is not an IANA time zone")
         contacts[handle.lower()] = Contact(handle.lower(), str(item.get("name", handle)), address, roles, zone)
-    return Staff(engineers=engineers, contacts=contacts, auth=auth, cc_participants=str(cc_participants))
+    return contacts
