@@ -121,6 +121,15 @@ def cmd_rules(args: argparse.Namespace) -> int:
     return emit(args.json, summary(cases, "history" if args.history else args.folder), format_summary)
 
 
+def _add_rules(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=["evaluate"])
+    p.add_argument("folder", nargs="?", help="a folder of .eml files and labels.tsv (file, priority)")
+    p.add_argument("--history", action="store_true", help="tickets whose priority an engineer changed")
+    p.add_argument("--at", help="the instant of receipt (ISO 8601); default each mail's Date")
+    p.add_argument("--sender", help="read every mail as sent by this address (labels.tsv's sender wins)")
+    p.add_argument("--json", action="store_true")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="helpdesk", description="Email-driven help-desk gateway")
     parser.add_argument("-c", "--config", help="config file (default: $HELPDESK_CONFIG, then ./config.toml)")
@@ -170,13 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("oncall", cmd_oncall, "who is on call now, or at --at TIME")
     p.add_argument("--at", help="an instant (ISO 8601; without an offset, in the [oncall] time zone)")
     p.add_argument("--json", action="store_true")
-    p = add("rules", cmd_rules, "measure the rules: evaluate DIR (labelled mail) or --history (engineers' changes)")
-    p.add_argument("action", choices=["evaluate"])
-    p.add_argument("folder", nargs="?", help="a folder of .eml files and labels.tsv (file, priority)")
-    p.add_argument("--history", action="store_true", help="tickets whose priority an engineer changed")
-    p.add_argument("--at", help="the instant of receipt (ISO 8601); default each mail's Date")
-    p.add_argument("--sender", help="read every mail as sent by this address (labels.tsv's sender wins)")
-    p.add_argument("--json", action="store_true")
+    _add_rules(add("rules", cmd_rules, "measure the rules: evaluate DIR (labelled mail) or --history "
+                                      "(engineers' changes)"))
     p = add("db", cli_db.cmd_db, "database maintenance: upgrade (migrate), check, backup FILE (SQLite), "
                           "copy --to URL (to an empty database)")
     p.add_argument("action", choices=["upgrade", "check", "backup", "copy"])
