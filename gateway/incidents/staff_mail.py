@@ -40,7 +40,7 @@ def tell_engineers(session: Session, ctx: MailContext, incident: Incident, now: 
     tickets = linked_tickets(session, incident.id)
     for engineer in ctx.config.staff.engineers.values():
         address = address_for(ctx, incident, engineer.address)
-        rendered = ctx.templates.render(OPENED, {
+        rendered = ctx.templates.render("incident_opened", {
             "incident": incident_context(incident, zone), "support": _support(ctx), "address": address,
             "engineer": {"name": engineer.name, "handle": engineer.handle},
             "tickets": [{"number": t.id, "subject": t.subject, "customer": t.customer_address,
