@@ -48,7 +48,10 @@ def test_one_update_reaches_each_customer_once_in_their_own_thread_and_each_stat
     assert len(desk.mails("status-update", to="noc@acme.example")) == 1
     assert desk.mails("status-update", to="alice@acme.example") == []
     [globex] = desk.mails("status-update", to="status@globex.example")
-    assert "Monday 23 November 2026 05:00 EST" in text_of(globex)  # in the organisation's zone
+    # Configured for German, in the organisation's zone.
+    assert str(globex["Subject"]) == "Dienststatus: Voice platform outage"
+    assert "Statusmeldung für Globex" in text_of(globex)
+    assert "Montag, 23. November 2026, 05:00 EST" in text_of(globex)
 
 
 def test_broadcasting_a_post_again_sends_nothing_twice(desk: Desk) -> None:
