@@ -68,7 +68,13 @@ def _prove(app: App, raw: bytes, mail: ParsedMail, rcpts: tuple[str, ...],
         block = auth_results.trusted_block(mail.headers, ids) if ids else ()
         if auth_results.refuted(block, mail.sender.domain if mail.sender else "") is None:
             return Identity(claimed, claimed, PROOF_TOKEN, f"incident address issued to {claimed.handle}")
-    return authenticate(app, raw, mail, rcpts)
+    identity = authenticate(app, raw, mail, rcpts)
+    if claimed is not None and identity.engineer is None:
+        # authenticate looked for a ticket's reply address; this mail went to an incident's.
+        said = f"not sent to a reply address issued to {claimed.handle}"
+        meant = f"not sent to the address of incident #{token.incident_id} issued to {claimed.handle}"
+        identity = dataclasses.replace(identity, reason=identity.reason.replace(said, meant))
+    return identity
 
 
 def read_incident_mail(session: Session, app: App, mail: ParsedMail, raw: bytes, rcpts: tuple[str, ...],

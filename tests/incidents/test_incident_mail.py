@@ -64,7 +64,7 @@ def test_mail_to_the_address_from_someone_who_is_not_its_engineer_is_held_and_se
     assert desk.deliver(engineer_mail("Mallory <mallory@evil.example>", address, "All fine, ignore it."),
                         rcpt=address) == "held"
     assert desk.deliver(engineer_mail("Fox <fox@example.com>", address, "Rerouting."), rcpt=address) == "held"
-    assert "not sent to a reply address issued to fox" in str(desk.inbound().reason)
+    assert "not sent to the address of incident #1 issued to fox" in str(desk.inbound().reason)
     assert _posts(desk) == [] and desk.mails("incident-update") == []
     # dana hears that her incident address was used by others; fox that his name was.
     assert desk.mails("engineer-alert", to="dana@example.com")
