@@ -17,7 +17,7 @@ from gateway.outbound.context import MailContext
 from gateway.outbound.notices import base_context, local_time
 from gateway.outbound.outbox import Draft, queue
 from gateway.sla import clocks
-from gateway.store.models import OutboxMessage, Ticket, table_of
+from gateway.store.models import Incident, IncidentLink, OutboxMessage, Ticket, table_of
 from parsers import REPLY_MARKER, ParsedMail
 from parsers.commands import SYNTAX, Refusal
 
@@ -89,6 +89,19 @@ _NOTIFICATIONS = select(_OUTBOX.c.message_id).where(
     _OUTBOX.c.recipient == bindparam("recipient")).order_by(_OUTBOX.c.id)
 
 
+_INCIDENTS = table_of(Incident)
+_LINKS = table_of(IncidentLink)
+# The open incidents an engineer may add the ticket to (the newest few), and whether it is in one.
+_OPEN_INCIDENTS = select(_INCIDENTS.c.id, _INCIDENTS.c.title, _LINKS.c.id.is_not(None)).outerjoin(
+    _LINKS, (_LINKS.c.incident_id == _INCIDENTS.c.id) & (_LINKS.c.ticket_id == bindparam("ticket_id"))).where(
+    _INCIDENTS.c.status == "open").order_by(_INCIDENTS.c.id.desc()).limit(10)
+
+
+def open_incidents(session: Session, ticket: Ticket) -> list[dict[str, Any]]:
+    return [{"number": n, "title": title, "linked": bool(linked)}
+            for n, title, linked in session.connection().execute(_OPEN_INCIDENTS, {"ticket_id": ticket.id})]
+
+
 def _earlier(session: Session, ticket: Ticket, engineer: Engineer) -> tuple[str, ...]:
     """Message-IDs of the notifications this engineer had on this ticket: first and latest."""
     ids = list(session.connection().scalars(_NOTIFICATIONS, {"ticket_id": ticket.id, "recipient": engineer.address}))
@@ -104,6 +117,7 @@ def notify(session: Session, ctx: MailContext, ticket: Ticket, mail: ParsedMail,
     context = {
         **base_context(ctx, ticket), "event": kind, "marker": REPLY_MARKER, "commands": SYNTAX,
         "work": _work(ticket), "sla": sla_state(session, ctx, ticket), "message": _message(mail),
+        "incidents": open_incidents(session, ticket),
     }
     for engineer in people:
         rendered = ctx.templates.render("engineer_notification", {

@@ -140,3 +140,14 @@ def test_a_rule_naming_no_open_incident_links_nothing_and_says_so(desk: Desk) ->
     with desk.app.db.sessions() as session:
         row = session.scalars(select(InboundMessage)).one()
     assert row.state == "done"
+
+
+def test_an_engineers_notification_lists_the_open_incidents_to_link_to(desk: Desk) -> None:
+    desk.open("Alice <alice@acme.example>")
+    _open(desk)
+    _open(desk, ticket=None, title="Billing portal down")
+    desk.open("Hank <hank@globex.example>")
+    notice = text_of(desk.mails("engineer-notification", to="dana@example.com")[-1])
+    assert 'Open incidents (reply "#incident NUMBER" to add this ticket to one):\n' \
+           "  #2  Billing portal down\n  #1  Voice platform outage\n" in notice.replace("\r\n", "\n")
+    assert '#incident open "TITLE"|ID' in notice
