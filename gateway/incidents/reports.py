@@ -19,7 +19,7 @@ from gateway.incidents.staff_mail import report_due
 from gateway.outbound.context import MailContext
 from gateway.store.models import Incident, IncidentClock, IncidentPost
 from gateway.time.calendar import BusinessCalendar
-from gateway.time.durations import Target, deadline, format_target
+from gateway.time.durations import Target, deadline, format_target, parse_target
 
 
 def calendar_name(ctx: MailContext) -> str:
@@ -107,9 +107,10 @@ def refresh_incident_deadline(session: Session, incident: Incident) -> None:
 def evaluate_incident(session: Session, ctx: MailContext, incident: Incident, now: datetime) -> None:
     """Everything due on the incident at ``now``: reminders, then breaches, each once."""
     for c in clocks_of(session, incident.id):
-        report = ctx.config.incidents.reports.get(c.report)
-        if c.met_at is not None or report is None:
+        if c.met_at is not None:
             continue
+        # A report since taken out of the config still runs to its end, telling nobody.
+        report = ctx.config.incidents.reports.get(c.report) or ReportPolicy(c.report, c.report, parse_target(c.target))
         late = c.deadline is not None and c.deadline <= now
         if c.remind_at is not None and c.reminded_at is None and c.remind_at <= now:
             c.reminded_at = now

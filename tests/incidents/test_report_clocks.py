@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from gateway.incidents import lifecycle
@@ -97,3 +98,15 @@ def test_the_linked_tickets_record_what_reached_them(desk: Desk) -> None:
     _resolved_p1(desk)
     kinds = [detail(e)["kind"] for e in desk.events("incident-mail", ticket=1)]
     assert kinds == ["restored"]
+
+
+def test_a_report_taken_out_of_the_config_still_runs_to_its_end_and_tells_nobody(desk: Desk) -> None:
+    number = _resolved_p1(desk)
+    config = desk.app.config
+    desk.app = replace(desk.app, config=replace(config, incidents=replace(config.incidents, reports={})))
+    desk.clock.set(START + timedelta(days=3))
+    scheduler = SlaScheduler(desk.app)
+    scheduler.run_due()
+    assert scheduler.earliest() is None  # nothing left to wake for: no wake-up loop
+    assert [e["kind"] for e in _events(desk, number)][-1] == "incident-report-breach"
+    assert desk.mails("incident-report-escalation") == []
