@@ -109,6 +109,7 @@ def test_an_engineer_opens_an_incident_on_a_ticket_and_links_another_by_mail(des
     ("#incident 9", "there is no incident #9"),
     ("#incident resolve", "written to the incident's own address"),
     ("#incident", '#incident needs open "TITLE" or an incident number'),
+    ('#incident open "Voice"\n#incident open "Data"', "one #incident command per mail"),
 ])
 def test_an_incident_command_that_cannot_run_changes_nothing_and_says_why(desk: Desk, command: str, why: str) -> None:
     desk.open("Alice <alice@acme.example>")

@@ -61,6 +61,10 @@ def check(session: Session, app: App, ticket: Ticket, engineer: Engineer,
                 refusals.append(Refusal(c.line, f"{address} is not on ticket #{ticket.id}"))
         elif c.name == "incident" and (why := _incident_refusal(session, ticket, c)) is not None:
             refusals.append(Refusal(c.line, why))
+    incidents = [c for c in commands if c.name == "incident"]
+    if len(incidents) > 1:
+        refusals.append(Refusal(incidents[1].line, "one #incident command per mail: a ticket is part of one "
+                                                   "open incident at a time"))
     return refusals
 
 
