@@ -123,8 +123,8 @@ def customer(name: str, *domains: str, **keys: Any) -> str:
 
 
 def acme(*contacts: str, **keys: Any) -> str:
-    """Acme, at acme.example; ``contacts`` are its designated contacts (local parts)."""
-    listed = [f"{c}@acme.example" for c in contacts] if contacts else None
+    """Acme, at acme.example; ``contacts`` are its designated contacts (a bare name is at acme.example)."""
+    listed = [c if "@" in c else f"{c}@acme.example" for c in contacts] if contacts else None
     return customer("Acme", "acme.example", contacts=listed, **keys)
 
 

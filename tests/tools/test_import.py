@@ -20,23 +20,16 @@ from gateway.clock import FakeClock
 from gateway.config import load_config
 from gateway.timekeeping.scheduler import SlaScheduler
 from gateway.tools.import_progress import PlainLines
+from tests import worlds
 from tests.imap_server import running_dovecot
 from tests.support import CORPUS, HELPDESK, OUTSIDE, customer_mail, free_port, require, write_config
 
 # Every ticket gets clocks, live: that history gets none is then the import's doing.
-SLA = """
-[calendars.uk]
-timezone = "Europe/London"
-days = "mon-fri"
-open = "09:00-18:00"
-
-[plans.standard]
-calendar = "uk"
-""" + "".join(f"""
-[plans.standard.priorities.{p}]
-first_response = "{t}"
-update_every = "1 business day"
-""" for p, t in (("P1", "15m"), ("P2", "1h"), ("P3", "4 business hours"), ("P4", "1 business day")))
+SLA = worlds.world(
+    worlds.calendar(hours="09:00-18:00"),
+    worlds.plan(priorities={p: {"first_response": t, "update_every": "1 business day"} for p, t in (
+        ("P1", "15m"), ("P2", "1h"), ("P3", "4 business hours"), ("P4", "1 business day"))}),
+)
 
 PROGRESS_LINE = re.compile(r"^imported (\d+)/(\d+) \((\d+)/s(, about \S+ left)?\)$")
 
