@@ -79,6 +79,12 @@ def sla(sweep_interval: str) -> str:
     return table("sla", sweep_interval=sweep_interval)
 
 
+def imap(name: str, port: int, username: str | None = None, **keys: Any) -> str:
+    """A mailbox on a test IMAP server on loopback, without TLS; ``username`` is ``name`` unless given."""
+    return table("[[imap]]", name=name, host=LOOPBACK, port=port, security="none", username=username or name,
+                 **keys)
+
+
 # People: engineers who work tickets by mail, contacts the policy names.
 
 def engineers(*team: str, **keys: Any) -> str:

@@ -197,15 +197,8 @@ def test_imap_folder_is_imported_read_only(tmp_path: Path) -> None:
         server.append(_thread(), folder="Archive")
         unseen = server.uids("Archive", "UNSEEN")
         assert len(unseen) == 3
-        config = write_config(tmp_path / "config.toml", smtp_port=free_port(), relay_port=None, extra=SLA + f"""
-[[imap]]
-name = "support"
-host = "127.0.0.1"
-port = {server.port}
-security = "none"
-username = "support"
-password_env = "IMPORT_IMAP_PASSWORD"
-""")
+        imap = worlds.imap("support", server.port, password_env="IMPORT_IMAP_PASSWORD")
+        config = write_config(tmp_path / "config.toml", smtp_port=free_port(), relay_port=None, extra=SLA + imap)
         env = {"IMPORT_IMAP_PASSWORD": server.users["support"]}
         result = _helpdesk(config, "imap", "support", "--folder", "Archive", "--json", env=env)
         assert (_figures(result)["tickets"], _figures(result)["replies"]) == (2, 1)
