@@ -93,16 +93,17 @@ def engineers(*team: str, **keys: Any) -> str:
 
 
 def engineer(handle: str, name: str, *groups: str) -> str:
+    """One of [[engineers.team]], at example.com, in ``groups`` (none: no groups key)."""
     return table("[[engineers.team]]", handle=handle, name=name, address=f"{handle}@example.com",
-                 groups=list(groups))
+                 groups=list(groups) or None)
 
 
 def dana(*groups: str) -> str:
-    return engineer("dana", "Dana Scully", *(groups or ("network",)))
+    return engineer("dana", "Dana Scully", *groups)
 
 
 def fox(*groups: str) -> str:
-    return engineer("fox", "Fox Mulder", *(groups or ("billing",)))
+    return engineer("fox", "Fox Mulder", *groups)
 
 
 def contact(handle: str, name: str, **keys: Any) -> str:

@@ -222,15 +222,7 @@ def test_an_ack_reply_acknowledges_the_tier_of_the_mail_it_answers(desk: Desk) -
         ("02:30", PAGE, "alice@example.com")])
 
 
-ENGINEERS = """
-[engineers]
-trusted_authserv_ids = ["mx.example.com"]
-
-[[engineers.team]]
-handle = "dana"
-name = "Dana Scully"
-address = "dana@example.com"
-"""
+ENGINEERS = worlds.engineers(worlds.dana())
 
 
 @pytest.mark.parametrize("engineers", ["", ENGINEERS], ids=["no engineers", "with engineers"])

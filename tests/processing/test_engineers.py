@@ -38,7 +38,7 @@ def config_text(tmp: Path, **engineer_keys: str) -> str:
     return worlds.world(
         worlds.gateway(tmp / "var", reopen_window="2h"),
         worlds.outbound(directory=tmp / "outbox", max_per_address_per_hour=100),
-        worlds.engineers(worlds.dana(), worlds.fox(), **engineer_keys),
+        worlds.engineers(worlds.dana("network"), worlds.fox("billing"), **engineer_keys),
         worlds.plan(calendar="24x7", default_priority="P3", priorities={
             "P2": {"first_response": "1 hour", "update_every": "2 hours"},
             "P3": {"first_response": "4 hours", "update_every": "1 day"},

@@ -38,7 +38,7 @@ def config_text(data: Path, port: int, relay: int) -> str:
         worlds.outbound(relay_port=relay, max_per_address_per_hour=100),
         worlds.processing("100ms"),
         worlds.sla("200ms"),
-        worlds.engineers(worlds.dana(), worlds.fox("network")),
+        worlds.engineers(worlds.dana("network"), worlds.fox("network")),
         worlds.plan(calendar="24x7", default_priority="P3", priorities={
             "P2": {"first_response": "1 hour", "update_every": "4 hours"},
             "P3": {"first_response": "8 hours"},

@@ -36,7 +36,7 @@ def config_text(data: Path, db_url: str, port: int, relay_port: int | None) -> s
         worlds.smtp(port),
         worlds.outbound(relay_port=relay_port),
         worlds.processing("100ms"),
-        worlds.engineers(worlds.dana()),
+        worlds.engineers(worlds.dana("network")),
         worlds.SAM,
         worlds.acme(*CONTACTS, plan="standard"),
     )
