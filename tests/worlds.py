@@ -20,8 +20,10 @@ def value(v: Any) -> str:
     """``v`` as a TOML value: strings quoted, lists and inline tables as one line, dates bare."""
     if isinstance(v, bool):
         return "true" if v else "false"
-    if isinstance(v, int | float | date):
-        return v.isoformat() if isinstance(v, date) else str(v)
+    if isinstance(v, date):
+        return v.isoformat()
+    if isinstance(v, int | float):
+        return str(v)
     if isinstance(v, str | Path):
         return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(v, Mapping):
@@ -168,7 +170,7 @@ def tier(policy: str, name: str, **keys: Any) -> str:
 
 
 def page_tier(policy: str, name: str, notify: list[str] | None = None) -> str:
-    """After hours a P1 pages the on-call every 15 minutes, and the customer hears hourly."""
+    """A P1 opened out of hours pages the on-call every 15 minutes; status_notice tells the customer so."""
     return tier(policy, name, at="after hours", notify=notify, priorities=["P1"], repeat="15m",
                 status_notice="1h")
 
