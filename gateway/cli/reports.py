@@ -27,7 +27,7 @@ def _instant(text: str, flag: str, zone: Any) -> datetime:
 
 
 def cmd_report(args: argparse.Namespace, app: Any) -> int:
-    from gateway.tools.sla_report import as_csv_rows, as_text, report
+    from gateway.reports.sla_report import as_csv_rows, as_text, report
     zone = app.config.gateway.timezone
     now = app.clock.now()
     end = _instant(args.to, "--to", zone) if args.to else now
@@ -48,7 +48,7 @@ def cmd_report(args: argparse.Namespace, app: Any) -> int:
 
 
 def register(add: AddCommand) -> None:
-    from gateway.tools.sla_report import GROUPS
+    from gateway.reports.sla_report import GROUPS
     p = add("report", cmd_report, "reports: sla (each promise kept or missed over a period)")
     p.add_argument("kind", choices=["sla"])
     p.add_argument("--from", dest="since", help="the period's start (a date or instant; default 7 days before --to)")

@@ -27,13 +27,13 @@ from gateway.clock import FakeClock
 from gateway.config import load_config
 from gateway.outbound.charts import Column, Figures, document, heading, paragraph, table
 from gateway.processing.worker import Processor
+from gateway.reports.series import sla_series
+from gateway.reports.sla_html import breach_table, compliance_chart, summary
+from gateway.reports.sla_report import report
 from gateway.store.inbound import Envelope, store_inbound
 from gateway.store.models import Ticket
 from gateway.tickets.workflow import public_update, set_status
 from gateway.timekeeping.scheduler import SlaScheduler
-from gateway.tools.report_html import breach_table, compliance_chart, summary
-from gateway.tools.report_series import sla_series
-from gateway.tools.sla_report import report
 from tests.browser import CHROMIUM, Chromium
 from tests.html_audit import mail_safe_problems
 from tests.support import GatewayProcess, customer_mail, free_port, require, write_config

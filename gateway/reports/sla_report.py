@@ -11,6 +11,7 @@ listed with how late it was.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from statistics import mean, median
@@ -19,8 +20,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from gateway.config.policy import Policy
+from gateway.reports.sla_history import Run, clock_runs, minus_pauses, paused_within
 from gateway.time.durations import parse_target
-from gateway.tools.sla_history import Run, clock_runs, minus_pauses, paused_within
 
 CLOCK_ORDER = ("first_response", "update", "workaround", "resolution")
 GROUPS = ("plan", "priority", "organisation", "engineer", "clock")
@@ -35,7 +36,7 @@ class Settled:
     business: timedelta | None
 
 
-def _taken(policy: Policy, run: Run, until: datetime) -> tuple[timedelta, timedelta | None]:
+def time_taken(policy: Policy, run: Run, until: datetime) -> tuple[timedelta, timedelta | None]:
     pauses = paused_within(run, run.started, until)
     wall = minus_pauses(until - run.started, [b - a for a, b in pauses])
     if parse_target(run.target).kind == "clock":
@@ -71,12 +72,15 @@ def _figures(values: list[timedelta | None]) -> dict[str, float | None]:
 
 
 def report(session: Session, policy: Policy, start: datetime, end: datetime, by: str | None = None,
-           now: datetime | None = None) -> dict[str, Any]:
-    """The report for [start, end); ``now`` (default ``end``) bounds what is known."""
+           now: datetime | None = None, only: Callable[[Run], bool] | None = None) -> dict[str, Any]:
+    """The report for [start, end); ``now`` (default ``end``) bounds what is known; ``only``, when
+    given, keeps the runs it accepts (a plan's, an organisation's)."""
     known = min(end, now) if now is not None else end
     settled: list[Settled] = []
     open_at_end: dict[tuple[str, str], dict[str, int]] = {}
     for run in clock_runs(session, known):
+        if only is not None and not only(run):
+            continue
         outcome, at = run.outcome(known)
         group = _group(run, by)
         if outcome in ("running", "paused"):
@@ -88,7 +92,7 @@ def report(session: Session, policy: Policy, start: datetime, end: datetime, by:
         if not start <= at < end:
             continue
         stop = run.ended if run.ended is not None else None
-        wall, business = _taken(policy, run, stop) if stop is not None else (None, None)
+        wall, business = time_taken(policy, run, stop) if stop is not None else (None, None)
         settled.append(Settled(run, outcome, at, wall, business))
     rows = []
     keys = {(_group(s.run, by), s.run.clock) for s in settled} | set(open_at_end)
