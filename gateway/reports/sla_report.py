@@ -71,39 +71,48 @@ def _figures(values: list[timedelta | None]) -> dict[str, float | None]:
             "p90": round(_percentile(minutes, 0.9), 1)}
 
 
+def settle(session: Session, policy: Policy, start: datetime, end: datetime, known: datetime,
+           only: Callable[[Run], bool] | None = None) -> tuple[list[Settled], list[Run]]:
+    """The runs settled in [start, end) as known at ``known``, and those still open (running or
+    paused) at the end that started before it; ``only`` keeps the runs it accepts."""
+    settled: list[Settled] = []
+    still: list[Run] = []
+    for run in clock_runs(session, known):
+        if only is not None and not only(run):
+            continue
+        outcome, at = run.outcome(known)
+        if outcome in ("running", "paused"):
+            if run.started < end:
+                still.append(run)
+            continue
+        assert at is not None
+        if not start <= at < end:
+            continue
+        wall, business = time_taken(policy, run, run.ended) if run.ended is not None else (None, None)
+        settled.append(Settled(run, outcome, at, wall, business))
+    return settled, still
+
+
 def report(session: Session, policy: Policy, start: datetime, end: datetime, by: str | None = None,
            now: datetime | None = None, only: Callable[[Run], bool] | None = None) -> dict[str, Any]:
     """The report for [start, end); ``now`` (default ``end``) bounds what is known; ``only``, when
     given, keeps the runs it accepts (a plan's, an organisation's)."""
     known = min(end, now) if now is not None else end
-    settled: list[Settled] = []
+    settled, still = settle(session, policy, start, end, known, only)
     open_at_end: dict[tuple[str, str], dict[str, int]] = {}
-    for run in clock_runs(session, known):
-        if only is not None and not only(run):
-            continue
-        outcome, at = run.outcome(known)
-        group = _group(run, by)
-        if outcome in ("running", "paused"):
-            if run.started < end:
-                counts = open_at_end.setdefault((group, run.clock), {"running": 0, "paused": 0})
-                counts[outcome] += 1
-            continue
-        assert at is not None
-        if not start <= at < end:
-            continue
-        stop = run.ended if run.ended is not None else None
-        wall, business = time_taken(policy, run, stop) if stop is not None else (None, None)
-        settled.append(Settled(run, outcome, at, wall, business))
+    for run in still:
+        counts = open_at_end.setdefault((_group(run, by), run.clock), {"running": 0, "paused": 0})
+        counts[run.outcome(known)[0]] += 1
     rows = []
     keys = {(_group(s.run, by), s.run.clock) for s in settled} | set(open_at_end)
     for group, clock in sorted(keys, key=lambda k: (k[0], CLOCK_ORDER.index(k[1]) if k[1] in CLOCK_ORDER else 9)):
         mine = [s for s in settled if s.run.clock == clock and _group(s.run, by) == group]
         met = sum(1 for s in mine if s.outcome == "met")
         missed = len(mine) - met
-        still = open_at_end.get((group, clock), {"running": 0, "paused": 0})
+        open_now = open_at_end.get((group, clock), {"running": 0, "paused": 0})
         rows.append({
             **({by: group} if by and by != "clock" else {}), "clock": clock, "due": len(mine), "met": met,
-            "missed": missed, "running": still["running"], "paused": still["paused"],
+            "missed": missed, "running": open_now["running"], "paused": open_now["paused"],
             "compliance": round(100 * met / len(mine), 1) if mine else None,
             "wall_minutes": _figures([s.wall for s in mine]),
             "business_minutes": _figures([s.business for s in mine]),
