@@ -29,7 +29,7 @@ def _weekly(oncall: OnCall, after: datetime, until: datetime) -> list[datetime]:
         return []
     local = after.astimezone(oncall.timezone).date()
     day = local - timedelta(days=(local.weekday() - oncall.handover_day) % 7 + 7)
-    found = []
+    found: list[datetime] = []
     while True:
         at = datetime.combine(day, oncall.handover_time, tzinfo=oncall.timezone).astimezone(UTC)
         if at > until:
