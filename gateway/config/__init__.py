@@ -97,8 +97,9 @@ def runtime_problems(config: Config) -> list[str]:
     return problems
 
 
-def load_config(path: Path | None, *, text: str | None = None) -> Config:
-    """Read and validate the config; raise ConfigError listing every problem found."""
+def load_config(path: Path | None, *, text: str | None = None, add: dict[str, Any] | None = None) -> Config:
+    """Read and validate the config; raise ConfigError listing every problem found. ``add`` (a
+    scenario's own tables) is merged in first: its lists extend the file's, its tables merge."""
     if text is None:
         if path is None:
             raise ConfigError(["no config file: pass -c FILE, set HELPDESK_CONFIG, "
@@ -111,7 +112,19 @@ def load_config(path: Path | None, *, text: str | None = None) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{path}: not valid TOML: {exc}"]) from exc
-    return _build(path, data)
+    return _build(path, _merged(data, add) if add else data)
+
+
+def _merged(data: dict[str, Any], add: dict[str, Any]) -> dict[str, Any]:
+    out = dict(data)
+    for key, value in add.items():
+        if isinstance(value, list) and isinstance(out.get(key), list):
+            out[key] = [*out[key], *value]
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merged(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 def _build(path: Path | None, data: dict[str, Any]) -> Config:

@@ -117,7 +117,7 @@ def report(session: Session, policy: Policy, start: datetime, end: datetime, by:
             "wall_minutes": _figures([s.wall for s in mine]),
             "business_minutes": _figures([s.business for s in mine]),
         })
-    breaches = [_breach(policy, s, known) for s in settled if s.outcome == "missed"]
+    breaches = [breach_detail(policy, s, known) for s in settled if s.outcome == "missed"]
     breaches.sort(key=lambda b: (b["deadline"] or "", b["ticket"]))
     return {"from": start.isoformat(), "to": end.isoformat(), "by": by or "clock", "rows": rows,
             "breaches": breaches,
@@ -125,7 +125,7 @@ def report(session: Session, policy: Policy, start: datetime, end: datetime, by:
                       "wall minutes are elapsed time; a run counts in the period it was settled in"]}
 
 
-def _breach(policy: Policy, s: Settled, known: datetime) -> dict[str, Any]:
+def breach_detail(policy: Policy, s: Settled, known: datetime) -> dict[str, Any]:
     run = s.run
     deadline = run.deadline if run.deadline is not None else s.at
     until = run.ended or known
