@@ -27,7 +27,7 @@ def due_today_digest(session: Session, ctx: MailContext, occasion: Occasion, rea
                     or_(Ticket.assignee == reader.handle,
                         and_(Ticket.assignee.is_(None), Ticket.route_group.in_(groups))))
              .order_by(SlaClock.deadline, SlaClock.id))
-    due = [(c, t) for c, t in session.execute(query).tuples() if c.deadline is not None]
+    due = [(c, t) for c, t in session.execute(query) if c.deadline is not None]
     if not due:
         return None
     late = sum(1 for c, _ in due if c.deadline is not None and c.deadline <= now)

@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session
 from gateway.config import Config
 from gateway.digests.content import Content, Occasion, clock_word, figures, next_promises, open_tickets, text_table
 from gateway.digests.readers import Reader
+from gateway.escalation.tiers import ticket_policy
+from gateway.escalation.timing import TicketState, live
 from gateway.outbound.charts import (
     PALETTE,
     Bar,
@@ -62,19 +64,30 @@ def _pages(session: Session, since: datetime, until: datetime, reader: Reader, f
     return rows
 
 
-def _waiting(session: Session, reader: Reader, f: Figures) -> list[list[str]]:
+def _waiting(session: Session, ctx: MailContext, reader: Reader, f: Figures) -> list[list[str]]:
+    """Fired tiers still repeating until someone acknowledges them (still at stake, unacknowledged)."""
     query = (select(Escalation, Ticket).join(Ticket, Ticket.id == Escalation.ticket_id)
              .where(Escalation.acknowledged_at.is_(None), Ticket.status.not_in(CLOSED_STATUSES))
              .order_by(Escalation.fired_at, Escalation.id))
-    return [[f"#{t.id}", t.priority, e.tier, f.moment(e.fired_at.astimezone(reader.zone)), f.number(e.rounds),
-             f.moment(e.last_round_at.astimezone(reader.zone))] for e, t in session.execute(query).tuples()]
+    rows, states = [], {}
+    for e, t in session.execute(query):
+        policy = ticket_policy(ctx, t)
+        tier = policy.tier(e.tier) if policy is not None and policy.name == e.policy else None
+        if policy is None or tier is None:
+            continue
+        if t.id not in states:
+            states[t.id] = TicketState.load(session, ctx.config.policy, t, policy)
+        if live(states[t.id], tier, e):
+            rows.append([f"#{t.id}", t.priority, e.tier, f.moment(e.fired_at.astimezone(reader.zone)),
+                         f.number(e.rounds), f.moment(e.last_round_at.astimezone(reader.zone))])
+    return rows
 
 
 def _falling_due(session: Session, start: datetime, end: datetime) -> list[tuple[SlaClock, Ticket]]:
     query = (select(SlaClock, Ticket).join(Ticket, Ticket.id == SlaClock.ticket_id)
              .where(SlaClock.stopped_at.is_(None), SlaClock.deadline >= start, SlaClock.deadline < end,
                     Ticket.status.not_in(CLOSED_STATUSES)).order_by(SlaClock.deadline, SlaClock.id))
-    return list(session.execute(query).tuples())
+    return [(c, t) for c, t in session.execute(query)]
 
 
 def _by_day(due: list[tuple[SlaClock, Ticket]], start: datetime, end: datetime, reader: Reader,
@@ -115,7 +128,7 @@ def _parts(session: Session, ctx: MailContext, occasion: Occasion, reader: Reade
         "urgent": [[f"#{t.id}", t.priority, t.subject, t.organisation or "", t.status, t.assignee or "–",
                     _promise(promises.get(t.id), reader, f)] for t in urgent],
         "pages": _pages(session, since, start, reader, f),
-        "waiting": _waiting(session, reader, f),
+        "waiting": _waiting(session, ctx, reader, f),
         "due": [[f.moment(c.deadline.astimezone(zone)), f"#{t.id}", t.priority, clock_word(c.name),
                  t.organisation or ""] for c, t in due if c.deadline],
         "chart": _by_day(due, start, end, reader, f),
@@ -146,9 +159,9 @@ def handover_digest(session: Session, ctx: MailContext, occasion: Occasion, read
     acked = sum(1 for row in p["pages"] if row[-1] != "not acknowledged")
     intro = (f"{incoming} is on call from {f.moment(p['start'].astimezone(reader.zone))} to "
              f"{f.moment(p['end'].astimezone(reader.zone))} ({reader.zone.key} time). "
-             f"{f.number(len(p['urgent']))} open at P1 or P2; {f.number(len(p['pages']))} pages in the last shift, "
-             f"{f.number(acked)} acknowledged; {f.number(len(p['waiting']))} escalations waiting; "
-             f"{f.number(len(p['due']))} promises fall due during the shift.")
+             f"Open at P1 or P2: {f.number(len(p['urgent']))}. Pages in the last shift: {f.number(len(p['pages']))}, "
+             f"acknowledged: {f.number(acked)}. Escalations waiting: {f.number(len(p['waiting']))}. "
+             f"Falling due during the shift: {f.number(len(p['due']))}.")
     html = document(title, [
         heading(title, 1), paragraph(intro),
         tiles([(f.number(len(p["urgent"])), "open at P1 or P2"), (f"{acked}/{len(p['pages'])}", "pages acknowledged"),

@@ -54,10 +54,9 @@ def totals(data: dict[str, Any]) -> tuple[int, int, int]:
 
 def headline(data: dict[str, Any], f: Figures) -> str:
     due, met, still = totals(data)
-    if not due:
-        return f"No promise fell due; {f.number(still)} still running at the end."
-    return (f"{f.number(due)} promises fell due: {f.number(met)} kept, {f.number(due - met)} missed "
-            f"({f.percent(100 * met / due)} kept); {f.number(still)} still running at the end.")
+    kept = f" ({f.percent(100 * met / due)} kept)" if due else ""
+    return (f"Promises due: {f.number(due)}, kept: {f.number(met)}, missed: {f.number(due - met)}{kept}; "
+            f"still running at the end: {f.number(still)}.")
 
 
 def _text(title: str, zone: ZoneInfo, data: dict[str, Any], weeks: list[dict[str, Any]], f: Figures) -> str:
@@ -85,14 +84,18 @@ def _week_days(week: dict[str, Any]) -> tuple[date, date]:
     return first.date(), max(last.date(), first.date())
 
 
-def sla_digest(session: Session, ctx: MailContext, occasion: Occasion, reader: Reader, now: datetime) -> Content:
-    """The report for the period before ``occasion``, as ``reader`` reads it."""
+def sla_digest(session: Session, ctx: MailContext, occasion: Occasion, reader: Reader,
+               now: datetime) -> Content | None:
+    """The report for the period before ``occasion``, as ``reader`` reads it; None for a period with
+    nothing due and nothing running (before the first ticket, say)."""
     f, zone, policy = figures(reader), reader.zone, ctx.config.policy
     start, end, first, last = period(occasion, zone)
     plans = set(occasion.digest.plans)
     only: Callable[[Run], bool] | None = (lambda run: run.plan in plans) if plans else None
     weekly = occasion.digest.kind == "sla-weekly"
     data = _in_zone(report(session, policy, start, end, by="plan", now=now, only=only), zone)
+    if not data["rows"]:
+        return None
     trend_start = midnight(first - timedelta(weeks=TREND_WEEKS - 1), zone) if weekly else start
     series = sla_series(session, policy, trend_start, end, zone, now=now, only=only,
                         first_weekday=first.weekday() if weekly else f.locale.first_week_day)
