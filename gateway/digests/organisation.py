@@ -134,9 +134,8 @@ def organisation_digest(session: Session, ctx: MailContext, occasion: Occasion, 
     met = sum(1 for s in settled if s.outcome == "met")
     kept = f.percent(100 * met / len(settled)) if settled else "–"
     month = format_date(first, "LLLL y", locale=f.locale)
-    parts["headline"] = (f"In {month} you raised {f.number(len(raised))} tickets; of the {f.number(len(settled))} "
-                         f"promises that fell due, {f.number(met)} were kept ({kept}); "
-                         f"{f.number(len(parts['open']))} tickets are open now.")
+    parts["headline"] = (f"Tickets raised in {month}: {f.number(len(raised))}. Promises due: {f.number(len(settled))}, "
+                         f"kept: {f.number(met)} ({kept}). Open now: {f.number(len(parts['open']))}.")
     title = f"{organisation}: your support report for {month}"
     html = document(title, [
         heading(title, 1), para(f"Hello, here is what {organisation} raised with {ctx.config.gateway.name} in "
