@@ -144,7 +144,9 @@ def _digest(where: str, item: Any, staff: Staff, policy: Policy, oncall: OnCall 
     if not _NAME.fullmatch(name):
         problems.append(f"{where}.name: name a digest with letters, digits, '-', '_' or '.'")
     if kind == "oncall-handover" and oncall is None:
-        problems.append(f"{where}.kind: an oncall-handover digest needs an [oncall] table")
+        problems.append(f"{where}.kind: an oncall-handover digest goes at each change of the on-call: "
+                        "add an [oncall] table with a rotation or date ranges")
+        return None
     calendar = item.get("calendar")
     if calendar is not None and calendar not in policy.calendars:
         problems.append(f"{where}.calendar: no calendar named {calendar!r}; define [calendars.{calendar}] or use "

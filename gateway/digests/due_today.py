@@ -35,9 +35,9 @@ def due_today_digest(session: Session, ctx: MailContext, occasion: Occasion, rea
              f"late since {f.moment(c.deadline.astimezone(zone))}", f"#{t.id}", t.priority, clock_word(c.name),
              t.subject, t.organisation or ""] for c, t in due if c.deadline is not None]
     when = f.day(day)
-    title = f"Due today, {when}: {f.number(len(due))} promises"
+    title = f"Due today, {when}"
     intro = (f"Hello {reader.name}, these promises on your tickets fall due before the end of {when} "
-             f"({zone.key} time); {f.number(late)} are already late.")
+             f"({zone.key} time). Due: {f.number(len(due))}, already late: {f.number(late)}.")
     columns = ["due", "ticket", "priority", "promise", "subject", "organisation"]
     html = document(title, [
         heading(title, 1), paragraph(intro),
@@ -46,4 +46,4 @@ def due_today_digest(session: Session, ctx: MailContext, occasion: Occasion, rea
         heading("Due today"), table("due-today", [Column(c) for c in columns], rows),
     ], f, width=720)
     text = "\n".join([title, "", intro, "", *text_table(columns, rows)]) + "\n"
-    return Content(title, text, str(html))
+    return Content(f"{title}: {f.number(len(due))} (late: {f.number(late)})", text, str(html))

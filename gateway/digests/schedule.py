@@ -28,6 +28,7 @@ from gateway.time.handovers import Handover, handover_at, next_handover
 
 log = logging.getLogger("gateway.digests")
 _JUST_BEFORE = timedelta(microseconds=1)
+_LOOK_BACK = timedelta(days=62)  # longer than a month and any closure a calendar moves a mail past
 
 
 def _open_day(config: Config, digest: Digest) -> OpenDay | None:
@@ -116,3 +117,19 @@ def fire(session: Session, ctx: MailContext, row: DigestSchedule, now: datetime)
     row.last_at, row.updated_at = occasion.at, now
     row.next_at = first_after(config, digest, slot, occasion.at)
     return len(sent)
+
+
+def latest_occasion(config: Config, digest: Digest, slot: Slot, at: datetime) -> Occasion | None:
+    """The slot's last occasion at or before ``at`` (its first after, when it has none before)."""
+    if digest.cadence is None:
+        rotation = config.escalation.oncall
+        shift = rotation.shift_at(at) if rotation is not None else None
+        if rotation is None or shift is None or shift.since is None:
+            return None
+        change = handover_at(rotation, shift.since)
+        return Occasion(digest, change.at, change.at.isoformat(), handover=change)
+    open_day = _open_day(config, digest)
+    first = next_occurrence(digest.cadence, at - _LOOK_BACK, slot.zone, open_day)
+    if first.at <= at:
+        first = latest_occurrence(digest.cadence, first, at, slot.zone, open_day)
+    return Occasion(digest, first.at, digest.cadence.period_key(first.due), due=first.due)
