@@ -134,7 +134,6 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     from gateway.cli import db as cli_db
-    from gateway.cli import digests as cli_digests
     from gateway.cli import ingest as cli_ingest
     from gateway.cli import reports as cli_reports
     from gateway.cli import review as cli_review
@@ -163,7 +162,6 @@ def build_parser() -> argparse.ArgumentParser:
     cli_views.register(add_with_app, _record_id)
     cli_review.register(add_with_app, _record_id)
     cli_reports.register(add_with_app)
-    cli_digests.register(add_with_app)
     p = add("simulate", cmd_simulate, "replay a scenario on a fake clock; print every mail and SLA event")
     p.add_argument("scenario")
     p.add_argument("--json", action="store_true")

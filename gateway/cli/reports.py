@@ -1,4 +1,4 @@
-"""``helpdesk report sla``: how the promises were kept over a period, as text, JSON or CSV."""
+"""``helpdesk report sla``: how the promises were kept over a period, as text, JSON or CSV; and ``helpdesk digests``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from gateway.cli import digests as cli_digests
 from gateway.cli.terminal import emit
 from gateway.errors import UsageError
 
@@ -59,3 +60,4 @@ def register(add: AddCommand) -> None:
     form = p.add_mutually_exclusive_group()
     form.add_argument("--json", action="store_true")
     form.add_argument("--csv", action="store_true")
+    cli_digests.register(add)
