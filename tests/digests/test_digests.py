@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import delete
 
 from gateway.cli import main
@@ -20,7 +22,7 @@ from gateway.clock import write_clock_file
 from gateway.config import load_config
 from gateway.errors import ConfigError
 from gateway.store.db import Database
-from gateway.store.models import DigestSchedule, OutboxMessage
+from gateway.store.models import Base, DigestSchedule, OutboxMessage
 from tests.digests.desk import CONFIG, DIGESTS, Desk, text_of
 
 START = datetime(2026, 11, 15, 12, 0, tzinfo=UTC)  # a Sunday
@@ -88,6 +90,24 @@ def test_the_organisation_report_tells_each_contact_their_own(desk: Desk) -> Non
     globex = text_of(desk.message("organisation-monthly", "noc@globex.example"))
     assert "Promises due: 1, kept: 0 (0%). Open now: 1." in globex and "(times in America/New_York)" in globex
     assert "#2 first response 8 business hours 17 Nov 2026, 06:00 missed by 7 hrs 15 hrs" in globex
+
+
+def test_the_monthly_sla_report_covers_the_calendar_month_before(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'm.sqlite3'}")
+    db.upgrade()
+    desk = Desk(db, START, tmp_path, extra='[[digests]]\nkind = "sla-monthly"\nto = ["contact:sam"]\n'
+                                           'plans = ["silver"]\nlocale = "en_GB"\n')
+    two_tickets(desk)
+    desk.advance(at(12, 2, 0))
+    # 1 December 08:00 in Sydney; the silver plan's one promise (#2), missed.
+    assert desk.digest_mails() == [("11-30 21:00", "sla-monthly", "sam@example.com")]
+    monthly = desk.message("sla-monthly", "sam@example.com")
+    assert " ".join(monthly["Subject"].split()) == "Monthly SLA report, November 2026 (silver): 0% kept"
+    text = text_of(monthly)
+    assert "Promises due: 1, kept: 0, missed: 1 (0% kept)" in text and "gold" not in text
+    # Its weeks as Sydney's calendar has them, from 1 November (a Sunday) to the month's end.
+    assert "Compliance by week: 1 Nov: nothing due 2 – 8 Nov: nothing due" in text and "30 Nov: nothing due" in text
+    db.dispose()
 
 
 def test_nothing_is_sent_twice_across_processes_a_restart_and_a_lost_schedule(database: Database,
@@ -200,3 +220,9 @@ def test_digests_command_lists_the_schedule_and_previews_one(desk: Desk, tmp_pat
     assert "no digest named 'weekly'; the digests are sla-weekly" in capsys.readouterr().err
     with desk.app.db.sessions() as session:  # a preview sends nothing
         assert session.query(OutboxMessage).filter(OutboxMessage.kind == "sla-weekly").count() == 2
+
+
+def test_the_migration_creates_the_table_the_model_describes(database: Database) -> None:
+    with database.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert [d for d in diff if "digest" in repr(d)] == []
