@@ -36,14 +36,13 @@ def _open_day(config: Config, digest: Digest) -> OpenDay | None:
 
 
 def basis(config: Config, digest: Digest, slot: Slot) -> str:
-    """What a slot's instants are computed from; a change computes them again."""
+    """What a slot's instants are computed from; a change computes them again. (A calendar's new
+    holidays count from the next instant computed, after the pending one.)"""
     what = [digest.kind, slot.zone.key, digest.calendar or ""]
     if digest.cadence is not None:
         what.append(digest.cadence.text)
-    if digest.kind == "oncall-handover":
+    if digest.kind == "oncall-handover":  # its instants are the rotation's (no sets: the same in every process)
         what.append(repr(config.escalation.oncall))
-    if digest.calendar:
-        what.append(repr(config.policy.calendars[digest.calendar]))
     return hashlib.sha256("\x1f".join(what).encode()).hexdigest()[:64]
 
 
