@@ -38,6 +38,7 @@ from gateway.time.rotation import Shift
 URGENT = ("P1", "P2")
 # A shift with no end in sight (a fallback, a rotation of one) is looked at a week ahead.
 OPEN_ENDED = timedelta(days=7)
+PAGE_COLUMNS = ("ticket", "first page", "last page", "pages", "to", "acknowledged")
 PRIORITY_COLOURS = {"P1": PALETTE[5], "P2": PALETTE[1], "P3": PALETTE[0], "P4": PALETTE[3]}
 
 
@@ -48,20 +49,27 @@ def _name(config: Config, shift: Shift | None) -> str:
     return person.name if person is not None else shift.contact
 
 
-def _pages(session: Session, since: datetime, until: datetime, reader: Reader, f: Figures) -> list[list[str]]:
-    rows = []
+def _pages(session: Session, since: datetime, until: datetime, reader: Reader,
+           f: Figures) -> tuple[list[list[str]], int, int]:
+    """The shift's pages, a row per ticket and tier (first and last page, how many, who, acknowledged
+    by whom), and how many pages were sent and how many of them were acknowledged."""
+    groups: dict[tuple[int | None, str, str], list[Event]] = {}
     query = select(Event).where(Event.kind == "on-call-paged", Event.at >= since, Event.at < until).order_by(Event.id)
     for e in session.scalars(query):
         d = e.detail or {}
-        row = session.scalar(select(Escalation).where(Escalation.ticket_id == e.ticket_id,
-                                                      Escalation.policy == d.get("policy"),
-                                                      Escalation.tier == d.get("tier")))
-        acked = "not acknowledged"
-        if row is not None and row.acknowledged_at is not None and row.acknowledged_at >= e.at:
-            acked = f"by {row.acknowledged_by} at {f.moment(row.acknowledged_at.astimezone(reader.zone))}"
-        rows.append([f.moment(e.at.astimezone(reader.zone)), f"#{e.ticket_id}", str(d.get("round", "")),
-                     ", ".join(d.get("names", [])), acked])
-    return rows
+        groups.setdefault((e.ticket_id, str(d.get("policy")), str(d.get("tier"))), []).append(e)
+    rows, acked = [], 0
+    for (ticket, policy, tier), pages in groups.items():
+        row = session.scalar(select(Escalation).where(Escalation.ticket_id == ticket, Escalation.policy == policy,
+                                                      Escalation.tier == tier))
+        by = "not acknowledged"
+        if row is not None and row.acknowledged_at is not None and row.acknowledged_at >= pages[0].at:
+            by = f"by {row.acknowledged_by} at {f.moment(row.acknowledged_at.astimezone(reader.zone))}"
+            acked += sum(1 for e in pages if e.at <= row.acknowledged_at)
+        names = dict.fromkeys(n for e in pages for n in (e.detail or {}).get("names", []))
+        rows.append([f"#{ticket}", f.moment(pages[0].at.astimezone(reader.zone)),
+                     f.moment(pages[-1].at.astimezone(reader.zone)), f.number(len(pages)), ", ".join(names), by])
+    return rows, sum(len(pages) for pages in groups.values()), acked
 
 
 def _waiting(session: Session, ctx: MailContext, reader: Reader, f: Figures) -> list[list[str]]:
@@ -127,7 +135,7 @@ def _parts(session: Session, ctx: MailContext, occasion: Occasion, reader: Reade
         "start": start, "end": end, "since": since,
         "urgent": [[f"#{t.id}", t.priority, t.subject, t.organisation or "", t.status, t.assignee or "–",
                     _promise(promises.get(t.id), reader, f)] for t in urgent],
-        "pages": _pages(session, since, start, reader, f),
+        "pages": _pages(session, since, start, reader, f),  # (rows, pages sent, acknowledged)
         "waiting": _waiting(session, ctx, reader, f),
         "due": [[f.moment(c.deadline.astimezone(zone)), f"#{t.id}", t.priority, clock_word(c.name),
                  t.organisation or ""] for c, t in due if c.deadline],
@@ -140,7 +148,7 @@ def _text(title: str, intro: str, p: dict[str, Any]) -> str:
     lines += text_table(["ticket", "priority", "subject", "organisation", "status", "assignee", "next promise"],
                         p["urgent"])
     lines += ["", "Pages in the last shift:"]
-    lines += text_table(["sent", "ticket", "round", "to", "acknowledged"], p["pages"])
+    lines += text_table(PAGE_COLUMNS, p["pages"][0])
     lines += ["", "Escalations waiting for acknowledgement:"]
     lines += text_table(["ticket", "priority", "tier", "since", "rounds", "last round"], p["waiting"])
     lines += ["", "Falling due during this shift:"]
@@ -156,21 +164,21 @@ def handover_digest(session: Session, ctx: MailContext, occasion: Occasion, read
     p = _parts(session, ctx, occasion, reader, f)
     incoming, outgoing = _name(ctx.config, handover.incoming), _name(ctx.config, handover.outgoing)
     title = f"On-call handover: {outgoing} to {incoming}"
-    acked = sum(1 for row in p["pages"] if row[-1] != "not acknowledged")
+    _, sent, acked = p["pages"]
     intro = (f"{incoming} is on call from {f.moment(p['start'].astimezone(reader.zone))} to "
              f"{f.moment(p['end'].astimezone(reader.zone))} ({reader.zone.key} time). "
-             f"Open at P1 or P2: {f.number(len(p['urgent']))}. Pages in the last shift: {f.number(len(p['pages']))}, "
+             f"Open at P1 or P2: {f.number(len(p['urgent']))}. Pages in the last shift: {f.number(sent)}, "
              f"acknowledged: {f.number(acked)}. Escalations waiting: {f.number(len(p['waiting']))}. "
              f"Falling due during the shift: {f.number(len(p['due']))}.")
     html = document(title, [
         heading(title, 1), paragraph(intro),
-        tiles([(f.number(len(p["urgent"])), "open at P1 or P2"), (f"{acked}/{len(p['pages'])}", "pages acknowledged"),
+        tiles([(f.number(len(p["urgent"])), "open at P1 or P2"), (f"{acked}/{sent}", "pages acknowledged"),
                (f.number(len(p["waiting"])), "escalations waiting"), (f.number(len(p["due"])), "falling due")]),
         heading("Open at P1 and P2"),
         table("urgent", [Column(c) for c in ("ticket", "priority", "subject", "organisation", "status", "assignee",
                                              "next promise")], p["urgent"]),
         heading("Pages in the last shift"),
-        table("pages", [Column(c) for c in ("sent", "ticket", "round", "to", "acknowledged")], p["pages"]),
+        table("pages", [Column(c) for c in PAGE_COLUMNS], p["pages"][0]),
         heading("Escalations waiting"),
         table("waiting", [Column(c) for c in ("ticket", "priority", "tier", "since", "rounds", "last round")],
               p["waiting"]),
