@@ -82,17 +82,24 @@ def text_table(columns: Sequence[str], rows: Iterable[Sequence[str]], empty: str
             for row in [list(columns), *body]]
 
 
-def next_promises(session: Session, tickets: Iterable[int]) -> dict[int, SlaClock]:
-    """Each ticket's running clock with the earliest deadline (paused and stopped clocks have none due)."""
+def next_promises(session: Session, tickets: Iterable[int], now: datetime, zone: ZoneInfo,
+                  f: Figures) -> dict[int, str]:
+    """Each ticket's next promise in words, from its running clock due first (paused and stopped
+    clocks have none due): "first response by …", or "first response, late since …"."""
     ids = list(tickets)
-    found: dict[int, SlaClock] = {}
-    if not ids:
-        return found
-    query = select(SlaClock).where(SlaClock.ticket_id.in_(ids), SlaClock.stopped_at.is_(None),
-                                   SlaClock.deadline.is_not(None)).order_by(SlaClock.deadline, SlaClock.id)
-    for clock in session.scalars(query):
-        found.setdefault(clock.ticket_id, clock)
-    return found
+    first: dict[int, SlaClock] = {}
+    if ids:
+        query = select(SlaClock).where(SlaClock.ticket_id.in_(ids), SlaClock.stopped_at.is_(None),
+                                       SlaClock.deadline.is_not(None)).order_by(SlaClock.deadline, SlaClock.id)
+        for clock in session.scalars(query):
+            first.setdefault(clock.ticket_id, clock)
+    words = {}
+    for ticket, clock in first.items():
+        if clock.deadline is not None:
+            when = f.moment(clock.deadline.astimezone(zone))
+            what = clock_word(clock.name)
+            words[ticket] = f"{what}, late since {when}" if clock.deadline <= now else f"{what} by {when}"
+    return words
 
 
 def open_tickets(session: Session, *conditions: ColumnElement[bool]) -> list[Ticket]:

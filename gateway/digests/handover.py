@@ -114,12 +114,6 @@ def _by_day(due: list[tuple[SlaClock, Ticket]], start: datetime, end: datetime, 
                      empty="nothing falls due during this shift")
 
 
-def _promise(promise: tuple[str, datetime] | None, reader: Reader, f: Figures) -> str:
-    if promise is None:
-        return "–"
-    return f"{clock_word(promise[0])} by {f.moment(promise[1].astimezone(reader.zone))}"
-
-
 def _parts(session: Session, ctx: MailContext, occasion: Occasion, reader: Reader, f: Figures) -> dict[str, Any]:
     handover = occasion.handover
     assert handover is not None
@@ -127,14 +121,13 @@ def _parts(session: Session, ctx: MailContext, occasion: Occasion, reader: Reade
     end = handover.incoming.until if handover.incoming and handover.incoming.until else start + OPEN_ENDED
     since = handover.outgoing.since if handover.outgoing and handover.outgoing.since else start - OPEN_ENDED
     urgent = open_tickets(session, Ticket.priority.in_(URGENT))
-    promises = {i: (c.name, c.deadline) for i, c in next_promises(session, (t.id for t in urgent)).items()
-                if c.deadline is not None}
+    promises = next_promises(session, (t.id for t in urgent), start, reader.zone, f)
     due = _falling_due(session, start, end)
     zone = reader.zone
     return {
         "start": start, "end": end, "since": since,
         "urgent": [[f"#{t.id}", t.priority, t.subject, t.organisation or "", t.status, t.assignee or "–",
-                    _promise(promises.get(t.id), reader, f)] for t in urgent],
+                    promises.get(t.id, "–")] for t in urgent],
         "pages": _pages(session, since, start, reader, f),  # (rows, pages sent, acknowledged)
         "waiting": _waiting(session, ctx, reader, f),
         "due": [[f.moment(c.deadline.astimezone(zone)), f"#{t.id}", t.priority, clock_word(c.name),

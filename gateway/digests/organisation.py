@@ -78,6 +78,8 @@ def _promise_rows(ctx: MailContext, settled: list[Settled], known: datetime, rea
         run = s.run
         if s.outcome == "met":
             how = "kept"
+        elif run.ended is None:
+            how = "missed, not given yet"
         else:
             late = breach_detail(ctx.config.policy, s, known)
             minutes = late["late_business_minutes"] if late["late_business_minutes"] is not None \
@@ -90,17 +92,11 @@ def _promise_rows(ctx: MailContext, settled: list[Settled], known: datetime, rea
     return rows
 
 
-def _open_rows(session: Session, organisation: str, reader: Reader, f: Figures) -> list[list[str]]:
+def _open_rows(session: Session, organisation: str, reader: Reader, f: Figures, now: datetime) -> list[list[str]]:
     tickets = open_tickets(session, Ticket.organisation == organisation)
-    promises = next_promises(session, (t.id for t in tickets))
-    rows = []
-    for t in tickets:
-        clock = promises.get(t.id)
-        nxt = f"{clock_word(clock.name)} by {f.moment(clock.deadline.astimezone(reader.zone))}" \
-            if clock is not None and clock.deadline is not None else "–"
-        rows.append([f"#{t.id}", f.day(t.created_at.astimezone(reader.zone).date()), t.subject, t.priority,
-                     t.status, nxt])
-    return rows
+    promises = next_promises(session, (t.id for t in tickets), now, reader.zone, f)
+    return [[f"#{t.id}", f.day(t.created_at.astimezone(reader.zone).date()), t.subject, t.priority, t.status,
+             promises.get(t.id, "–")] for t in tickets]
 
 
 def _text(title: str, parts: dict[str, Any]) -> str:
@@ -128,7 +124,7 @@ def organisation_digest(session: Session, ctx: MailContext, occasion: Occasion, 
         "raised": [[f"#{t.id}", f.day(t.created_at.astimezone(zone).date()), t.subject, t.priority, t.status]
                    for t in raised],
         "promises": _promise_rows(ctx, settled, known, reader, f),
-        "open": _open_rows(session, organisation, reader, f)}
+        "open": _open_rows(session, organisation, reader, f, now)}
     if not (raised or settled or parts["open"]):
         return None
     met = sum(1 for s in settled if s.outcome == "met")

@@ -43,6 +43,9 @@ class DigestScheduler:
 
     def earliest(self) -> datetime | None:
         self._sync()
+        return self._earliest()
+
+    def _earliest(self) -> datetime | None:
         with self.app.db.read_sessions() as session:
             return session.scalar(select(DigestSchedule.next_at).where(DigestSchedule.next_at.is_not(None))
                                   .order_by(DigestSchedule.next_at).limit(1))
@@ -50,9 +53,13 @@ class DigestScheduler:
     def run_due(self, now: datetime | None = None) -> int:
         """Send every digest due at ``now``; return how many schedules were handled."""
         self._sync()
+        now = now or self.app.clock.now()
+        earliest = self._earliest()
+        if earliest is None or earliest > now:  # nothing due: no write lock taken (SQLite has one)
+            return 0
         handled = 0
         while True:
-            batch = self._run_batch(now or self.app.clock.now())
+            batch = self._run_batch(now)
             handled += batch
             if batch < BATCH:
                 return handled
