@@ -17,6 +17,7 @@ from typing import Any
 from babel import Locale, UnknownLocaleError
 
 from gateway.config.policy import Policy
+from gateway.config.reader import Reader
 from gateway.config.staff import Staff
 from gateway.time.cadence import Cadence, parse_cadence
 from gateway.time.rotation import OnCall
@@ -65,13 +66,13 @@ def _locale(value: Any) -> str:
     return str(value).replace("-", "_")
 
 
-def _names(where: str, value: Any, known: set[str], what: str, problems: list[str]) -> tuple[str, ...]:
+def _names(r: Reader, where: str, value: Any, known: set[str], what: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        problems.append(f'{where}: must be a list of {what} names, like ["{next(iter(sorted(known)), "gold")}"]')
+        r.problems.append(f'{where}: must be a list of {what} names, like ["{next(iter(sorted(known)), "gold")}"]')
         return ()
     for name in value:
         if name not in known:
-            problems.append(f"{where}: no {what} named {name!r}; use one of {', '.join(sorted(known)) or '(none)'}")
+            r.problems.append(f"{where}: no {what} named {name!r}; use one of {', '.join(sorted(known)) or '(none)'}")
     return tuple(value)
 
 
@@ -100,94 +101,72 @@ def _recipient(where: str, entry: str, kind: str, staff: Staff, oncall: OnCall |
     return f"{where}: {entry!r} is not one of {_TO_SHAPE}"
 
 
-def _to(where: str, value: Any, kind: str, staff: Staff, oncall: OnCall | None, problems: list[str]) -> tuple[str, ...]:
+def _to(r: Reader, where: str, value: Any, kind: str, staff: Staff, oncall: OnCall | None) -> tuple[str, ...]:
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-        problems.append(f'{where}: a list of whom to mail, like ["role:service-delivery-manager", "contact:sam"]')
+        r.problems.append(f'{where}: a list of whom to mail, like ["role:service-delivery-manager", "contact:sam"]')
         return ()
     entries = tuple(v.strip().lower() for v in value)
     for i, entry in enumerate(entries):
         problem = _recipient(f"{where}[{i}]", entry, kind, staff, oncall)
         if problem:
-            problems.append(problem)
+            r.problems.append(problem)
     return entries
 
 
-def _cadence(where: str, item: Mapping[str, Any], kind: str, problems: list[str]) -> Cadence | None:
+def _cadence(r: Reader, where: str, item: Mapping[str, Any], kind: str) -> Cadence | None:
     if kind == "oncall-handover":
-        if "at" in item:
-            problems.append(f"{where}.at: a handover digest goes at each change of the on-call; remove at")
+        r.unused(dict(item), where, ("at",), "a handover digest goes at each change of the on-call; remove at")
         return None
-    try:
-        cadence = parse_cadence(item.get("at", DEFAULT_AT[kind]))
-    except ValueError as exc:
-        problems.append(f"{where}.at: {exc}")
-        return None
-    if cadence.every != _EVERY[kind]:
+    cadence = r.value(f"{where}.at", item.get("at", DEFAULT_AT[kind]), None, parse_cadence)
+    if cadence is not None and cadence.every != _EVERY[kind]:
         example = {"week": '"mon 08:00"', "month": '"1st 09:00"', "day": '"08:00"'}[_EVERY[kind]]
-        problems.append(f"{where}.at: a {kind} digest goes every {_EVERY[kind]}: write it like {example}")
+        r.problems.append(f"{where}.at: a {kind} digest goes every {_EVERY[kind]}: write it like {example}")
     return cadence
 
 
-def _digest(where: str, item: Any, staff: Staff, policy: Policy, oncall: OnCall | None,
-            problems: list[str]) -> Digest | None:
-    if not isinstance(item, Mapping) or "kind" not in item:
-        problems.append(f'{where}: needs a kind, one of {", ".join(KINDS)}, like kind = "sla-weekly"')
+def _digest(r: Reader, where: str, item: dict[str, Any], staff: Staff, policy: Policy,
+            oncall: OnCall | None) -> Digest | None:
+    r.unknown(item, where, _KEYS)
+    if not r.require(item, f"{where}.kind", f'give one of {", ".join(KINDS)}, like kind = "sla-weekly"'):
         return None
-    for key in item:
-        if key not in _KEYS:
-            problems.append(f"{where}.{key}: unknown key; the keys of [[digests]] are {', '.join(_KEYS)}")
     kind = item["kind"]
     if kind not in KINDS:
-        problems.append(f"{where}.kind: {kind!r} is not one of {', '.join(KINDS)}")
+        r.problems.append(f"{where}.kind: {kind!r} is not one of {', '.join(KINDS)}")
         return None
     name = str(item.get("name", kind))
     if not _NAME.fullmatch(name):
-        problems.append(f"{where}.name: name a digest with letters, digits, '-', '_' or '.'")
+        r.problems.append(f"{where}.name: name a digest with letters, digits, '-', '_' or '.'")
     if kind == "oncall-handover" and oncall is None:
-        problems.append(f"{where}.kind: an oncall-handover digest goes at each change of the on-call: "
-                        "add an [oncall] table with a rotation or date ranges")
+        r.problems.append(f"{where}.kind: an oncall-handover digest goes at each change of the on-call: "
+                          "add an [oncall] table with a rotation or date ranges")
         return None
     calendar = item.get("calendar")
     if calendar is not None and calendar not in policy.calendars:
-        problems.append(f"{where}.calendar: no calendar named {calendar!r}; define [calendars.{calendar}] or use "
-                        f"one of {', '.join(sorted(policy.calendars))}")
-    locale = "en"
-    if "locale" in item:
-        try:
-            locale = _locale(item["locale"])
-        except ValueError as exc:
-            problems.append(f"{where}.locale: {exc}")
+        r.problems.append(f"{where}.calendar: no calendar named {calendar!r}; define [calendars.{calendar}] or use "
+                          f"one of {', '.join(sorted(policy.calendars))}")
     return Digest(
-        name=name, kind=kind, to=_to(f"{where}.to", item.get("to", list(DEFAULT_TO[kind])), kind, staff, oncall,
-                                     problems),
-        cadence=_cadence(where, item, kind, problems), calendar=str(calendar) if calendar else None,
-        plans=_names(f"{where}.plans", item.get("plans", []), set(policy.plans), "plan", problems),
-        organisations=_names(f"{where}.organisations", item.get("organisations", []),
-                             set(policy.directory.organisations), "organisation", problems),
-        locale=locale)
+        name=name, kind=kind, to=_to(r, f"{where}.to", item.get("to", list(DEFAULT_TO[kind])), kind, staff, oncall),
+        cadence=_cadence(r, where, item, kind), calendar=str(calendar) if calendar else None,
+        plans=_names(r, f"{where}.plans", item.get("plans", []), set(policy.plans), "plan"),
+        organisations=_names(r, f"{where}.organisations", item.get("organisations", []),
+                             set(policy.directory.organisations), "organisation"),
+        locale=r.get(item, f"{where}.locale", "en", _locale))
 
 
-def load_digests(data: Mapping[str, Any], staff: Staff, policy: Policy, oncall: OnCall | None,
-                 problems: list[str]) -> DigestSettings:
+def load_digests(r: Reader, data: dict[str, Any], staff: Staff, policy: Policy,
+                 oncall: OnCall | None) -> DigestSettings:
     """Read [[digests]] and the contacts' locales; each problem names its key and the fix."""
-    raw = data.get("digests", [])
-    if not isinstance(raw, list):
-        problems.append("digests: must be a list of tables, written [[digests]]")
-        raw = []
     digests: list[Digest] = []
-    for i, item in enumerate(raw):
-        digest = _digest(f"digests[{i}]", item, staff, policy, oncall, problems)
+    for where, _index, item in r.entries(data, "digests", "a table with kind, to and at"):
+        digest = _digest(r, where, item, staff, policy, oncall)
         if digest is None:
             continue
         if any(d.name == digest.name for d in digests):
-            problems.append(f"digests[{i}].name: {digest.name!r} names two digests; give each its own name")
+            r.problems.append(f"{where}.name: {digest.name!r} names two digests; give each its own name")
         digests.append(digest)
     locales: dict[str, str] = {}
     contacts = data.get("contacts", {})
-    for handle, table in (contacts.items() if isinstance(contacts, Mapping) else ()):
-        if isinstance(table, Mapping) and "locale" in table:
-            try:
-                locales[str(handle).lower()] = _locale(table["locale"])
-            except ValueError as exc:
-                problems.append(f"contacts.{handle}.locale: {exc}")
+    for handle, table in (contacts.items() if isinstance(contacts, dict) else ()):
+        if isinstance(table, dict) and "locale" in table:
+            locales[str(handle).lower()] = r.get(table, f"contacts.{handle}.locale", "en", _locale)
     return DigestSettings(tuple(digests), locales)

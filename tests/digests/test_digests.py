@@ -184,8 +184,7 @@ def test_digest_config_errors_name_the_key_and_the_fix() -> None:
             "digests[0].to[1]: no contact has the role 'boss'; add it to some [contacts.NAME] roles",
             "digests[0].plans: no plan named 'platinum'; use one of gold, silver"]
     assert problems('[[digests]]\nkind = "due-today"\ncalendar = "ukk"\nlocale = "xx_YY"\nevery = "day"') == [
-        "digests[0].every: unknown key; the keys of [[digests]] are name, kind, to, at, calendar, plans, "
-        "organisations, locale",
+        "digests[0].every: unknown key; the keys are name, kind, to, at, calendar, plans, organisations, locale",
         "digests[0].calendar: no calendar named 'ukk'; define [calendars.ukk] or use one of 24x7, uk",
         "digests[0].locale: 'xx_YY' is not a locale; write it like en_GB, de_DE or fr"]
     assert problems('[[digests]]\nkind = "sla-weekly"\n[[digests]]\nkind = "sla-weekly"') == [
