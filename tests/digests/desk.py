@@ -22,126 +22,44 @@ from gateway.store.models import OutboxMessage, Ticket
 from gateway.tickets.workflow import public_update
 from gateway.timekeeping.digests import DigestScheduler
 from gateway.timekeeping.scheduler import SlaScheduler
+from tests import worlds
 from tests.support import customer_mail
 
 LONDON = ZoneInfo("Europe/London")  # on UTC in November
 DIGEST_KINDS = ("sla-weekly", "sla-monthly", "organisation-monthly", "oncall-handover", "due-today")
 
-CONFIG = """
-[gateway]
-support_address = "support@example.com"
-name = "Example Support"
-timezone = "Europe/London"
-default_plan = "gold"
+# Two customers on two plans, two service delivery managers far apart, Alice and Bob on call,
+# Dana (network) and Eve (billing) working tickets.
+CONFIG = worlds.world(
+    worlds.gateway(default_plan="gold"),
+    worlds.outbound(),
+    worlds.UK_CALENDAR,
+    worlds.plan("gold", default_priority="P3", priorities={
+        "P1": {"first_response": "30m", "calendar": "24x7"}, "P3": worlds.FOUR_BUSINESS_HOURS}),
+    worlds.plan("silver", default_priority="P3", priorities={"P3": {"first_response": "8 business hours"}}),
+    worlds.customer("Acme", "acme.example", plan="gold", timezone="Europe/London",
+                    contacts=["ops@acme.example", {"address": "it@acme.example", "language": "de"}]),
+    worlds.customer("Globex", "globex.example", plan="silver", timezone="America/New_York",
+                    contacts=["noc@globex.example"]),
+    worlds.contact("sam", "Sam Delivery", roles=["service-delivery-manager"], timezone="Australia/Sydney"),
+    worlds.contact("greta", "Greta Berger", roles=["service-delivery-manager"], timezone="Europe/Berlin",
+                   locale="de_DE"),
+    worlds.ONCALL,
+    worlds.engineers(worlds.dana("network"), worlds.engineer("eve", "Eve Moneypenny", "billing")),
+    worlds.OWN_RULES,
+    worlds.rule("outage", ["outage"], priority="P1"),
+    worlds.rule("network", ["network"], route="network"),
+)
 
-[outbound]
-transport = "directory"
-
-[calendars.uk]
-timezone = "Europe/London"
-days = "mon-fri"
-open = "09:00-17:00"
-
-[plans.gold]
-calendar = "uk"
-default_priority = "P3"
-
-[plans.gold.priorities.P1]
-first_response = "30m"
-calendar = "24x7"
-
-[plans.gold.priorities.P3]
-first_response = "4 business hours"
-
-[plans.silver]
-calendar = "uk"
-default_priority = "P3"
-
-[plans.silver.priorities.P3]
-first_response = "8 business hours"
-
-[[customers]]
-name = "Acme"
-domains = ["acme.example"]
-contacts = ["ops@acme.example", { address = "it@acme.example", language = "de" }]
-plan = "gold"
-timezone = "Europe/London"
-
-[[customers]]
-name = "Globex"
-domains = ["globex.example"]
-contacts = ["noc@globex.example"]
-plan = "silver"
-timezone = "America/New_York"
-
-[contacts.sam]
-name = "Sam Delivery"
-address = "sam@example.com"
-roles = ["service-delivery-manager"]
-timezone = "Australia/Sydney"
-
-[contacts.greta]
-name = "Greta Berger"
-address = "greta@example.com"
-roles = ["service-delivery-manager"]
-timezone = "Europe/Berlin"
-locale = "de_DE"
-
-[contacts.alice]
-name = "Alice Oncall"
-address = "alice@example.com"
-
-[contacts.bob]
-name = "Bob Oncall"
-address = "bob@example.com"
-
-[oncall]
-timezone = "Europe/London"
-handover = "mon 09:00"
-start = 2026-11-02
-rotation = ["alice", "bob"]
-
-[engineers]
-team = [{ handle = "dana", name = "Dana Scully", address = "dana@example.com", groups = ["network"] },
-        { handle = "eve", name = "Eve Moneypenny", address = "eve@example.com", groups = ["billing"] }]
-
-[rule_set]
-mode = "replace"
-
-[[rules]]
-name = "outage"
-when = { words = ["outage"] }
-then = { priority = "P1" }
-
-[[rules]]
-name = "network"
-when = { words = ["network"] }
-then = { route = "network" }
-"""
-
-DIGESTS = """
-[[digests]]
-kind = "sla-weekly"
-locale = "en_GB"
-
-[[digests]]
-kind = "due-today"
-calendar = "uk"
-locale = "en_GB"
-
-[[digests]]
-kind = "oncall-handover"
-locale = "en_GB"
-
-[[digests]]
-kind = "organisation-monthly"
-locale = "en_GB"
-"""
+# Each kind once, figures as in Britain.
+DIGESTS = worlds.world(*(worlds.table("[[digests]]", kind=kind, calendar=calendar, locale="en_GB")
+                         for kind, calendar in (("sla-weekly", None), ("due-today", "uk"), ("oncall-handover", None),
+                                                ("organisation-monthly", None))))
 
 
 class Desk:
     def __init__(self, db: Database, start: datetime, data_dir: Path, extra: str = DIGESTS) -> None:
-        loaded = load_config(None, text=CONFIG + extra)
+        loaded = load_config(None, text=worlds.world(CONFIG, extra))
         loaded = replace(loaded, database=DatabaseSettings(url=db.url),
                          gateway=replace(loaded.gateway, data_dir=data_dir))
         self.clock = FakeClock(start)

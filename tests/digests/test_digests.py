@@ -23,6 +23,7 @@ from gateway.config import load_config
 from gateway.errors import ConfigError
 from gateway.store.db import Database
 from gateway.store.models import Base, DigestSchedule, OutboxMessage
+from tests import worlds
 from tests.digests.desk import CONFIG, DIGESTS, Desk, text_of
 
 START = datetime(2026, 11, 15, 12, 0, tzinfo=UTC)  # a Sunday
@@ -169,7 +170,7 @@ def test_after_a_long_stop_only_the_latest_period_goes(desk: Desk) -> None:
 def test_digest_config_errors_name_the_key_and_the_fix() -> None:
     def problems(extra: str) -> list[str]:
         with pytest.raises(ConfigError) as err:
-            load_config(None, text=CONFIG + extra)
+            load_config(None, text=worlds.world(CONFIG, extra))
         return err.value.problems
 
     assert problems('[[digests]]\nkind = "sla-daily"') == [
@@ -189,7 +190,7 @@ def test_digest_config_errors_name_the_key_and_the_fix() -> None:
         "digests[0].locale: 'xx_YY' is not a locale; write it like en_GB, de_DE or fr"]
     assert problems('[[digests]]\nkind = "sla-weekly"\n[[digests]]\nkind = "sla-weekly"') == [
         "digests[1].name: 'sla-weekly' names two digests; give each its own name"]
-    assert load_config(None, text=CONFIG + DIGESTS).digests.digest("due-today") is not None
+    assert load_config(None, text=worlds.world(CONFIG, DIGESTS)).digests.digest("due-today") is not None
 
 
 def test_digests_command_lists_the_schedule_and_previews_one(desk: Desk, tmp_path: Path,
@@ -198,9 +199,9 @@ def test_digests_command_lists_the_schedule_and_previews_one(desk: Desk, tmp_pat
     two_tickets(desk)
     desk.advance(at(11, 23, 12))
     config = tmp_path / "config.toml"
-    config.write_text(CONFIG + DIGESTS + f'\n[database]\nurl = "{desk.app.db.url}"\n', encoding="utf-8")
-    config.write_text(config.read_text().replace('default_plan = "gold"\n',
-                                                 f'default_plan = "gold"\ndata_dir = "{tmp_path}"\n'))
+    config.write_text(worlds.world(CONFIG.replace('default_plan = "gold"\n',
+                                                  f'default_plan = "gold"\ndata_dir = "{tmp_path}"\n'),
+                                   DIGESTS, worlds.database(desk.app.db.url)), encoding="utf-8")
     clock = tmp_path / "clock"
     write_clock_file(clock, at(11, 23, 12))
     monkeypatch.setenv("HELPDESK_CLOCK_FILE", str(clock))

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from gateway.clock import write_clock_file
+from tests import worlds
 from tests.support import GatewayProcess, Received, Sink, customer_mail, free_port, running, wait_for, write_config
 
 pytestmark = pytest.mark.slow
@@ -20,32 +21,13 @@ LONDON = ZoneInfo("Europe/London")
 SUNDAY = datetime(2026, 11, 22, 12, 0, tzinfo=LONDON)
 MONDAY_8AM = datetime(2026, 11, 23, 8, 0, tzinfo=LONDON)
 
-POLICY = """
-[sla]
-sweep_interval = "100ms"
-
-[calendars.uk]
-timezone = "Europe/London"
-days = "mon-fri"
-open = "09:00-17:00"
-
-[plans.standard]
-calendar = "uk"
-default_priority = "P3"
-
-[plans.standard.priorities.P3]
-first_response = "4 business hours"
-
-[contacts.sam]
-name = "Sam Delivery"
-address = "sam@example.com"
-roles = ["service-delivery-manager"]
-locale = "en_GB"
-
-[[digests]]
-kind = "sla-weekly"
-at = "mon 08:00"
-"""
+POLICY = worlds.world(
+    worlds.sla("100ms"),
+    worlds.UK_CALENDAR,
+    worlds.plan(default_priority="P3", priorities={"P3": worlds.FOUR_BUSINESS_HOURS}),
+    worlds.contact("sam", "Sam Delivery", roles=["service-delivery-manager"], locale="en_GB"),
+    worlds.table("[[digests]]", kind="sla-weekly", at="mon 08:00"),
+)
 
 
 def _gateway(tmp_path: Path, sink: Sink, clock: Path, name: str, db: Path) -> GatewayProcess:
