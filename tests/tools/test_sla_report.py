@@ -14,11 +14,11 @@ import pytest
 from gateway.app import App
 from gateway.clock import FakeClock
 from gateway.processing.worker import Processor
+from gateway.reports.sla_report import as_csv_rows, as_text, report
 from gateway.store.inbound import Envelope, store_inbound
 from gateway.store.models import SlaClock, Ticket
 from gateway.tickets.workflow import public_update, set_status
 from gateway.timekeeping.scheduler import SlaScheduler
-from gateway.tools.sla_report import as_csv_rows, as_text, report
 from tests import worlds
 from tests.support import GatewayProcess, customer_mail, free_port, write_config
 

@@ -11,6 +11,7 @@ listed with how late it was.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from statistics import mean, median
@@ -19,8 +20,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from gateway.config.policy import Policy
+from gateway.reports.sla_history import Run, clock_runs, minus_pauses, paused_within
 from gateway.time.durations import parse_target
-from gateway.tools.sla_history import Run, clock_runs, minus_pauses, paused_within
 
 CLOCK_ORDER = ("first_response", "update", "workaround", "resolution")
 GROUPS = ("plan", "priority", "organisation", "engineer", "clock")
@@ -35,7 +36,7 @@ class Settled:
     business: timedelta | None
 
 
-def _taken(policy: Policy, run: Run, until: datetime) -> tuple[timedelta, timedelta | None]:
+def time_taken(policy: Policy, run: Run, until: datetime) -> tuple[timedelta, timedelta | None]:
     pauses = paused_within(run, run.started, until)
     wall = minus_pauses(until - run.started, [b - a for a, b in pauses])
     if parse_target(run.target).kind == "clock":
@@ -70,41 +71,53 @@ def _figures(values: list[timedelta | None]) -> dict[str, float | None]:
             "p90": round(_percentile(minutes, 0.9), 1)}
 
 
-def report(session: Session, policy: Policy, start: datetime, end: datetime, by: str | None = None,
-           now: datetime | None = None) -> dict[str, Any]:
-    """The report for [start, end); ``now`` (default ``end``) bounds what is known."""
-    known = min(end, now) if now is not None else end
+def settle(session: Session, policy: Policy, start: datetime, end: datetime, known: datetime,
+           only: Callable[[Run], bool] | None = None) -> tuple[list[Settled], list[Run]]:
+    """The runs settled in [start, end) as known at ``known``, and those still open (running or
+    paused) at the end that started before it; ``only`` keeps the runs it accepts."""
     settled: list[Settled] = []
-    open_at_end: dict[tuple[str, str], dict[str, int]] = {}
+    still: list[Run] = []
     for run in clock_runs(session, known):
+        if only is not None and not only(run):
+            continue
         outcome, at = run.outcome(known)
-        group = _group(run, by)
         if outcome in ("running", "paused"):
             if run.started < end:
-                counts = open_at_end.setdefault((group, run.clock), {"running": 0, "paused": 0})
-                counts[outcome] += 1
+                still.append(run)
             continue
         assert at is not None
         if not start <= at < end:
             continue
-        stop = run.ended if run.ended is not None else None
-        wall, business = _taken(policy, run, stop) if stop is not None else (None, None)
+        wall, business = time_taken(policy, run, run.ended) if run.ended is not None else (None, None)
         settled.append(Settled(run, outcome, at, wall, business))
+    return settled, still
+
+
+def report(session: Session, policy: Policy, start: datetime, end: datetime, by: str | None = None,
+           now: datetime | None = None, only: Callable[[Run], bool] | None = None) -> dict[str, Any]:
+    """The report for [start, end); ``now`` (default ``end``) bounds what is known; ``only``, when
+    given, keeps the runs it accepts (a plan's, an organisation's)."""
+    known = min(end, now) if now is not None else end
+    settled, still = settle(session, policy, start, end, known, only)
+    open_at_end: dict[tuple[str, str], dict[str, int]] = {}
+    for run in still:
+        counts = open_at_end.setdefault((_group(run, by), run.clock), {"running": 0, "paused": 0})
+        counts[run.outcome(known)[0]] += 1
     rows = []
     keys = {(_group(s.run, by), s.run.clock) for s in settled} | set(open_at_end)
     for group, clock in sorted(keys, key=lambda k: (k[0], CLOCK_ORDER.index(k[1]) if k[1] in CLOCK_ORDER else 9)):
         mine = [s for s in settled if s.run.clock == clock and _group(s.run, by) == group]
         met = sum(1 for s in mine if s.outcome == "met")
         missed = len(mine) - met
-        still = open_at_end.get((group, clock), {"running": 0, "paused": 0})
+        open_now = open_at_end.get((group, clock), {"running": 0, "paused": 0})
         rows.append({
             **({by: group} if by and by != "clock" else {}), "clock": clock, "due": len(mine), "met": met,
-            "missed": missed, "running": still["running"], "paused": still["paused"],
+            "missed": missed, "running": open_now["running"], "paused": open_now["paused"],
             "compliance": round(100 * met / len(mine), 1) if mine else None,
             "wall_minutes": _figures([s.wall for s in mine]),
             "business_minutes": _figures([s.business for s in mine]),
         })
-    breaches = [_breach(policy, s, known) for s in settled if s.outcome == "missed"]
+    breaches = [breach_detail(policy, s, known) for s in settled if s.outcome == "missed"]
     breaches.sort(key=lambda b: (b["deadline"] or "", b["ticket"]))
     return {"from": start.isoformat(), "to": end.isoformat(), "by": by or "clock", "rows": rows,
             "breaches": breaches,
@@ -112,7 +125,7 @@ def report(session: Session, policy: Policy, start: datetime, end: datetime, by:
                       "wall minutes are elapsed time; a run counts in the period it was settled in"]}
 
 
-def _breach(policy: Policy, s: Settled, known: datetime) -> dict[str, Any]:
+def breach_detail(policy: Policy, s: Settled, known: datetime) -> dict[str, Any]:
     run = s.run
     deadline = run.deadline if run.deadline is not None else s.at
     until = run.ended or known
