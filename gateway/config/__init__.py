@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gateway.config.digests import DigestSettings, load_digests
 from gateway.config.escalation import EscalationSettings, load_escalation
 from gateway.config.incidents import IncidentSettings, load_incidents
 from gateway.config.outbound import OutboundSettings, load_outbound
@@ -60,13 +61,14 @@ class Config:
     raw: dict[str, Any] = field(repr=False)
     # Keys still read under an old name: check-config and run say what to rename.
     deprecations: tuple[str, ...] = ()
+    digests: DigestSettings = field(default_factory=DigestSettings)
     incidents: IncidentSettings = field(default_factory=IncidentSettings)
 
 
 # Sections that later capabilities read from ``Config.raw``; listed so typos are still caught.
 _OTHER_SECTIONS = {"customers", "plans", "calendars", "rules", "rule_set", "contacts", "escalation",
                    "oncall", "engineers", "agents", "imap", "sla", "templates", "screening", "metrics", "logging",
-                   "incidents"}
+                   "digests", "incidents"}
 _SECTIONS = {"gateway", "database", "smtp", "outbound", "processing"} | _OTHER_SECTIONS
 
 
@@ -97,8 +99,9 @@ def runtime_problems(config: Config) -> list[str]:
     return problems
 
 
-def load_config(path: Path | None, *, text: str | None = None) -> Config:
-    """Read and validate the config; raise ConfigError listing every problem found."""
+def load_config(path: Path | None, *, text: str | None = None, add: dict[str, Any] | None = None) -> Config:
+    """Read and validate the config; raise ConfigError listing every problem found. ``add`` (a
+    scenario's own tables) is merged in first: its lists extend the file's, its tables merge."""
     if text is None:
         if path is None:
             raise ConfigError(["no config file: pass -c FILE, set HELPDESK_CONFIG, "
@@ -111,7 +114,19 @@ def load_config(path: Path | None, *, text: str | None = None) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{path}: not valid TOML: {exc}"]) from exc
-    return _build(path, data)
+    return _build(path, _merged(data, add) if add else data)
+
+
+def _merged(data: dict[str, Any], add: dict[str, Any]) -> dict[str, Any]:
+    out = dict(data)
+    for key, value in add.items():
+        if isinstance(value, list) and isinstance(out.get(key), list):
+            out[key] = [*out[key], *value]
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merged(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 def _build(path: Path | None, data: dict[str, Any]) -> Config:
@@ -129,34 +144,28 @@ def _build(path: Path | None, data: dict[str, Any]) -> Config:
     r.unknown(t, "templates", {"directory"})
     templates_dir = r.get(t, "templates.directory", None, as_str)
     sla = load_sla(r, data)
-    policy = load_policy(data, default_plan=gateway.default_plan, default_timezone=gateway.timezone,
-                         problems=r.problems)
+    policy = load_policy(r, data, default_plan=gateway.default_plan, default_timezone=gateway.timezone)
     deprecations: list[str] = []
-    staff = load_staff(data, r.problems, deprecations)
-    rules = _rules(data, policy, staff, r.problems)
-    escalation = load_escalation(data, staff, set(policy.plans), r.problems)
-    incidents = load_incidents(data, policy, staff, escalation.oncall, r.problems)
+    staff = load_staff(r, data, deprecations)
+    rules = _rules(r, data, policy, staff)
+    escalation = load_escalation(r, data, staff, policy.plans)
+    digests = load_digests(r, data, staff, policy, escalation.oncall)
+    incidents = load_incidents(r, data, policy, staff, escalation.oncall)
     if r.problems:
         raise ConfigError(r.problems)
     return Config(path=path, gateway=gateway, database=database, smtp=smtp, outbound=outbound,
                   processing=processing, templates_dir=(base / templates_dir) if templates_dir else None,
                   policy=policy, staff=staff, rules=rules, escalation=escalation, sla=sla,
-                  raw=data, deprecations=tuple(deprecations), incidents=incidents)
+                  raw=data, deprecations=tuple(deprecations), digests=digests, incidents=incidents)
 
 
-
-
-def _rules(data: dict[str, Any], policy: Policy, staff: Staff, problems: list[str]) -> RuleSet:
+def _rules(r: Reader, data: dict[str, Any], policy: Policy, staff: Staff) -> RuleSet:
     """The ``[[rules]]`` of the config with the shipped defaults, as ``[rule_set] mode`` says."""
-    tables = rule_tables(data, problems)
-    if not isinstance(tables, list):
-        problems.append("rules: must be a list of tables, written [[rules]]")
-        tables = []
     try:
-        return compile_rules(tables, organisations=set(policy.directory.organisations), plans=set(policy.plans),
-                             groups=staff.groups, contacts=set(staff.contacts))
+        return compile_rules(rule_tables(r, data), organisations=set(policy.directory.organisations),
+                             plans=set(policy.plans), groups=staff.groups, contacts=set(staff.contacts))
     except RuleConfigError as exc:
-        problems.extend(exc.problems)
+        r.problems.extend(exc.problems)
         return compile_rules([], organisations=(), plans=(), groups=(), contacts=())
 
 

@@ -10,9 +10,10 @@ from typing import Any
 
 from gateway.config.escalation import read_notify
 from gateway.config.policy import Policy
+from gateway.config.reader import Reader, as_str, one_of
 from gateway.config.staff import Staff
 from gateway.config.values import parse_interval
-from gateway.time.durations import DurationError, Target, parse_target
+from gateway.time.durations import Target, parse_target
 from gateway.time.rotation import OnCall
 from rules import PRIORITIES
 
@@ -79,105 +80,79 @@ class IncidentSettings:
         return {**REPORT_TITLES, **{k: r.title for k, r in self.reports.items()}}
 
 
-def load_incidents(data: Mapping[str, Any], policy: Policy, staff: Staff, oncall: OnCall | None,
-                   problems: list[str]) -> IncidentSettings:
+def load_incidents(r: Reader, data: dict[str, Any], policy: Policy, staff: Staff,
+                   oncall: OnCall | None) -> IncidentSettings:
     """Read [incidents] and each [incidents.reports.KIND]; every problem names its key and the fix."""
-    table = data.get("incidents", {})
-    if not isinstance(table, Mapping):
-        problems.append("incidents: must be a table, written [incidents]")
-        return IncidentSettings()
-    for key in table:
-        if key not in _KEYS:
-            problems.append(f"incidents.{key}: unknown key; the keys of [incidents] are {', '.join(sorted(_KEYS))}")
-    resolve = table.get("resolve_tickets", "resolution-proposed")
-    if resolve not in RESOLVE_TICKETS:
-        problems.append(f"incidents.resolve_tickets: {resolve!r} is not one of "
-                        f"{', '.join(repr(s) for s in RESOLVE_TICKETS)}; write what resolving the incident makes "
-                        'of its tickets, like resolve_tickets = "resolution-proposed"')
-        resolve = "resolution-proposed"
-    calendar = table.get("calendar")
+    table = r.table(data, "incidents")
+    r.unknown(table, "incidents", _KEYS)
+    resolve = r.get(table, "incidents.resolve_tickets", "resolution-proposed", one_of(*RESOLVE_TICKETS),
+                    'write what resolving the incident makes of its tickets, like resolve_tickets = '
+                    '"resolution-proposed"')
+    calendar = r.get(table, "incidents.calendar", None, as_str)
     if calendar is not None and calendar not in policy.calendars:
-        problems.append(f"incidents.calendar: no calendar named {calendar!r}; define [calendars.{calendar}] or use "
-                        f"one of {', '.join(sorted(policy.calendars))}")
+        r.problems.append(f"incidents.calendar: no calendar named {calendar!r}; define [calendars.{calendar}] or "
+                          f"use one of {', '.join(sorted(policy.calendars))}")
         calendar = None
     managers = any(o.account_manager for o in policy.directory.organisations.values())
-    raw = table.get("reports", {})
-    if not isinstance(raw, Mapping):
-        problems.append("incidents.reports: must be tables, written [incidents.reports.KIND]")
-        raw = {}
     reports = {}
-    for kind, body in raw.items():
-        report = _report(f"incidents.reports.{kind}", str(kind), body, staff, oncall, managers, problems)
+    for where, kind, body in r.tables(table, "incidents.reports", 'a table with due, like due = "5 business days"',
+                                      "[incidents.reports.KIND]"):
+        report = _report(r, where, kind, body, staff, oncall, managers)
         if report is not None:
             reports[report.kind] = report
-    return IncidentSettings(resolve_tickets=str(resolve), calendar=calendar, reports=reports)
+    return IncidentSettings(resolve_tickets=resolve, calendar=calendar, reports=reports)
 
 
-def _report(where: str, kind: str, body: Any, staff: Staff, oncall: OnCall | None, managers: bool,
-            problems: list[str]) -> ReportPolicy | None:
+def _report(r: Reader, where: str, kind: str, body: dict[str, Any], staff: Staff, oncall: OnCall | None,
+            managers: bool) -> ReportPolicy | None:
     if not _KIND.fullmatch(kind):
-        problems.append(f'{where}: name a report with lower-case letters, digits and "-", like [incidents.reports.pir]')
+        r.problems.append(f'{where}: name a report with lower-case letters, digits and "-", like '
+                          "[incidents.reports.pir]")
         return None
-    if not isinstance(body, Mapping):
-        problems.append(f'{where}: must be a table with due, like due = "5 business days"')
+    r.unknown(body, where, _REPORT_KEYS)
+    if not r.require(body, f"{where}.due", 'write by when the report is owed, like due = "5 business days"'):
         return None
-    for key in body:
-        if key not in _REPORT_KEYS:
-            problems.append(f"{where}.{key}: unknown key; the keys are {', '.join(sorted(_REPORT_KEYS))}")
-    due = _due(where, body, problems)
+    due = r.get(body, f"{where}.due", None, _due)
     if due is None:
         return None
-    found: dict[str, Any] = {"title": str(body.get("title") or REPORT_TITLES.get(kind, kind)), "due": due}
-    found.update(_conditions(where, body, problems))
-    share = body.get("remind_at", 0.8)
-    if not isinstance(share, int | float) or isinstance(share, bool) or not 0 < share < 1:
-        problems.append(f"{where}.remind_at: a share of the time to the deadline between 0 and 1, like 0.8")
-        share = 0.8
-    found["remind_at"] = float(share)
+    found: dict[str, Any] = {"title": r.get(body, f"{where}.title", REPORT_TITLES.get(kind, kind), as_str) or kind,
+                             "due": due, "match": r.get(body, f"{where}.match", "all", _match)}
+    for key, convert in (("priorities", _priorities), ("min_customers", _customers), ("min_duration", parse_interval),
+                         ("remind_at", _share)):
+        if key in body:
+            found[key] = r.get(body, f"{where}.{key}", None, convert)
     for key in ("remind", "escalate"):
         if key in body:
-            found[key] = read_notify(f"{where}.{key}", body[key], staff, oncall, managers, problems)
-    return ReportPolicy(kind=kind, **found)
+            found[key] = read_notify(r, f"{where}.{key}", body[key], staff, oncall, managers)
+    return ReportPolicy(kind=kind, **{k: v for k, v in found.items() if v is not None})
 
 
-def _due(where: str, body: Mapping[str, Any], problems: list[str]) -> Target | None:
-    if "due" not in body:
-        problems.append(f'{where}.due: missing; write by when the report is owed, like due = "5 business days"')
-        return None
-    try:
-        due = parse_target(str(body["due"])) if isinstance(body["due"], str) else None
-    except DurationError as exc:
-        problems.append(f"{where}.due: {exc}")
-        return None
-    if due is None or due.kind == "none":
-        problems.append(f'{where}.due: a report needs a deadline, like due = "10 working days"')
-        return None
+def _due(value: Any) -> Target:
+    due = parse_target(as_str(value))
+    if due.kind == "none":
+        raise ValueError('a report needs a deadline, like due = "10 working days"')
     return due
 
 
-def _conditions(where: str, body: Mapping[str, Any], problems: list[str]) -> dict[str, Any]:
-    """Which incidents owe the report: priorities, customers affected, how long it lasted, and how they combine."""
-    found: dict[str, Any] = {}
-    if "priorities" in body:
-        value = body["priorities"]
-        if not isinstance(value, list) or not value or any(p not in PRIORITIES for p in value):
-            problems.append(f'{where}.priorities: a list of priorities, like ["P1", "P2"]')
-        else:
-            found["priorities"] = frozenset(value)
-    if "min_customers" in body:
-        value = body["min_customers"]
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            problems.append(f"{where}.min_customers: how many customers (organisations) at least, like 2")
-        else:
-            found["min_customers"] = value
-    if "min_duration" in body:
-        try:
-            found["min_duration"] = parse_interval(body["min_duration"])
-        except ValueError as exc:
-            problems.append(f"{where}.min_duration: {exc}")
-    match = body.get("match", "all")
-    if match not in MATCHES:
-        problems.append(f'{where}.match: "all" (every condition given) or "any" (one of them), not {match!r}')
-        match = "all"
-    found["match"] = str(match)
-    return found
+def _match(value: Any) -> str:
+    if value not in MATCHES:
+        raise ValueError(f'"all" (every condition given) or "any" (one of them), not {value!r}')
+    return str(value)
+
+
+def _priorities(value: Any) -> frozenset[str]:
+    if not isinstance(value, list) or not value or any(p not in PRIORITIES for p in value):
+        raise ValueError('a list of priorities, like ["P1", "P2"]')
+    return frozenset(value)
+
+
+def _customers(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError("how many customers (organisations) at least, like 2")
+    return value
+
+
+def _share(value: Any) -> float:
+    if not isinstance(value, int | float) or isinstance(value, bool) or not 0 < value < 1:
+        raise ValueError("a share of the time to the deadline between 0 and 1, like 0.8")
+    return float(value)

@@ -69,9 +69,11 @@ match = "any"
 
 
 @pytest.mark.parametrize(("incidents", "expected"), [
-    ('[incidents]\nresolve_tickets = "closed"', "incidents.resolve_tickets: 'closed' is not one of"),
+    ('[incidents]\nresolve_tickets = "closed"',
+     "incidents.resolve_tickets: must be one of 'resolution-proposed', 'resolved', 'unchanged', not 'closed'"),
     ('[incidents]\ncalendar = "nowhere"', "incidents.calendar: no calendar named 'nowhere'; define [calendars."),
-    ('[incidents]\nreports_due = 1', "incidents.reports_due: unknown key; the keys of [incidents] are"),
+    ('[incidents]\nreports_due = 1',
+     "incidents.reports_due: unknown key; the keys are calendar, reports, resolve_tickets"),
     ("[incidents.reports.pir]\npriorities = [\"P1\"]", 'incidents.reports.pir.due: missing; write by when'),
     ('[incidents.reports.pir]\ndue = "soonish"', "incidents.reports.pir.due: cannot read duration 'soonish'"),
     ('[incidents.reports.pir]\ndue = "case by case"', "incidents.reports.pir.due: a report needs a deadline"),
