@@ -6,6 +6,10 @@ The events are the audit trail (``sla-clock-started``, ``-stopped``, ``-paused``
 start to its stop; an update clock makes a new run at each update given. A run is settled when
 it was met (stopped in time) or missed (breached, stopped late, or past its deadline at the
 report's end); a reopened ticket unsettles its runs again, as the clocks themselves run again.
+A promise replaced before it was settled (a priority change restarts the clocks on the new
+targets) was never due: only the new one counts, unless the old one had already breached. A run
+stopped at the instant it started (an update clock re-armed by the reply that resolves the
+ticket) promised nothing and is left out.
 """
 
 from __future__ import annotations
@@ -81,6 +85,8 @@ class _Ticket:
             self.priority = d.get("priority", self.priority)
         elif kind == "priority-changed":
             self.priority = d.get("new", self.priority)
+            for name in list(self.current):
+                self._replace(name, at)
         elif kind == "assigned":
             self.assignee = (d.get("new") or {}).get("assignee")
         elif kind == "sla-clock-started" and isinstance(clock, str):
@@ -111,7 +117,23 @@ class _Ticket:
                 run.ended, run.met = None, None
             run.deadline = _iso(d.get("deadline"))
 
+    def _replace(self, clock: str, at: datetime) -> None:
+        """The clock's promise is replaced at ``at``: one not settled yet was never due, and is
+        withdrawn; one already breached stays missed, ended here."""
+        run = self.current.get(clock)
+        if run is None or run.ended is not None:
+            return
+        del self.current[clock]
+        if run.breached is None:
+            self.runs.remove(run)
+            return
+        if run.paused_since is not None:
+            run.pauses.append((run.paused_since, at))
+            run.paused_since = None
+        run.ended, run.met = at, False
+
     def _start(self, clock: str, at: datetime, target: str, calendar: str, deadline: datetime | None) -> None:
+        self._replace(clock, at)
         run = Run(self.id, clock, self.plan, self.priority, self.organisation, self.assignee, calendar, target,
                   at, deadline)
         self.current[clock] = run
@@ -131,7 +153,7 @@ def clock_runs(session: Session, until: datetime, tickets: Iterable[int] | None 
     for event in events:
         if event.ticket_id in replay:
             replay[event.ticket_id].apply(event)
-    return [run for t in replay.values() for run in t.runs]
+    return [run for t in replay.values() for run in t.runs if run.ended is None or run.ended > run.started]
 
 
 def paused_within(run: Run, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
