@@ -9,10 +9,12 @@ from __future__ import annotations
 import os
 import socket
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gateway.config.canned import CannedReply, load_canned
 from gateway.config.escalation import EscalationSettings, load_escalation
 from gateway.config.outbound import OutboundSettings, load_outbound
 from gateway.config.policy import Policy, load_policy, rule_tables
@@ -59,11 +61,14 @@ class Config:
     raw: dict[str, Any] = field(repr=False)
     # Keys still read under an old name: check-config and run say what to rename.
     deprecations: tuple[str, ...] = ()
+    # [canned.NAME]: the replies engineers send with #reply NAME.
+    canned: Mapping[str, CannedReply] = field(default_factory=dict)
 
 
 # Sections that later capabilities read from ``Config.raw``; listed so typos are still caught.
 _OTHER_SECTIONS = {"customers", "plans", "calendars", "rules", "rule_set", "contacts", "escalation",
-                   "oncall", "engineers", "agents", "imap", "sla", "templates", "screening", "metrics", "logging"}
+                   "oncall", "engineers", "agents", "imap", "sla", "templates", "screening", "metrics", "logging",
+                   "canned"}
 _SECTIONS = {"gateway", "database", "smtp", "outbound", "processing"} | _OTHER_SECTIONS
 
 
@@ -132,12 +137,13 @@ def _build(path: Path | None, data: dict[str, Any]) -> Config:
     staff = load_staff(data, r.problems, deprecations)
     rules = _rules(data, policy, staff, r.problems)
     escalation = load_escalation(data, staff, set(policy.plans), r.problems)
+    canned = load_canned(data, r.problems)
     if r.problems:
         raise ConfigError(r.problems)
     return Config(path=path, gateway=gateway, database=database, smtp=smtp, outbound=outbound,
                   processing=processing, templates_dir=(base / templates_dir) if templates_dir else None,
                   policy=policy, staff=staff, rules=rules, escalation=escalation, sla=sla,
-                  raw=data, deprecations=tuple(deprecations))
+                  raw=data, deprecations=tuple(deprecations), canned=canned)
 
 
 

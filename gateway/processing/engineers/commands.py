@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from gateway.app import App
 from gateway.config.staff import Engineer
 from gateway.outbound.reply_token import is_support_recipient
+from gateway.processing.engineers import case_commands
 from gateway.processing.engineers.identity import engineer_by_address
 from gateway.store.models import Participant, Ticket
 from gateway.store.tickets import add_participant, is_participant, record
@@ -58,6 +59,7 @@ def check(session: Session, app: App, ticket: Ticket, engineer: Engineer,
                 refusals.append(Refusal(c.line, "the ticket's customer cannot be removed"))
             elif action == "remove" and not is_participant(session, ticket.id, address):
                 refusals.append(Refusal(c.line, f"{address} is not on ticket #{ticket.id}"))
+    refusals.extend(case_commands.check(session, app, ticket, engineer, commands, app.clock.now()))
     return refusals
 
 
@@ -96,3 +98,5 @@ def apply(session: Session, app: App, ticket: Ticket, engineer: Engineer, comman
                 session.execute(delete(Participant).where(Participant.ticket_id == ticket.id,
                                                           Participant.address == address))
                 record(session, ticket.id, "participant-removed", now, actor=actor, address=address)
+        elif c.name in case_commands.NAMES:
+            case_commands.apply(session, app, ticket, engineer, c, now)
