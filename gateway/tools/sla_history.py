@@ -84,8 +84,10 @@ class _Ticket:
         elif kind == "assigned":
             self.assignee = (d.get("new") or {}).get("assignee")
         elif kind == "sla-clock-started" and isinstance(clock, str):
-            if run is not None and "merged_from" in d:
-                self._drop(clock, run)  # an earlier promise of a merged ticket replaces this one
+            if run is not None:
+                # Started again while it ran (a priority change, an earlier promise of a merged
+                # ticket): the new promise replaces the one not yet settled.
+                self._drop(clock, run)
             self._start(clock, _iso(d.get("started")) or at, d.get("target", ""), d.get("calendar", "24x7"),
                         _iso(d.get("deadline")))
         elif kind == "sla-clock-restarted" and run is not None and isinstance(clock, str):
