@@ -82,8 +82,9 @@ def _running(c: SlaClock | None) -> bool:
 def keep_earliest(session: Session, ticket: Ticket, merged: Ticket, now: datetime) -> list[str]:
     """``ticket`` takes each promise of ``merged`` that falls due sooner than its own: a clock
     running on both (the merged one not yet breached) keeps the earlier deadline, and a clock
-    only ``merged`` runs goes on, on ``ticket``, where it was. A clock ``ticket`` has settled
-    or paused stays as it is. The names of the clocks taken over."""
+    only ``merged`` runs goes on, on ``ticket``, where it was (while ``ticket`` is open: one that
+    waits for its customer starts none). A clock ``ticket`` has settled or paused stays as it is.
+    The names of the clocks taken over."""
     taken = []
     for theirs in clocks_of(session, merged.id):
         if not _running(theirs) or theirs.breached_at is not None:
@@ -93,6 +94,8 @@ def keep_earliest(session: Session, ticket: Ticket, merged: Ticket, now: datetim
         if ours is not None and not (_running(ours) and ours.deadline is not None and theirs.deadline < ours.deadline):
             continue
         if ours is None:
+            if ticket.status != "open":
+                continue
             ours = SlaClock(ticket_id=ticket.id, name=theirs.name)
             ticket.clocks.append(ours)
         ours.target, ours.calendar, ours.started_at = theirs.target, theirs.calendar, theirs.started_at

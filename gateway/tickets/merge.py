@@ -32,7 +32,7 @@ def merge(session: Session, ctx: MailContext, merged: Ticket, into: Ticket, now:
     taken = keep_earliest(session, into, merged, now)
     if merged.eta is not None and (into.eta is None or merged.eta < into.eta):
         set_eta(session, into, merged.eta, now, actor)
-    if merged.update_every and not into.update_every:
+    if merged.update_every and not into.update_every and "update" in taken:  # its cadence came with its clock
         into.update_every = merged.update_every
     _move_mail(session, merged, into)
     people = _join_people(session, merged, into, now, actor)

@@ -130,3 +130,20 @@ def test_the_same_merge_sent_again_is_refused_and_the_customer_told_once(desk: D
     with desk.app.db.sessions() as session:
         keys = list(session.scalars(select(OutboxMessage.cause_key).where(OutboxMessage.kind == "merge-notice")))
     assert keys == [f"merged:{second}"]
+
+
+def test_the_earlier_eta_and_an_agreed_cadence_come_along_with_their_clock(desk: Desk) -> None:
+    first, _m1 = desk.open("Everything down", "Everything is down.")  # P1 at 10:00: updates due 10:30
+    desk.clock.set(START + timedelta(minutes=2))
+    second, _m2 = desk.open("Everything down again", "Everything is down, all sites.")
+    desk.clock.set(START + timedelta(minutes=3))
+    desk.engineer(second, "#eta +1h\n#update-every 20m")  # its next update due 10:23
+    desk.clock.set(START + timedelta(minutes=5))
+    desk.engineer(second, f"#merge {first}")
+    kept = desk.ticket(first)
+    assert (kept["eta"], kept["update_every"]) == ("2026-11-23T11:03:00+00:00", "20 minutes")
+    assert kept["due"] == {"clock": "first_response", "deadline": "2026-11-23T10:15:00+00:00"}  # its own, sooner
+    desk.at(START + timedelta(minutes=23))
+    (notice,) = desk.outbox("update-notice")
+    assert f"[#{first}]" in str(notice["Subject"])
+    assert "Our estimated time to resolution: Monday 23 November 2026 11:03 GMT." in text_of(notice)
