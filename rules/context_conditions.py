@@ -13,51 +13,42 @@ def _quoted(values: Sequence[str]) -> str:
     return ", ".join(repr(v) for v in values)
 
 
-class Organisation(Condition):
+class _OneOf(Condition):
+    """The context's ``field`` (a name the config gives) is one of the listed names."""
+
+    __slots__ = ("_listed", "names")
+    field = ""
+    cost = 1
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.names = frozenset(names)
+        self._listed = _quoted(sorted(self.names))
+
+    @property
+    def description(self) -> str:
+        return f"{self.key} is {self._listed}"
+
+    def check(self, mail: MailView, ctx: RuleContext) -> bool:
+        return getattr(ctx, self.field) in self.names
+
+    def reason(self, mail: MailView, ctx: RuleContext, held: bool) -> str:
+        value = getattr(ctx, self.field)
+        shown = repr(value) if value is not None else "unknown"
+        return f"{self.key}: {shown} {'is' if held else 'is not'} in {self._listed}"
+
+
+class Organisation(_OneOf):
     """The sender belongs to one of the named organisations."""
 
-    __slots__ = ("_listed", "names")
-    key = "organisation"
-    cost = 1
-
-    def __init__(self, names: Sequence[str]) -> None:
-        self.names = frozenset(names)
-        self._listed = _quoted(sorted(self.names))
-
-    @property
-    def description(self) -> str:
-        return f"organisation is {self._listed}"
-
-    def check(self, mail: MailView, ctx: RuleContext) -> bool:
-        return ctx.organisation in self.names
-
-    def reason(self, mail: MailView, ctx: RuleContext, held: bool) -> str:
-        verb = "is" if held else "is not"
-        shown = repr(ctx.organisation) if ctx.organisation is not None else "unknown"
-        return f"organisation: {shown} {verb} in {self._listed}"
+    __slots__ = ()
+    key = field = "organisation"
 
 
-class Plan(Condition):
+class Plan(_OneOf):
     """The organisation's plan is one of the named plans."""
 
-    __slots__ = ("_listed", "names")
-    key = "plan"
-    cost = 1
-
-    def __init__(self, names: Sequence[str]) -> None:
-        self.names = frozenset(names)
-        self._listed = _quoted(sorted(self.names))
-
-    @property
-    def description(self) -> str:
-        return f"plan is {self._listed}"
-
-    def check(self, mail: MailView, ctx: RuleContext) -> bool:
-        return ctx.plan in self.names
-
-    def reason(self, mail: MailView, ctx: RuleContext, held: bool) -> str:
-        verb = "is" if held else "is not"
-        return f"plan: {ctx.plan!r} {verb} in {self._listed}"
+    __slots__ = ()
+    key = field = "plan"
 
 
 # when-key -> (RuleContext attribute, words for true, words for false)

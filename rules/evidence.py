@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
+from typing import Literal
 
 from rules.lexicon import Lexicon, lexicon
 from rules.own_words import sentence_starts
@@ -187,80 +188,100 @@ def _scope_from_neighbours(seen: Sentences) -> None:
                 kinds[other].add("all")
 
 
+# What a sentence can say, added up over the mail by read_evidence: how much has stopped and
+# for whom, whom it names, and what else it reports.
+_Said = Literal["stopped", "strong", "now", "weak", "group", "single", "narrow", "hard", "business", "share", "wide",
+                "named_one", "named_part", "others", "other_works", "security", "data_loss"]
+
+
+def _said_in(kinds: set[str], asked: bool) -> set[_Said]:
+    """What one sentence says, given the kinds of evidence in it and whether it asks."""
+    said: set[_Said] = set()
+    nobody = "nobody" in kinds and "ability" in kinds
+    everyone = bool(kinds & {"all", "everyone", "none"}) or nobody
+    every_thing = bool(kinds & {"all_things", "none_things"})
+    down = "system_down" in kinds
+    stop = bool(kinds & {"stopped", "system_down", "none", "none_things"}) or nobody
+    part = bool(kinds & {"some", "one_place", "share"})
+    if part and "fault" in kinds and not stop:
+        stop = True  # "some users get an error when saving": for them it fails
+    one = "one" in kinds and not part
+    others = "others_fine" in kinds
+    if stop and (asked or "question" in kinds) and not everyone:
+        stop = False  # "Is it possible that the export fails ...?" asks; it reports nothing
+    total_words = "total" in kinds and not others and not asked
+    if (everyone or every_thing) and not (others or part):
+        said.add("wide")
+    if one:
+        said.add("named_one")
+    if others:
+        said.add("others")
+    if part:
+        said.add("named_part")
+    if "works" in kinds and not kinds & {"stopped", "degraded", "fault", "nobody", "none", "none_things"}:
+        said.add("other_works")
+    if stop:
+        said.add("stopped")
+        limited = part or one or others
+        if part:
+            said.add("group")
+        elif one:
+            said.add("single")
+        elif others:
+            said.add("narrow")
+        elif everyone or total_words or down:
+            said.add("strong")
+            if "closing" not in kinds:
+                said.add("now")
+        elif every_thing:
+            said.add("weak")
+        if "intensifier" in kinds and not limited:
+            said.add("hard")
+        if "business" in kinds and not limited:
+            said.add("business")
+    elif total_words and "closing" not in kinds:
+        said.add("strong")
+    if "only" in kinds and kinds & {"stopped", "fault", "degraded"}:
+        said.add("narrow")
+    if "share" in kinds:
+        said.add("share")
+    if not asked and not kinds & {"question", "admin", "commercial"}:
+        if "security" in kinds:
+            said.add("security")
+        if "data_loss" in kinds:
+            said.add("data_loss")
+    return said
+
+
 def read_evidence(text: str) -> Evidence:
     """The evidence in ``text`` (normalised: casefolded, punctuation folded)."""
     lex = lexicon()
     seen = _collect(text, lex)
-    strong = weak = group = single = stopped = hard = business = narrow = share = wide = False
-    named_one = named_part = other_works = others_anywhere = now = False
-    security = data_loss = False
     _scope_from_neighbours(seen)
+    said: set[_Said] = set()
     for index, kinds in enumerate(seen.kinds):
-        asked = index in seen.questions
-        nobody = "nobody" in kinds and "ability" in kinds
-        everyone = bool(kinds & {"all", "everyone", "none"}) or nobody
-        every_thing = bool(kinds & {"all_things", "none_things"})
-        down = "system_down" in kinds
-        stop = bool(kinds & {"stopped", "system_down", "none", "none_things"}) or nobody
-        part = bool(kinds & {"some", "one_place", "share"})
-        if part and "fault" in kinds and not stop:
-            stop = True  # "some users get an error when saving": for them it fails
-        one = "one" in kinds and not part
-        others = "others_fine" in kinds
-        if stop and (asked or "question" in kinds) and not everyone:
-            stop = False  # "Is it possible that the export fails ...?" asks; it reports nothing
-        total_words = "total" in kinds and not others and not asked
-        if (everyone or every_thing) and not (others or part):
-            wide = True
-        named_one = named_one or one
-        others_anywhere = others_anywhere or others
-        named_part = named_part or part
-        if "works" in kinds and not kinds & {"stopped", "degraded", "fault", "nobody", "none", "none_things"}:
-            other_works = True
-        if stop:
-            stopped = True
-            limited = part or one or others
-            if part:
-                group = True
-            elif one:
-                single = True
-            elif others:
-                narrow = True
-            elif everyone or total_words or down:
-                strong = True
-                now = now or "closing" not in kinds
-            elif every_thing:
-                weak = True
-            hard = hard or ("intensifier" in kinds and not limited)
-            business = business or ("business" in kinds and not limited)
-        elif total_words and "closing" not in kinds:
-            strong = True
-        if "only" in kinds and kinds & {"stopped", "fault", "degraded"}:
-            narrow = True
-        share = share or "share" in kinds
-        if not asked and not kinds & {"question", "admin", "commercial"}:
-            security = security or "security" in kinds
-            data_loss = data_loss or "data_loss" in kinds
+        said |= _said_in(kinds, index in seen.questions)
     all_kinds: set[str] = set().union(*seen.kinds)
     requests = tuple(
         k for k in ("question", "commercial", "training", "feature", "admin", "closing", "close_request", "thanks")
         if k in all_kinds
     )
+    weak_total = "weak" in said and not said & {"group", "single", "narrow", "named_one"}
     return Evidence(
-        total_stop=strong or (weak and not (group or single or narrow or named_one)),
-        total_now=now or (weak and not (group or single or narrow or named_one)),
-        group_stop=group,
-        single_stop=single,
-        stopped=stopped,
-        hard_stop=hard,
-        business_stop=business,
-        degraded=bool(all_kinds & {"degraded", "slow_load"}) or share,
-        partial_share=share,
-        narrow=narrow,
-        others=others_anywhere,
-        wide=wide,
-        single=named_one and not (named_part or wide),
-        other_works=other_works,
+        total_stop="strong" in said or weak_total,
+        total_now="now" in said or weak_total,
+        group_stop="group" in said,
+        single_stop="single" in said,
+        stopped="stopped" in said,
+        hard_stop="hard" in said,
+        business_stop="business" in said,
+        degraded=bool(all_kinds & {"degraded", "slow_load"}) or "share" in said,
+        partial_share="share" in said,
+        narrow="narrow" in said,
+        others="others" in said,
+        wide="wide" in said,
+        single="named_one" in said and not said & {"named_part", "wide"},
+        other_works="other_works" in said,
         recovered=bool(all_kinds & {"closing", "follow_up", "close_request"}),
         close_request="close_request" in all_kinds,
         fault="fault" in all_kinds,
@@ -269,8 +290,8 @@ def read_evidence(text: str) -> Evidence:
         manual="manual" in all_kinds,
         no_workaround="no_workaround" in all_kinds,
         deadline="deadline" in all_kinds,
-        security=security,
-        data_loss=data_loss,
+        security="security" in said,
+        data_loss="data_loss" in said,
         requests=requests,
         found=seen.found,
     )

@@ -15,6 +15,7 @@ from gateway.app import App, build_app
 from gateway.clock import FakeClock
 from gateway.config import load_config
 from gateway.store.db import Database
+from tests import worlds
 from tests.support import Sink, require
 
 PG_URL = os.environ.get("HELPDESK_TEST_DATABASE_URL")
@@ -64,19 +65,8 @@ def clock() -> FakeClock:
 def make_app(tmp_path: Path, database: Database, clock: FakeClock) -> Callable[..., App]:
     def factory(extra: str = "") -> App:
         """``extra`` adds keys to [outbound] (and may replace its transport)."""
-        outbox = tmp_path / "outbox"
-        default = "" if "transport" in extra else f'transport = "directory"\ndirectory = "{outbox}"'
-        config = load_config(None, text=f"""
-[gateway]
-support_address = "support@example.com"
-name = "Example Support"
-timezone = "Europe/London"
-data_dir = "{tmp_path / 'var'}"
-[outbound]
-{default}
-{extra}
-
-""")
+        out = worlds.table("outbound") if "transport" in extra else worlds.outbound(directory=tmp_path / "outbox")
+        config = load_config(None, text=worlds.world(worlds.gateway(tmp_path / "var"), out, extra))
         return build_app(config, clock, db=database)
     return factory
 

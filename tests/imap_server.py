@@ -1,4 +1,6 @@
-"""A throwaway Dovecot on loopback (the recipe in notes/real-servers.md), and the IMAP tests' helpers."""
+"""A throwaway Dovecot on loopback, started, stopped and filled with mail; and the IMAP tests' helpers.
+
+Its files (dovecot.conf, users, certificate) are written by tests.dovecot_conf."""
 
 from __future__ import annotations
 
@@ -22,58 +24,11 @@ from gateway.sources.imap.session import ImapSession, Mailbox
 from gateway.sources.imap.sync import source_key
 from gateway.store.db import Database
 from gateway.store.models import ImapState, InboundMessage, Message, Ticket
-from tests.oauth_server import with_oauth2_passdb
-from tests.support import customer_mail, free_port, require, self_signed_cert, wait_for
+from tests.dovecot_conf import write_dovecot_conf
+from tests.support import customer_mail, free_port, require, wait_for
 
-NOBODY = 65534
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 DOVEADM = shutil.which("doveadm") or "/usr/bin/doveadm"
-
-_CONF = """\
-base_dir = {dir}/run
-state_dir = {dir}/state
-log_path = {dir}/dovecot.log
-protocols = imap
-listen = 127.0.0.1
-ssl = {ssl}
-{ssl_files}
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-auth_failure_delay = 0
-mail_location = maildir:{dir}/mail/%u
-# Throwaway mail: no fsync per message, so appending hundreds of test messages is quick.
-mail_fsync = never
-first_valid_uid = 100
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u {dir}/users
-}}
-userdb {{
-  driver = static
-  args = uid={uid} gid={uid} home={dir}/mail/%u
-}}
-service imap-login {{
-  inet_listener imap {{
-    address = 127.0.0.1
-    port = {port}
-  }}
-  inet_listener imaps {{
-    address = 127.0.0.1
-    port = {tls_port}
-  }}
-  chroot =
-}}
-service anvil {{
-  chroot =
-  # No growing delay for every login from 127.0.0.1 after a test's wrong password.
-  unix_listener anvil-auth-penalty {{
-    mode = 0
-  }}
-}}
-protocol imap {{
-  mail_max_userip_connections = 50
-}}
-"""
 
 
 def require_dovecot() -> None:
@@ -93,23 +48,8 @@ class Dovecot:
         self.port = free_port()
         self.tls_port = free_port() if tls else 0
         self.tls = tls
-        self.conf = self.dir / "dovecot.conf"
-        self._write()
-
-    def _write(self) -> None:
-        d = self.dir
-        for sub in ("run", "state", "mail"):
-            (d / sub).mkdir(parents=True, exist_ok=True)
-        d.chmod(0o755)
-        os.chown(d / "mail", NOBODY, NOBODY)
-        (d / "users").write_text("".join(f"{u}:{{PLAIN}}{p}::::::\n" for u, p in self.users.items()))
-        ssl_files = ""
-        if self.tls:
-            cert, key = self_signed_cert(d)
-            ssl_files = f"ssl_cert = <{cert}\nssl_key = <{key}"
-        conf = _CONF.format(dir=d, port=self.port, tls_port=self.tls_port, uid=NOBODY,
-                            ssl="yes" if self.tls else "no", ssl_files=ssl_files)
-        self.conf.write_text(with_oauth2_passdb(conf, d, self.introspection_url) if self.introspection_url else conf)
+        self.conf = write_dovecot_conf(self.dir, self.users, port=self.port, tls_port=self.tls_port, tls=tls,
+                                       introspection_url=introspection_url)
 
     @property
     def cert(self) -> Path:
@@ -196,6 +136,7 @@ class Dovecot:
         [path] = [p for p in (self.dir / "mail" / user).rglob("*") if p.is_file()
                   and p.parent.name in ("cur", "new") and marker in p.read_bytes()]
         return path
+
 
 def _alive(pid: int) -> bool:
     try:

@@ -24,6 +24,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from sqlalchemy import text
 
 from gateway.store.db import Database
+from tests import worlds
 
 ROOT = Path(__file__).resolve().parents[1]
 # The gateway as a user runs it. CI sets HELPDESK_BIN to the console script of a wheel
@@ -172,31 +173,16 @@ def customer_mail(sender: str, subject: str, body: str, *, to: str = "support@ex
 
 def write_config(path: Path, *, smtp_port: int, relay_port: int | None, db_url: str | None = None,
                  lmtp: bool = False, extra: str = "", smtp_extra: str = "") -> Path:
+    """A gateway on loopback with its data beside ``path``; ``extra`` adds to [processing] and tables after it."""
     data_dir = path.parent / "var"
-    outbound = (f'transport = "smtp"\nhost = "127.0.0.1"\nport = {relay_port}\n'
-                if relay_port else 'transport = "directory"\n')
-    path.write_text(f"""
-[gateway]
-support_address = "support@example.com"
-name = "Example Support"
-timezone = "Europe/London"
-data_dir = "{data_dir}"
-
-[database]
-url = "{db_url or f'sqlite:///{data_dir}/helpdesk.sqlite3'}"
-
-[smtp]
-host = "127.0.0.1"
-port = {smtp_port}
-lmtp = {'true' if lmtp else 'false'}
-max_message_size = "1MB"
-{smtp_extra}
-[outbound]
-{outbound}
-[processing]
-poll_interval = "200ms"
-{extra}
-""", encoding="utf-8")
+    path.write_text(worlds.world(
+        worlds.gateway(data_dir),
+        worlds.database(db_url or worlds.sqlite_in(data_dir)),
+        worlds.smtp(smtp_port, lmtp=lmtp, max_message_size="1MB") + smtp_extra,
+        worlds.outbound(relay_port=relay_port),
+        worlds.processing("200ms"),
+        extra,
+    ), encoding="utf-8")
     return path
 
 

@@ -168,7 +168,7 @@ def known_person(app: Any, name: str) -> str:
     engineers = ", ".join(sorted(staff.engineers)) or "none configured"
     contacts = ", ".join(sorted(staff.contacts)) or "none configured"
     raise UsageError(f"--by {name!r} is no engineer or contact in {app.config.path}: give the handle or address "
-                     f"of an engineer ([[engineers.engineers]]: {engineers}) or a contact ([contacts.NAME]: "
+                     f"of an engineer ([[engineers.team]]: {engineers}) or a contact ([contacts.NAME]: "
                      f"{contacts}), or add them there")
 
 

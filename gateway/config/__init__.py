@@ -131,13 +131,12 @@ def _build(path: Path | None, data: dict[str, Any]) -> Config:
     r.unknown(t, "templates", {"directory"})
     templates_dir = r.get(t, "templates.directory", None, as_str)
     sla = load_sla(r, data)
-    policy = load_policy(data, default_plan=gateway.default_plan, default_timezone=gateway.timezone,
-                         problems=r.problems)
+    policy = load_policy(r, data, default_plan=gateway.default_plan, default_timezone=gateway.timezone)
     deprecations: list[str] = []
-    staff = load_staff(data, r.problems, deprecations)
-    rules = _rules(data, policy, staff, r.problems)
-    escalation = load_escalation(data, staff, set(policy.plans), r.problems)
-    canned = load_canned(data, r.problems)
+    staff = load_staff(r, data, deprecations)
+    rules = _rules(r, data, policy, staff)
+    escalation = load_escalation(r, data, staff, policy.plans)
+    canned = load_canned(r, data)
     if r.problems:
         raise ConfigError(r.problems)
     return Config(path=path, gateway=gateway, database=database, smtp=smtp, outbound=outbound,
@@ -146,19 +145,13 @@ def _build(path: Path | None, data: dict[str, Any]) -> Config:
                   raw=data, deprecations=tuple(deprecations), canned=canned)
 
 
-
-
-def _rules(data: dict[str, Any], policy: Policy, staff: Staff, problems: list[str]) -> RuleSet:
+def _rules(r: Reader, data: dict[str, Any], policy: Policy, staff: Staff) -> RuleSet:
     """The ``[[rules]]`` of the config with the shipped defaults, as ``[rule_set] mode`` says."""
-    tables = rule_tables(data, problems)
-    if not isinstance(tables, list):
-        problems.append("rules: must be a list of tables, written [[rules]]")
-        tables = []
     try:
-        return compile_rules(tables, organisations=set(policy.directory.organisations), plans=set(policy.plans),
-                             groups=staff.groups, contacts=set(staff.contacts))
+        return compile_rules(rule_tables(r, data), organisations=set(policy.directory.organisations),
+                             plans=set(policy.plans), groups=staff.groups, contacts=set(staff.contacts))
     except RuleConfigError as exc:
-        problems.extend(exc.problems)
+        r.problems.extend(exc.problems)
         return compile_rules([], organisations=(), plans=(), groups=(), contacts=())
 
 

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from gateway.config.reader import Reader, as_bool
 from gateway.errors import GatewayError
 from gateway.time.calendar import TWENTY_FOUR_SEVEN, BusinessCalendar, CalendarError
 from gateway.time.opening_hours import (
@@ -47,12 +48,32 @@ def calendars_from_table(table: Mapping[str, Any], prefix: str = "calendars") ->
     return result
 
 
+def load_calendars(r: Reader, data: dict[str, Any]) -> tuple[dict[str, BusinessCalendar], frozenset[str]]:
+    """Every [calendars.NAME] with the built-in "24x7", and the names of those whose hours are read
+    in each customer's own time zone (``customer_local_time = true``)."""
+    calendars = dict(BUILTIN_CALENDARS)
+    customer_local = set()
+    for where, name, table in r.tables(data, "calendars", "a table: [calendars.NAME] with timezone, ..."):
+        if r.get(table, f"{where}.customer_local_time", False, as_bool):
+            customer_local.add(name)
+        body = {key: value for key, value in table.items() if key != "customer_local_time"}
+        try:
+            calendars.update(calendars_from_table({name: body}))
+        except CalendarConfigError as exc:
+            r.problems.append(str(exc))
+    # A calendar's one problem is reported; plans that name it are not told it does not exist.
+    for name in data["calendars"] if isinstance(data.get("calendars"), dict) else ():
+        calendars.setdefault(name, BUILTIN_CALENDARS["24x7"])
+    return calendars, frozenset(customer_local)
+
+
 def calendar_from_table(name: str, table: Mapping[str, Any], prefix: str = "calendars") -> BusinessCalendar:
     """One calendar from its TOML table; raises CalendarConfigError naming the bad key."""
     base = f"{prefix}.{name}"
     for key in table:
         if key not in _KEYS:
-            raise CalendarConfigError(f"{base}.{key}", f"unknown key; expected one of {_KEYS}")
+            raise CalendarConfigError(f"{base}.{key}", f"unknown key; the keys are {', '.join(_KEYS)}, "
+                                      "customer_local_time")
     zone = _zone(f"{base}.timezone", table.get("timezone"))
     weekly = _weekly(base, table)
     holidays = _holidays(f"{base}.holidays", table.get("holidays"))

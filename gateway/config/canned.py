@@ -11,6 +11,7 @@ from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from gateway.config.languages import parse_language
+from gateway.config.reader import Reader, as_str
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _KEYS = ("text", "description", "languages")
@@ -32,64 +33,46 @@ class CannedReply:
         return self.languages.get(language or "", self.text)
 
 
-def _template(value: Any, key: str, problems: list[str]) -> str | None:
+def _template(value: Any) -> str:
+    """A canned text: a non-empty Jinja template whose syntax reads."""
     if not isinstance(value, str) or not value.strip():
-        problems.append(f"{key}: must be the reply's text, a non-empty string (a Jinja template: "
-                        "{{ customer.name }}, {{ ticket.number }}, {{ ticket.eta }} ...)")
-        return None
+        raise ValueError("must be the reply's text, a non-empty string (a Jinja template: {{ customer.name }}, "
+                         "{{ ticket.number }}, {{ ticket.eta }} ...)")
     try:
         _SYNTAX.parse(value)
     except TemplateSyntaxError as exc:
-        problems.append(f"{key}: line {exc.lineno} of the text: {exc.message}; fix the template syntax")
-        return None
+        raise ValueError(f"line {exc.lineno} of the text: {exc.message}; fix the template syntax") from None
     return value
 
 
-def _one(name: str, item: Any, problems: list[str]) -> CannedReply | None:
-    where = f"canned.{name}"
+def _one(r: Reader, where: str, name: str, item: dict[str, Any]) -> CannedReply | None:
     if not _NAME.match(name):
-        problems.append(f"{where}: a canned reply's name is what engineers write after #reply: lower-case "
-                        "letters, digits, '.', '_' or '-', like [canned.service-restored]")
+        r.problems.append(f"{where}: a canned reply's name is what engineers write after #reply: lower-case "
+                          "letters, digits, '.', '_' or '-', like [canned.service-restored]")
         return None
-    if not isinstance(item, dict):
-        problems.append(f"{where}: must be a table with text (and description, languages)")
+    r.unknown(item, where, _KEYS)
+    if not r.require(item, f"{where}.text", 'write the reply, text = """Hello {{ customer.name }}, ..."""'):
         return None
-    for key in item:
-        if key not in _KEYS:
-            problems.append(f"{where}.{key}: unknown key; the keys are {', '.join(_KEYS)}")
-    text = _template(item.get("text"), f"{where}.text", problems)
-    description = item.get("description", "")
-    if not isinstance(description, str):
-        problems.append(f"{where}.description: must be one line of text saying when to use it")
-        description = ""
+    text = r.get(item, f"{where}.text", None, _template)
+    description = r.get(item, f"{where}.description", "", as_str, "one line saying when to use it")
     languages: dict[str, str] = {}
-    raw = item.get("languages", {})
-    if not isinstance(raw, dict):
-        problems.append(f'{where}.languages: must be a table of language code to text, like {{ de = "..." }}')
-        raw = {}
+    raw = r.table(item, f"{where}.languages", '{ de = "..." }: a language code to the text in it')
     for code, value in raw.items():
-        try:
-            language = parse_language(code)
-        except ValueError as exc:
-            problems.append(f"{where}.languages.{code}: {exc}")
-            continue
-        translated = _template(value, f"{where}.languages.{code}", problems)
-        if translated is not None:
+        language = r.value(f"{where}.languages.{code}", code, None, parse_language)
+        translated = r.value(f"{where}.languages.{code}", value, None, _template)
+        if language is not None and translated is not None:
             languages[language] = translated
     if text is None:
         return None
     return CannedReply(name, text, " ".join(description.split()), languages)
 
 
-def load_canned(data: Mapping[str, Any], problems: list[str]) -> dict[str, CannedReply]:
+def load_canned(r: Reader, data: dict[str, Any]) -> dict[str, CannedReply]:
     """The ``[canned.NAME]`` tables, by name; each problem noted with its key."""
-    raw = data.get("canned", {})
-    if not isinstance(raw, dict):
-        problems.append("canned: must be tables, written [canned.NAME] with text = \"...\"")
-        return {}
     found = {}
-    for name, item in raw.items():
-        reply = _one(str(name), item, problems)
+    for where, name, item in r.tables(data, "canned", "a table with text (and description, languages)",
+                                      '[canned.NAME] with text = "..."'):
+        reply = _one(r, where, name, item)
         if reply is not None:
             found[reply.name] = reply
     return found

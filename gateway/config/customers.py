@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from gateway.config.languages import parse_language
+from gateway.config.reader import Reader, as_bool, as_list, as_str, as_zone, one_of
 from gateway.config.values import parse_address
 
 SENDER_POLICIES = ("accept", "hold", "reject")
@@ -74,107 +74,82 @@ class Directory:
         return SenderInfo(key, None, False, self.default_plan, self.default_timezone, False, self.unknown_senders)
 
 
-def load_directory(data: Mapping[str, Any], *, plans: set[str], default_plan: str, default_timezone: ZoneInfo,
-                   problems: list[str]) -> Directory:
-    gateway = data.get("gateway", {}) if isinstance(data.get("gateway"), dict) else {}
-    policies = {}
-    for key, default in (("unknown_senders", "accept"), ("non_contacts", "accept")):
-        value = gateway.get(key, default)
-        if value not in SENDER_POLICIES:
-            problems.append(f'gateway.{key}: must be "accept", "hold" or "reject", not {value!r}')
-            value = default
-        policies[key] = value
+def load_directory(r: Reader, data: dict[str, Any], *, plans: set[str], default_plan: str,
+                   default_timezone: ZoneInfo) -> Directory:
+    """The [[customers]] and what [gateway] does with senders who are not their contacts."""
+    gateway = data["gateway"] if isinstance(data.get("gateway"), dict) else {}
+    policy = one_of(*SENDER_POLICIES)
+    unknown_senders = r.get(gateway, "gateway.unknown_senders", "accept", policy)
+    non_contacts = r.get(gateway, "gateway.non_contacts", "accept", policy)
     organisations = []
-    customers = data.get("customers", [])
-    if not isinstance(customers, list):
-        problems.append("customers: must be a list of tables, written [[customers]]")
-        customers = []
     seen: set[str] = set()
-    for index, table in enumerate(customers):
-        org = _organisation(index, table, plans, default_plan, problems)
+    for where, _, table in r.entries(data, "customers", "a table with name, domains, contacts, plan"):
+        org = _organisation(r, where, table, plans, default_plan)
         if org is None:
             continue
         if org.name in seen:
-            problems.append(f"customers[{index}].name: {org.name!r} is listed twice; merge the two entries")
+            r.problems.append(f"{where}.name: {org.name!r} is listed twice; merge the two entries")
         seen.add(org.name)
         organisations.append(org)
     return Directory(organisations, default_plan=default_plan, default_timezone=default_timezone,
-                     unknown_senders=policies["unknown_senders"], non_contacts=policies["non_contacts"])
+                     unknown_senders=unknown_senders, non_contacts=non_contacts)
 
 
 _KEYS = {"name", "domains", "contacts", "plan", "timezone", "vip", "account_manager", "language"}
+_NAME_FIX = 'give the organisation a name, like name = "Acme Ltd"'
+_CONTACT = 'a contact is an address or a table { address = "...", language = "de" }'
 
 
-def _organisation(index: int, table: Any, plans: set[str], default_plan: str,
-                  problems: list[str]) -> Organisation | None:
-    where = f"customers[{index}]"
-    if not isinstance(table, dict):
-        problems.append(f"{where}: must be a table with name, domains, contacts, plan")
+def _name(value: Any) -> str:
+    if not as_str(value).strip():
+        raise ValueError("missing")
+    return str(value).strip()
+
+
+def _domains(value: Any) -> frozenset[str]:
+    if not isinstance(value, list) or not all(isinstance(d, str) and "." in d for d in value):
+        raise ValueError('must be a list of mail domains, like ["acme.example"]')
+    return frozenset(d.lower() for d in value)
+
+
+def _organisation(r: Reader, where: str, table: dict[str, Any], plans: set[str],
+                  default_plan: str) -> Organisation | None:
+    r.unknown(table, where, _KEYS)
+    if not r.require(table, f"{where}.name", _NAME_FIX):
         return None
-    for key in table:
-        if key not in _KEYS:
-            problems.append(f"{where}.{key}: unknown key; the keys are {', '.join(sorted(_KEYS))}")
-    name = table.get("name")
-    if not isinstance(name, str) or not name.strip():
-        problems.append(f'{where}.name: missing; give the organisation a name, like name = "Acme Ltd"')
+    name = r.get(table, f"{where}.name", "", _name, _NAME_FIX)
+    if not name:
         return None
-    domains = table.get("domains", [])
-    if not isinstance(domains, list) or not all(isinstance(d, str) and "." in d for d in domains):
-        problems.append(f'{where}.domains: must be a list of mail domains, like ["acme.example"]')
-        domains = []
-    contacts, contact_languages = _contacts(where, table.get("contacts", []), problems)
-    plan = table.get("plan", default_plan)
+    domains: frozenset[str] = r.get(table, f"{where}.domains", frozenset(), _domains)
+    contacts, contact_languages = _contacts(r, where, table)
+    plan = r.get(table, f"{where}.plan", default_plan, as_str)
     if plan not in plans:
-        problems.append(f"{where}.plan: no plan named {plan!r}; define [plans.{plan}] or use one of "
-                        f"{', '.join(sorted(plans)) or '(none defined)'}")
-    zone: ZoneInfo | None = None
-    if "timezone" in table:
-        try:
-            zone = ZoneInfo(str(table["timezone"]))
-        except (ZoneInfoNotFoundError, ValueError):
-            problems.append(f"{where}.timezone: {table['timezone']!r} is not an IANA time zone like 'Australia/Sydney'")
-    vip = table.get("vip", False)
-    if not isinstance(vip, bool):
-        problems.append(f"{where}.vip: must be true or false")
-        vip = False
-    manager = table.get("account_manager")
-    return Organisation(name=name.strip(), domains=frozenset(d.lower() for d in domains),
-                        contacts=frozenset(contacts), plan=str(plan), timezone=zone, vip=vip,
-                        account_manager=str(manager) if manager else None,
-                        language=_language(f"{where}.language", table, problems),
+        r.problems.append(f"{where}.plan: no plan named {plan!r}; define [plans.{plan}] or use one of "
+                          f"{', '.join(sorted(plans)) or '(none defined)'}")
+    return Organisation(name=name, domains=domains, contacts=frozenset(contacts), plan=plan,
+                        timezone=r.get(table, f"{where}.timezone", None, as_zone),
+                        vip=r.get(table, f"{where}.vip", False, as_bool),
+                        account_manager=r.get(table, f"{where}.account_manager", None, as_str) or None,
+                        language=r.get(table, f"{where}.language", None, parse_language),
                         contact_languages=tuple(contact_languages))
 
 
-def _contacts(where: str, values: Any, problems: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
+def _contacts(r: Reader, where: str, table: dict[str, Any]) -> tuple[list[str], list[tuple[str, str]]]:
     """The designated contacts' addresses, and the language of each contact written as a table,
     ``{ address = "ops@acme.example", language = "fr" }``."""
     contacts: list[str] = []
     languages: list[tuple[str, str]] = []
-    for c_index, value in enumerate(values if isinstance(values, list) else []):
-        key = f"{where}.contacts[{c_index}]"
+    values: list[Any] = r.get(table, f"{where}.contacts", [],
+                              as_list('must be a list of addresses, like ["it-lead@acme.example"]'))
+    for index, value in enumerate(values):
+        key = f"{where}.contacts[{index}]"
         entry = value if isinstance(value, dict) else {"address": value}
-        for extra in set(entry) - {"address", "language"}:
-            problems.append(f'{key}.{extra}: unknown key; a contact is an address or a table '
-                            f'{{ address = "...", language = "de" }}')
-        try:
-            address = parse_address(entry.get("address")).lower()
-        except ValueError as exc:
-            problems.append(f"{key}: {exc}")
+        r.unknown(entry, key, ("address", "language"), hint=_CONTACT)
+        address = r.value(key, entry.get("address"), "", parse_address).lower()
+        if not address:
             continue
         contacts.append(address)
-        code = _language(f"{key}.language", entry, problems)
+        code = r.get(entry, f"{key}.language", None, parse_language)
         if code:
             languages.append((address, code))
-    if not isinstance(values, list):
-        problems.append(f'{where}.contacts: must be a list of addresses, like ["it-lead@acme.example"]')
     return contacts, languages
-
-
-def _language(key: str, table: dict[str, Any], problems: list[str]) -> str | None:
-    if "language" not in table:
-        return None
-    try:
-        return parse_language(table["language"])
-    except ValueError as exc:
-        problems.append(f"{key}: {exc}")
-        return None

@@ -9,6 +9,8 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from gateway.config.oncall import load_oncall
+from gateway.config.plans import Plan
+from gateway.config.reader import Reader, as_str, string_list
 from gateway.config.staff import Staff
 from gateway.config.values import parse_interval
 from gateway.time.rotation import OnCall
@@ -26,6 +28,8 @@ _AFTER = re.compile(r"^\+\s*(.+?)\s+after\s+([\w-]+)$")
 _AFTER_HOURS = ("after hours", "after-hours", "opened after hours")
 _TIER_KEYS = ("name", "at", "notify", "priorities", "repeat", "status_notice")
 _POLICY_KEYS = ("tiers", "description")
+_NOTIFY = string_list('a list of whom to mail, like ["role:service-delivery-manager", '
+                      '"contact:sam", "on-call", "engineers"]', empty=False)
 TRIGGER_FORMS = ('"80% first_response" (a share of a clock\'s target elapsed), "breach resolution", '
                  '"+30m after previous" (or after a named tier), "after hours" (opened outside business '
                  "hours); the clocks are first_response, update, workaround, resolution")
@@ -98,31 +102,28 @@ def _clock(name: str, text: str) -> str:
     return CLOCK_NAMES[name]
 
 
-def load_escalation(data: Mapping[str, Any], staff: Staff, plans: set[str], problems: list[str]) -> EscalationSettings:
+def load_escalation(r: Reader, data: dict[str, Any], staff: Staff,
+                    plans: Mapping[str, Plan]) -> EscalationSettings:
     """Read [oncall] and every [escalation.NAME]; check the names plans and customers refer to."""
-    oncall = load_oncall(data.get("oncall"), staff, problems)
-    raw = data.get("escalation", {})
-    if not isinstance(raw, Mapping):
-        problems.append("escalation: must be tables, written [escalation.NAME]")
-        raw = {}
-    managers = _account_managers(data, staff, problems)
+    oncall = load_oncall(r, data, staff)
+    managers = _account_managers(r, data, staff)
     policies = {}
-    for name, body in raw.items():
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", str(name)):
-            problems.append(f"escalation.{name}: name a policy with letters, digits, '-', '_' or '.'")
-        policy = _policy(f"escalation.{name}", str(name), body, staff, oncall, managers, problems)
+    for where, name, body in r.tables(data, "escalation", "a table with tiers, written [[escalation.NAME.tiers]]"):
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", name):
+            r.problems.append(f"{where}: name a policy with letters, digits, '-', '_' or '.'")
+        policy = _policy(r, where, name, body, staff, oncall, managers)
         if policy is not None:
-            policies[str(name)] = policy
-    raw_plans = data.get("plans", {})
-    for plan, body in (raw_plans.items() if isinstance(raw_plans, Mapping) else ()):
-        ref = body.get("escalation") if isinstance(body, Mapping) else None
-        if ref and ref not in policies and ref not in raw:
-            problems.append(f"plans.{plan}.escalation: no escalation policy named {ref!r}; define "
-                            f"[escalation.{ref}] or use one of {', '.join(sorted(policies)) or '(none defined)'}")
+            policies[name] = policy
+    written = data["escalation"] if isinstance(data.get("escalation"), dict) else {}
+    for plan in plans.values():
+        ref = plan.escalation
+        if ref and ref not in policies and ref not in written:
+            r.problems.append(f"plans.{plan.name}.escalation: no escalation policy named {ref!r}; define "
+                              f"[escalation.{ref}] or use one of {', '.join(sorted(policies)) or '(none defined)'}")
     return EscalationSettings(policies=policies, oncall=oncall)
 
 
-def _account_managers(data: Mapping[str, Any], staff: Staff, problems: list[str]) -> bool:
+def _account_managers(r: Reader, data: dict[str, Any], staff: Staff) -> bool:
     """Check each customer's ``account_manager`` names a contact; True when any customer has one."""
     customers = data.get("customers", [])
     found = False
@@ -132,107 +133,86 @@ def _account_managers(data: Mapping[str, Any], staff: Staff, problems: list[str]
             continue
         found = True
         if staff.contact(str(handle)) is None:
-            problems.append(f"customers[{i}].account_manager: no contact {handle!r}; define [contacts.{handle}] "
-                            "with its name and address")
+            r.problems.append(f"customers[{i}].account_manager: no contact {handle!r}; define [contacts.{handle}] "
+                              "with its name and address")
     return found
 
 
-def _policy(where: str, name: str, body: Any, staff: Staff, oncall: OnCall | None, managers: bool,
-            problems: list[str]) -> EscalationPolicy | None:
-    if not isinstance(body, Mapping):
-        problems.append(f"{where}: must be a table with tiers, written [[{where}.tiers]]")
-        return None
-    for key in body:
-        if key not in _POLICY_KEYS:
-            problems.append(f"{where}.{key}: unknown key; the keys are {', '.join(_POLICY_KEYS)}")
-    raw_tiers = body.get("tiers", [])
-    if not isinstance(raw_tiers, list) or not raw_tiers:
-        problems.append(f"{where}.tiers: give the ordered tiers, each written [[{where}.tiers]]")
+def _policy(r: Reader, where: str, name: str, body: dict[str, Any], staff: Staff, oncall: OnCall | None,
+            managers: bool) -> EscalationPolicy | None:
+    r.unknown(body, where, _POLICY_KEYS)
+    if not isinstance(body.get("tiers"), list) or not body["tiers"]:
+        r.problems.append(f"{where}.tiers: give the ordered tiers, each written [[{where}.tiers]]")
         return None
     tiers: list[Tier] = []
-    for i, item in enumerate(raw_tiers):
-        tier = _tier(f"{where}.tiers[{i}]", i, item, tiers, staff, oncall, managers, problems)
+    for tw, i, item in r.entries(body, f"{where}.tiers", "a table with at and notify"):
+        tier = _tier(r, tw, i, item, tiers, staff, oncall, managers)
         if tier is not None:
             tiers.append(tier)
-    return EscalationPolicy(name, tuple(tiers), str(body.get("description", "")))
+    return EscalationPolicy(name, tuple(tiers), r.get(body, f"{where}.description", "", as_str))
 
 
-def _tier(where: str, index: int, item: Any, earlier: list[Tier], staff: Staff, oncall: OnCall | None,
-          managers: bool, problems: list[str]) -> Tier | None:
-    if not isinstance(item, Mapping):
-        problems.append(f"{where}: must be a table with at and notify")
-        return None
-    for key in item:
-        if key not in _TIER_KEYS:
-            problems.append(f"{where}.{key}: unknown key; the keys are {', '.join(_TIER_KEYS)}")
-    name = str(item.get("name", f"tier-{index + 1}"))
+def _tier(r: Reader, where: str, index: int, item: dict[str, Any], earlier: list[Tier], staff: Staff,
+          oncall: OnCall | None, managers: bool) -> Tier | None:
+    r.unknown(item, where, _TIER_KEYS)
+    name = r.get(item, f"{where}.name", f"tier-{index + 1}", as_str)
     if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,47}", name) or name == "previous":
-        problems.append(f'{where}.name: {name!r} must be a short lower-case name like "account-manager"')
+        r.problems.append(f'{where}.name: {name!r} must be a short lower-case name like "account-manager"')
     if any(t.name == name for t in earlier):
-        problems.append(f"{where}.name: {name!r} is used by an earlier tier; tiers need distinct names")
-    if "at" not in item:
-        problems.append(f'{where}.at: missing; write when it fires, like at = "breach first_response"')
+        r.problems.append(f"{where}.name: {name!r} is used by an earlier tier; tiers need distinct names")
+    if not r.require(item, f"{where}.at", 'write when it fires, like at = "breach first_response"'):
         return None
-    try:
-        trigger = parse_trigger(item["at"])
-    except ValueError as exc:
-        problems.append(f"{where}.at: {exc}")
+    trigger = r.get(item, f"{where}.at", None, parse_trigger)
+    if trigger is None:
         return None
     if trigger.kind == "after":
         ref = trigger.after if trigger.after != "previous" else (earlier[-1].name if earlier else None)
         if ref is None or not any(t.name == ref for t in earlier):
-            problems.append(f"{where}.at: {trigger.text!r} follows no earlier tier; a tier can only follow one "
-                            "listed before it")
+            r.problems.append(f"{where}.at: {trigger.text!r} follows no earlier tier; a tier can only follow one "
+                              "listed before it")
             return None
         trigger = Trigger("after", trigger.text, delay=trigger.delay, after=ref)
     default_notify = ["on-call"] if trigger.kind == "after-hours" else None
-    notify = _notify(f"{where}.notify", item.get("notify", default_notify), staff, oncall, managers, problems)
-    priorities = item.get("priorities", list(PRIORITIES))
-    if not isinstance(priorities, list) or not priorities or any(p not in PRIORITIES for p in priorities):
-        problems.append(f'{where}.priorities: a list of priorities, like ["P1", "P2"]')
-        priorities = list(PRIORITIES)
-    repeat = _interval(f"{where}.repeat", item.get("repeat"), problems)
-    status_notice = _interval(f"{where}.status_notice", item.get("status_notice"), problems)
+    written: tuple[str, ...] = r.value(f"{where}.notify", item.get("notify", default_notify), (), _NOTIFY)
+    notify = _notify(r, f"{where}.notify", written, staff, oncall, managers)
+    priorities = r.get(item, f"{where}.priorities", PRIORITIES, _priorities)
+    repeat = r.get(item, f"{where}.repeat", None, _interval)
+    status_notice = r.get(item, f"{where}.status_notice", None, _interval)
     if status_notice is not None and trigger.kind != "after-hours":
-        problems.append(f'{where}.status_notice: only an after-hours tier (at = "after hours") tells the '
-                        "customer that the on-call engineer was paged")
+        r.problems.append(f'{where}.status_notice: only an after-hours tier (at = "after hours") tells the '
+                          "customer that the on-call engineer was paged")
     return Tier(name, trigger, notify, frozenset(priorities), repeat, status_notice)
 
 
-def _interval(where: str, value: Any, problems: list[str]) -> timedelta | None:
-    if value is None:
-        return None
-    try:
-        span = parse_interval(value)
-    except ValueError as exc:
-        problems.append(f"{where}: {exc}")
-        return None
+def _priorities(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or any(p not in PRIORITIES for p in value):
+        raise ValueError('a list of priorities, like ["P1", "P2"]')
+    return tuple(value)
+
+
+def _interval(value: Any) -> timedelta:
+    span = parse_interval(value)
     if span < timedelta(minutes=1):
-        problems.append(f"{where}: at least 1 minute, like \"15m\"")
-        return None
+        raise ValueError('at least 1 minute, like "15m"')
     return span
 
 
-def _notify(where: str, value: Any, staff: Staff, oncall: OnCall | None, managers: bool,
-            problems: list[str]) -> tuple[str, ...]:
-    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-        problems.append(f'{where}: a list of whom to mail, like ["role:service-delivery-manager", '
-                        '"contact:sam", "on-call", "engineers"]')
-        return ()
+def _notify(r: Reader, where: str, value: tuple[str, ...], staff: Staff, oncall: OnCall | None,
+            managers: bool) -> tuple[str, ...]:
     result = []
     for entry in value:
         kind, _, arg = entry.strip().lower().partition(":")
         if kind == "role" and arg:
             if not staff.with_role(arg) and not (arg == ACCOUNT_MANAGER and managers):
-                problems.append(f"{where}: no contact has the role {arg!r}; add it to some [contacts.NAME] roles")
+                r.problems.append(f"{where}: no contact has the role {arg!r}; add it to some [contacts.NAME] roles")
         elif kind == "contact" and arg:
             if staff.contact(arg) is None and staff.engineer(arg) is None:
-                problems.append(f"{where}: no contact or engineer {arg!r}; define [contacts.{arg}]")
+                r.problems.append(f"{where}: no contact or engineer {arg!r}; define [contacts.{arg}]")
         elif kind == "on-call" and not arg:
             if oncall is None:
-                problems.append(f'{where}: "on-call" needs an [oncall] table with a rotation or date ranges')
+                r.problems.append(f'{where}: "on-call" needs an [oncall] table with a rotation or date ranges')
         elif kind != "engineers" or arg:
-            problems.append(f'{where}: {entry!r} is not "role:NAME", "contact:HANDLE", "on-call" or "engineers"')
+            r.problems.append(f'{where}: {entry!r} is not "role:NAME", "contact:HANDLE", "on-call" or "engineers"')
             continue
         result.append(f"{kind}:{arg}" if arg else kind)
     return tuple(result)

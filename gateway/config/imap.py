@@ -64,14 +64,12 @@ def _account(r: Reader, table: dict[str, Any], key: str, config: Config,
     needed = [("name", '"support"'), ("host", '"imap.example.com"'), ("username", '"support@example.com"')]
     if auth == "password":
         needed.append(("password_env", '"HELPDESK_IMAP_PASSWORD"'))
-        for stray in sorted(set(table) & OAUTH2_KEYS):
-            r.problems.append(f'{key}.{stray}: only used with auth = "oauth2"; set that, or remove the key')
-    elif "password_env" in table:
-        r.problems.append(f'{key}.password_env: not used with auth = "oauth2" (the login is by access token); '
-                          "remove it")
+        r.unused(table, key, OAUTH2_KEYS, 'only used with auth = "oauth2"; set that, or remove the key')
+    else:
+        r.unused(table, key, {"password_env"}, 'not used with auth = "oauth2" (the login is by access token); '
+                 "remove it")
     for required, example in needed:
-        if required not in table:
-            r.problems.append(f"{key}.{required}: missing; set it, like {required} = {example}")
+        r.require(table, f"{key}.{required}", f"set it, like {required} = {example}")
     name = r.get(table, f"{key}.name", "", as_str)
     if name and not _NAME.match(name):
         r.problems.append(f"{key}.name: {name!r} is not a usable account name; use up to 64 letters, "

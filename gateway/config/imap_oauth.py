@@ -73,10 +73,8 @@ class _Keys:
         return self.r.get(self.table, f"{self.key}.{name}", default, as_str).strip()
 
     def required(self, name: str, example: str, why: str) -> str:
-        value = self.text(name)
-        if not value and name not in self.table:
-            self.problem(name, f"missing; {why}, like {name} = {example}")
-        return value
+        self.r.require(self.table, f"{self.key}.{name}", f"{why}, like {name} = {example}")
+        return self.text(name)
 
     def path(self, name: str) -> Path | None:
         value = self.text(name)
@@ -110,13 +108,12 @@ def read_oauth2(r: Reader, table: dict[str, Any], key: str, base: Path, username
     """The account's OAuth2 settings (``auth = "oauth2"``); problems go to ``r``."""
     k = _Keys(r, table, key, base, need_secrets)
     provider = r.get(table, f"{key}.oauth2_provider", "", one_of("microsoft", "google", "generic"))
-    if "oauth2_provider" not in table:
-        k.problem("oauth2_provider", 'missing; with auth = "oauth2" say who issues the tokens: '
-                  '"microsoft" (Exchange Online), "google" (Gmail) or "generic" (any OAuth2 token endpoint)')
+    r.require(table, f"{key}.oauth2_provider", 'with auth = "oauth2" say who issues the tokens: '
+              '"microsoft" (Exchange Online), "google" (Gmail) or "generic" (any OAuth2 token endpoint)')
     if not provider:
         return None
-    for name in sorted(set(table) & OAUTH2_KEYS - _ALLOWED[provider] - _COMMON):
-        k.problem(name, f'not used with oauth2_provider = "{provider}"; remove it')
+    r.unused(table, key, OAUTH2_KEYS - _ALLOWED[provider] - _COMMON,
+             f'not used with oauth2_provider = "{provider}"; remove it')
     mechanism = r.get(table, f"{key}.oauth2_mechanism", "xoauth2", one_of("xoauth2", "oauthbearer")).upper()
     scope = k.text("oauth2_scope", DEFAULT_SCOPES[provider])
     if provider == "microsoft":
@@ -150,9 +147,9 @@ def _google(k: _Keys, mechanism: str, scope: str, username: str) -> OAuth2Settin
     token_url = k.r.get(k.table, f"{k.key}.oauth2_token_url", "", _https_url)
     key_file = k.path("oauth2_service_account_file")
     if key_file is not None or "oauth2_service_account_file" in k.table:
-        for name in sorted(set(k.table) & {"oauth2_client_id", "oauth2_client_secret_env", "oauth2_client_secret_file",
-                                           "oauth2_refresh_token_env", "oauth2_refresh_token_file"}):
-            k.problem(name, "not used with oauth2_service_account_file (the key file names the client)")
+        k.r.unused(k.table, k.key, {"oauth2_client_id", "oauth2_client_secret_env", "oauth2_client_secret_file",
+                                    "oauth2_refresh_token_env", "oauth2_refresh_token_file"},
+                   "not used with oauth2_service_account_file (the key file names the client)")
         info: dict[str, Any] | None = None
         if key_file is not None:
             try:
@@ -182,10 +179,9 @@ def _google(k: _Keys, mechanism: str, scope: str, username: str) -> OAuth2Settin
 
 
 def _generic(k: _Keys, mechanism: str, scope: str) -> OAuth2Settings:
+    k.r.require(k.table, f"{k.key}.oauth2_token_url", 'give the token endpoint, like '
+                'oauth2_token_url = "https://login.example.com/oauth2/token"')
     token_url = k.r.get(k.table, f"{k.key}.oauth2_token_url", "", _https_url)
-    if "oauth2_token_url" not in k.table:
-        k.problem("oauth2_token_url", 'missing; give the token endpoint, like '
-                  'oauth2_token_url = "https://login.example.com/oauth2/token"')
     client_id = k.required("oauth2_client_id", '"helpdesk"', "give the client ID the token endpoint knows")
     secret = k.secret("oauth2_client_secret", "the client secret")
     refresh = k.secret("oauth2_refresh_token", "the refresh token")

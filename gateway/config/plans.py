@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from gateway.config.reader import Reader, as_bool, as_str, one_of, string_list
 from gateway.config.values import parse_interval
 from gateway.time.calendar import BusinessCalendar
-from gateway.time.durations import DurationError, Target, parse_target
+from gateway.time.durations import Target, parse_target
 from rules import PRIORITIES
 
 CLOCKS = ("first_response", "update_every", "workaround", "resolution")
@@ -62,106 +63,82 @@ _PLAN_KEYS = {"calendar", "default_priority", "declared_priority_trusted", "paus
               "reminder_lead", "near_breach", "description"}
 
 
-def load_plans(table: Any, calendars: Mapping[str, BusinessCalendar], default_plan: str,
-               problems: list[str]) -> dict[str, Plan]:
-    if not table:
+def load_plans(r: Reader, data: dict[str, Any], calendars: Mapping[str, BusinessCalendar],
+               default_plan: str) -> dict[str, Plan]:
+    """Every [plans.NAME]; with none, the default plan promises nothing."""
+    if not data.get("plans"):
         return {default_plan: builtin_plan(default_plan)}
-    if not isinstance(table, dict):
-        problems.append("plans: must be tables, written [plans.NAME]")
+    plans = {name: _plan(r, where, name, body, calendars)
+             for where, name, body in r.tables(data, "plans", "a table")}
+    if not isinstance(data["plans"], dict):
         return {default_plan: builtin_plan(default_plan)}
-    plans = {}
-    for name, body in table.items():
-        plan = _plan(f"plans.{name}", name, body, calendars, problems)
-        if plan is not None:
-            plans[name] = plan
-    if default_plan not in plans and not problems:
-        problems.append(f"gateway.default_plan: no plan named {default_plan!r}; define [plans.{default_plan}] "
-                        f"or set default_plan to one of {', '.join(sorted(plans))}")
+    if default_plan not in plans and not r.problems:
+        r.problems.append(f"gateway.default_plan: no plan named {default_plan!r}; define [plans.{default_plan}] "
+                          f"or set default_plan to one of {', '.join(sorted(plans))}")
     return plans
 
 
-def _target(where: str, value: Any, problems: list[str]) -> Target:
+def as_target(value: Any) -> Target:
+    """A target as written: "4 business hours", "30 minutes", "none"."""
     if not isinstance(value, str):
-        problems.append(f'{where}: write the target as text, like "4 business hours" or "none"')
-        return NO_CLOCK
-    try:
-        return parse_target(value)
-    except DurationError as exc:
-        problems.append(f"{where}: {exc}")
-        return NO_CLOCK
+        raise ValueError('write the target as text, like "4 business hours" or "none"')
+    return parse_target(value)
 
 
-def _calendar(where: str, value: Any, calendars: Mapping[str, BusinessCalendar], problems: list[str]) -> str:
-    if not isinstance(value, str) or value not in calendars:
-        problems.append(f"{where}: no calendar named {value!r}; define [calendars.{value}] or use one of "
-                        f"{', '.join(sorted(calendars))}")
-        return "24x7"
-    return value
+def _calendar_in(calendars: Mapping[str, BusinessCalendar]) -> Callable[[Any], str]:
+    def convert(value: Any) -> str:
+        if not isinstance(value, str) or value not in calendars:
+            raise ValueError(f"no calendar named {value!r}; define [calendars.{value}] or use one of "
+                             f"{', '.join(sorted(calendars))}")
+        return value
+    return convert
 
 
-def _plan(where: str, name: str, body: Any, calendars: Mapping[str, BusinessCalendar],
-          problems: list[str]) -> Plan | None:
-    if not isinstance(body, dict):
-        problems.append(f"{where}: must be a table")
-        return None
-    for key in body:
-        if key not in _PLAN_KEYS:
-            problems.append(f"{where}.{key}: unknown key; the keys are {', '.join(sorted(_PLAN_KEYS))}")
-    calendar = _calendar(f"{where}.calendar", body.get("calendar", "24x7"), calendars, problems)
-    default_priority = body.get("default_priority", "P3")
-    if default_priority not in PRIORITIES:
-        problems.append(f"{where}.default_priority: must be one of {', '.join(PRIORITIES)}")
-        default_priority = "P3"
+def _share(value: Any) -> float:
+    if not isinstance(value, int | float) or not 0 < value < 1:
+        raise ValueError("a share of the target between 0 and 1, like 0.8")
+    return float(value)
+
+
+def _priorities(r: Reader, where: str, body: dict[str, Any], calendar: str,
+                calendars: Mapping[str, BusinessCalendar]) -> dict[str, PriorityTargets]:
+    """A plan's [priorities.P1] ... tables: the targets of each priority, on the plan's calendar
+    unless it names its own; a priority not written promises nothing."""
     priorities: dict[str, PriorityTargets] = {}
-    raw_priorities = body.get("priorities", {})
-    if not isinstance(raw_priorities, dict):
-        problems.append(f"{where}.priorities: must be tables, written [{where}.priorities.P1]")
-        raw_priorities = {}
-    for priority, spec in raw_priorities.items():
-        pw = f"{where}.priorities.{priority}"
+    for pw, priority, spec in r.tables(body, f"{where}.priorities", "a table of targets",
+                                       f"[{where}.priorities.P1]"):
         if priority not in PRIORITIES:
-            problems.append(f"{pw}: priorities are {', '.join(PRIORITIES)}")
+            r.problems.append(f"{pw}: priorities are {', '.join(PRIORITIES)}")
             continue
-        if not isinstance(spec, dict):
-            problems.append(f"{pw}: must be a table of targets")
-            continue
-        for key in spec:
-            if key not in (*CLOCKS, "calendar"):
-                problems.append(f"{pw}.{key}: unknown key; the keys are {', '.join((*CLOCKS, 'calendar'))}")
-        first, update, workaround, resolution = (_target(f"{pw}.{clock}", spec.get(clock, "none"), problems)
+        r.unknown(spec, pw, (*CLOCKS, "calendar"))
+        first, update, workaround, resolution = (r.get(spec, f"{pw}.{clock}", NO_CLOCK, as_target)
                                                  for clock in CLOCKS)
         priorities[priority] = PriorityTargets(
             first, update, workaround, resolution,
-            calendar=_calendar(f"{pw}.calendar", spec.get("calendar", calendar), calendars, problems))
+            calendar=r.get(spec, f"{pw}.calendar", calendar, _calendar_in(calendars)))
     none = PriorityTargets(NO_CLOCK, NO_CLOCK, NO_CLOCK, NO_CLOCK, calendar)
     for priority in PRIORITIES:
         priorities.setdefault(priority, none)
-    pause = body.get("pause_statuses", ["pending"])
-    if not isinstance(pause, list) or not all(isinstance(s, str) for s in pause):
-        problems.append(f'{where}.pause_statuses: must be a list of statuses, like ["pending"]')
-        pause = ["pending"]
-    try:
-        lead = parse_interval(body.get("reminder_lead", "10m"))
-    except ValueError as exc:
-        problems.append(f"{where}.reminder_lead: {exc}")
-        lead = timedelta(minutes=10)
-    near = body.get("near_breach", 0.8)
-    if not isinstance(near, int | float) or not 0 < near < 1:
-        problems.append(f"{where}.near_breach: a share of the target between 0 and 1, like 0.8")
-        near = 0.8
-    trusted = body.get("declared_priority_trusted", False)
-    if not isinstance(trusted, bool):
-        problems.append(f"{where}.declared_priority_trusted: must be true or false")
-        trusted = False
-    escalation = body.get("escalation")
+    return priorities
+
+
+def _plan(r: Reader, where: str, name: str, body: dict[str, Any],
+          calendars: Mapping[str, BusinessCalendar]) -> Plan:
+    r.unknown(body, where, _PLAN_KEYS)
+    calendar = r.get(body, f"{where}.calendar", "24x7", _calendar_in(calendars))
+    default_priority = r.get(body, f"{where}.default_priority", "P3", one_of(*PRIORITIES))
+    priorities = _priorities(r, where, body, calendar, calendars)
+    pause: tuple[str, ...] = r.get(body, f"{where}.pause_statuses", ("pending",),
+                                   string_list('must be a list of statuses, like ["pending"]'))
     return Plan(
-        name=name, calendar=calendar, default_priority=default_priority, declared_priority_trusted=trusted,
+        name=name, calendar=calendar, default_priority=default_priority,
         pause_statuses=frozenset(pause), priorities=priorities,
-        escalation=str(escalation) if escalation else None,
-        stale_after=_target(f"{where}.stale_after", body.get("stale_after", "none"), problems),
-        stale_notice_after=_target(f"{where}.stale_notice_after", body.get("stale_notice_after", "none"), problems),
-        close_resolution_proposed=_target(f"{where}.close_resolution_proposed",
-                                          body.get("close_resolution_proposed", "none"), problems),
-        root_cause_followup=_target(f"{where}.root_cause_followup", body.get("root_cause_followup", "none"),
-                                    problems),
-        reminder_lead=lead, near_breach=float(near), description=str(body.get("description", "")))
+        reminder_lead=r.get(body, f"{where}.reminder_lead", timedelta(minutes=10), parse_interval),
+        near_breach=r.get(body, f"{where}.near_breach", 0.8, _share),
+        declared_priority_trusted=r.get(body, f"{where}.declared_priority_trusted", False, as_bool),
+        escalation=r.get(body, f"{where}.escalation", None, as_str) or None,
+        stale_after=r.get(body, f"{where}.stale_after", NO_CLOCK, as_target),
+        stale_notice_after=r.get(body, f"{where}.stale_notice_after", NO_CLOCK, as_target),
+        close_resolution_proposed=r.get(body, f"{where}.close_resolution_proposed", NO_CLOCK, as_target),
+        root_cause_followup=r.get(body, f"{where}.root_cause_followup", NO_CLOCK, as_target),
+        description=r.get(body, f"{where}.description", "", as_str))

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from gateway.config.calendars import BUILTIN_CALENDARS, CalendarConfigError, calendars_from_table
+from gateway.config.calendars import load_calendars
 from gateway.config.customers import Directory, load_directory
 from gateway.config.plans import Plan, load_plans
+from gateway.config.reader import Reader
 from gateway.time.calendar import BusinessCalendar
 from rules import load_default_rule_tables
 
@@ -41,36 +42,23 @@ class Policy:
         return calendar
 
 
-def load_policy(data: dict[str, Any], *, default_plan: str, default_timezone: ZoneInfo,
-                problems: list[str]) -> Policy:
-    raw_calendars = data.get("calendars", {})
-    tables = {}
-    customer_local = set()
-    for name, table in (raw_calendars.items() if isinstance(raw_calendars, dict) else ()):
-        if isinstance(table, dict):
-            table = dict(table)
-            local = table.pop("customer_local_time", False)
-            if not isinstance(local, bool):
-                problems.append(f"calendars.{name}.customer_local_time: must be true or false")
-            elif local:
-                customer_local.add(name)
-        tables[name] = table
-    calendars = dict(BUILTIN_CALENDARS)
-    for name, table in tables.items():
-        try:
-            calendars.update(calendars_from_table({name: table}))
-        except CalendarConfigError as exc:
-            problems.append(str(exc))
-            # Its one problem is reported; plans that name it are not told it does not exist.
-            calendars.setdefault(name, BUILTIN_CALENDARS["24x7"])
-    plans = load_plans(data.get("plans"), calendars, default_plan, problems)
-    directory = load_directory(data, plans=set(plans), default_plan=default_plan,
-                               default_timezone=default_timezone, problems=problems)
+def load_policy(r: Reader, data: dict[str, Any], *, default_plan: str, default_timezone: ZoneInfo) -> Policy:
+    """[calendars.NAME], [plans.NAME] on them, and the [[customers]] on the plans."""
+    calendars, customer_local = load_calendars(r, data)
+    plans = load_plans(r, data, calendars, default_plan)
+    directory = load_directory(r, data, plans=set(plans), default_plan=default_plan,
+                               default_timezone=default_timezone)
     return Policy(calendars=calendars, plans=plans, directory=directory, default_plan=default_plan,
-                  customer_local=frozenset(customer_local))
+                  customer_local=customer_local)
 
 
-def rule_tables(data: dict[str, Any], problems: list[str]) -> Any:
+def _mode(value: Any) -> str:
+    if value not in RULES_MODES:
+        raise ValueError(f'{value!r} is neither "add" nor "replace"')
+    return str(value)
+
+
+def rule_tables(r: Reader, data: dict[str, Any]) -> list[Any]:
     """The rule tables the config classifies with: its own ``[[rules]]`` and the shipped defaults.
 
     With ``[rule_set] mode = "add"`` (the default) the config's rules come first, so one of them can
@@ -78,27 +66,19 @@ def rule_tables(data: dict[str, Any], problems: list[str]) -> Any:
     config rule named like a default one takes its place: a copy of the defaults, edited, works
     as it always has. With ``"replace"`` the config's rules alone classify.
     """
-    table = data.get("rule_set", {})
-    if not isinstance(table, dict):
-        problems.append('rule_set: must be a table, written [rule_set] with mode = "add" or "replace"')
-        table = {}
-    for key in table:
-        if key != "mode":
-            problems.append(f'rule_set.{key}: unknown key; [rule_set] has only mode ("add" or "replace")')
-    mode = table.get("mode", "add")
+    table = r.table(data, "rule_set", hint='with mode = "add" or "replace"')
+    r.unknown(table, "rule_set", {"mode"}, hint='[rule_set] has only mode ("add" or "replace")')
+    mode = r.get(table, "rule_set.mode", "add", _mode, 'write mode = "add" (your [[rules]] first, then the '
+                 'shipped defaults) or mode = "replace" (your [[rules]] alone)')
     own = data.get("rules")
-    if mode not in RULES_MODES:
-        problems.append(f'rule_set.mode: {mode!r} is neither "add" nor "replace"; write mode = "add" '
-                        '(your [[rules]] first, then the shipped defaults) or mode = "replace" '
-                        "(your [[rules]] alone)")
-        mode = "add"
     if own is None:
         if mode == "replace":
-            problems.append('rule_set.mode: "replace" but the config has no [[rules]] to replace the '
-                            'defaults with; write your [[rules]] or remove mode')
+            r.problems.append('rule_set.mode: "replace" but the config has no [[rules]] to replace the '
+                              'defaults with; write your [[rules]] or remove mode')
         return load_default_rule_tables()
     if not isinstance(own, list):
-        return own  # not a list of tables: the caller names the mistake
+        r.problems.append("rules: must be a list of tables, written [[rules]]")
+        return []
     if mode == "replace":
         return own
     names = {t.get("name", "").strip() for t in own if isinstance(t, dict) and isinstance(t.get("name"), str)}

@@ -95,9 +95,8 @@ def load_gateway(r: Reader, data: dict[str, Any], base: Path) -> GatewaySettings
                              "data_dir", "message_id_domain", "default_plan",
                              "unknown_senders", "non_contacts", "reopen_window", "language"})
     support = r.get(g, "gateway.support_address", "", parse_address)
-    if "support_address" not in g:
-        r.problems.append('gateway.support_address: missing; set it to the address customers '
-                          'write to, like support_address = "support@example.com"')
+    r.require(g, "gateway.support_address", 'set it to the address customers write to, '
+              'like support_address = "support@example.com"')
     data_dir = base / r.get(g, "gateway.data_dir", "var", as_str)
     return GatewaySettings(
         support_address=support,

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
+from gateway.config.reader import Reader, as_bool, as_str, as_zone, one_of, string_list
 from gateway.config.values import parse_address
 
 
@@ -93,114 +94,80 @@ class Staff:
         return [c for c in self.contacts.values() if role in c.roles]
 
 
-def _person(item: Any, where: str, keys: str, list_key: str, list_shape: str,
-            problems: list[str]) -> tuple[str, tuple[str, ...]] | None:
+def _person(r: Reader, where: str, item: dict[str, Any], list_key: str,
+            list_shape: str) -> tuple[str, tuple[str, ...]] | None:
     """An engineer's or a contact's table: its address and its list (groups or roles); None when
     the entry cannot be used (the problem is noted)."""
-    if not isinstance(item, dict):
-        problems.append(f"{where}: must be a table with {keys}")
+    address = r.value(f"{where}.address", item.get("address"), None, parse_address)
+    if address is None:
         return None
-    try:
-        address = parse_address(item.get("address")).lower()
-    except ValueError as exc:
-        problems.append(f"{where}.address: {exc}")
-        return None
-    values = _strings(item.get(list_key, []))
-    if values is None:
-        problems.append(f"{where}.{list_key}: must be {list_shape}")
-        values = ()
-    return address, values
-
-
-def _strings(value: Any) -> tuple[str, ...] | None:
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return tuple(value)
-    return None
+    values: tuple[str, ...] = r.get(item, f"{where}.{list_key}", (), string_list(f"must be {list_shape}"))
+    return address.lower(), values
 
 
 DEPRECATED_AGENTS = ("agents: [agents] is now [engineers], and [[agents.engineers]] is now [[engineers.team]]; "
                      "the old names are read until the next release: rename them")
 
 
-def engineers_table(data: Mapping[str, Any], deprecations: list[str]) -> tuple[str, dict[str, Any], Any]:
-    """The [engineers] table (or, deprecated, [agents]): its name as written, the table, and its team."""
+def load_staff(r: Reader, data: dict[str, Any], deprecations: list[str] | None = None) -> Staff:
+    """[engineers] (or, deprecated, [agents]) with its team, and the named [contacts.NAME]."""
     name, team_key = "engineers", "team"
     if "agents" in data and "engineers" not in data:
-        deprecations.append(DEPRECATED_AGENTS)
+        if deprecations is not None:
+            deprecations.append(DEPRECATED_AGENTS)
         name, team_key = "agents", "engineers"
-    raw = data.get(name, {})
-    if not isinstance(raw, dict):
-        return name, {"": raw}, []
-    return name, raw, raw.get(team_key, [])
+    raw = r.table(data, name)
+    r.unknown(raw, name, (team_key, "reply_token", "trusted_authserv_ids", "verify_dkim", "dkim_keys",
+                          "cc_participants"))
+    engineers = _team(r, raw, f"{name}.{team_key}")
+    auth = _engineer_auth(r, raw, name)
+    cc_participants = r.get(raw, f"{name}.cc_participants", "contacts", one_of(*CC_PARTICIPANTS))
+    contacts = _contacts(r, data)
+    return Staff(engineers=engineers, contacts=contacts, auth=auth, cc_participants=cc_participants)
 
 
-def load_staff(data: Mapping[str, Any], problems: list[str], deprecations: list[str] | None = None) -> Staff:
-    name, raw, team = engineers_table(data, deprecations if deprecations is not None else [])
-    if "" in raw:
-        problems.append(f"{name}: must be a table, written [engineers]")
-        raw, team = {}, []
-    team_key = "engineers" if name == "agents" else "team"
-    known = (team_key, "reply_token", "trusted_authserv_ids", "verify_dkim", "dkim_keys", "cc_participants")
-    for key in raw:
-        if key not in known:
-            problems.append(f"{name}.{key}: unknown key; the keys are {', '.join(known)}")
+def _team(r: Reader, raw: dict[str, Any], table: str) -> dict[str, Engineer]:
+    """The engineers of [[engineers.team]], by handle (their address's local part when not given)."""
     engineers: dict[str, Engineer] = {}
-    if not isinstance(team, list):
-        problems.append(f"{name}.{team_key}: must be tables, written [[engineers.team]]")
-        team = []
-    for index, item in enumerate(team):
-        where = f"{name}.{team_key}[{index}]"
-        person = _person(item, where, "handle, name, address, groups", "groups",
-                         'a list of group names, like ["network"]', problems)
+    for where, _, item in r.entries(raw, table, "a table with handle, name, address, groups", "engineers.team"):
+        person = _person(r, where, item, "groups", 'a list of group names, like ["network"]')
         if person is None:
             continue
         address, groups = person
-        handle = str(item.get("handle") or address.partition("@")[0]).lower()
+        handle = (r.get(item, f"{where}.handle", "", as_str) or address.partition("@")[0]).lower()
         if handle in engineers:
-            problems.append(f"{where}.handle: {handle!r} is used twice; handles name engineers in #assign")
-        engineers[handle] = Engineer(handle, str(item.get("name", handle)), address, groups)
-    authserv = _strings(raw.get("trusted_authserv_ids", []))
-    if authserv is None:
-        problems.append(f'{name}.trusted_authserv_ids: must be a list, like ["mx.example.com"]')
-        authserv = ()
-    dkim_keys = raw.get("dkim_keys", {})
-    if not isinstance(dkim_keys, dict) or not all(isinstance(v, str) for v in dkim_keys.values()):
-        problems.append(f'{name}.dkim_keys: must be a table of DNS name to TXT record, like '
-                        '{ "sel._domainkey.example.com" = "v=DKIM1; k=rsa; p=..." }')
-        dkim_keys = {}
-    flags = {}
-    for key, default in (("reply_token", True), ("verify_dkim", False)):
-        value = raw.get(key, default)
-        if not isinstance(value, bool):
-            problems.append(f"{name}.{key}: must be true or false")
-            value = default
-        flags[key] = value
-    auth = EngineerAuth(reply_token=flags["reply_token"],
-                     trusted_authserv_ids=tuple(a.lower() for a in authserv),
-                     verify_dkim=flags["verify_dkim"],
-                     dkim_keys={str(k).lower().rstrip("."): v for k, v in dkim_keys.items()})
-    cc_participants = raw.get("cc_participants", "contacts")
-    if cc_participants not in CC_PARTICIPANTS:
-        problems.append(f'{name}.cc_participants: must be "contacts", "domain" or "none", not {cc_participants!r}')
-        cc_participants = "contacts"
+            r.problems.append(f"{where}.handle: {handle!r} is used twice; handles name engineers in #assign")
+        engineers[handle] = Engineer(handle, r.get(item, f"{where}.name", handle, as_str), address, groups)
+    return engineers
 
+
+def _dkim_keys(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ValueError('must be a table of DNS name to TXT record, like '
+                         '{ "sel._domainkey.example.com" = "v=DKIM1; k=rsa; p=..." }')
+    return {str(k).lower().rstrip("."): v for k, v in value.items()}
+
+
+def _engineer_auth(r: Reader, raw: dict[str, Any], name: str) -> EngineerAuth:
+    """The proofs [engineers] accepts for an engineer's mail: reply token, trusted results, DKIM."""
+    authserv: tuple[str, ...] = r.get(raw, f"{name}.trusted_authserv_ids", (),
+                                      string_list('must be a list, like ["mx.example.com"]'))
+    dkim_keys: dict[str, str] = r.get(raw, f"{name}.dkim_keys", {}, _dkim_keys)
+    return EngineerAuth(reply_token=r.get(raw, f"{name}.reply_token", True, as_bool),
+                        trusted_authserv_ids=tuple(a.lower() for a in authserv),
+                        verify_dkim=r.get(raw, f"{name}.verify_dkim", False, as_bool),
+                        dkim_keys=dkim_keys)
+
+
+def _contacts(r: Reader, data: dict[str, Any]) -> dict[str, Contact]:
+    """The named contacts of [contacts.NAME], by handle, with their roles and own time zone."""
     contacts: dict[str, Contact] = {}
-    raw_contacts = data.get("contacts", {})
-    if not isinstance(raw_contacts, dict):
-        problems.append("contacts: must be tables, written [contacts.NAME]")
-        raw_contacts = {}
-    for handle, item in raw_contacts.items():
-        where = f"contacts.{handle}"
-        person = _person(item, where, "name, address, roles", "roles",
-                         'a list, like ["service-delivery-manager"]', problems)
+    for where, handle, item in r.tables(data, "contacts", "a table with name, address, roles"):
+        person = _person(r, where, item, "roles", 'a list, like ["service-delivery-manager"]')
         if person is None:
             continue
         address, roles = person
-        zone = None
-        if "timezone" in item:
-            try:
-                zone = ZoneInfo(str(item["timezone"]))
-            except (ZoneInfoNotFoundError, ValueError):
-                problems.append(f"{where}.timezone: {item['timezone']!r} is not an IANA time zone")
-        contacts[handle.lower()] = Contact(handle.lower(), str(item.get("name", handle)), address, roles, zone)
-    return Staff(engineers=engineers, contacts=contacts, auth=auth, cc_participants=str(cc_participants))
+        zone = r.get(item, f"{where}.timezone", None, as_zone)
+        contacts[handle.lower()] = Contact(handle.lower(), r.get(item, f"{where}.name", handle, as_str), address,
+                                           roles, zone)
+    return contacts

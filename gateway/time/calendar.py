@@ -1,4 +1,7 @@
-"""Business-hours calendars: open time, deadlines and elapsed business time, exact across DST."""
+"""Business-hours calendars: open time, deadlines and elapsed business time, exact across DST.
+
+Which hours a date has is decided here; gateway.time.wall_clock turns them into UTC.
+"""
 
 from __future__ import annotations
 
@@ -10,21 +13,14 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gateway.errors import GatewayError
-from gateway.time.opening_hours import (
-    ALL_DAY,
-    MINUTES_PER_DAY,
-    DayHours,
-    PublicHolidays,
-    WeeklyHours,
-)
+from gateway.time.opening_hours import ALL_DAY, DayHours, PublicHolidays, WeeklyHours
+from gateway.time.wall_clock import Interval, utc_intervals
 
 ZERO = timedelta(0)
 _ONE_DAY = timedelta(days=1)
 # No real calendar is shut this long; a longer run means it never opens (e.g. no weekly hours).
 _MAX_CLOSED_RUN = 400
 _CACHE_LIMIT = 8192
-
-Interval = tuple[datetime, datetime]
 
 
 class CalendarError(GatewayError, ValueError):
@@ -202,20 +198,7 @@ class BusinessCalendar:
         cached = self._cache.get(day)
         if cached is not None:
             return cached
-        # Local ranges are sorted and disjoint; their UTC images stay sorted, but a repeated
-        # hour can make neighbours overlap and a skipped one can make a range empty.
-        converted = [
-            (self._to_utc(day, r.start, latest=False), self._to_utc(day, r.end, latest=True)) for r in self._hours(day)
-        ]
-        merged: list[Interval] = []
-        for a, b in converted:
-            if b <= a:
-                continue  # a range inside the spring-forward gap
-            if merged and a <= merged[-1][1]:  # overlap: shifts touching in a repeated hour
-                merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
-            else:
-                merged.append((a, b))
-        result = tuple(merged)
+        result = utc_intervals(self.timezone, day, self._hours(day))
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()
         self._cache[day] = result
@@ -228,20 +211,6 @@ class BusinessCalendar:
         if day in self.closed or (self.holidays is not None and day in self.holidays):
             return ()
         return self.weekly.days[day.weekday()]
-
-    def _to_utc(self, day: date, minute: int, *, latest: bool) -> datetime:
-        """A local wall time as UTC: the later instant if repeated, the gap's end if skipped."""
-        if minute == MINUTES_PER_DAY:
-            day, minute = day + _ONE_DAY, 0
-        hour, minute = divmod(minute, 60)
-        first = _offset(self.timezone, datetime(day.year, day.month, day.day, hour, minute))
-        second = _offset(self.timezone, datetime(day.year, day.month, day.day, hour, minute, fold=1))
-        wall = datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC)
-        if first == second:  # the usual case: the wall time happens once
-            return wall - first
-        if first > second:  # repeated (clocks went back): fold 0 is the earlier instant
-            return wall - (second if latest else first)
-        return _gap_end(self.timezone, wall - second, wall - first)  # skipped (clocks went on)
 
     def _walk(self, start: datetime) -> Iterator[Interval]:
         """Open intervals from `start` on, clipped to it, in order; endless unless never open."""
@@ -287,26 +256,6 @@ class BusinessCalendar:
 def _rezoned(calendar: BusinessCalendar, zone: ZoneInfo) -> BusinessCalendar:
     base = calendar.name.split("@", 1)[0]
     return dataclasses.replace(calendar, name=f"{base}@{zone.key}", timezone=zone)
-
-
-def _offset(zone: ZoneInfo, wall: datetime) -> timedelta:
-    """The UTC offset of a naive wall time in `zone`, for its fold (PEP 495)."""
-    offset = zone.utcoffset(wall)
-    assert offset is not None  # a ZoneInfo always has one
-    return offset
-
-
-def _gap_end(zone: ZoneInfo, earliest: datetime, latest: datetime) -> datetime:
-    """The instant the clocks jump, for a wall time they skip: it lies in (earliest, latest]."""
-    lo, hi = int(earliest.timestamp()), int(latest.timestamp())
-    before = datetime.fromtimestamp(lo, zone).utcoffset()
-    while hi - lo > 1:  # bisect to the second at which the offset changes
-        mid = (lo + hi) // 2
-        if datetime.fromtimestamp(mid, zone).utcoffset() == before:
-            lo = mid
-        else:
-            hi = mid
-    return datetime.fromtimestamp(hi, UTC)
 
 
 TWENTY_FOUR_SEVEN = BusinessCalendar("24x7", ZoneInfo("UTC"), WeeklyHours.uniform("daily", "00:00-24:00"))

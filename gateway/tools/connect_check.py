@@ -10,8 +10,9 @@ from gateway.config import Config
 from gateway.config.imap import load_imap_accounts
 from gateway.errors import GatewayError
 from gateway.outbound.transports import SmtpTransport
+from gateway.sources.imap.connection import describe
 from gateway.sources.imap.oauth_providers import token_source
-from gateway.sources.imap.session import ImapSession, describe
+from gateway.sources.imap.session import ImapSession
 from gateway.store.db import Database
 
 

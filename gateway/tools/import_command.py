@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.config.imap import load_imap_accounts
-from gateway.sources.imap.session import IMAP_ERRORS
+from gateway.sources.imap.connection import IMAP_ERRORS
 from gateway.tools.import_sources import EmlDirSource, ImapSource, MaildirSource, MailSource, MboxSource
 from gateway.tools.importer import run_import
 

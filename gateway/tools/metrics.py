@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -36,22 +37,13 @@ class GatewayCollector(Collector):
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         now = self.app.clock.now()
         with self.app.db.read_sessions() as session:
-            inbound = CounterMetricFamily("helpdesk_inbound_mails", "Mails stored, by source and what "
-                                          "became of them (pending, done, screened, held, rejected, "
-                                          "quarantined, dropped)", labels=["source", "state"])
-            for source, state, count in session.execute(
-                    select(InboundMessage.source, InboundMessage.state, func.count())
-                    .group_by(InboundMessage.source, InboundMessage.state)):
-                inbound.add_metric([source, state], count)
-            yield inbound
-
-            sends = CounterMetricFamily("helpdesk_outbound_mails", "Mails the gateway wrote, by kind and "
-                                        "state (pending, sent, failed, suppressed)", labels=["kind", "state"])
-            for kind, state, count in session.execute(
-                    select(OutboxMessage.kind, OutboxMessage.state, func.count())
-                    .group_by(OutboxMessage.kind, OutboxMessage.state)):
-                sends.add_metric([kind, state], count)
-            yield sends
+            yield _counted(session, CounterMetricFamily(
+                "helpdesk_inbound_mails", "Mails stored, by source and what became of them (pending, done, "
+                "screened, held, rejected, quarantined, dropped)", labels=["source", "state"]),
+                InboundMessage.source, InboundMessage.state)
+            yield _counted(session, CounterMetricFamily(
+                "helpdesk_outbound_mails", "Mails the gateway wrote, by kind and state (pending, sent, failed, "
+                "suppressed)", labels=["kind", "state"]), OutboxMessage.kind, OutboxMessage.state)
 
             unknown = session.scalar(select(func.coalesce(func.sum(OutboxMessage.unknown_outcomes), 0)))
             yield CounterMetricFamily("helpdesk_outbound_unknown_outcomes", "Sends whose outcome a crash hid "
@@ -130,3 +122,10 @@ class Metrics:
         now = self.app.clock.now()
         for row in rows:
             self.latency.labels(row.state).observe(max(0.0, (now - row.received_at).total_seconds()))
+
+
+def _counted(session: Session, family: CounterMetricFamily, *columns: Any) -> CounterMetricFamily:
+    """``family`` with a sample per combination of ``columns``' values: the rows that have it."""
+    for *labels, count in session.execute(select(*columns, func.count()).group_by(*columns)):
+        family.add_metric([str(label) for label in labels], count)
+    return family

@@ -31,7 +31,8 @@ languages = { DE = "Guten Tag {{ customer.name }}, der Dienst läuft wieder." }
 
 @pytest.mark.parametrize(("table", "problem"), [
     ('[canned.Restored]\ntext = "x"', "canned.Restored: a canned reply's name is what engineers write after #reply"),
-    ("[canned.restored]\ndescription = \"no text\"", "canned.restored.text: must be the reply's text"),
+    ("[canned.restored]\ndescription = \"no text\"", "canned.restored.text: missing; write the reply"),
+    ('[canned.restored]\ntext = ""', "canned.restored.text: must be the reply's text"),
     ('[canned.restored]\ntext = "Hello {{ customer.name"', "canned.restored.text: line 1 of the text:"),
     ('[canned.restored]\ntext = "x"\nsubject = "y"', "canned.restored.subject: unknown key; the keys are text, "
                                                     "description, languages"),

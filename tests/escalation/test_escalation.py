@@ -27,155 +27,44 @@ from gateway.store.models import Escalation, Event, InboundMessage, OutboxMessag
 from gateway.tickets import workflow
 from gateway.tickets.ack import acknowledge, acknowledge_reply
 from gateway.timekeeping.scheduler import SlaScheduler
+from tests import worlds
 from tests.support import customer_mail
 
 LONDON = ZoneInfo("Europe/London")
 SUNDAY_2AM = datetime(2026, 11, 22, 2, 0, tzinfo=LONDON)  # GMT: London time is UTC
 MONDAY_10AM = datetime(2026, 11, 23, 10, 0, tzinfo=LONDON)
 
-CONFIG = """
-[gateway]
-support_address = "support@example.com"
-name = "Example Support"
-timezone = "Europe/London"
-
-[outbound]
-transport = "directory"
-max_per_address_per_hour = 50
-max_per_ticket_per_hour = 100
-
-[calendars.uk]
-timezone = "Europe/London"
-days = "mon-fri"
-open = "09:00-17:00"
-
-[plans.standard]
-calendar = "uk"
-escalation = "desk"
-
-[plans.standard.priorities.P1]
-first_response = "20m"
-resolution = "4h"
-calendar = "24x7"
-
-[plans.standard.priorities.P2]
-first_response = "1h"
-
-[plans.standard.priorities.P3]
-first_response = "2 business hours"
-update_every = "1 business hour"
-
-[[customers]]
-name = "Acme"
-domains = ["acme.example"]
-account_manager = "amy"
-timezone = "Europe/London"
-
-[[customers]]
-name = "Globex"
-domains = ["globex.example"]
-timezone = "Europe/London"
-
-[contacts.sam]
-name = "Sam Duty"
-address = "sam@example.com"
-roles = ["duty-manager"]
-
-[contacts.amy]
-name = "Amy Accounts"
-address = "amy@example.com"
-timezone = "America/New_York"
-
-[contacts.alex]
-name = "Alex Accounts"
-address = "alex@example.com"
-roles = ["account-manager"]
-
-[contacts.hana]
-name = "Hana Head"
-address = "hana@example.com"
-roles = ["head"]
-
-[contacts.alice]
-name = "Alice Oncall"
-address = "alice@example.com"
-
-[contacts.bob]
-name = "Bob Oncall"
-address = "bob@example.com"
-
-[oncall]
-timezone = "Europe/London"
-handover = "mon 09:00"
-start = 2026-11-02
-rotation = ["alice", "bob"]
-
-[[escalation.desk.tiers]]
-name = "page"
-at = "after hours"
-priorities = ["P1"]
-repeat = "15m"
-status_notice = "1h"
-
-[[escalation.desk.tiers]]
-name = "warn"
-at = "50% first_response"
-notify = ["role:duty-manager"]
-priorities = ["P1", "P2"]
-repeat = "10m"
-
-[[escalation.desk.tiers]]
-name = "breach"
-at = "breach first_response"
-notify = ["role:account-manager"]
-priorities = ["P1", "P2"]
-repeat = "30m"
-
-[[escalation.desk.tiers]]
-name = "head"
-at = "+30m after breach"
-notify = ["role:head"]
-priorities = ["P1", "P2"]
-
-[[escalation.desk.tiers]]
-name = "resolution"
-at = "breach resolution"
-notify = ["contact:hana", "on-call"]
-
-[[escalation.desk.tiers]]
-name = "p3-warn"
-at = "75% first_response"
-notify = ["contact:hana"]
-priorities = ["P3"]
-
-[[escalation.desk.tiers]]
-name = "p3-update-missed"
-at = "breach update"
-notify = ["contact:hana"]
-priorities = ["P3"]
-
-# These rules alone: the tests read their own small rule set, not the shipped defaults.
-[rule_set]
-mode = "replace"
-
-[[rules]]
-name = "outage"
-description = "Down: P1."
-when = { words = ["down", "outage"] }
-then = { priority = "P1" }
-
-[[rules]]
-name = "slow"
-description = "Slow: P2."
-when = { words = ["slow"] }
-then = { priority = "P2" }
-
-[[rules]]
-name = "security"
-description = "Security: tell Sam."
-when = { words = ["security"] }
-then = { notify = ["sam"] }
-"""
+POLICY = "desk"  # the escalation policy of the standard plan
+CONFIG = worlds.world(
+    worlds.gateway(),
+    worlds.outbound(max_per_address_per_hour=50, max_per_ticket_per_hour=100),
+    worlds.UK_CALENDAR,
+    worlds.plan(escalation=POLICY, priorities={
+        "P1": {"first_response": "20m", "resolution": "4h", "calendar": "24x7"},
+        "P2": {"first_response": "1h"},
+        "P3": {"first_response": "2 business hours", "update_every": "1 business hour"},
+    }),
+    worlds.acme(account_manager="amy", timezone="Europe/London"),
+    worlds.customer("Globex", "globex.example", timezone="Europe/London"),
+    worlds.SAM,
+    worlds.contact("amy", "Amy Accounts", timezone="America/New_York"),
+    worlds.contact("alex", "Alex Accounts", roles=["account-manager"]),
+    worlds.contact("hana", "Hana Head", roles=["head"]),
+    worlds.ONCALL,
+    worlds.page_tier(POLICY, "page"),
+    worlds.tier(POLICY, "warn", at="50% first_response", notify=["role:duty-manager"], priorities=["P1", "P2"],
+                repeat="10m"),
+    worlds.tier(POLICY, "breach", at="breach first_response", notify=["role:account-manager"],
+                priorities=["P1", "P2"], repeat="30m"),
+    worlds.tier(POLICY, "head", at="+30m after breach", notify=["role:head"], priorities=["P1", "P2"]),
+    worlds.tier(POLICY, "resolution", at="breach resolution", notify=["contact:hana", "on-call"]),
+    worlds.tier(POLICY, "p3-warn", at="75% first_response", notify=["contact:hana"], priorities=["P3"]),
+    worlds.tier(POLICY, "p3-update-missed", at="breach update", notify=["contact:hana"], priorities=["P3"]),
+    worlds.OWN_RULES,
+    worlds.rule("outage", ["down", "outage"], "Down: P1.", priority="P1"),
+    worlds.rule("slow", ["slow"], "Slow: P2.", priority="P2"),
+    worlds.rule("security", ["security"], "Security: tell Sam.", notify=["sam"]),
+)
 
 
 class Desk:
@@ -333,15 +222,7 @@ def test_an_ack_reply_acknowledges_the_tier_of_the_mail_it_answers(desk: Desk) -
         ("02:30", PAGE, "alice@example.com")])
 
 
-ENGINEERS = """
-[engineers]
-trusted_authserv_ids = ["mx.example.com"]
-
-[[engineers.team]]
-handle = "dana"
-name = "Dana Scully"
-address = "dana@example.com"
-"""
+ENGINEERS = worlds.engineers(worlds.dana())
 
 
 @pytest.mark.parametrize("engineers", ["", ENGINEERS], ids=["no engineers", "with engineers"])

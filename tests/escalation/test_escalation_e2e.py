@@ -12,61 +12,22 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from gateway.clock import write_clock_file
+from tests import worlds
 from tests.support import GatewayProcess, Received, Sink, customer_mail, free_port, running, wait_for, write_config
 
 pytestmark = pytest.mark.slow
 LONDON = ZoneInfo("Europe/London")
 START = datetime(2026, 11, 22, 2, 0, tzinfo=LONDON)  # Sunday 02:00; GMT, so London time is UTC
 
-POLICY = """
-[sla]
-sweep_interval = "200ms"
-
-[calendars.uk]
-timezone = "Europe/London"
-days = "mon-fri"
-open = "09:00-17:00"
-
-[plans.standard]
-calendar = "uk"
-escalation = "critical"
-
-[plans.standard.priorities.P1]
-first_response = "1 hour"
-calendar = "24x7"
-
-[contacts.alice]
-name = "Alice Oncall"
-address = "alice@example.com"
-
-[contacts.bob]
-name = "Bob Oncall"
-address = "bob@example.com"
-
-[oncall]
-timezone = "Europe/London"
-handover = "mon 09:00"
-start = 2026-11-02
-rotation = ["alice", "bob"]
-
-[[escalation.critical.tiers]]
-name = "on-call"
-at = "after hours"
-notify = ["on-call"]
-priorities = ["P1"]
-repeat = "15m"
-status_notice = "1h"
-
-# These rules alone: the tests read their own small rule set, not the shipped defaults.
-[rule_set]
-mode = "replace"
-
-[[rules]]
-name = "outage"
-description = "Everything is down."
-when = { words = ["down", "outage"] }
-then = { priority = "P1" }
-"""
+POLICY = worlds.world(
+    worlds.sla("200ms"),
+    worlds.UK_CALENDAR,
+    worlds.plan(escalation="critical", priorities={"P1": {"first_response": "1 hour", "calendar": "24x7"}}),
+    worlds.ONCALL,
+    worlds.page_tier("critical", "on-call", notify=["on-call"]),
+    worlds.OWN_RULES,
+    worlds.OUTAGE_IS_P1,
+)
 
 
 def _gateway(tmp_path: Path, sink: Sink, clock: Path, name: str = "gw", db: Path | None = None) -> GatewayProcess:

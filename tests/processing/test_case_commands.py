@@ -24,73 +24,38 @@ from gateway.store.inbound import Envelope, store_inbound
 from gateway.store.models import OutboxMessage, Ticket
 from gateway.timekeeping.scheduler import SlaScheduler
 from gateway.tools.views import show_ticket
+from tests import worlds
 from tests.support import customer_mail
 
 SUPPORT = "support@example.com"
 DANA = "dana@example.com"
 START = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # a Monday; the customers are in London (GMT)
 
-CONFIG = """
-[gateway]
-support_address = "support@example.com"
-name = "Example Support"
-timezone = "Europe/London"
-data_dir = "{tmp}/var"
+RESTORED = ("Hello {{ customer.name }}, ticket #{{ ticket.number }} is fixed."
+            "{% if ticket.eta %} ETA was {{ ticket.eta }}.{% endif %}")
 
-[outbound]
-transport = "directory"
-directory = "{tmp}/outbox"
-max_per_address_per_hour = 100
-max_per_ticket_per_hour = 4
 
-[[engineers.team]]
-handle = "dana"
-name = "Dana Scully"
-address = "dana@example.com"
-
-[plans.standard]
-calendar = "24x7"
-default_priority = "P3"
-
-[plans.standard.priorities.P1]
-first_response = "15 minutes"
-update_every = "30 minutes"
-
-[plans.standard.priorities.P3]
-first_response = "4 hours"
-
-[[customers]]
-name = "Acme"
-domains = ["acme.example"]
-contacts = ["alice@acme.example", "bob@acme.example", {{ address = "anna@acme.example", language = "de" }}]
-timezone = "Europe/London"
-
-[[customers]]
-name = "Globex"
-domains = ["globex.example"]
-contacts = ["gil@globex.example"]
-
-[rule_set]
-mode = "replace"
-
-[[rules]]
-name = "outage"
-description = "Everything down: P1."
-when = {{ words = ["everything is down"] }}
-then = {{ priority = "P1" }}
-
-[canned.restored]
-description = "Service restored"
-text = '''Hello {{{{ customer.name }}}}, ticket #{{{{ ticket.number }}}} is fixed.
-{{%- if ticket.eta %}} ETA was {{{{ ticket.eta }}}}.{{% endif %}}'''
-languages = {{ de = "Guten Tag {{{{ customer.name }}}}, Ticket #{{{{ ticket.number }}}} ist behoben." }}
-
-[canned.eta]
-text = "We expect a fix by {{{{ ticket.eta }}}}; updates every {{{{ ticket.update_every }}}}."
-
-[canned.broken]
-text = "Hello {{{{ customer.nickname }}}}"
-"""
+def config_text(tmp: Path) -> str:
+    """Dana for Acme (London; Anna reads German) and Globex, a P1 updated every 30 minutes round the
+    clock, at most 4 automatic mails an hour on a ticket, and three canned replies (one broken)."""
+    return worlds.world(
+        worlds.gateway(tmp / "var"),
+        worlds.outbound(directory=tmp / "outbox", max_per_address_per_hour=100, max_per_ticket_per_hour=4),
+        worlds.engineers(worlds.dana()),
+        worlds.plan(calendar="24x7", default_priority="P3", priorities={
+            "P1": {"first_response": "15 minutes", "update_every": "30 minutes"},
+            "P3": {"first_response": "4 hours"}}),
+        worlds.customer("Acme", "acme.example", timezone="Europe/London", contacts=[
+            "alice@acme.example", "bob@acme.example", {"address": "anna@acme.example", "language": "de"}]),
+        worlds.customer("Globex", "globex.example", contacts=["gil@globex.example"]),
+        worlds.OWN_RULES,
+        worlds.rule("outage", ["everything is down"], "Everything down: P1.", priority="P1"),
+        worlds.table("canned.restored", description="Service restored", text=RESTORED, languages={
+            "de": "Guten Tag {{ customer.name }}, Ticket #{{ ticket.number }} ist behoben."}),
+        worlds.table("canned.eta",
+                     text="We expect a fix by {{ ticket.eta }}; updates every {{ ticket.update_every }}."),
+        worlds.table("canned.broken", text="Hello {{ customer.nickname }}"),
+    )
 
 
 @dataclass
@@ -160,7 +125,7 @@ class Desk:
 @pytest.fixture
 def desk(tmp_path: Path, database: Database) -> Iterator[Desk]:
     clock = FakeClock(START)
-    config = load_config(None, text=CONFIG.format(tmp=tmp_path))
+    config = load_config(None, text=config_text(tmp_path))
     yield Desk(build_app(config, clock, db=database), clock)
 
 

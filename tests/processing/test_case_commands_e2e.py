@@ -9,11 +9,11 @@ import pytest
 
 from gateway.clock import write_clock_file
 from tests.processing.test_engineers_e2e import (
-    CONFIG,
     DKIM_PASS,
     SECRET,
     START,
     Desk,
+    config_text,
     engineer_mail,
     events,
     quoting,
@@ -41,7 +41,7 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
     sink = Sink().start()
     port = free_port()
     config = root / "config.toml"
-    config.write_text(CONFIG.format(data=root / "var", port=port, relay=sink.port) + CANNED, encoding="utf-8")
+    config.write_text(config_text(root / "var", port, sink.port) + CANNED, encoding="utf-8")
     clock = root / "clock"
     write_clock_file(clock, START)
     gw = GatewayProcess(config, port, env={"HELPDESK_SECRET": SECRET, "HELPDESK_CLOCK_FILE": str(clock)})

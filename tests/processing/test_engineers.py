@@ -24,6 +24,7 @@ from gateway.store.db import Database
 from gateway.store.inbound import Envelope, store_inbound
 from gateway.store.models import InboundMessage, OutboxMessage, Ticket
 from gateway.tools.views import show_ticket
+from tests import worlds
 from tests.support import customer_mail
 
 DATA = Path(__file__).parents[1] / "data" / "engineers"
@@ -31,62 +32,21 @@ SUPPORT = "support@example.com"
 MX = "mx.example.com"
 DKIM_PASS = f"Authentication-Results: {MX}; dkim=pass header.d=example.com; dmarc=pass header.from=example.com\n"
 
-CONFIG = """
-[gateway]
-support_address = "support@example.com"
-name = "Example Support"
-timezone = "Europe/London"
-data_dir = "{tmp}/var"
-reopen_window = "2h"
 
-[outbound]
-transport = "directory"
-directory = "{tmp}/outbox"
-max_per_address_per_hour = 100
-
-[engineers]
-trusted_authserv_ids = ["mx.example.com"]
-{agents}
-
-[[engineers.team]]
-handle = "dana"
-name = "Dana Scully"
-address = "dana@example.com"
-groups = ["network"]
-
-[[engineers.team]]
-handle = "fox"
-name = "Fox Mulder"
-address = "fox@example.com"
-groups = ["billing"]
-
-[plans.standard]
-calendar = "24x7"
-default_priority = "P3"
-
-[plans.standard.priorities.P2]
-first_response = "1 hour"
-update_every = "2 hours"
-
-[plans.standard.priorities.P3]
-first_response = "4 hours"
-update_every = "1 day"
-
-[[customers]]
-name = "Acme"
-domains = ["acme.example"]
-contacts = ["alice@acme.example", "bob@acme.example"]
-
-# These rules alone: the tests read their own small rule set, not the shipped defaults.
-[rule_set]
-mode = "replace"
-
-[[rules]]
-name = "billing"
-description = "Invoices go to the billing group."
-when = {{ words = ["invoice"] }}
-then = {{ route = "billing" }}
-"""
+def config_text(tmp: Path, **engineer_keys: str) -> str:
+    """Dana (network) and Fox (billing) for Acme, on a 24x7 plan, with one routing rule."""
+    return worlds.world(
+        worlds.gateway(tmp / "var", reopen_window="2h"),
+        worlds.outbound(directory=tmp / "outbox", max_per_address_per_hour=100),
+        worlds.engineers(worlds.dana("network"), worlds.fox("billing"), **engineer_keys),
+        worlds.plan(calendar="24x7", default_priority="P3", priorities={
+            "P2": {"first_response": "1 hour", "update_every": "2 hours"},
+            "P3": {"first_response": "4 hours", "update_every": "1 day"},
+        }),
+        worlds.acme("alice", "bob"),
+        worlds.OWN_RULES,
+        worlds.rule("billing", ["invoice"], "Invoices go to the billing group.", route="billing"),
+    )
 
 
 @dataclass
@@ -156,10 +116,10 @@ class Desk:
 
 @pytest.fixture
 def desk_factory(tmp_path: Path, database: Database) -> Iterator[Any]:
-    def make(agents: str = "") -> Desk:
+    def make(**engineer_keys: str) -> Desk:
         clock = FakeClock(datetime(2026, 11, 23, 10, 0, tzinfo=UTC))
-        config = load_config(None, text=CONFIG.format(tmp=tmp_path, agents=agents))
-        return Desk(build_app(config, clock, db=database), clock)
+        loaded = load_config(None, text=config_text(tmp_path, **engineer_keys))
+        return Desk(build_app(loaded, clock, db=database), clock)
     yield make
 
 
@@ -552,7 +512,7 @@ def test_customer_cc_adds_designated_contacts_only(desk: Desk) -> None:
     ("none", ["alice@acme.example"]),
 ])
 def test_cc_participants_policy(desk_factory: Any, policy: str, expected: list[str]) -> None:
-    desk = desk_factory(f'cc_participants = "{policy}"')
+    desk = desk_factory(cc_participants=policy)
     number, mid = desk.open()
     desk.deliver(customer_mail("alice@acme.example", "Re: VPN", "adding Eve", in_reply_to=mid,
                                extra={"Cc": "eve@acme.example, x@other.example"}))

@@ -18,6 +18,7 @@ import pytest
 
 from gateway.clock import write_clock_file
 from gateway.outbound import reply_token
+from tests import worlds
 from tests.support import GatewayProcess, Received, Sink, customer_mail, free_port, wait_for
 
 pytestmark = pytest.mark.slow
@@ -28,72 +29,25 @@ DATA = Path(__file__).parents[1] / "data" / "engineers"
 START = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # a Monday
 DKIM_PASS = "Authentication-Results: mx.example.com; dkim=pass header.d=example.com header.s=sel\n"
 
-CONFIG = """
-[gateway]
-support_address = "support@example.com"
-name = "Example Support"
-timezone = "Europe/London"
-data_dir = "{data}"
-reopen_window = "2h"
 
-[smtp]
-host = "127.0.0.1"
-port = {port}
-
-[outbound]
-transport = "smtp"
-host = "127.0.0.1"
-port = {relay}
-max_per_address_per_hour = 100
-
-[processing]
-poll_interval = "100ms"
-
-[sla]
-sweep_interval = "200ms"
-
-[engineers]
-trusted_authserv_ids = ["mx.example.com"]
-
-[[engineers.team]]
-handle = "dana"
-name = "Dana Scully"
-address = "dana@example.com"
-groups = ["network"]
-
-[[engineers.team]]
-handle = "fox"
-name = "Fox Mulder"
-address = "fox@example.com"
-groups = ["network"]
-
-[plans.standard]
-calendar = "24x7"
-default_priority = "P3"
-
-[plans.standard.priorities.P2]
-first_response = "1 hour"
-update_every = "4 hours"
-
-[plans.standard.priorities.P3]
-first_response = "8 hours"
-
-[[customers]]
-name = "Acme"
-domains = ["acme.example"]
-contacts = ["alice@acme.example", "bob@acme.example", "carol@acme.example"]
-
-# One rule of our own instead of the shipped set: every ticket here starts at the plan's P3.
-# These rules alone: the tests read their own small rule set, not the shipped defaults.
-[rule_set]
-mode = "replace"
-
-[[rules]]
-name = "billing"
-description = "Invoices go to the network group (there is no other)."
-when = {{ words = ["invoice"] }}
-then = {{ route = "network" }}
-"""
+def config_text(data: Path, port: int, relay: int) -> str:
+    """Dana and Fox, both network, for Acme, on a 24x7 plan; mail in on ``port``, out to ``relay``."""
+    return worlds.world(
+        worlds.gateway(data, reopen_window="2h"),
+        worlds.smtp(port),
+        worlds.outbound(relay_port=relay, max_per_address_per_hour=100),
+        worlds.processing("100ms"),
+        worlds.sla("200ms"),
+        worlds.engineers(worlds.dana("network"), worlds.fox("network")),
+        worlds.plan(calendar="24x7", default_priority="P3", priorities={
+            "P2": {"first_response": "1 hour", "update_every": "4 hours"},
+            "P3": {"first_response": "8 hours"},
+        }),
+        worlds.acme("alice", "bob", "carol"),
+        "# One rule of our own instead of the shipped set: every ticket here starts at the plan's P3.",
+        worlds.OWN_RULES,
+        worlds.rule("billing", ["invoice"], "Invoices go to the network group (there is no other).", route="network"),
+    )
 
 
 @dataclass
@@ -203,7 +157,7 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
     sink = Sink().start()
     port = free_port()
     config = root / "config.toml"
-    config.write_text(CONFIG.format(data=root / "var", port=port, relay=sink.port), encoding="utf-8")
+    config.write_text(config_text(root / "var", port, sink.port), encoding="utf-8")
     clock = root / "clock"
     write_clock_file(clock, START)
     gw = GatewayProcess(config, port, env={"HELPDESK_SECRET": SECRET, "HELPDESK_CLOCK_FILE": str(clock)})

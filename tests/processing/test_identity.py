@@ -25,6 +25,7 @@ from gateway.processing.engineers.identity import (
 )
 from gateway.store.db import Database
 from parsers import ParsedMail, parse
+from tests import worlds
 from tests.support import HELPDESK, OUTSIDE
 
 DATA = Path(__file__).parents[1] / "data" / "engineers"
@@ -194,27 +195,13 @@ def test_dkimpy_unaligned_signature() -> None:
 
 # --- authenticate(): every proof through one door --------------------------------------------
 
-AGENTS = """
-[[engineers.team]]
-handle = "dana"
-name = "Dana Scully"
-address = "dana@example.com"
-[[engineers.team]]
-handle = "fox"
-name = "Fox Mulder"
-address = "fox@example.com"
-"""
-
-
 def _app(tmp_path: Path, agents: str) -> App:
-    config = load_config(None, text=f"""
-[gateway]
-support_address = "support@example.com"
-data_dir = "{tmp_path / 'var'}"
-[engineers]
-{agents}
-{AGENTS}
-""")
+    """Dana and Fox, with ``agents`` (TOML keys) in [engineers]."""
+    config = load_config(None, text=worlds.world(
+        worlds.gateway(tmp_path / "var", name=None, timezone=None),
+        worlds.table("engineers"), agents,
+        worlds.dana(), worlds.fox(),
+    ))
     return build_app(config, FakeClock(datetime(2026, 11, 23, tzinfo=UTC)),
                      db=Database(f"sqlite:///{tmp_path / 'db.sqlite3'}"))
 

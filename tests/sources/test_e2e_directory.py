@@ -10,31 +10,17 @@ from pathlib import Path
 import pytest
 
 from gateway.clock import write_clock_file
+from tests import worlds
 from tests.support import GatewayProcess, Sink, customer_mail, free_port, running, wait_for, write_config
 
 pytestmark = pytest.mark.slow
 
-DIRECTORY = """
-[sla]
-sweep_interval = "200ms"
-
-[plans.gold]
-calendar = "24x7"
-[plans.gold.priorities.P3]
-first_response = "1h"
-[plans.gold.priorities.P4]
-first_response = "2h"
-
-[plans.standard]
-calendar = "24x7"
-
-[[customers]]
-name = "Acme"
-domains = ["acme.example"]
-contacts = ["alice@acme.example"]
-plan = "gold"
-timezone = "Australia/Sydney"
-"""
+DIRECTORY = worlds.world(
+    worlds.sla("200ms"),
+    worlds.plan("gold", "24x7", priorities={"P3": {"first_response": "1h"}, "P4": {"first_response": "2h"}}),
+    worlds.plan(calendar="24x7"),
+    worlds.acme("alice", plan="gold", timezone="Australia/Sydney"),
+)
 
 
 def _send(port: int, raw: bytes, sender: str) -> None:

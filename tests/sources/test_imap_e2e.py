@@ -12,23 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.imap_server import Dovecot, mails, running_dovecot
+from tests import worlds
+from tests.imap_server import mails, running_dovecot
 from tests.support import GatewayProcess, customer_mail, free_port, running, wait_for, write_config
 
 pytestmark = [pytest.mark.dovecot, pytest.mark.slow]
-
-
-def _imap(name: str, server: Dovecot, user: str, password_env: str, extra: str = "") -> str:
-    return f"""
-[[imap]]
-name = "{name}"
-host = "127.0.0.1"
-port = {server.port}
-security = "none"
-username = "{user}"
-password_env = "{password_env}"
-{extra}
-"""
 
 
 def _scalar(db: Path, sql: str) -> int:
@@ -52,8 +40,8 @@ def test_a_broken_account_does_not_stop_the_others_or_the_gateway(tmp_path: Path
         server.append(mails(3, "sales"), user="sales")
         smtp_port = free_port()
         config = write_config(tmp_path / "config.toml", smtp_port=smtp_port, relay_port=None,
-                              extra=_imap("good", server, "support", "GOOD_IMAP_PASSWORD")
-                              + _imap("broken", server, "sales", "BROKEN_IMAP_PASSWORD"))
+                              extra=worlds.imap("good", server.port, "support", password_env="GOOD_IMAP_PASSWORD")
+                              + worlds.imap("broken", server.port, "sales", password_env="BROKEN_IMAP_PASSWORD"))
         gw = GatewayProcess(config, smtp_port, env={"GOOD_IMAP_PASSWORD": "secret",
                                                     "BROKEN_IMAP_PASSWORD": "not-the-password"})
         db = tmp_path / "var" / "helpdesk.sqlite3"
@@ -89,8 +77,8 @@ def test_sigkill_at_random_moments_stores_every_mail_once(tmp_path: Path) -> Non
         server.append(mails(500, "kill"))
         smtp_port = free_port()
         config = write_config(tmp_path / "config.toml", smtp_port=smtp_port, relay_port=None,
-                              extra=_imap("support", server, "support", "IMAP_PASSWORD",
-                                          'done_folder = "Done"'))
+                              extra=worlds.imap("support", server.port, password_env="IMAP_PASSWORD",
+                                                done_folder="Done"))
         gw = GatewayProcess(config, smtp_port, env={"IMAP_PASSWORD": "secret"})
         db = tmp_path / "var" / "helpdesk.sqlite3"
         for threshold in sorted(rng.sample(range(5, 495), 5)):

@@ -23,6 +23,7 @@ from gateway.sources.imap.poller import ImapPoller
 from gateway.sources.imap.session import ImapSession
 from gateway.sources.imap.waiting import Backoff
 from gateway.store.db import Database
+from tests import worlds
 from tests.imap_server import Dovecot, account, count, mails, polling, running_dovecot
 from tests.oauth_server import OAuthServer, running_oauth
 from tests.support import GatewayProcess, free_port, running, wait_for, write_config
@@ -131,21 +132,10 @@ def test_a_refused_token_is_reported_once_and_retried_with_a_new_one(
         assert token not in caplog.text
 
 
-def _imap(name: str, server: Dovecot, url: str, extra: str) -> str:
-    return f"""
-[[imap]]
-name = "{name}"
-host = "127.0.0.1"
-port = {server.port}
-security = "none"
-username = "{name}"
-# The test moves the clock by an hour at a time: not a silence worth a STALE report.
-stale_after = "3h"
-auth = "oauth2"
-oauth2_provider = "generic"
-oauth2_token_url = "{url}/token"
-{extra}
-"""
+def _imap(name: str, server: Dovecot, url: str, **keys: str) -> str:
+    # The test moves the clock by an hour at a time: not a silence worth a STALE report.
+    return worlds.imap(name, server.port, stale_after="3h", auth="oauth2", oauth2_provider="generic",
+                       oauth2_token_url=f"{url}/token", **keys)
 
 
 def _inbound(db: Path, where: str = "") -> int:
@@ -171,10 +161,10 @@ def test_helpdesk_run_through_expiry_and_revocation(tmp_path: Path) -> None:
         server.append(mails(2, "sales-first"), user="sales")
         smtp_port = free_port()
         config = write_config(tmp_path / "config.toml", smtp_port=smtp_port, relay_port=None, extra=(
-            _imap("support", server, url, 'oauth2_client_id = "support-app"\n'
-                                          'oauth2_client_secret_env = "SUPPORT_CLIENT_SECRET"')
-            + _imap("sales", server, url, 'oauth2_client_id = "sales-app"\noauth2_mechanism = "oauthbearer"\n'
-                                          'oauth2_refresh_token_file = "sales-refresh-token"')
+            _imap("support", server, url, oauth2_client_id="support-app",
+                  oauth2_client_secret_env="SUPPORT_CLIENT_SECRET")
+            + _imap("sales", server, url, oauth2_client_id="sales-app", oauth2_mechanism="oauthbearer",
+                    oauth2_refresh_token_file="sales-refresh-token")
             + '\n[logging]\nlevel = "DEBUG"\n'))
         gw = GatewayProcess(config, smtp_port, env={"SUPPORT_CLIENT_SECRET": "support-secret-q7",
                                                     "HELPDESK_CLOCK_FILE": str(clock_file)})

@@ -23,6 +23,7 @@ from gateway.processing.worker import Processor
 from gateway.store.claimed import Claimed
 from gateway.store.inbound import Envelope, store_inbound
 from gateway.store.models import AddressFlag, Event, InboundMessage, OutboxMessage, Ticket
+from tests import worlds
 from tests.support import customer_mail, install_failing_trigger, install_refusing_trigger, wait_for
 
 ENV = Envelope(mail_from="alice@customer.example", rcpt_to=("support@example.com",))
@@ -418,15 +419,10 @@ def test_a_held_mail_delivered_twice_opens_its_ticket_when_approved(make_app: Ca
     """The second copy is a duplicate of the held one; approving the held one must not make it a
     duplicate of its own copy in turn."""
     base = make_app()
-    app = build_app(load_config(None, text=f"""
-[gateway]
-support_address = "support@example.com"
-data_dir = "{base.config.gateway.data_dir}"
-unknown_senders = "hold"
-[outbound]
-transport = "directory"
-directory = "{base.config.gateway.data_dir / 'outbox'}"
-"""), base.clock, db=base.db)
+    data_dir = base.config.gateway.data_dir
+    held = worlds.world(worlds.gateway(data_dir, name=None, timezone=None, unknown_senders="hold"),
+                        worlds.outbound(directory=data_dir / "outbox"))
+    app = build_app(load_config(None, text=held), base.clock, db=base.db)
     raw = customer_mail("stranger@unknown.example", "Please help", "My server is down",
                         message_id="<s1@unknown.example>")
     first = _store(app, raw)

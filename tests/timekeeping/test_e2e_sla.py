@@ -11,47 +11,21 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from gateway.clock import write_clock_file
+from tests import worlds
 from tests.support import GatewayProcess, Sink, customer_mail, free_port, running, wait_for, write_config
 
 pytestmark = pytest.mark.slow
 LONDON = ZoneInfo("Europe/London")
 
-POLICY = """
-[sla]
-sweep_interval = "100ms"
-
-[calendars.uk]
-timezone = "Europe/London"
-days = "mon-fri"
-open = "09:00-18:00"
-
-[plans.standard]
-calendar = "uk"
-
-[plans.standard.priorities.P1]
-first_response = "15m"
-update_every = "30m"
-calendar = "24x7"
-
-[plans.standard.priorities.P3]
-first_response = "4 business hours"
-
-# These rules alone: the tests read their own small rule set, not the shipped defaults.
-[rule_set]
-mode = "replace"
-
-[[rules]]
-name = "outage"
-description = "Everything is down."
-when = { words = ["down", "outage"] }
-then = { priority = "P1" }
-
-# `helpdesk respond --by` names someone the config knows (a contact here: engineers get mail).
-[contacts.dana]
-name = "Dana Scully"
-address = "dana@example.com"
-roles = []
-"""
+POLICY = worlds.world(
+    worlds.sla("100ms"),
+    worlds.calendar(hours="09:00-18:00"),
+    worlds.P1_UPDATED_EVERY_30M,
+    worlds.OWN_RULES,
+    worlds.OUTAGE_IS_P1,
+    # `helpdesk respond --by` names someone the config knows (a contact here: engineers get mail).
+    worlds.DANA_CONTACT,
+)
 
 
 def test_p1_gets_promise_then_updates_every_30_minutes_until_engineer_replies(tmp_path: Path, sink: Sink) -> None:

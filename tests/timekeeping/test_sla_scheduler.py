@@ -19,35 +19,15 @@ from gateway.store.inbound import Envelope, store_inbound
 from gateway.store.models import Message, OutboxMessage, SlaClock, Ticket
 from gateway.tickets.workflow import set_priority, set_status
 from gateway.timekeeping.scheduler import SlaScheduler
+from tests import worlds
 from tests.support import customer_mail
 
-POLICY = """
-[calendars.uk]
-timezone = "Europe/London"
-days = "mon-fri"
-open = "09:00-17:00"
-
-[plans.standard]
-calendar = "uk"
-
-[plans.standard.priorities.P1]
-first_response = "15m"
-update_every = "30m"
-calendar = "24x7"
-
-[plans.standard.priorities.P3]
-first_response = "4 business hours"
-
-# These rules alone: the tests read their own small rule set, not the shipped defaults.
-[rule_set]
-mode = "replace"
-
-[[rules]]
-name = "outage"
-description = "Everything is down."
-when = { words = ["down"] }
-then = { priority = "P1" }
-"""
+POLICY = worlds.world(
+    worlds.UK_CALENDAR,
+    worlds.P1_UPDATED_EVERY_30M,
+    worlds.OWN_RULES,
+    worlds.rule("outage", ["down"], "Everything is down.", priority="P1"),
+)
 
 
 def _app(make_app: Callable[..., App]) -> App:

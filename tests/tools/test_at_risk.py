@@ -9,38 +9,21 @@ from typing import Any
 
 import pytest
 
+from tests import worlds
 from tests.support import GatewayProcess, customer_mail, free_port, write_config
 
 pytestmark = pytest.mark.slow
 
-POLICY = """
-[calendars.office]
-timezone = "Europe/London"
-days = "mon-fri"
-open = "09:00-17:00"
-
-[plans.standard]
-calendar = "office"
-[plans.standard.priorities.P1]
-first_response = "30m"
-calendar = "24x7"
-[plans.standard.priorities.P3]
-first_response = "4 business hours"
-resolution = "5 business days"
-
-[rule_set]
-mode = "replace"
-
-[[rules]]
-name = "outage"
-when = { words = ["outage"] }
-then = { priority = "P1" }
-
-[[rules]]
-name = "question"
-when = { words = ["question"] }
-then = { priority = "P3" }
-"""
+POLICY = worlds.world(
+    worlds.calendar("office"),
+    worlds.plan(calendar="office", priorities={
+        "P1": {"first_response": "30m", "calendar": "24x7"},
+        "P3": {**worlds.FOUR_BUSINESS_HOURS, "resolution": "5 business days"},
+    }),
+    worlds.OWN_RULES,
+    worlds.rule("outage", ["outage"], priority="P1"),
+    worlds.rule("question", ["question"], priority="P3"),
+)
 
 
 def _at(gw: GatewayProcess, clock: Path, when: datetime, *args: str) -> Any:

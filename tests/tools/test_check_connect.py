@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import worlds
 from tests.imap_server import running_dovecot
 from tests.support import GatewayProcess, Sink, free_port, write_config
 
@@ -16,15 +17,8 @@ def test_connect_says_what_works_and_what_does_not(tmp_path: Path) -> None:
     sink = Sink().start()
     try:
         with running_dovecot() as dovecot:
-            imap = "\n".join(f"""
-[[imap]]
-name = "{name}"
-host = "127.0.0.1"
-port = {dovecot.port}
-security = "none"
-username = "support"
-password_env = "{env}"
-""" for name, env in (("good", "GOOD_PASS"), ("bad", "BAD_PASS")))
+            imap = "\n".join(worlds.imap(name, dovecot.port, "support", password_env=env)
+                              for name, env in (("good", "GOOD_PASS"), ("bad", "BAD_PASS")))
             config = write_config(tmp_path / "config.toml", smtp_port=free_port(), relay_port=sink.port,
                                   extra=imap)
             gw = GatewayProcess(config, 0, env={"GOOD_PASS": "secret", "BAD_PASS": "wrong",

@@ -8,44 +8,26 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
+from tests import worlds
 from tests.support import HELPDESK, ROOT, customer_mail
 
-CONFIG = """
-[gateway]
-support_address = "support@example.com"
-data_dir = "{var}"
 
-[calendars.uk]
-timezone = "Europe/London"
-days = "mon-fri"
-open = "09:00-17:00"
-
-[plans.gold]
-calendar = "uk"
-[plans.gold.priorities.P1]
-first_response = "15m"
-calendar = "24x7"
-
-[plans.standard]
-calendar = "uk"
-
-[[customers]]
-name = "Acme"
-domains = ["acme.example"]
-contacts = ["alice@acme.example"]
-plan = "gold"
-
-# Who `helpdesk set --by` names must be someone the config knows.
-[contacts.dana]
-name = "Dana Scully"
-address = "dana@example.com"
-roles = []
-"""
+def config_text(var: Path, **gateway_keys: str) -> str:
+    """Acme on the gold plan (P1 answered in 15 minutes), Alice its designated contact."""
+    return worlds.world(
+        worlds.gateway(var, name=None, timezone=None, **gateway_keys),
+        worlds.UK_CALENDAR,
+        worlds.plan("gold", priorities={"P1": {"first_response": "15m", "calendar": "24x7"}}),
+        worlds.plan(),
+        worlds.acme("alice", plan="gold"),
+        "# Who `helpdesk set --by` names must be someone the config knows.",
+        worlds.DANA_CONTACT,
+    )
 
 
 def _explain(tmp: Path, mail: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     config = tmp / "config.toml"
-    config.write_text(CONFIG.format(var=tmp / "var"), encoding="utf-8")
+    config.write_text(config_text(tmp / "var"), encoding="utf-8")
     return subprocess.run([*HELPDESK, "-c", str(config), "explain", str(mail), *extra],
                           capture_output=True, text=True, cwd=ROOT, timeout=120, check=True)
 
@@ -87,7 +69,7 @@ def _helpdesk(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def _open_outage_ticket(tmp_path: Path) -> None:
     """Ticket 1, opened at 10:00 by Acme's designated contact: the website is down for everyone."""
-    (tmp_path / "config.toml").write_text(CONFIG.format(var=tmp_path / "var"), encoding="utf-8")
+    (tmp_path / "config.toml").write_text(config_text(tmp_path / "var"), encoding="utf-8")
     (tmp_path / "clock").write_text("2026-11-23T10:00:00+00:00")
     first = tmp_path / "first.eml"
     first.write_bytes(customer_mail("Alice <alice@acme.example>", "Our website is down for everyone",
@@ -139,8 +121,7 @@ def test_explain_of_a_reply_shows_the_tickets_own_clocks(tmp_path: Path) -> None
 
 
 def test_explain_says_a_stranger_is_held_where_the_directory_holds_them(tmp_path: Path) -> None:
-    config = CONFIG.replace('data_dir = "{var}"', 'data_dir = "{var}"\nunknown_senders = "hold"')
-    (tmp_path / "config.toml").write_text(config.format(var=tmp_path / "var"), encoding="utf-8")
+    (tmp_path / "config.toml").write_text(config_text(tmp_path / "var", unknown_senders="hold"), encoding="utf-8")
     mail = tmp_path / "stranger.eml"
     mail.write_bytes(customer_mail("someone@elsewhere.example", "Question", "Hello"))
     told = json.loads(_helpdesk(tmp_path, "explain", str(mail), "--json").stdout)
@@ -149,7 +130,7 @@ def test_explain_says_a_stranger_is_held_where_the_directory_holds_them(tmp_path
 
 def test_what_a_customer_wrote_cannot_drive_the_operators_terminal(tmp_path: Path) -> None:
     """Escape sequences and bidi overrides in a subject or body are shown as escapes."""
-    (tmp_path / "config.toml").write_text(CONFIG.format(var=tmp_path / "var"), encoding="utf-8")
+    (tmp_path / "config.toml").write_text(config_text(tmp_path / "var"), encoding="utf-8")
     mail = tmp_path / "m.eml"
     mail.write_bytes("From: alice@acme.example\r\nSubject: Invoice \u202efdp.exe\r\nMIME-Version: 1.0\r\n"
                      "Content-Type: text/plain; charset=utf-8\r\n\r\n"

@@ -20,23 +20,16 @@ from gateway.clock import FakeClock
 from gateway.config import load_config
 from gateway.timekeeping.scheduler import SlaScheduler
 from gateway.tools.import_progress import PlainLines
+from tests import worlds
 from tests.imap_server import running_dovecot
 from tests.support import CORPUS, HELPDESK, OUTSIDE, customer_mail, free_port, require, write_config
 
 # Every ticket gets clocks, live: that history gets none is then the import's doing.
-SLA = """
-[calendars.uk]
-timezone = "Europe/London"
-days = "mon-fri"
-open = "09:00-18:00"
-
-[plans.standard]
-calendar = "uk"
-""" + "".join(f"""
-[plans.standard.priorities.{p}]
-first_response = "{t}"
-update_every = "1 business day"
-""" for p, t in (("P1", "15m"), ("P2", "1h"), ("P3", "4 business hours"), ("P4", "1 business day")))
+SLA = worlds.world(
+    worlds.calendar(hours="09:00-18:00"),
+    worlds.plan(priorities={p: {"first_response": t, "update_every": "1 business day"} for p, t in (
+        ("P1", "15m"), ("P2", "1h"), ("P3", "4 business hours"), ("P4", "1 business day"))}),
+)
 
 PROGRESS_LINE = re.compile(r"^imported (\d+)/(\d+) \((\d+)/s(, about \S+ left)?\)$")
 
@@ -204,15 +197,8 @@ def test_imap_folder_is_imported_read_only(tmp_path: Path) -> None:
         server.append(_thread(), folder="Archive")
         unseen = server.uids("Archive", "UNSEEN")
         assert len(unseen) == 3
-        config = write_config(tmp_path / "config.toml", smtp_port=free_port(), relay_port=None, extra=SLA + f"""
-[[imap]]
-name = "support"
-host = "127.0.0.1"
-port = {server.port}
-security = "none"
-username = "support"
-password_env = "IMPORT_IMAP_PASSWORD"
-""")
+        imap = worlds.imap("support", server.port, password_env="IMPORT_IMAP_PASSWORD")
+        config = write_config(tmp_path / "config.toml", smtp_port=free_port(), relay_port=None, extra=SLA + imap)
         env = {"IMPORT_IMAP_PASSWORD": server.users["support"]}
         result = _helpdesk(config, "imap", "support", "--folder", "Archive", "--json", env=env)
         assert (_figures(result)["tickets"], _figures(result)["replies"]) == (2, 1)

@@ -19,53 +19,27 @@ from sqlalchemy import select
 from gateway.clock import write_clock_file
 from gateway.store.db import Database
 from gateway.store.models import Event
+from tests import worlds
 from tests.support import HELPDESK, OUTSIDE, GatewayProcess, Sink, customer_mail, free_port, wait_for
 
 pytestmark = pytest.mark.slow
 
 START = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # a Monday
-CONFIG = """
-[gateway]
-support_address = "support@example.com"
-name = "Example Support"
-timezone = "Europe/London"
-data_dir = "{data}"
-unknown_senders = "hold"
-
-[database]
-url = "{db_url}"
-
-[smtp]
-host = "127.0.0.1"
-port = {port}
-
-[outbound]
-{outbound}
-
-[processing]
-poll_interval = "100ms"
-
-[engineers]
-trusted_authserv_ids = ["mx.example.com"]
-
-[[engineers.team]]
-handle = "dana"
-name = "Dana Scully"
-address = "dana@example.com"
-groups = ["network"]
-
-[contacts.sam]
-name = "Sam Duty"
-address = "sam@example.com"
-roles = ["duty-manager"]
-
-[[customers]]
-name = "Acme"
-domains = ["acme.example"]
-contacts = [{contacts}]
-plan = "standard"
-"""
 CONTACTS = [f"c{i}@acme.example" for i in range(6)]
+
+
+def config_text(data: Path, db_url: str, port: int, relay_port: int | None) -> str:
+    """Dana (an engineer), Sam (a contact) and Acme's six contacts; strangers are held."""
+    return worlds.world(
+        worlds.gateway(data, unknown_senders="hold"),
+        worlds.database(db_url),
+        worlds.smtp(port),
+        worlds.outbound(relay_port=relay_port),
+        worlds.processing("100ms"),
+        worlds.engineers(worlds.dana("network")),
+        worlds.SAM,
+        worlds.acme(*CONTACTS, plan="standard"),
+    )
 
 
 class Desk:
@@ -75,11 +49,8 @@ class Desk:
         self.port = free_port()
         self.clock_file = tmp_path / "clock"
         write_clock_file(self.clock_file, START)
-        outbound = (f'transport = "smtp"\nhost = "127.0.0.1"\nport = {relay_port}'
-                    if relay_port else 'transport = "directory"')
         self.config = tmp_path / "config.toml"
-        self.config.write_text(CONFIG.format(data=tmp_path / "var", db_url=db_url, port=self.port, outbound=outbound,
-                                             contacts=", ".join(f'"{c}"' for c in CONTACTS)), encoding="utf-8")
+        self.config.write_text(config_text(tmp_path / "var", db_url, self.port, relay_port), encoding="utf-8")
         self.env = {**os.environ, "HELPDESK_SECRET": "operator-views-secret",
                     "HELPDESK_CLOCK_FILE": str(self.clock_file)}
         self.mails = tmp_path / "mails"

@@ -34,42 +34,23 @@ from gateway.timekeeping.scheduler import SlaScheduler
 from gateway.tools.report_html import breach_table, compliance_chart, summary
 from gateway.tools.report_series import sla_series
 from gateway.tools.sla_report import report
+from tests import worlds
 from tests.browser import CHROMIUM, Chromium
 from tests.html_audit import mail_safe_problems
 from tests.support import GatewayProcess, customer_mail, free_port, require, write_config
 
-POLICY = """
-[calendars.uk]
-timezone = "Europe/London"
-days = "mon-fri"
-open = "09:00-17:00"
-
-[plans.standard]
-calendar = "uk"
-default_priority = "P3"
-
-[plans.standard.priorities.P1]
-first_response = "15m"
-resolution = "4h"
-calendar = "24x7"
-
-[plans.standard.priorities.P2]
-first_response = "30m"
-resolution = "8h"
-calendar = "24x7"
-
-[plans.standard.priorities.P3]
-first_response = "4 business hours"
-
-[plans.standard.priorities.P4]
-first_response = "8 business hours"
-
-[rule_set]
-mode = "replace"  # these tickets' priorities come from these rules alone
-"""
-# One word each gives a priority; anything else is the plan's P3.
-POLICY += "".join(f'\n[[rules]]\nname = "{word}"\nwhen = {{ words = ["{word}"] }}\nthen = {{ priority = "{p}" }}\n'
-                  for word, p in (("outage", "P1"), ("urgent", "P2"), ("question", "P4")))
+POLICY = worlds.world(
+    worlds.UK_CALENDAR,
+    worlds.plan(default_priority="P3", priorities={
+        "P1": {"first_response": "15m", "resolution": "4h", "calendar": "24x7"},
+        "P2": {"first_response": "30m", "resolution": "8h", "calendar": "24x7"},
+        "P3": worlds.FOUR_BUSINESS_HOURS,
+        "P4": {"first_response": "8 business hours"},
+    }),
+    worlds.OWN_RULES,  # these tickets' priorities come from these rules alone
+    # One word each gives a priority; anything else is the plan's P3.
+    *(worlds.rule(word, [word], priority=p) for word, p in (("outage", "P1"), ("urgent", "P2"), ("question", "P4"))),
+)
 MONDAY = datetime(2026, 11, 16, tzinfo=UTC)  # London is on UTC in November
 END = MONDAY + timedelta(days=21)
 PERIOD = ("--from", "2026-11-16", "--to", "2026-12-07")

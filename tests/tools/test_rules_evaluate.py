@@ -15,35 +15,24 @@ from sqlalchemy import select
 
 from gateway.store.db import Database
 from gateway.store.models import OutboxMessage
+from tests import worlds
 from tests.support import HELPDESK, OUTSIDE, SHARED, customer_mail, require
 
 LABELLED_DEV = SHARED / "labelled-dev"
-CONFIG = """
-[gateway]
-support_address = "support@example.com"
-name = "Example Support"
-data_dir = "{var}"
 
-[outbound]
-transport = "directory"
-max_per_address_per_hour = 100
 
-[engineers]
+def config_text(var: Path) -> str:
+    """Dana, and Acme (Alice) on a 24x7 plan; the shipped rules."""
+    return worlds.world(
+        worlds.gateway(var, timezone=None),
+        worlds.outbound(max_per_address_per_hour=100),
+        worlds.table("engineers"),
+        worlds.dana(),
+        worlds.plan(calendar="24x7", default_priority="P3"),
+        worlds.acme("alice"),
+    )
 
-[[engineers.team]]
-handle = "dana"
-name = "Dana Scully"
-address = "dana@example.com"
 
-[plans.standard]
-calendar = "24x7"
-default_priority = "P3"
-
-[[customers]]
-name = "Acme"
-domains = ["acme.example"]
-contacts = ["alice@acme.example"]
-"""
 # Three mails whose words the default rules read plainly.
 MAILS = {
     "down.eml": ("Website down", "Our whole website is down for everyone since 9:00. Nobody can log in."),
@@ -59,7 +48,7 @@ def helpdesk(config: Path, *args: str, stdin: bytes | None = None) -> subprocess
 
 def setup(tmp_path: Path) -> Path:
     config = tmp_path / "config.toml"
-    config.write_text(CONFIG.format(var=tmp_path / "var"), encoding="utf-8")
+    config.write_text(config_text(tmp_path / "var"), encoding="utf-8")
     return config
 
 

@@ -19,34 +19,18 @@ from gateway.store.models import SlaClock, Ticket
 from gateway.tickets.workflow import public_update, set_status
 from gateway.timekeeping.scheduler import SlaScheduler
 from gateway.tools.sla_report import as_csv_rows, as_text, report
+from tests import worlds
 from tests.support import GatewayProcess, customer_mail, free_port, write_config
 
-POLICY = """
-[calendars.uk]
-timezone = "Europe/London"
-days = "mon-fri"
-open = "09:00-17:00"
-
-[plans.standard]
-calendar = "uk"
-default_priority = "P3"
-
-[plans.standard.priorities.P2]
-first_response = "15m"
-resolution = "4h"
-calendar = "24x7"
-
-[plans.standard.priorities.P3]
-first_response = "4 business hours"
-
-[rule_set]
-mode = "replace"  # these tickets' priorities come from this one rule alone
-
-[[rules]]
-name = "zebra"
-when = { words = ["zebra"] }
-then = { priority = "P2" }
-"""
+POLICY = worlds.world(
+    worlds.UK_CALENDAR,
+    worlds.plan(default_priority="P3", priorities={
+        "P2": {"first_response": "15m", "resolution": "4h", "calendar": "24x7"},
+        "P3": worlds.FOUR_BUSINESS_HOURS,
+    }),
+    worlds.OWN_RULES,  # these tickets' priorities come from this one rule alone
+    worlds.rule("zebra", ["zebra"], priority="P2"),
+)
 MONDAY = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # London is on UTC in November
 
 
@@ -136,7 +120,7 @@ def test_report_sla_as_a_manager_runs_it(tmp_path: Path) -> None:
     clock = tmp_path / "clock"
     port = free_port()
     config = write_config(tmp_path / "config.toml", smtp_port=port, relay_port=None,
-                          extra=POLICY + '\n[contacts.dana]\nname = "Dana"\naddress = "dana@example.com"\nroles = []\n')
+                          extra=worlds.world(POLICY, worlds.contact("dana", "Dana", roles=[])))
     gw = GatewayProcess(config, port, env={"HELPDESK_SECRET": "s", "HELPDESK_CLOCK_FILE": str(clock)})
     clock.write_text(MONDAY.isoformat())
     for i, who in enumerate(("ann", "bob")):

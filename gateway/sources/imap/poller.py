@@ -16,10 +16,12 @@ from gateway.app import App
 from gateway.clock import Clock
 from gateway.config.imap import ImapAccount, load_imap_accounts
 from gateway.errors import GatewayError
+from gateway.sources.imap.connection import IMAP_ERRORS, describe
 from gateway.sources.imap.oauth_providers import token_source
-from gateway.sources.imap.session import IMAP_ERRORS, ImapSession, describe
+from gateway.sources.imap.session import ImapSession
 from gateway.sources.imap.state import LEASE_TTL, StateStore, new_owner
-from gateway.sources.imap.sync import FolderSync, PassResult
+from gateway.sources.imap.storing import PassResult
+from gateway.sources.imap.sync import FolderSync
 from gateway.sources.imap.waiting import Backoff, Waker
 from gateway.store.db import Database
 
