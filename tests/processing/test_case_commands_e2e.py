@@ -77,6 +77,8 @@ def test_merge_tells_the_merged_tickets_customer_once_and_their_thread_lands_on_
     assert [m["text"] for m in after["messages"] if m["kind"] == "customer"][-1] == "Still stuck."
     assert not [m for m in desk.show(merged)["messages"] if m["direction"] == "in"]
     assert desk.show(merged)["merged_into"] == kept and desk.show(merged)["status"] == "closed"
+    assert f"merged into #{kept}: its mail lands there" in desk.gw.cli("tickets", "show", str(merged)).stdout.decode()
+    assert f"merged into it: #{merged}" in desk.gw.cli("tickets", "show", str(kept)).stdout.decode()
     (merge,) = events(after, "ticket-merged")
     assert merge["detail"]["merged"] == merged and merge["actor"] == "dana@example.com"
     # Dana hears of Bob's reply on the ticket it landed on; Bob was told of the merge once, no more.
@@ -90,7 +92,8 @@ def test_a_canned_reply_reaches_the_customer_once_in_their_thread(desk: Desk) ->
     number, mid, _ack = desk.open("Carol <carol@acme.example>", "Portal down", "The portal shows an error 500.")
     note = desk.notification(number, "dana@example.com")
     desk.at(desk.now + timedelta(minutes=15))
-    desk.send(engineer_mail("Dana Scully <dana@example.com>", to_of(note), "#reply restored\n" + quoting(note),
+    body = "#eta +2h\n#reply restored\n" + quoting(note)
+    desk.send(engineer_mail("Dana Scully <dana@example.com>", to_of(note), body,
                             top=DKIM_PASS, in_reply_to=note["Message-ID"]), "dana@example.com", rcpt=to_of(note))
     out = desk.mail(lambda m: relayed(m) and m.rcpt_tos == ["carol@acme.example"], "the canned reply").message
     assert str(out["From"]) == "Dana Scully via Example Support <support@example.com>"
@@ -105,3 +108,8 @@ def test_a_canned_reply_reaches_the_customer_once_in_their_thread(desk: Desk) ->
     ticket = desk.show(number)
     assert events(ticket, "canned-reply")[0]["detail"] == {"name": "restored", "reached_customer": True}
     assert events(ticket, "public-response")
+    eta = desk.now + timedelta(hours=2)
+    assert ticket["eta"] == eta.isoformat()
+    shown = desk.gw.cli("tickets", "show", str(number)).stdout.decode()
+    assert f"estimated time to resolution: {ticket['eta_local']} (as the customer is told; {eta.isoformat()})" in shown
+    assert "GMT" in ticket["eta_local"]  # the customer's time zone: London in November
