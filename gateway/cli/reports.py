@@ -1,4 +1,4 @@
-"""``helpdesk report sla``: how the promises were kept over a period, as text, JSON or CSV."""
+"""``helpdesk report sla``: how the promises were kept over a period, as text, JSON or CSV; and ``helpdesk digests``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from gateway.cli import digests as cli_digests
 from gateway.cli.terminal import emit
 from gateway.errors import UsageError
 
@@ -27,7 +28,7 @@ def _instant(text: str, flag: str, zone: Any) -> datetime:
 
 
 def cmd_report(args: argparse.Namespace, app: Any) -> int:
-    from gateway.tools.sla_report import as_csv_rows, as_text, report
+    from gateway.reports.sla_report import as_csv_rows, as_text, report
     zone = app.config.gateway.timezone
     now = app.clock.now()
     end = _instant(args.to, "--to", zone) if args.to else now
@@ -48,7 +49,7 @@ def cmd_report(args: argparse.Namespace, app: Any) -> int:
 
 
 def register(add: AddCommand) -> None:
-    from gateway.tools.sla_report import GROUPS
+    from gateway.reports.sla_report import GROUPS
     p = add("report", cmd_report, "reports: sla (each promise kept or missed over a period)")
     p.add_argument("kind", choices=["sla"])
     p.add_argument("--from", dest="since", help="the period's start (a date or instant; default 7 days before --to)")
@@ -59,3 +60,4 @@ def register(add: AddCommand) -> None:
     form = p.add_mutually_exclusive_group()
     form.add_argument("--json", action="store_true")
     form.add_argument("--csv", action="store_true")
+    cli_digests.register(add)

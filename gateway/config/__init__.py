@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.config.canned import CannedReply, load_canned
+from gateway.config.digests import DigestSettings, load_digests
 from gateway.config.escalation import EscalationSettings, load_escalation
 from gateway.config.outbound import OutboundSettings, load_outbound
 from gateway.config.policy import Policy, load_policy, rule_tables
@@ -61,6 +62,7 @@ class Config:
     raw: dict[str, Any] = field(repr=False)
     # Keys still read under an old name: check-config and run say what to rename.
     deprecations: tuple[str, ...] = ()
+    digests: DigestSettings = field(default_factory=DigestSettings)
     # [canned.NAME]: the replies engineers send with #reply NAME.
     canned: Mapping[str, CannedReply] = field(default_factory=dict)
 
@@ -68,7 +70,7 @@ class Config:
 # Sections that later capabilities read from ``Config.raw``; listed so typos are still caught.
 _OTHER_SECTIONS = {"customers", "plans", "calendars", "rules", "rule_set", "contacts", "escalation",
                    "oncall", "engineers", "agents", "imap", "sla", "templates", "screening", "metrics", "logging",
-                   "canned"}
+                   "canned", "digests"}
 _SECTIONS = {"gateway", "database", "smtp", "outbound", "processing"} | _OTHER_SECTIONS
 
 
@@ -99,8 +101,9 @@ def runtime_problems(config: Config) -> list[str]:
     return problems
 
 
-def load_config(path: Path | None, *, text: str | None = None) -> Config:
-    """Read and validate the config; raise ConfigError listing every problem found."""
+def load_config(path: Path | None, *, text: str | None = None, add: dict[str, Any] | None = None) -> Config:
+    """Read and validate the config; raise ConfigError listing every problem found. ``add`` (a
+    scenario's own tables) is merged in first: its lists extend the file's, its tables merge."""
     if text is None:
         if path is None:
             raise ConfigError(["no config file: pass -c FILE, set HELPDESK_CONFIG, "
@@ -113,7 +116,19 @@ def load_config(path: Path | None, *, text: str | None = None) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{path}: not valid TOML: {exc}"]) from exc
-    return _build(path, data)
+    return _build(path, _merged(data, add) if add else data)
+
+
+def _merged(data: dict[str, Any], add: dict[str, Any]) -> dict[str, Any]:
+    out = dict(data)
+    for key, value in add.items():
+        if isinstance(value, list) and isinstance(out.get(key), list):
+            out[key] = [*out[key], *value]
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merged(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 def _build(path: Path | None, data: dict[str, Any]) -> Config:
@@ -136,13 +151,14 @@ def _build(path: Path | None, data: dict[str, Any]) -> Config:
     staff = load_staff(r, data, deprecations)
     rules = _rules(r, data, policy, staff)
     escalation = load_escalation(r, data, staff, policy.plans)
+    digests = load_digests(r, data, staff, policy, escalation.oncall)
     canned = load_canned(r, data)
     if r.problems:
         raise ConfigError(r.problems)
     return Config(path=path, gateway=gateway, database=database, smtp=smtp, outbound=outbound,
                   processing=processing, templates_dir=(base / templates_dir) if templates_dir else None,
                   policy=policy, staff=staff, rules=rules, escalation=escalation, sla=sla,
-                  raw=data, deprecations=tuple(deprecations), canned=canned)
+                  raw=data, deprecations=tuple(deprecations), digests=digests, canned=canned)
 
 
 def _rules(r: Reader, data: dict[str, Any], policy: Policy, staff: Staff) -> RuleSet:

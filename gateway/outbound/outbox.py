@@ -21,10 +21,11 @@ from gateway.store.tickets import record
 log = logging.getLogger("gateway.outbound")
 
 # Mail the loop guard does not count: what a person wrote (relayed engineer replies), and mail
-# to our own staff (pages, escalations, notifications, reminders), whose auto-replies are
+# to our own staff (pages, escalations, notifications, reminders, digests), whose auto-replies are
 # screened anyway. The cap is for automatic mail to the outside world, where loops happen.
 UNCAPPED_KINDS = frozenset({"relay", "escalation", "on-call-page", "update-reminder", "engineer-notification",
-                            "engineer-alert", "command-refused", "rule-notification"})
+                            "engineer-alert", "command-refused", "rule-notification",
+                            "sla-weekly", "sla-monthly", "oncall-handover", "due-today"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -324,6 +324,23 @@ class EscalationSchedule(Base):
     computed_at: Mapped[datetime]
 
 
+class DigestSchedule(Base):
+    """When a digest next goes to one of its recipients (a slot: a person, an organisation's contact,
+    the on-call): the scheduler claims rows whose ``next_at`` has come, as it claims tickets."""
+
+    __tablename__ = "digest_schedules"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    slot: Mapped[str] = mapped_column(String(400))
+    # What next_at was computed from (cadence, calendar, time zone): when the config changes it,
+    # next_at is computed again from the present.
+    basis: Mapped[str] = mapped_column(String(64))
+    next_at: Mapped[datetime | None] = mapped_column(index=True)
+    last_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+    __table_args__ = (UniqueConstraint("digest", "slot"),)
+
+
 def table_of(model: type[Base]) -> Table:
     """A model's table, typed as one, for the prebuilt Core statements of the hot paths."""
     return cast(Table, model.__table__)

@@ -11,13 +11,15 @@ from typing import Literal, get_args
 from gateway.errors import GatewayError
 from gateway.time.calendar import BusinessCalendar, as_utc
 
-TargetKind = Literal["clock", "business", "business_days", "business_days_end", "none"]
+TargetKind = Literal["clock", "business", "business_days", "business_days_end", "mean", "none"]
 
 ACCEPTED_FORMS = (
     '"15m", "15 minutes", "2h", "2 hours", "1h30m", "90 min", "2 days" (clock time, 48 h); '
     '"4 business hours", "30 business minutes" (open time on the calendar); '
     '"1 business day", "3 business days" (same time n business days on); '
     '"end of 3rd business day", "end of next business day" (that day\'s close); '
+    '"mean 15 minutes", "mean time to restore 72 hours" (a mean over the cases, in clock time: each '
+    'case is timed, none is due); '
     '"none", "next release", "case by case" (no clock). '
     'A leading "within", "less than" or "under" is ignored.'
 )
@@ -43,6 +45,7 @@ _PIECE_RE = re.compile(
 )
 _END_OF_DAY_RE = re.compile(r"(?:end|close) of (?:the )?(?P<n>\d+(?:st|nd|rd|th)?|[a-z]+) (?:business|working) day")
 _PREFIX_RE = re.compile(r"^(?:within|less than|under|up to|in|<=?)\s+")
+_MEAN_RE = re.compile(r"^(?:an? )?(?:mean|average)(?: time to (?:restore|respond|resolve))?(?: of| is)?\s+")
 
 
 class DurationError(GatewayError, ValueError):
@@ -57,9 +60,10 @@ class DurationError(GatewayError, ValueError):
 class Target:
     """One SLA target: clock time, business time, n business days, or no clock at all.
 
-    `amount` is a timedelta for "clock" and "business", a count of days for "business_days"
-    (same time n business days on) and "business_days_end" (close of the nth business day
-    after the start's date), and 0 for "none".
+    `amount` is a timedelta for "clock", "business" and "mean" (a figure the cases must keep on
+    average, in clock time: each is timed, none has a deadline), a count of days for "business_days"
+    (same time n business days on) and "business_days_end" (close of the nth business day after
+    the start's date), and 0 for "none".
     """
 
     kind: TargetKind
@@ -69,7 +73,7 @@ class Target:
         if self.kind not in get_args(TargetKind):
             raise ValueError(f"unknown target kind {self.kind!r}; one of {get_args(TargetKind)}")
         amount = self.amount
-        if self.kind in ("clock", "business"):
+        if self.kind in ("clock", "business", "mean"):
             if not isinstance(amount, timedelta):
                 raise TypeError(f"a {self.kind!r} target needs a timedelta, not {amount!r}")
             if amount < timedelta(0):
@@ -100,6 +104,12 @@ def parse_target(text: str) -> Target:
     norm = re.sub(r"\([^)]*\)", " ", text.lower())  # "ten (10) working days", "1 hour (web)"
     norm = re.sub(r"\s+|,|\band\b", " ", norm).strip().rstrip(".").strip()
     norm = _PREFIX_RE.sub("", norm)
+    mean = _MEAN_RE.match(norm)
+    if mean is not None:
+        measured = parse_target(norm[mean.end():])
+        if measured.kind != "clock":
+            raise DurationError(text, "a mean is written in clock time, like \"mean 15 minutes\"")
+        return Target("mean", measured.amount)
     if norm in _NO_CLOCK:
         return NO_TARGET
     end = _END_OF_DAY_RE.fullmatch(norm)
@@ -150,7 +160,7 @@ def deadline(target: Target, start: datetime, calendar: BusinessCalendar) -> dat
     """
     start_utc = as_utc(start, "start")
     match target.kind:
-        case "none":
+        case "none" | "mean":
             return None
         case "clock":
             assert isinstance(target.amount, timedelta)
@@ -186,6 +196,9 @@ def format_target(target: Target) -> str:
     amount = target.amount
     if target.kind == "none":
         return "no target"
+    if target.kind == "mean":
+        assert isinstance(amount, timedelta)
+        return "mean " + format_duration(amount, days=False)
     if isinstance(amount, timedelta):
         text = format_duration(amount, days=target.kind == "clock")
         return re.sub(r"^(\d+) ", r"\1 business ", text) if target.kind == "business" else text

@@ -1,4 +1,4 @@
-"""APScheduler drives the SLA scheduler: a wake-up at the earliest deadline, and a safety sweep."""
+"""APScheduler drives the SLA and digest schedulers: a wake-up at the earliest instant, and a safety sweep."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from gateway.app import App
 from gateway.clock import wall_time_in
+from gateway.timekeeping.digests import DigestScheduler
 from gateway.timekeeping.scheduler import SlaScheduler
 
 log = logging.getLogger("gateway.sla")
@@ -22,6 +23,7 @@ class SlaDriver:
     def __init__(self, app: App, on_work: threading.Event | None = None) -> None:
         self.app = app
         self.scheduler = SlaScheduler(app)
+        self.digests = DigestScheduler(app)
         self.on_work = on_work
         self._aps = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
                                                                       "misfire_grace_time": None})
@@ -43,17 +45,22 @@ class SlaDriver:
             except Exception:
                 log.exception("SLA wake-up failed; the next sweep tries again")
                 return
+            try:
+                handled += self.digests.run_due()
+            except Exception:
+                log.exception("digest wake-up failed; the next sweep tries again")
         if handled and self.on_work is not None:
             self.on_work.set()
         self.rearm()
 
     def rearm(self) -> None:
-        """Arm the wake-up at the earliest deadline (replacing the one armed before)."""
+        """Arm the wake-up at the earliest deadline or digest (replacing the one armed before)."""
         try:
-            earliest = self.scheduler.earliest()
+            instants = [self.scheduler.earliest(), self.digests.earliest()]
         except Exception:
-            log.exception("cannot read the earliest SLA deadline")
+            log.exception("cannot read the earliest SLA deadline or digest")
             return
+        earliest = min((i for i in instants if i is not None), default=None)
         if earliest is None:
             return
         run_date = wall_time_in(earliest - self.app.clock.now())

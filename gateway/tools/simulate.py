@@ -27,6 +27,7 @@ from gateway.store.inbound import Envelope, store_inbound
 from gateway.store.models import Event, OutboxMessage, Ticket
 from gateway.tickets import workflow
 from gateway.tickets.ack import acknowledge
+from gateway.timekeeping.digests import DigestScheduler
 from gateway.timekeeping.scheduler import SlaScheduler
 
 # Events shown in the timeline beside every mail.
@@ -79,7 +80,10 @@ class Simulation:
         if path is None:
             raise ConfigError(["scenario: name a config (config = \"...\") or pass -c FILE"])
         self.tmp = tempfile.TemporaryDirectory(prefix="helpdesk-simulate-")
-        config = load_config(path)
+        add = data.get("add")
+        if add is not None and not isinstance(add, dict):
+            raise ConfigError(["scenario: add must be a table of config tables, like [[add.digests]]"])
+        config = load_config(path, add=add)
         config = replace(config, database=DatabaseSettings(url=f"sqlite:///{self.tmp.name}/sim.sqlite3"),
                          gateway=replace(config.gateway, data_dir=Path(self.tmp.name)))
         self.start = _instant(data.get("start"), datetime.fromisoformat("2000-01-01T00:00:00+00:00"), "start")
@@ -88,18 +92,26 @@ class Simulation:
         self.app.db.upgrade()
         self.processor = Processor(self.app)
         self.scheduler = SlaScheduler(self.app)
+        self.digests = DigestScheduler(self.app)
+
+    def _earliest(self) -> datetime | None:
+        return min((i for i in (self.scheduler.earliest(), self.digests.earliest()) if i is not None), default=None)
+
+    def _run_due(self) -> None:
+        self.scheduler.run_due()
+        self.digests.run_due()
 
     def advance_to(self, instant: datetime) -> None:
-        """Move time forward, stopping at every deadline on the way, as the scheduler would wake."""
+        """Move time forward, stopping at every deadline and digest on the way, as the scheduler would wake."""
         while True:
-            earliest = self.scheduler.earliest()
+            earliest = self._earliest()
             if earliest is None or earliest > instant:
                 break
             self.clock.set(max(earliest, self.clock.now()))
-            self.scheduler.run_due()
+            self._run_due()
         if instant > self.clock.now():
             self.clock.set(instant)
-        self.scheduler.run_due()
+        self._run_due()
 
     def engineer_mail(self, index: int, event: dict[str, Any], at: datetime) -> None:
         """An engineer's reply by mail, commands and text, to the reply address issued to them for
@@ -192,7 +204,8 @@ def format_timeline(rows: list[dict[str, Any]]) -> str:
     lines = []
     for r in rows:
         if r["type"] == "mail":
-            lines.append(f"{r['at']}  MAIL  #{r['ticket']} {r['kind']:<16} to {', '.join(r['to'])}: {r['subject']}"
+            number = "-" if r["ticket"] is None else f"#{r['ticket']}"
+            lines.append(f"{r['at']}  MAIL  {number} {r['kind']:<16} to {', '.join(r['to'])}: {r['subject']}"
                          + ("" if r["state"] != "suppressed" else "  (suppressed)"))
         else:
             detail = ", ".join(f"{k}={v}" for k, v in r["detail"].items() if k not in ("message_id", "rules"))

@@ -9,8 +9,8 @@ import pytest
 
 from gateway.errors import UsageError
 from gateway.outbound.charts import MET, Bar, Column, Figures, Segment, bar_chart, document, table, tiles, widths
+from gateway.reports.series import week_starts
 from gateway.tools.report_html import figures_for
-from gateway.tools.report_series import week_starts
 from tests.html_audit import mail_safe_problems
 
 LONDON = ZoneInfo("Europe/London")

@@ -24,41 +24,13 @@ from gateway.store.models import InboundMessage, Ticket
 from gateway.tools import simulate
 from gateway.tools.explain import explain
 from tests.support import CORPUS, ROOT, customer_mail, require
+from tests.worlds import SAM, acme, dana, engineers, gateway, outbound, plan, world
 
-WORLD = """
-[gateway]
-support_address = "support@example.com"
-name = "Example Support"
-timezone = "Europe/London"
-data_dir = "{var}"
-non_contacts = "hold"
 
-[outbound]
-transport = "directory"
-
-[engineers]
-trusted_authserv_ids = ["mx.example.com"]
-
-[[engineers.team]]
-handle = "dana"
-name = "Dana Scully"
-address = "dana@example.com"
-groups = ["network"]
-
-[contacts.sam]
-name = "Sam Delivery"
-address = "sam@example.com"
-roles = ["service-delivery-manager"]
-
-[plans.standard]
-calendar = "24x7"
-default_priority = "P3"
-
-[[customers]]
-name = "Acme"
-domains = ["acme.example"]
-contacts = ["alice@acme.example"]
-"""
+def _world(var: Path) -> str:
+    """Engineers, an escalation contact, a customer whose other staff are held, one plan."""
+    return world(gateway(var, non_contacts="hold"), outbound(), engineers(dana("network")), SAM,
+                 plan("standard", "24x7", default_priority="P3"), acme("alice@acme.example"))
 
 
 class Observer:
@@ -104,7 +76,7 @@ class Observer:
 
 
 def _observer(tmp_path: Path) -> Observer:
-    config = load_config(None, text=WORLD.format(var=tmp_path / "var"))
+    config = load_config(None, text=_world(tmp_path / "var"))
     clock = FakeClock(datetime(2026, 11, 23, 10, 0, tzinfo=UTC))
     app = build_app(config, clock, db=Database(f"sqlite:///{tmp_path / 'db.sqlite3'}"))
     app.db.upgrade()

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from gateway.store.models import OutboxMessage
-from gateway.tools.sla_history import clock_runs
+from gateway.reports.sla_history import clock_runs
 from tests.processing.test_case_commands import START, Desk, desk, text_of
 from tests.support import customer_mail
 

@@ -231,3 +231,19 @@ _targets = st.one_of(
 @given(_targets)
 def test_formatted_targets_read_back(target: Target) -> None:
     assert parse_target(format_target(target)) == target
+
+
+@pytest.mark.parametrize(("text", "minutes"), [
+    ("mean 15 minutes", 15), ("Mean time to restore is 15 minutes", 15), ("mean time to restore 72 hours", 72 * 60),
+    ("an average of 2 hours", 120),
+])
+def test_a_mean_is_timed_but_never_due(text: str, minutes: int) -> None:
+    target = parse_target(text)
+    assert (target.kind, target.amount) == ("mean", timedelta(minutes=minutes))
+    assert deadline(target, datetime(2026, 11, 14, 3, 0, tzinfo=UTC), TWENTY_FOUR_SEVEN) is None
+    assert parse_target(format_target(target)) == target
+
+
+def test_a_mean_in_business_time_is_refused_with_the_form_to_use() -> None:
+    with pytest.raises(DurationError, match='a mean is written in clock time, like "mean 15 minutes"'):
+        parse_target("mean 4 business hours")

@@ -1,10 +1,11 @@
-"""The SLA report as a page, and a digest mail's HTML, opened in headless Chromium.
+"""The SLA report as a page, and the weekly SLA digest mail's HTML, opened in headless Chromium.
 
 Three weeks of tickets across priorities, some promises kept and some missed, with the figures
-each chart must show worked out by hand. `helpdesk report sla --html` writes the page; Chromium
-opens it and the digest (taken back out of a MIME message): no errors, no scripts, nothing
-fetched, the charts' bars there and as wide as their figures say. With ``HELPDESK_SCREENSHOTS``
-set to a directory (``docs``), the screenshots are left there for the README.
+each chart must show worked out by hand. `helpdesk report sla --html` writes the page; the
+weekly digest to the service delivery manager is queued as the scheduler queues it. Chromium
+opens the page and the digest (taken back out of its MIME message): no errors, no scripts,
+nothing fetched, the charts' bars there and as wide as their figures say. With
+``HELPDESK_SCREENSHOTS`` set to a directory (``docs``), the screenshots are left there for the README.
 """
 
 from __future__ import annotations
@@ -21,19 +22,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from gateway.app import App, build_app
 from gateway.clock import FakeClock
 from gateway.config import load_config
-from gateway.outbound.charts import Column, Figures, document, heading, paragraph, table
+from gateway.digests.readers import slots
+from gateway.digests.schedule import latest_occasion
+from gateway.digests.send import send
+from gateway.outbound.charts import Figures, document
 from gateway.processing.worker import Processor
+from gateway.reports.series import sla_series
+from gateway.reports.sla_report import report
 from gateway.store.inbound import Envelope, store_inbound
-from gateway.store.models import Ticket
+from gateway.store.models import OutboxMessage, Ticket
 from gateway.tickets.workflow import public_update, set_status
 from gateway.timekeeping.scheduler import SlaScheduler
-from gateway.tools.report_html import breach_table, compliance_chart, summary
-from gateway.tools.report_series import sla_series
-from gateway.tools.sla_report import report
 from tests import worlds
 from tests.browser import CHROMIUM, Chromium
 from tests.html_audit import mail_safe_problems
@@ -50,6 +54,9 @@ POLICY = worlds.world(
     worlds.OWN_RULES,  # these tickets' priorities come from these rules alone
     # One word each gives a priority; anything else is the plan's P3.
     *(worlds.rule(word, [word], priority=p) for word, p in (("outage", "P1"), ("urgent", "P2"), ("question", "P4"))),
+    # The service delivery manager, who gets the weekly report by mail.
+    worlds.contact("dana", "Dana Delivery", roles=["service-delivery-manager"], locale="en_GB"),
+    worlds.table("[[digests]]", kind="sla-weekly", at="mon 08:00"),
 )
 MONDAY = datetime(2026, 11, 16, tzinfo=UTC)  # London is on UTC in November
 END = MONDAY + timedelta(days=21)
@@ -221,36 +228,26 @@ def test_report_page_opened_in_chromium(world: tuple[Path, App], browser: Chromi
 
 
 def _digest(app: App) -> EmailMessage:
-    """A weekly digest, as a mail to a service delivery manager, from the building blocks."""
-    f = Figures("en_GB")
-    week = (END - timedelta(days=7), END)
-    with app.db.sessions() as session:
-        data = report(session, app.config.policy, *week, now=app.clock.now())
-        trend = sla_series(session, app.config.policy, MONDAY, END, app.config.gateway.timezone, now=app.clock.now())
-    open_now = [["#11", "P2", "urgent: orders", "resolution", f.moment(datetime(2026, 12, 3, 17, tzinfo=UTC))],
-                ["#13", "P3", "sunday", "first response", f.moment(datetime(2026, 12, 7, 13, tzinfo=UTC))]]
-    days = f.days(week[0].date(), week[1].date() - timedelta(days=1))
-    html = document("Weekly SLA report: standard", [
-        heading("Weekly SLA report: standard", 1),
-        paragraph(f"Hello Dana, here is how the standard plan's promises were kept, {days}."),
-        summary(data, f), heading("The last three weeks"), compliance_chart(trend["weeks"], f),
-        heading("Breaches this week"), breach_table(data["breaches"], f),
-        heading("Still open"),
-        table("open", [Column("ticket"), Column("priority"), Column("subject"), Column("clock"), Column("due")],
-              open_now)], f, width=640)
-    mail = EmailMessage()
-    mail["From"], mail["To"], mail["Subject"] = "support@example.com", "dana@example.com", "SLA this week: 71.4% kept"
-    mail.set_content("How the standard plan's promises were kept this week: 71.4% (5 of 7).")
-    mail.add_alternative(str(html), subtype="html")
+    """The weekly digest to the service delivery manager, queued as the scheduler queues it."""
+    digest = app.config.digests.digest("sla-weekly")
+    assert digest is not None
+    [slot] = slots(app.config, digest)
+    occasion = latest_occasion(app.config, digest, slot, app.clock.now())
+    assert occasion is not None and occasion.key == "2026-12-07"  # the week 30 November to 6 December
+    with app.db.transaction() as session:
+        assert send(session, app, occasion, slot.key, app.clock.now()) == ["dana@example.com"]
+        raw = session.scalar(select(OutboxMessage.raw).where(OutboxMessage.kind == "sla-weekly"))
+    assert raw is not None
+    mail = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(mail, EmailMessage)
     return mail
 
 
 @pytest.mark.slow
 def test_digest_html_in_a_mail_opened_in_chromium(world: tuple[Path, App], browser: Chromium,
                                                   tmp_path: Path) -> None:
-    sent = _digest(world[1]).as_bytes()
-    received = email.message_from_bytes(sent, policy=email.policy.default)
-    assert isinstance(received, EmailMessage)
+    received = _digest(world[1])
+    assert " ".join(str(received["Subject"]).split()) == "Weekly SLA report, 30 Nov – 6 Dec 2026: 71.4% kept"
     part = received.get_body(("html",))
     assert part is not None
     html = part.get_content()
@@ -262,11 +259,14 @@ def test_digest_html_in_a_mail_opened_in_chromium(world: tuple[Path, App], brows
     assert browser.errors() == []
     dom = browser.evaluate(CHARTS_JS)
     assert (dom["scripts"], dom["sheets"], dom["images"], dom["fetched"]) == (0, 0, 0, 0)
-    assert [w["text"] for w in dom["charts"]["compliance-by-week"]] == [text for *_, text in WEEKS]
-    assert dom["tiles"] == ["71.4%", "7", "2", "1"] and dom["tables"] == ["breaches", "open"]
+    # Six weeks to the end of the one reported: three before the first ticket, then the three above.
+    assert [w["text"] for w in dom["charts"]["compliance-by-week"]] == ["nothing due"] * 3 + [t for *_, t in WEEKS]
+    # #9 answered 40 minutes into a P1 (15 minutes), #11 (P2) never resolved within its 8 hours.
+    assert [b["label"] for b in dom["charts"]["breaches-by-priority"]] == ["P1", "P2"]
+    assert dom["tiles"] == ["71.4%", "7", "2", "1"] and dom["tables"] == ["report", "breaches"]
     def rows(name: str) -> Any:
         return browser.evaluate(f"[...document.querySelectorAll('[data-table={name}] tbody tr')]"
                                 ".map(r => r.cells[0].textContent)")
 
-    assert rows("breaches") == ["#9", "#11"] and rows("open") == ["#11", "#13"]
+    assert rows("breaches") == ["#9", "#11"] and rows("report") == ["standard", "standard"]
     _keep(browser.screenshot(tmp_path / "digest.png", width=720))

@@ -14,13 +14,14 @@ import pytest
 from gateway.app import App
 from gateway.clock import FakeClock
 from gateway.processing.worker import Processor
+from gateway.reports.sla_report import as_csv_rows, as_text, report
 from gateway.store.inbound import Envelope, store_inbound
 from gateway.store.models import SlaClock, Ticket
 from gateway.tickets.workflow import public_update, set_status
 from gateway.timekeeping.scheduler import SlaScheduler
-from gateway.tools.sla_report import as_csv_rows, as_text, report
+from gateway.tools import simulate
 from tests import worlds
-from tests.support import GatewayProcess, customer_mail, free_port, write_config
+from tests.support import ROOT, GatewayProcess, customer_mail, free_port, write_config
 
 POLICY = worlds.world(
     worlds.UK_CALENDAR,
@@ -142,3 +143,25 @@ def test_report_sla_as_a_manager_runs_it(tmp_path: Path) -> None:
     assert rows[0][:3] == ["priority", "clock", "due"] and rows[1][:5] == ["P2", "first_response", "2", "1", "1"]
     bad = gw.cli("report", "sla", "--from", "yesterday", check=False)
     assert bad.returncode == 2 and "--from 'yesterday'" in bad.stderr.decode()
+
+
+def test_a_mean_target_is_held_to_the_mean_of_the_cases_not_to_each_case() -> None:
+    """PureCloud's "mean time to restore is 15 minutes": a Sev 1 restored in 40 minutes breaks no
+    promise of its own (no breach, no escalation); the report measures it and says the mean of
+    the period's cases was not kept."""
+    scenario = ROOT / "examples" / "scenarios" / "purecloud-sev1-root-cause.toml"
+    sim = simulate.Simulation(scenario, None)
+    try:
+        sim.run()
+        with sim.app.db.sessions() as session:
+            data = report(session, sim.app.config.policy, datetime(2026, 11, 14, tzinfo=UTC),
+                          datetime(2026, 11, 15, tzinfo=UTC))
+    finally:
+        sim.close()
+    [restoration] = [r for r in data["rows"] if r["clock"] == "workaround"]
+    assert (restoration["due"], restoration["met"], restoration["missed"]) == (0, 0, 0)
+    assert restoration["measured"] == 1 and restoration["mean_target_minutes"] == 15.0
+    assert restoration["mean_minutes"] == 40.0 and restoration["mean_kept"] is False
+    assert all(b["clock"] != "workaround" for b in data["breaches"])
+    assert "workaround is a mean, not a promise per case: 1 measured, mean 40 min against 15 min: not kept" \
+        in as_text(data)

@@ -11,6 +11,7 @@ listed with how late it was.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from statistics import mean, median
@@ -19,8 +20,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from gateway.config.policy import Policy
+from gateway.reports.sla_history import Run, clock_runs, minus_pauses, paused_within
 from gateway.time.durations import parse_target
-from gateway.tools.sla_history import Run, clock_runs, minus_pauses, paused_within
 
 CLOCK_ORDER = ("first_response", "update", "workaround", "resolution")
 GROUPS = ("plan", "priority", "organisation", "engineer", "clock")
@@ -35,10 +36,10 @@ class Settled:
     business: timedelta | None
 
 
-def _taken(policy: Policy, run: Run, until: datetime) -> tuple[timedelta, timedelta | None]:
+def time_taken(policy: Policy, run: Run, until: datetime) -> tuple[timedelta, timedelta | None]:
     pauses = paused_within(run, run.started, until)
     wall = minus_pauses(until - run.started, [b - a for a, b in pauses])
-    if parse_target(run.target).kind == "clock":
+    if parse_target(run.target).kind in ("clock", "mean"):
         return wall, None
     calendar = policy.calendar(run.calendar)
     business = minus_pauses(calendar.elapsed(run.started, until), [calendar.elapsed(a, b) for a, b in pauses])
@@ -70,41 +71,54 @@ def _figures(values: list[timedelta | None]) -> dict[str, float | None]:
             "p90": round(_percentile(minutes, 0.9), 1)}
 
 
-def report(session: Session, policy: Policy, start: datetime, end: datetime, by: str | None = None,
-           now: datetime | None = None) -> dict[str, Any]:
-    """The report for [start, end); ``now`` (default ``end``) bounds what is known."""
-    known = min(end, now) if now is not None else end
+def settle(session: Session, policy: Policy, start: datetime, end: datetime, known: datetime,
+           only: Callable[[Run], bool] | None = None) -> tuple[list[Settled], list[Run]]:
+    """The runs settled in [start, end) as known at ``known``, and those still open (running or
+    paused) at the end that started before it; ``only`` keeps the runs it accepts."""
     settled: list[Settled] = []
-    open_at_end: dict[tuple[str, str], dict[str, int]] = {}
+    still: list[Run] = []
     for run in clock_runs(session, known):
+        if only is not None and not only(run):
+            continue
         outcome, at = run.outcome(known)
-        group = _group(run, by)
         if outcome in ("running", "paused"):
             if run.started < end:
-                counts = open_at_end.setdefault((group, run.clock), {"running": 0, "paused": 0})
-                counts[outcome] += 1
+                still.append(run)
             continue
         assert at is not None
         if not start <= at < end:
             continue
-        stop = run.ended if run.ended is not None else None
-        wall, business = _taken(policy, run, stop) if stop is not None else (None, None)
+        wall, business = time_taken(policy, run, run.ended) if run.ended is not None else (None, None)
         settled.append(Settled(run, outcome, at, wall, business))
+    return settled, still
+
+
+def report(session: Session, policy: Policy, start: datetime, end: datetime, by: str | None = None,
+           now: datetime | None = None, only: Callable[[Run], bool] | None = None) -> dict[str, Any]:
+    """The report for [start, end); ``now`` (default ``end``) bounds what is known; ``only``, when
+    given, keeps the runs it accepts (a plan's, an organisation's)."""
+    known = min(end, now) if now is not None else end
+    settled, still = settle(session, policy, start, end, known, only)
+    open_at_end: dict[tuple[str, str], dict[str, int]] = {}
+    for run in still:
+        counts = open_at_end.setdefault((_group(run, by), run.clock), {"running": 0, "paused": 0})
+        counts[run.outcome(known)[0]] += 1
     rows = []
     keys = {(_group(s.run, by), s.run.clock) for s in settled} | set(open_at_end)
     for group, clock in sorted(keys, key=lambda k: (k[0], CLOCK_ORDER.index(k[1]) if k[1] in CLOCK_ORDER else 9)):
-        mine = [s for s in settled if s.run.clock == clock and _group(s.run, by) == group]
+        settled_here = [s for s in settled if s.run.clock == clock and _group(s.run, by) == group]
+        mine = [s for s in settled_here if not _is_mean(s.run)]
         met = sum(1 for s in mine if s.outcome == "met")
-        missed = len(mine) - met
-        still = open_at_end.get((group, clock), {"running": 0, "paused": 0})
+        open_now = open_at_end.get((group, clock), {"running": 0, "paused": 0})
         rows.append({
             **({by: group} if by and by != "clock" else {}), "clock": clock, "due": len(mine), "met": met,
-            "missed": missed, "running": still["running"], "paused": still["paused"],
+            "missed": len(mine) - met, "running": open_now["running"], "paused": open_now["paused"],
             "compliance": round(100 * met / len(mine), 1) if mine else None,
-            "wall_minutes": _figures([s.wall for s in mine]),
-            "business_minutes": _figures([s.business for s in mine]),
+            "wall_minutes": _figures([s.wall for s in settled_here]),
+            "business_minutes": _figures([s.business for s in settled_here]),
+            **_mean_kept([s for s in settled_here if _is_mean(s.run)]),
         })
-    breaches = [_breach(policy, s, known) for s in settled if s.outcome == "missed"]
+    breaches = [breach_detail(policy, s, known) for s in settled if s.outcome == "missed"]
     breaches.sort(key=lambda b: (b["deadline"] or "", b["ticket"]))
     return {"from": start.isoformat(), "to": end.isoformat(), "by": by or "clock", "rows": rows,
             "breaches": breaches,
@@ -112,13 +126,31 @@ def report(session: Session, policy: Policy, start: datetime, end: datetime, by:
                       "wall minutes are elapsed time; a run counts in the period it was settled in"]}
 
 
-def _breach(policy: Policy, s: Settled, known: datetime) -> dict[str, Any]:
+def _is_mean(run: Run) -> bool:
+    return parse_target(run.target).kind == "mean"
+
+
+def _mean_kept(runs: list[Settled]) -> dict[str, Any]:
+    """For targets that are means ("mean time to restore 15 minutes"): no case is due, met or
+    missed; the cases' mean time taken is held to the target instead."""
+    if not runs:
+        return {}
+    targets = {parse_target(s.run.target).amount for s in runs}
+    target = max(t for t in targets if isinstance(t, timedelta))  # one plan's target, or the loosest
+    taken = [s.wall for s in runs if s.wall is not None]
+    average = sum(taken, timedelta()) / len(taken) if taken else None
+    return {"measured": len(runs), "mean_target_minutes": round(target.total_seconds() / 60, 1),
+            "mean_minutes": round(average.total_seconds() / 60, 1) if average is not None else None,
+            "mean_kept": average is not None and average <= target}
+
+
+def breach_detail(policy: Policy, s: Settled, known: datetime) -> dict[str, Any]:
     run = s.run
     deadline = run.deadline if run.deadline is not None else s.at
     until = run.ended or known
     late_wall = max(until - deadline, timedelta())
     late_business = None
-    if parse_target(run.target).kind != "clock":
+    if parse_target(run.target).kind not in ("clock", "mean"):
         late_business = policy.calendar(run.calendar).elapsed(deadline, until)
     return {"ticket": run.ticket, "clock": run.clock, "priority": run.priority, "plan": run.plan,
             "organisation": run.organisation, "engineer": run.assignee, "target": run.target,
@@ -146,6 +178,11 @@ def as_text(data: dict[str, Any]) -> str:
         lines.append(f"  {r.get(by, '') if by != 'clock' else '':<16}{r['clock']:<16}{r['due']:>5}{r['met']:>5}"
                      f"{r['missed']:>7}{r['running'] + r['paused']:>6}{kept:>8}   {_m(taken['median']):>8}"
                      f"{_m(taken['mean']):>8}{_m(taken['p90']):>8}")
+    for r in data["rows"]:
+        if "measured" in r:
+            lines.append(f"  {r['clock']} is a mean, not a promise per case: {r['measured']} measured, mean "
+                         f"{_m(r['mean_minutes'])} min against {_m(r['mean_target_minutes'])} min: "
+                         + ("kept" if r["mean_kept"] else "not kept"))
     lines.append(f"breaches: {len(data['breaches']) or 'none'}")
     for b in data["breaches"]:
         late = (f"{_m(b['late_business_minutes'])} business min" if b["late_business_minutes"] is not None

@@ -1,7 +1,7 @@
 """tickets: promises made case by case (an ETA, an agreed update cadence) and merges
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-10 09:00:00
 
 ``eta``: the estimated time to resolution an engineer gave (``#eta``), shown to the customer in
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008"
-down_revision: str | None = "0007"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,22 +1,23 @@
 """What the SLA report's charts need beyond its totals: each week's tally, each first response's time.
 
-Counted as ``sla_report.report`` counts: a run in the week it was settled, with its outcome as
-known at the period's end, and the time it took with paused time left out (business time for a
-clock that counts business hours, wall time otherwise). So the weeks add up to the report's
-totals, and the first responses to its first-response row.
+Counted as ``sla_report.report`` counts (with the same ``only``): a run in the week it was
+settled, with its outcome as known at the period's end, and the time it took with paused time
+left out (business time for a clock that counts business hours, wall time otherwise). So the
+weeks add up to the report's totals, and the first responses to its first-response row.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from gateway.config.policy import Policy
-from gateway.tools.sla_history import clock_runs
-from gateway.tools.sla_report import _taken
+from gateway.reports.sla_history import Run, clock_runs
+from gateway.reports.sla_report import time_taken
 
 
 def week_starts(start: datetime, end: datetime, zone: tzinfo, first_weekday: int = 0) -> list[datetime]:
@@ -36,7 +37,8 @@ def week_starts(start: datetime, end: datetime, zone: tzinfo, first_weekday: int
 
 
 def sla_series(session: Session, policy: Policy, start: datetime, end: datetime, zone: tzinfo, *,
-               now: datetime | None = None, first_weekday: int = 0) -> dict[str, Any]:
+               now: datetime | None = None, first_weekday: int = 0,
+               only: Callable[[Run], bool] | None = None) -> dict[str, Any]:
     """``weeks``: due, met, missed and compliance of each week; ``first_response``: each one settled.
 
     A first response missed and not given yet has no time taken (``minutes`` is None)."""
@@ -47,6 +49,8 @@ def sla_series(session: Session, policy: Policy, start: datetime, end: datetime,
         for a, b in zip(starts, [*starts[1:], end], strict=True)]
     first: list[dict[str, Any]] = []
     for run in clock_runs(session, known):
+        if only is not None and not only(run):
+            continue
         outcome, at = run.outcome(known)
         if outcome not in ("met", "missed") or at is None or not start <= at < end:
             continue
@@ -57,7 +61,7 @@ def sla_series(session: Session, policy: Policy, start: datetime, end: datetime,
             continue
         minutes, business = None, None
         if run.ended is not None:
-            wall, business_time = _taken(policy, run, run.ended)
+            wall, business_time = time_taken(policy, run, run.ended)
             business = business_time is not None
             taken = business_time if business_time is not None else wall
             minutes = round(taken.total_seconds() / 60, 1)

@@ -1,0 +1,83 @@
+"""The digest scheduler: claims the digest schedules whose instant has come and sends their mail, once.
+
+Its rows are put in step with the config the first time it is asked (at start); the driver wakes
+at the earliest ``next_at`` as it wakes at the earliest ticket deadline. Rows are claimed as
+tickets are (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, the write lock on SQLite), and each mail has
+its cause key, so two processes or a restart never send a period's digest twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from gateway.app import App
+from gateway.digests.schedule import fire, sync
+from gateway.store.models import DigestSchedule
+
+log = logging.getLogger("gateway.digests")
+
+BATCH = 20
+# A digest that could not be written (a fault in the data or the code) is tried again this much later.
+RETRY = timedelta(minutes=15)
+
+
+class DigestScheduler:
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self._synced = False
+
+    def _sync(self) -> None:
+        if self._synced or (not self.app.config.digests.digests and not self._any_rows()):
+            self._synced = True
+            return
+        with self.app.db.transaction() as session:
+            sync(session, self.app.config, self.app.clock.now())
+        self._synced = True
+
+    def _any_rows(self) -> bool:
+        with self.app.db.read_sessions() as session:
+            return session.scalar(select(DigestSchedule.id).limit(1)) is not None
+
+    def earliest(self) -> datetime | None:
+        self._sync()
+        return self._earliest()
+
+    def _earliest(self) -> datetime | None:
+        with self.app.db.read_sessions() as session:
+            return session.scalar(select(DigestSchedule.next_at).where(DigestSchedule.next_at.is_not(None))
+                                  .order_by(DigestSchedule.next_at).limit(1))
+
+    def run_due(self, now: datetime | None = None) -> int:
+        """Send every digest due at ``now``; return how many schedules were handled."""
+        self._sync()
+        now = now or self.app.clock.now()
+        earliest = self._earliest()
+        if earliest is None or earliest > now:  # nothing due: no write lock taken (SQLite has one)
+            return 0
+        handled = 0
+        while True:
+            batch = self._run_batch(now)
+            handled += batch
+            if batch < BATCH:
+                return handled
+
+    def _run_batch(self, now: datetime) -> int:
+        db = self.app.db
+        with db.sessions() as session, session.begin():
+            query = (select(DigestSchedule).where(DigestSchedule.next_at <= now)
+                     .order_by(DigestSchedule.next_at, DigestSchedule.id).limit(BATCH))
+            if not db.is_sqlite:
+                query = query.with_for_update(skip_locked=True)
+            rows = list(session.scalars(query))
+            for row in rows:
+                try:
+                    with session.begin_nested():
+                        fire(session, self.app, row, now)
+                except Exception:
+                    log.exception("digest %s for %s could not be sent; trying again in %s", row.digest, row.slot,
+                                  RETRY)
+                    row.next_at, row.updated_at = now + RETRY, now
+            return len(rows)
