@@ -223,6 +223,7 @@ def test_an_agreed_cadence_survives_a_priority_change_and_starts_where_the_plan_
 @pytest.mark.parametrize(("line", "why"), [
     ("#update-every soon", "cannot read 'soon' as an interval: write 2h, 90 minutes or 4 business hours"),
     ("#update-every case by case", "'case by case' is no cadence: write an interval like 2h, or plan"),
+    ("#update-every mean 30 minutes", "'mean 30 minutes' is no cadence: write an interval like 2h, or plan"),
     ("#update-every 5m", "an update every 5m is too often: at least 15 minutes (the gateway sends at most 4 "
                          "automatic mails an hour on a ticket)"),
 ])

@@ -52,7 +52,7 @@ def _cadence(app: App, ticket: Ticket, c: Command) -> Target | str | None:
         target = parse_target(c.args[0])
     except DurationError:
         return f"cannot read {c.args[0]!r} as an interval: write 2h, 90 minutes or 4 business hours"
-    if target.kind == "none":
+    if target.kind in ("none", "mean"):  # no clock, or a figure over many cases: not a cadence
         return f"{c.args[0]!r} is no cadence: write an interval like 2h, or plan"
     cap = app.config.outbound.max_per_ticket_per_hour
     shortest = max(SHORTEST_CADENCE, timedelta(hours=1) / max(cap, 1))
