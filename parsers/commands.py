@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from parsers import case_commands
+
 # The words the commands take: a ticket's statuses and priorities, as engineers write them. The
 # gateway's tickets take these very words (the rules' priorities are the same four).
 STATUSES = ("open", "pending", "resolution-proposed", "resolved", "closed")
@@ -22,8 +24,9 @@ SYNTAX = (
     "#ack",
     "#cc add|remove ADDRESS",
     '#incident open "TITLE"|ID',
+    *case_commands.SYNTAX,
 )
-NAMES = ("status", "priority", "assign", "note", "ack", "cc", "incident")
+NAMES = ("status", "priority", "assign", "note", "ack", "cc", "incident", *case_commands.NAMES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +87,11 @@ def _command(name: str, rest: str, line: str) -> Command | Refusal:
         return Command(name, (words[0].lower(), match.group(1).lower()), line)
     if name == "incident":
         return _incident(rest, line)
+    if name in case_commands.NAMES:
+        try:
+            return Command(name, case_commands.read(name, rest), line)
+        except ValueError as exc:
+            return Refusal(line, str(exc))
     return Refusal(line, f"unknown command #{name}; the commands are {', '.join('#' + n for n in NAMES)}")
 
 
@@ -136,4 +144,6 @@ def parse_reply(reply_text: str) -> Reply:
                 lead.append(result.args[0])
         i += 1
     text = "\n".join([*lead, *lines[i:]]).strip()
+    together = case_commands.conflicts([(c.name, c.line) for c in commands], bool(text))
+    refusals.extend(Refusal(line, why) for line, why in together)
     return Reply(commands=tuple(commands), text=text, refusals=tuple(refusals))

@@ -46,7 +46,7 @@ def cmd_tickets(args: argparse.Namespace, app: Any) -> int:
         if args.id is None:
             raise UsageError("give a ticket number: helpdesk tickets show N")
         with app.db.read_sessions() as session:
-            data = views.show_ticket(session, args.id)
+            data = views.show_ticket(session, args.id, app.config.gateway.timezone.key)
         if data is None:
             print(f"no ticket #{args.id}", file=sys.stderr)
             return 1
@@ -85,12 +85,26 @@ def _due(t: dict[str, Any]) -> str:
     return f"{due['clock']} due {due['deadline']}" if due else "-"
 
 
+def _promise_lines(t: dict[str, Any]) -> list[str]:
+    lines = []
+    if t.get("eta"):
+        lines.append(f"  estimated time to resolution: {t['eta_local']} (as the customer is told; {t['eta']})")
+    if t.get("update_every"):
+        lines.append(f"  updates every {t['update_every']}, as agreed with the customer")
+    if t.get("merged_into"):
+        lines.append(f"  merged into #{t['merged_into']}: its mail lands there")
+    if t.get("merged_from"):
+        lines.append(f"  merged into it: {', '.join('#' + str(n) for n in t['merged_from'])}")
+    return lines
+
+
 def _ticket_text(t: dict[str, Any]) -> str:
     lines = [f"Ticket #{t['number']}: {t['subject']}",
              f"  status {t['status']}, priority {t['priority']}, plan {t['plan']}, customer {t['customer']}"
              + (f", language {t['language']}" if t.get("language") else "")]
     if t["due"]:
         lines.append(f"  next promise: {_due(t)}")
+    lines.extend(_promise_lines(t))
     if t["next_deadline"]:
         lines.append(f"  next wake-up of the scheduler {t['next_deadline']} (a warning, reminder or deadline)")
     for m in t["messages"]:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import os
 import socket
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gateway.config.canned import CannedReply, load_canned
 from gateway.config.digests import DigestSettings, load_digests
 from gateway.config.escalation import EscalationSettings, load_escalation
 from gateway.config.incidents import IncidentSettings, load_incidents
@@ -63,12 +65,14 @@ class Config:
     deprecations: tuple[str, ...] = ()
     digests: DigestSettings = field(default_factory=DigestSettings)
     incidents: IncidentSettings = field(default_factory=IncidentSettings)
+    # [canned.NAME]: the replies engineers send with #reply NAME.
+    canned: Mapping[str, CannedReply] = field(default_factory=dict)
 
 
 # Sections that later capabilities read from ``Config.raw``; listed so typos are still caught.
 _OTHER_SECTIONS = {"customers", "plans", "calendars", "rules", "rule_set", "contacts", "escalation",
                    "oncall", "engineers", "agents", "imap", "sla", "templates", "screening", "metrics", "logging",
-                   "digests", "incidents"}
+                   "canned", "digests", "incidents"}
 _SECTIONS = {"gateway", "database", "smtp", "outbound", "processing"} | _OTHER_SECTIONS
 
 
@@ -151,12 +155,14 @@ def _build(path: Path | None, data: dict[str, Any]) -> Config:
     escalation = load_escalation(r, data, staff, policy.plans)
     digests = load_digests(r, data, staff, policy, escalation.oncall)
     incidents = load_incidents(r, data, policy, staff, escalation.oncall)
+    canned = load_canned(r, data)
     if r.problems:
         raise ConfigError(r.problems)
     return Config(path=path, gateway=gateway, database=database, smtp=smtp, outbound=outbound,
                   processing=processing, templates_dir=(base / templates_dir) if templates_dir else None,
                   policy=policy, staff=staff, rules=rules, escalation=escalation, sla=sla,
-                  raw=data, deprecations=tuple(deprecations), digests=digests, incidents=incidents)
+                  raw=data, deprecations=tuple(deprecations), digests=digests, incidents=incidents,
+                  canned=canned)
 
 
 def _rules(r: Reader, data: dict[str, Any], policy: Policy, staff: Staff) -> RuleSet:

@@ -63,6 +63,15 @@ def sla_state(session: Session, ctx: MailContext, ticket: Ticket) -> list[dict[s
     return states
 
 
+def _promises(ctx: MailContext, ticket: Ticket) -> dict[str, Any]:
+    """What was promised on this ticket case by case: its ETA, and an update cadence of its own."""
+    return {"eta": local_time(ticket.eta, ctx.config.gateway.timezone), "update_every": ticket.update_every}
+
+
+def _canned(ctx: MailContext) -> list[dict[str, str]]:
+    return [{"name": c.name, "description": c.description} for c in ctx.config.canned.values()]
+
+
 def _work(ticket: Ticket) -> dict[str, Any]:
     return {"assignee": ticket.assignee, "group": ticket.route_group, "organisation": ticket.organisation,
             "verified": ticket.verified}
@@ -118,6 +127,7 @@ def notify(session: Session, ctx: MailContext, ticket: Ticket, mail: ParsedMail,
         **base_context(ctx, ticket), "event": kind, "marker": REPLY_MARKER, "commands": SYNTAX,
         "work": _work(ticket), "sla": sla_state(session, ctx, ticket), "message": _message(mail),
         "incidents": open_incidents(session, ticket),
+        "promises": _promises(ctx, ticket), "canned": _canned(ctx),
     }
     for engineer in people:
         rendered = ctx.templates.render("engineer_notification", {

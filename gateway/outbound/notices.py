@@ -42,10 +42,15 @@ def thread_headers(session: Session, ticket: Ticket) -> tuple[str | None, tuple[
     return customer or (ids[-1] if ids else None), refs
 
 
-def base_context(ctx: MailContext, ticket: Ticket) -> dict[str, Any]:
+def base_context(ctx: MailContext, ticket: Ticket, now: datetime | None = None) -> dict[str, Any]:
+    """The ticket, its customer and the support desk as every template sees them. The estimated
+    time to resolution (``ticket.eta``) is in the customer's time zone, and only while it is
+    ahead of ``now``: a notice never states an estimate that has already passed."""
+    eta = ticket.eta if ticket.eta is not None and (now is None or ticket.eta > now) else None
     return {
         "ticket": {"number": ticket.id, "subject": ticket.subject, "priority": ticket.priority,
-                   "plan": ticket.plan, "status": ticket.status},
+                   "plan": ticket.plan, "status": ticket.status,
+                   "eta": local_time(eta, ticket.timezone or ctx.config.gateway.timezone) if eta else None},
         "customer": {"name": ticket.customer_name, "address": ticket.customer_address},
         "support": {"name": ctx.config.gateway.name, "address": ctx.config.gateway.support_address},
     }
@@ -61,7 +66,7 @@ def to_customer(session: Session, ctx: MailContext, ticket: Ticket, *, kind: str
     """
     if not ticket.customer_address:
         return None
-    rendered = ctx.templates.render(template, {**base_context(ctx, ticket), **(context or {})},
+    rendered = ctx.templates.render(template, {**base_context(ctx, ticket, now), **(context or {})},
                                     language=ticket.language or ctx.config.gateway.language,
                                     timezone=ticket.timezone or ctx.config.gateway.timezone.key)
     in_reply_to, refs = thread if thread is not None else thread_headers(session, ticket)

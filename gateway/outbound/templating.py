@@ -68,6 +68,13 @@ class Templates:
         html = html_template.render(context) if html_template is not None else None
         return Rendered(subject=" ".join(subject.render(context).split()), text=text.render(context), html=html)
 
+    def render_text(self, source: str, context: dict[str, Any], *, language: str | None = None,
+                    timezone: str | None = None) -> str:
+        """Render a template written in the config (a canned reply) in the same sandbox, with
+        the same filters, and ``locale`` as ``render`` gives it."""
+        lang = language if language in self.languages else BASE_LANGUAGE
+        return self._env.from_string(source).render({**context, "locale": {"language": lang, "timezone": timezone}})
+
     def _text_language(self, language: str, name: str) -> str:
         return language if self._find(language, f"{name}.txt") is not None else BASE_LANGUAGE
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from gateway.outbound import reply_token
 from gateway.store.models import Message, Ticket, table_of
-from gateway.store.tickets import is_participant
+from gateway.store.tickets import is_participant, landing_ticket
 from parsers import ParsedMail
 
 _SUBJECT_TAG = re.compile(r"\[#(\d{1,12})\]")
@@ -45,6 +46,16 @@ def candidate_recipients(mail: ParsedMail, envelope_rcpts: tuple[str, ...]) -> t
 
 def correlate(session: Session, mail: ParsedMail, envelope_rcpts: tuple[str, ...], *,
               support_addresses: tuple[str, ...], secret: bytes) -> Correlation:
+    """The ticket ``mail`` belongs to; mail to a merged ticket lands on the ticket it was merged into."""
+    found = _correlate(session, mail, envelope_rcpts, support_addresses=support_addresses, secret=secret)
+    if found.ticket_id is None:
+        return found
+    landing = landing_ticket(session, found.ticket_id)
+    return found if landing == found.ticket_id else dataclasses.replace(found, ticket_id=landing)
+
+
+def _correlate(session: Session, mail: ParsedMail, envelope_rcpts: tuple[str, ...], *,
+               support_addresses: tuple[str, ...], secret: bytes) -> Correlation:
     sender = mail.sender.key if mail.sender else ""
     for rcpt in candidate_recipients(mail, envelope_rcpts):
         token = reply_token.parse_reply_address(rcpt, support_addresses)

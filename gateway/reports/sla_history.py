@@ -90,15 +90,26 @@ class _Ticket:
         elif kind == "assigned":
             self.assignee = (d.get("new") or {}).get("assignee")
         elif kind == "sla-clock-started" and isinstance(clock, str):
-            self._start(clock, at, d.get("target", ""), d.get("calendar", "24x7"), _iso(d.get("deadline")))
+            if run is not None:
+                # Started again while it ran (a priority change, an earlier promise of a merged
+                # ticket): the new promise replaces the one not yet settled.
+                self._drop(clock, run)
+            self._start(clock, _iso(d.get("started")) or at, d.get("target", ""), d.get("calendar", "24x7"),
+                        _iso(d.get("deadline")))
         elif kind == "sla-clock-restarted" and run is not None and isinstance(clock, str):
+            target = str(d.get("target") or run.target)  # a new cadence names its target
+            if run.started == at and run.ended is None:  # the run that began here takes the new cadence
+                run.target, run.deadline = target, _iso(d.get("deadline"))
+                return
             run.ended, run.met = at, bool(d.get("met"))
-            self._start(clock, at, run.target, run.calendar, _iso(d.get("deadline")))
+            self._start(clock, at, target, run.calendar, _iso(d.get("deadline")))
         elif kind == "sla-update-notice" and "update" in self.current:
             run = self.current["update"]
             due = _iso(d.get("deadline")) or at
             run.ended, run.met, run.automatic = at, at <= due + NOTICE_GRACE, True
             self._start("update", due, run.target, run.calendar, _iso(d.get("next")))
+        elif kind == "sla-clock-stopped" and run is not None and "merged_into" in d:
+            self._drop(clock, run)  # merged: the promise is kept, or not, on the ticket it joined
         elif kind == "sla-clock-stopped" and run is not None:
             if run.paused_since is not None:
                 run.pauses.append((run.paused_since, at))
@@ -131,6 +142,11 @@ class _Ticket:
             run.pauses.append((run.paused_since, at))
             run.paused_since = None
         run.ended, run.met = at, False
+
+    def _drop(self, clock: Any, run: Run) -> None:
+        if run.ended is None and run.breached is None:
+            self.runs.remove(run)
+            self.current.pop(clock, None)
 
     def _start(self, clock: str, at: datetime, target: str, calendar: str, deadline: datetime | None) -> None:
         self._replace(clock, at)

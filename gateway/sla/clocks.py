@@ -33,6 +33,11 @@ def _calendar_name(policy: Policy, plan: Plan, priority: str, ticket: Ticket) ->
     return f"{name}@{ticket.timezone}" if local else name
 
 
+def calendar_name(policy: Policy, ticket: Ticket) -> str:
+    """The calendar the ticket's clocks count on, for its plan and priority."""
+    return _calendar_name(policy, policy.plan(ticket.plan), ticket.priority, ticket)
+
+
 _CLOCKS = table_of(SlaClock)
 _INSERT_CLOCKS = insert(_CLOCKS).returning(_CLOCKS.c.id, sort_by_parameter_order=True)
 
@@ -54,6 +59,8 @@ def start_clocks(session: Session, policy: Policy, ticket: Ticket, now: datetime
     existing = {c.name for c in ticket.clocks}
     for name, field in CLOCK_TARGETS.items():
         target = targets.target(field)
+        if name == "update" and ticket.update_every:
+            target = parse_target(ticket.update_every)  # the cadence agreed for this ticket
         if target.kind == "none" or name in existing:
             continue
         due = deadline(target, now, calendar)
@@ -133,6 +140,8 @@ def rearm_update(session: Session, policy: Policy, ticket: Ticket, start: dateti
         c.paused_remaining = _remaining(calendar, target, start, deadline(target, start, calendar))
         c.paused_warn_remaining, c.warned_at, c.reminded_at = None, None, None
         return
+    if c.started_at == start:
+        return  # re-armed at this very instant already (a cadence agreed in the same mail)
     met = c.deadline is None or start <= c.deadline
     c.started_at = start
     c.deadline = deadline(target, start, calendar)

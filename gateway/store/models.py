@@ -106,6 +106,13 @@ class Ticket(Base):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
     first_response_at: Mapped[datetime | None]
     last_public_update_at: Mapped[datetime | None]
+    # Promises made case by case: the estimated time to resolution given to the customer, and
+    # the update cadence agreed with them (a target as written, "2 hours"; None: the plan's).
+    eta: Mapped[datetime | None]
+    update_every: Mapped[str | None] = mapped_column(String(64))
+    # The ticket this one was merged into: its mail, people and promises went there, and so
+    # does mail that still comes to this one.
+    merged_into: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
 
     messages: Mapped[list[Message]] = relationship(back_populates="ticket",
                                                    order_by="Message.id")

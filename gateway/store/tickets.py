@@ -111,7 +111,7 @@ def open_ticket(session: Session, mail: ParsedMail, *, priority: str, plan: str,
         customer_name=sender.name if sender else "", verified=verified, assignee=None, route_group=route_group,
         tags=tags or [], created_at=now, updated_at=now, next_deadline=None, status_since=status_since,
         timezone=timezone, parent_id=parent_id, first_response_at=None, last_public_update_at=None,
-        language=language)
+        language=language, eta=None, update_every=None, merged_into=None)
     conn = session.connection()
     number = _new_key(conn.execute(_INSERT_TICKET, values))
     ticket = Ticket(id=number, **values)
@@ -160,3 +160,13 @@ def attachment_refusal(filename: str, content_type: str, size: int, blocked: tup
     if max_size is not None and size > max_size:
         return f"larger than the {max_size}-byte attachment limit"
     return None
+
+
+def landing_ticket(session: Session, ticket_id: int) -> int:
+    """The ticket mail for ``ticket_id`` lands on: itself, or the ticket it was merged into (and so on)."""
+    ticket = session.get(Ticket, ticket_id)
+    seen = {ticket_id}
+    while ticket is not None and ticket.merged_into is not None and ticket.merged_into not in seen:
+        seen.add(ticket.merged_into)
+        ticket = session.get(Ticket, ticket.merged_into)
+    return ticket.id if ticket is not None else ticket_id

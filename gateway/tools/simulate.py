@@ -21,6 +21,7 @@ from gateway.clock import FakeClock
 from gateway.config import DatabaseSettings, load_config
 from gateway.config.values import parse_interval
 from gateway.errors import ConfigError
+from gateway.outbound import reply_token
 from gateway.processing.worker import Processor
 from gateway.store.inbound import Envelope, store_inbound
 from gateway.store.models import Event, OutboxMessage, Ticket
@@ -34,7 +35,9 @@ from gateway.tools.simulate_incidents import apply_incident, incident_rows
 TIMELINE_EVENTS = ("ticket-opened", "sla-near-breach", "sla-breach", "sla-clock-stopped", "sla-clock-paused",
                    "sla-clock-resumed", "status-changed", "priority-changed", "public-response", "stale-notice",
                    "auto-closed", "root-cause-followup", "escalation", "escalation-acknowledged", "on-call-paged",
-                   "mail-suppressed", "held", "rejected", "incident-linked", "incident-not-linked")
+                   "mail-suppressed", "held", "rejected", "incident-linked", "incident-not-linked", "eta-set",
+                   "eta-cleared", "update-cadence", "sla-clock-restarted", "ticket-merged", "merged-into",
+                   "canned-reply", "commands-refused")
 _OFFSET = re.compile(r"^\+\s*(.+)$")
 
 
@@ -112,7 +115,30 @@ class Simulation:
             self.clock.set(instant)
         self._run_due()
 
+    def engineer_mail(self, index: int, event: dict[str, Any], at: datetime) -> None:
+        """An engineer's reply by mail, commands and text, to the reply address issued to them for
+        the ticket: through the whole pipeline (proof, checks, relay) as a real one goes."""
+        spec, number = event["engineer_mail"], int(event.get("ticket", 1))
+        engineer = self.app.config.staff.engineer(str(spec.get("by", "")))
+        if engineer is None:
+            known = ", ".join(sorted(self.app.config.staff.engineers)) or "none: add [[engineers.team]]"
+            raise ConfigError([f"events[{index}].engineer_mail.by: no engineer {spec.get('by')!r} "
+                               f"(engineers: {known})"])
+        token = reply_token.make_token(self.app.secret, number, bound_to=engineer.address)
+        to = reply_token.reply_address(self.app.config.gateway.support_address, number, token)
+        msg = EmailMessage()
+        msg["From"], msg["To"], msg["Date"] = f"{engineer.name} <{engineer.address}>", to, format_datetime(at)
+        msg["Subject"] = spec.get("subject", f"Re: [#{number}]")
+        msg["Message-ID"] = f"<scenario-{index}@engineer.example>"
+        msg.set_content(str(spec.get("text", "")))
+        store_inbound(self.app.db, msg.as_bytes(), source="simulate", envelope=Envelope(engineer.address, (to,)),
+                      received_at=at)
+        self.processor.drain()
+
     def apply(self, index: int, event: dict[str, Any], at: datetime) -> None:
+        if "engineer_mail" in event:
+            self.engineer_mail(index, event, at)
+            return
         if "mail" in event:
             raw = mail_of(event["mail"], at, index, self.base)
             sender = str(event["mail"].get("from", "customer@customer.example"))

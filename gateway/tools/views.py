@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from gateway.outbound.notices import local_time
 from gateway.store.models import (
     CLOSED_STATUSES,
     Event,
@@ -86,13 +87,25 @@ def next_promises(session: Session, ticket_ids: list[int]) -> dict[int, dict[str
     return due
 
 
-def show_ticket(session: Session, number: int) -> dict[str, Any] | None:
+def promises_made(session: Session, ticket: Ticket, zone: str) -> dict[str, Any]:
+    """What was promised case by case and where the ticket's mail went: its ETA (UTC, and as the
+    customer reads it, in their time zone), its own update cadence, and merges."""
+    local = local_time(ticket.eta, ticket.timezone or zone)
+    return {"eta": iso(ticket.eta), "eta_local": str(local) if local else None, "update_every": ticket.update_every,
+            "merged_into": ticket.merged_into,
+            "merged_from": list(session.scalars(select(Ticket.id).where(Ticket.merged_into == ticket.id)
+                                                .order_by(Ticket.id)))}
+
+
+def show_ticket(session: Session, number: int, zone: str = "UTC") -> dict[str, Any] | None:
+    """The ticket in full; ``zone`` is the one its customer reads times in when the ticket has none."""
     ticket = session.get(Ticket, number)
     if ticket is None:
         return None
     messages = list(session.scalars(select(Message).where(Message.ticket_id == number).order_by(Message.id)))
     data = ticket_summary(ticket, len(messages))
     data["due"] = None if ticket.status in CLOSED_STATUSES else next_promises(session, [number]).get(number)
+    data.update(promises_made(session, ticket, zone))
     data["participants"] = [{"address": p.address, "name": p.name, "role": p.role}
                             for p in session.scalars(select(Participant).where(
                                 Participant.ticket_id == number).order_by(Participant.id))]

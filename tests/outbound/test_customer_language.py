@@ -29,7 +29,8 @@ BASE = '[gateway]\nsupport_address = "support@example.com"\n'
 
 def _context(**extra: Any) -> dict[str, Any]:
     moment = local_time(NINE_UTC, BERLIN)
-    return {"ticket": {"number": 7, "subject": "Export", "priority": "P2", "plan": "standard", "status": "open"},
+    return {"ticket": {"number": 7, "subject": "Export", "priority": "P2", "plan": "standard", "status": "open",
+                       "eta": None},
             "customer": {"name": "Anna", "address": "anna@muster.example"},
             "support": {"name": "Example Support", "address": "support@example.com"},
             "sla": {"priority": "P2", "respond_by": moment, "update_every": "2 hours", "after_hours": False,

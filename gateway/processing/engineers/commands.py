@@ -11,6 +11,7 @@ from gateway.app import App
 from gateway.config.staff import Engineer
 from gateway.incidents.lifecycle import link, link_refusal, open_incident
 from gateway.outbound.reply_token import is_support_recipient
+from gateway.processing.engineers import case_commands
 from gateway.processing.engineers.identity import engineer_by_address
 from gateway.store.models import Incident, Participant, Ticket
 from gateway.store.tickets import add_participant, is_participant, record
@@ -65,6 +66,7 @@ def check(session: Session, app: App, ticket: Ticket, engineer: Engineer,
     if len(incidents) > 1:
         refusals.append(Refusal(incidents[1].line, "one #incident command per mail: a ticket is part of one "
                                                    "open incident at a time"))
+    refusals.extend(case_commands.check(session, app, ticket, engineer, commands, app.clock.now()))
     return refusals
 
 
@@ -117,6 +119,8 @@ def apply(session: Session, app: App, ticket: Ticket, engineer: Engineer, comman
                 session.execute(delete(Participant).where(Participant.ticket_id == ticket.id,
                                                           Participant.address == address))
                 record(session, ticket.id, "participant-removed", now, actor=actor, address=address)
+        elif c.name in case_commands.NAMES:
+            case_commands.apply(session, app, ticket, engineer, c, now)
 
 
 def _incident(session: Session, app: App, ticket: Ticket, actor: str, c: Command, now: datetime) -> None:

@@ -16,6 +16,7 @@ from gateway.outbound import reply_token
 from gateway.processing.correlate import Correlation, candidate_recipients
 from gateway.processing.engineers import auth_results
 from gateway.store.models import Ticket
+from gateway.store.tickets import landing_ticket
 from parsers import ParsedMail
 from parsers.addresses import parse_addresses
 
@@ -204,4 +205,5 @@ def ticket_of(session: Session, identity: Identity, corr: Correlation, mail: Par
         # Engineers are not participants, so correlate() ignores their [#N]; a proven one may use it.
         tag = _SUBJECT_TAG.search(mail.subject) if identity.proven else None
         number = int(tag.group(1)) if tag else None
-    return session.get(Ticket, number) if number is not None else None
+    # A merged ticket's mail, an engineer's included, lands on the ticket it was merged into.
+    return session.get(Ticket, landing_ticket(session, number)) if number is not None else None

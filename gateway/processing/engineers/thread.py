@@ -13,7 +13,9 @@ from gateway.outbound import engineer_mail as engineer_notify
 from gateway.outbound.compose import OutAttachment
 from gateway.processing.correlate import Correlation
 from gateway.processing.disposition import Disposition
+from gateway.processing.engineers import canned
 from gateway.processing.engineers import commands as ticket_commands
+from gateway.processing.engineers.case_commands import BEFORE_RELAY
 from gateway.processing.engineers.identity import (
     Identity,
 )
@@ -64,18 +66,27 @@ def apply_engineer(session: Session, app: App, row: Claimed, d: Disposition, now
     """A proven engineer's reply (route ``engineer``): commands run, text relayed to the customer."""
     mail, engineer, ticket, reply, identity = d.mail, d.engineer, d.ticket, d.reply, d.identity
     assert engineer is not None and ticket is not None and reply is not None and identity is not None
-    kind = "note" if reply.is_note else ("engineer" if reply.text else "commands")
+    # The promises first (#eta, #update-every): a canned reply in the same mail states them.
+    first = tuple(c for c in reply.commands if c.name in BEFORE_RELAY)
+    ticket_commands.apply(session, app, ticket, engineer, first, now)
+    text = reply.text if reply.is_note else canned.reply_text(app, ticket, engineer, reply, now)
+    kind = "note" if reply.is_note else ("engineer" if text else "commands")
     add_message(session, ticket, mail, inbound_id=row.id, kind=kind, now=now,
                 blocked_types=app.config.processing.blocked_attachment_types,
                 attachment_max_size=app.config.processing.attachment_max_size,
-                reply_text=reply.text or "\n".join(c.line for c in reply.commands))
+                reply_text=text or "\n".join(c.line for c in reply.commands))
     reached = False
     if kind == "engineer":
-        reached = _relay(session, app, row, ticket, engineer, mail, reply.text, now)
+        reached = _relay(session, app, row, ticket, engineer, mail, text, now)
+        for c in reply.commands:
+            if c.name == "reply":
+                record(session, ticket.id, "canned-reply", now, actor=engineer.address, name=c.args[0],
+                       reached_customer=reached)
     elif kind == "note":
         record(session, ticket.id, "internal-note", now, inbound_id=row.id, actor=engineer.address,
                message_id=mail.message_id)
-    ticket_commands.apply(session, app, ticket, engineer, reply.commands, now, (*mail.in_reply_to, *mail.references))
+    rest = tuple(c for c in reply.commands if c.name not in BEFORE_RELAY)
+    ticket_commands.apply(session, app, ticket, engineer, rest, now, (*mail.in_reply_to, *mail.references))
     record(session, ticket.id, "engineer-mail", now, inbound_id=row.id, actor=engineer.address, proof=identity.proof,
            kind=kind, reached_customer=reached, commands=[c.line for c in reply.commands], message_id=mail.message_id)
     row.state, row.ticket_id = "done", ticket.id
