@@ -216,7 +216,9 @@ class GatewayProcess:
             return True
         return False
 
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
+        # A clean stop waits for a running SLA wake-up and the mail on the wire; on a loaded
+        # machine that has taken more than 15 s. A gateway that does not stop still fails here.
         assert self.proc is not None
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
