@@ -29,6 +29,7 @@ KINDS = ("ticket-opened", "priority-changed", "assigned", "sla-clock-started", "
 # The scheduler sends an automatic update notice when an update falls due; within this, it kept
 # the promise (the scheduler's own reaction time), later it was the gateway that was late.
 NOTICE_GRACE = timedelta(minutes=1)
+_TICKETS_PER_QUERY = 10_000
 
 
 @dataclass(slots=True)
@@ -163,9 +164,13 @@ def clock_runs(session: Session, until: datetime, tickets: Iterable[int] | None 
         query = query.where(Event.ticket_id.in_(list(tickets)))
     replay: dict[int, _Ticket] = {}
     events = list(session.scalars(query.order_by(Event.ticket_id, Event.at, Event.id)))
-    wanted = {e.ticket_id for e in events if e.ticket_id is not None}
-    for ticket in session.scalars(select(Ticket).where(Ticket.id.in_(wanted))):
-        replay[ticket.id] = _Ticket(ticket)
+    wanted = sorted({e.ticket_id for e in events if e.ticket_id is not None})
+    # One IN list per chunk: a database refuses a statement with more parameters than it allows
+    # (PostgreSQL 65,535; SQLite 250,000 as Debian builds it), and a long history has more tickets.
+    for first in range(0, len(wanted), _TICKETS_PER_QUERY):
+        chunk = wanted[first:first + _TICKETS_PER_QUERY]
+        for ticket in session.scalars(select(Ticket).where(Ticket.id.in_(chunk))):
+            replay[ticket.id] = _Ticket(ticket)
     for event in events:
         if event.ticket_id in replay:
             replay[event.ticket_id].apply(event)

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, make_transient_to_detached, mapped_column, relationship
@@ -78,6 +79,8 @@ class InboundMessage(Base):
 
 # A ticket in one of these is done: its clocks, escalations and notices no longer run.
 CLOSED_STATUSES = ("resolved", "closed")
+_OPEN = text("status NOT IN ({})".format(", ".join(f"'{s}'" for s in CLOSED_STATUSES)))
+_RUNNING = text("stopped_at IS NULL AND deadline IS NOT NULL")
 
 
 class Ticket(Base):
@@ -113,6 +116,9 @@ class Ticket(Base):
     # The ticket this one was merged into: its mail, people and promises went there, and so
     # does mail that still comes to this one.
     merged_into: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+
+    # The open tickets alone (migration 0011): `tickets at-risk` reads them, not the whole history.
+    __table_args__ = (Index("ix_tickets_open", "id", sqlite_where=_OPEN, postgresql_where=_OPEN),)
 
     messages: Mapped[list[Message]] = relationship(back_populates="ticket",
                                                    order_by="Message.id")
@@ -261,7 +267,9 @@ class SlaClock(Base):
     warned_at: Mapped[datetime | None]
     breached_at: Mapped[datetime | None]
     reminded_at: Mapped[datetime | None]
-    __table_args__ = (UniqueConstraint("ticket_id", "name"),)
+    # The running clocks alone (migration 0011): `tickets at-risk` reads them, not every clock ever started.
+    __table_args__ = (UniqueConstraint("ticket_id", "name"),
+                      Index("ix_sla_clocks_running", "ticket_id", sqlite_where=_RUNNING, postgresql_where=_RUNNING))
 
 
 class ImapState(Base):

@@ -17,7 +17,7 @@ def test_ci_runs_the_installed_wheel_not_the_checkout() -> None:
             pytest.fail("CI must set HELPDESK_BIN to the console script of the installed wheel")
         pytest.skip("HELPDESK_BIN not set: the end-to-end tests run this checkout (python -m gateway)")
     python = Path(HELPDESK[0]).parent / "python"
-    probe = ("import gateway, parsers, rules, gateway.sla, gateway.escalation, gateway.templating as t, "
+    probe = ("import gateway, parsers, rules, gateway.sla, gateway.escalation, gateway.outbound.templating as t, "
              "gateway.store.migrations.versions as v, pathlib;"
              "print(gateway.__file__); print(t.packaged_templates_dir()); print(pathlib.Path(v.__file__).parent);"
              "print(rules.default_rules_path())")

@@ -1,0 +1,148 @@
+"""One measured run: a corpus through a server (bare aiosmtpd, or `helpdesk run`) until the last
+acknowledgement has left; what the database then holds; the gateway's resident memory meanwhile."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+from bench.e2e_harness import Mail, bare_server, free_port, fresh_dir, gateway, write_config
+from bench.e2e_io import Acks, DirectoryWatch, RelaySink, Sent, send
+
+
+@dataclass
+class RunResult:
+    mails: int
+    seconds: float  # first mail sent -> last acknowledgement written/received (bare: last 250)
+    accept_seconds: float  # first mail sent -> last 250
+    acks: int = 0
+    staff_mails: int = 0
+    repeats: int = 0
+    retried: int = 0
+    latencies: list[float] = field(default_factory=list)  # 250 -> acknowledgement handed over, seconds
+    rss: list[tuple[float, int]] = field(default_factory=list)  # (time.monotonic(), kB)
+    counts: dict[str, int] = field(default_factory=dict)
+    started: float = 0.0  # time.monotonic() when the first mail was sent
+    cpu: float = 0.0  # CPU seconds (user + system) helpdesk run used from the first mail to the last acknowledgement
+
+    @property
+    def cpu_ms_per_mail(self) -> float:
+        return 1000 * self.cpu / self.mails
+
+    @property
+    def rate(self) -> float:
+        return self.mails / self.seconds
+
+    @property
+    def accept_rate(self) -> float:
+        return self.mails / self.accept_seconds
+
+    def percentile(self, share: float) -> float | None:
+        if not self.latencies:
+            return None
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
+
+
+def bare(mails: list[Mail], clients: int, base: Path) -> RunResult:
+    work = fresh_dir(base, f"bare-{clients}")
+    port = free_port()
+    with bare_server(port, work / "aiosmtpd.log"):
+        sent = send(mails, clients, port)
+    return RunResult(len(mails), sent.end - sent.start, sent.end - sent.start, retried=sent.retried)
+
+
+class RssSampler(threading.Thread):
+    """Resident size of a process (VmRSS from /proc), every ``every`` seconds."""
+
+    def __init__(self, pid: int, every: float = 0.5) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.every = pid, every
+        self.samples: list[tuple[float, int]] = []
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                with open(f"/proc/{self.pid}/status", encoding="ascii") as fh:
+                    kb = next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:"))
+                self.samples.append((time.monotonic(), kb))
+            except (OSError, StopIteration):
+                return
+            self.stopping.wait(self.every)
+
+    def stop(self) -> list[tuple[float, int]]:
+        self.stopping.set()
+        self.join(5)
+        return self.samples
+
+    def cpu(self) -> float:
+        """CPU seconds (user + system, all threads) the process has used so far."""
+        with open(f"/proc/{self.pid}/stat", encoding="ascii") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def through_gateway(mails: list[Mail], clients: int, base: Path, *, relay: bool, name: str | None = None,
+                    db_url: str | None = None, work: Path | None = None, per_address_cap: int | None = 1000,
+                    expected: int | None = None, stall: float = 120.0, engineers: bool = True,
+                    env: dict[str, str] | None = None) -> RunResult:
+    """``mails`` through `helpdesk run` until every acknowledgement is written (directory transport)
+    or received by a relay (aiosmtpd in a process of its own). ``work`` may hold a database made
+    beforehand (its config then points at it through ``db_url``)."""
+    work = work or fresh_dir(base, name or f"gateway-{'relay' if relay else 'dir'}-{clients}")
+    port, relay_port = free_port(), (free_port() if relay else None)
+    config = write_config(work, smtp_port=port, relay_port=relay_port, db_url=db_url, per_address_cap=per_address_cap,
+                          engineers=engineers)
+    acks = Acks()
+    sink = RelaySink(relay_port, work / "relay.log", acks).start() if relay_port else None
+    watch = None if sink else DirectoryWatch(work / "var" / "outbox", acks)
+    expected = sum(1 for m in mails if m.new) if expected is None else expected
+    try:
+        with gateway(config, port, env) as gw:
+            if watch:
+                watch.start()
+            sampler = RssSampler(gw.pid)
+            sampler.start()
+            cpu_before = sampler.cpu()
+            sent: Sent = send(mails, clients, port)
+            last = acks.wait(expected, stall=stall)
+            cpu = sampler.cpu() - cpu_before
+            rss = sampler.stop()
+        if watch:
+            watch.stop()
+    finally:
+        if sink:
+            sink.stop()
+    latencies = [at - sent.accepted[mid] for mid, at in acks.seen.items() if mid in sent.accepted]
+    return RunResult(len(mails), last - sent.start, sent.end - sent.start, acks.count(), acks.staff, acks.repeats,
+                     sent.retried, latencies, rss, database_counts(db_url or f"sqlite:///{work}/var/helpdesk.sqlite3"),
+                     sent.start, cpu)
+
+
+def database_counts(url: str) -> dict[str, int]:
+    """What the gateway's database holds: inbound rows by state, tickets, outbox rows by kind and state,
+    and tickets acknowledged more than once (which must never happen)."""
+    engine = create_engine(url)
+    counts: dict[str, int] = {}
+    with engine.connect() as conn:
+        for state, n in conn.execute(text("SELECT state, count(*) FROM inbound_messages GROUP BY state")):
+            counts[f"inbound {state}"] = n
+        counts["tickets"] = conn.scalar(text("SELECT count(*) FROM tickets")) or 0
+        for kind, state, n in conn.execute(text("SELECT kind, state, count(*) FROM outbox GROUP BY kind, state")):
+            counts[f"outbox {kind} {state}"] = n
+        counts["tickets acknowledged twice"] = conn.scalar(text(
+            "SELECT count(*) FROM (SELECT ticket_id FROM outbox WHERE kind = 'acknowledgement' "
+            "GROUP BY ticket_id HAVING count(*) > 1) AS twice")) or 0
+    engine.dispose()
+    return counts
+
+
+def median_of(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
