@@ -31,4 +31,4 @@ def test_ci_runs_the_installed_wheel_not_the_checkout() -> None:
     templates = paths[1]
     assert (templates / "acknowledgement.txt").is_file()
     assert sorted(p.name for p in paths[2].glob("0*.py")) == sorted(
-        p.name for p in (ROOT / "gateway" / "migrations" / "versions").glob("0*.py"))
+        p.name for p in (ROOT / "gateway" / "store" / "migrations" / "versions").glob("0*.py"))
