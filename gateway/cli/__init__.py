@@ -145,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     from gateway.cli import db as cli_db
     from gateway.cli import incidents as cli_incidents
     from gateway.cli import ingest as cli_ingest
+    from gateway.cli import maintenance as cli_maintenance
     from gateway.cli import reports as cli_reports
     from gateway.cli import review as cli_review
     from gateway.cli import views as cli_views
@@ -173,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_review.register(add_with_app, _record_id)
     cli_reports.register(add_with_app)
     cli_incidents.register(add_with_app, _record_id)
+    cli_maintenance.register(add_with_app, _record_id)
     p = add("simulate", cmd_simulate, "replay a scenario on a fake clock; print every mail and SLA event")
     p.add_argument("scenario")
     p.add_argument("--json", action="store_true")

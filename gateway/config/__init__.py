@@ -18,6 +18,7 @@ from gateway.config.canned import CannedReply, load_canned
 from gateway.config.digests import DigestSettings, load_digests
 from gateway.config.escalation import EscalationSettings, load_escalation
 from gateway.config.incidents import IncidentSettings, load_incidents
+from gateway.config.maintenance import MaintenanceSettings, load_maintenance
 from gateway.config.outbound import OutboundSettings, load_outbound
 from gateway.config.policy import Policy, load_policy, rule_tables
 from gateway.config.reader import Reader, as_bool, as_port, as_str, env_name, one_of, read_ca_file
@@ -67,12 +68,13 @@ class Config:
     incidents: IncidentSettings = field(default_factory=IncidentSettings)
     # [canned.NAME]: the replies engineers send with #reply NAME.
     canned: Mapping[str, CannedReply] = field(default_factory=dict)
+    maintenance: MaintenanceSettings = field(default_factory=MaintenanceSettings)
 
 
 # Sections that later capabilities read from ``Config.raw``; listed so typos are still caught.
 _OTHER_SECTIONS = {"customers", "plans", "calendars", "rules", "rule_set", "contacts", "escalation",
                    "oncall", "engineers", "agents", "imap", "sla", "templates", "screening", "metrics", "logging",
-                   "canned", "digests", "incidents"}
+                   "canned", "digests", "incidents", "maintenance"}
 _SECTIONS = {"gateway", "database", "smtp", "outbound", "processing"} | _OTHER_SECTIONS
 
 
@@ -156,13 +158,14 @@ def _build(path: Path | None, data: dict[str, Any]) -> Config:
     digests = load_digests(r, data, staff, policy, escalation.oncall)
     incidents = load_incidents(r, data, policy, staff, escalation.oncall)
     canned = load_canned(r, data)
+    maintenance = load_maintenance(r, data, policy)
     if r.problems:
         raise ConfigError(r.problems)
     return Config(path=path, gateway=gateway, database=database, smtp=smtp, outbound=outbound,
                   processing=processing, templates_dir=(base / templates_dir) if templates_dir else None,
                   policy=policy, staff=staff, rules=rules, escalation=escalation, sla=sla,
                   raw=data, deprecations=tuple(deprecations), digests=digests, incidents=incidents,
-                  canned=canned)
+                  canned=canned, maintenance=maintenance)
 
 
 def _rules(r: Reader, data: dict[str, Any], policy: Policy, staff: Staff) -> RuleSet:

@@ -437,3 +437,30 @@ def attach_loaded(session: Session, instance: _Model) -> _Model:
     make_transient_to_detached(instance)
     session.add(instance)
     return instance
+
+
+class MaintenanceWindow(Base):
+    """Planned or emergency work on the service: who is told, when, and what became of it."""
+
+    __tablename__ = "maintenance_windows"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(48))  # a [maintenance.kinds.KIND] name
+    title: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    # The organisations it affects by name; None: every organisation.
+    organisations: Mapped[list[str] | None]
+    # scheduled -> started -> completed, or cancelled at any point before completion.
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    notice_at: Mapped[datetime | None]  # when the advance notice goes; None: the kind sends none
+    noticed_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    scheduled_at: Mapped[datetime]
+    scheduled_by: Mapped[str] = mapped_column(String(320))
+    forced: Mapped[bool] = mapped_column(Boolean, default=False)  # scheduled inside its lead time, on purpose
+    # The next instant it has something to do (notice, start, completion): the scheduler wakes for it.
+    next_at: Mapped[datetime | None] = mapped_column(index=True)

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
+from gateway.maintenance.notices import under_way_context
 from gateway.outbound.context import MailContext
 from gateway.outbound.notices import local_time, to_customer
 from gateway.sla import clocks
@@ -62,8 +63,10 @@ def open_with_sla(session: Session, ctx: MailContext, ticket: Ticket, received_a
         ticket.status_since = received_at
     clocks.start_clocks(session, ctx.config.policy, ticket, received_at)
     refresh_next_deadline(session, ctx.config.policy, ticket)
+    context = {**promise_context(ctx, ticket, received_at),
+               "maintenance": under_way_context(session, ctx, ticket, received_at)}
     to_customer(session, ctx, ticket, kind="acknowledgement", cause_key=f"ack:{ticket.id}",
-                template="acknowledgement", now=received_at, context=promise_context(ctx, ticket, received_at),
+                template="acknowledgement", now=received_at, context=context,
                 thread=(first_message_id, (first_message_id,)))
 
 

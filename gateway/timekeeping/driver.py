@@ -1,4 +1,4 @@
-"""APScheduler drives the SLA and digest schedulers: a wake-up at the earliest instant, and a safety sweep."""
+"""APScheduler drives the SLA, digest and maintenance schedulers: a wake-up at the earliest instant, and a sweep."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from gateway.app import App
 from gateway.clock import wall_time_in
 from gateway.timekeeping.digests import DigestScheduler
+from gateway.timekeeping.maintenance import MaintenanceScheduler
 from gateway.timekeeping.scheduler import SlaScheduler
 
 log = logging.getLogger("gateway.sla")
@@ -24,6 +25,7 @@ class SlaDriver:
         self.app = app
         self.scheduler = SlaScheduler(app)
         self.digests = DigestScheduler(app)
+        self.maintenance = MaintenanceScheduler(app)
         self.on_work = on_work
         self._aps = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
                                                                       "misfire_grace_time": None})
@@ -49,6 +51,10 @@ class SlaDriver:
                 handled += self.digests.run_due()
             except Exception:
                 log.exception("digest wake-up failed; the next sweep tries again")
+            try:
+                handled += self.maintenance.run_due()
+            except Exception:
+                log.exception("maintenance wake-up failed; the next sweep tries again")
         if handled and self.on_work is not None:
             self.on_work.set()
         self.rearm()
@@ -56,7 +62,7 @@ class SlaDriver:
     def rearm(self) -> None:
         """Arm the wake-up at the earliest deadline or digest (replacing the one armed before)."""
         try:
-            instants = [self.scheduler.earliest(), self.digests.earliest()]
+            instants = [self.scheduler.earliest(), self.digests.earliest(), self.maintenance.earliest()]
         except Exception:
             log.exception("cannot read the earliest SLA deadline or digest")
             return

@@ -28,8 +28,10 @@ from gateway.store.models import Event, OutboxMessage, Ticket
 from gateway.tickets import workflow
 from gateway.tickets.ack import acknowledge
 from gateway.timekeeping.digests import DigestScheduler
+from gateway.timekeeping.maintenance import MaintenanceScheduler
 from gateway.timekeeping.scheduler import SlaScheduler
 from gateway.tools.simulate_incidents import apply_incident, incident_rows
+from gateway.tools.simulate_maintenance import apply_maintenance
 
 # Events shown in the timeline beside every mail.
 TIMELINE_EVENTS = ("ticket-opened", "sla-near-breach", "sla-breach", "sla-clock-stopped", "sla-clock-paused",
@@ -37,7 +39,7 @@ TIMELINE_EVENTS = ("ticket-opened", "sla-near-breach", "sla-breach", "sla-clock-
                    "auto-closed", "root-cause-followup", "escalation", "escalation-acknowledged", "on-call-paged",
                    "mail-suppressed", "held", "rejected", "incident-linked", "incident-not-linked", "eta-set",
                    "eta-cleared", "update-cadence", "sla-clock-restarted", "ticket-merged", "merged-into",
-                   "canned-reply", "commands-refused")
+                   "canned-reply", "commands-refused", "maintenance-window")
 _OFFSET = re.compile(r"^\+\s*(.+)$")
 
 
@@ -95,13 +97,17 @@ class Simulation:
         self.processor = Processor(self.app)
         self.scheduler = SlaScheduler(self.app)
         self.digests = DigestScheduler(self.app)
+        self.maintenance = MaintenanceScheduler(self.app)
+        self.rows: list[dict[str, Any]] = []  # what the scenario's own actions left (a refused schedule)
 
     def _earliest(self) -> datetime | None:
-        return min((i for i in (self.scheduler.earliest(), self.digests.earliest()) if i is not None), default=None)
+        instants = (self.scheduler.earliest(), self.digests.earliest(), self.maintenance.earliest())
+        return min((i for i in instants if i is not None), default=None)
 
     def _run_due(self) -> None:
         self.scheduler.run_due()
         self.digests.run_due()
+        self.maintenance.run_due()
 
     def advance_to(self, instant: datetime) -> None:
         """Move time forward, stopping at every deadline and digest on the way, as the scheduler would wake."""
@@ -150,6 +156,11 @@ class Simulation:
             with self.app.db.transaction() as session:
                 apply_incident(session, self.app, event["incident"], str(event.get("by", "engineer")), at, index)
             return
+        if "maintenance" in event:
+            with self.app.db.transaction() as session:
+                self.rows.append(apply_maintenance(session, self.app, event["maintenance"],
+                                                   str(event.get("by", "engineer")), at, index))
+            return
         number = int(event.get("ticket", 1))
         with self.app.db.transaction() as session:
             ticket = session.get(Ticket, number)
@@ -191,6 +202,7 @@ class Simulation:
                 rows.append((e.at, 1, {"at": e.at.isoformat(), "type": "event", "kind": e.kind,
                                        "ticket": e.ticket_id, "actor": e.actor, "detail": e.detail}))
             rows += incident_rows(session)
+        rows += [(datetime.fromisoformat(r["at"]), 1, r) for r in self.rows]
         rows.sort(key=lambda r: (r[0], r[1]))
         return [r[2] for r in rows]
 
@@ -223,4 +235,6 @@ def _on(row: dict[str, Any]) -> str:
     """What a row is about: a ticket, an incident, or neither (mail to status contacts, say)."""
     if row["ticket"] is not None:
         return f"#{row['ticket']}"
+    if row.get("maintenance") is not None:
+        return f"maintenance {row['maintenance']}"
     return f"incident {row['incident']}" if row.get("incident") is not None else "-"

@@ -1,0 +1,1 @@
+"""Maintenance windows: planned and emergency work, announced with the lead time its kind promises."""
