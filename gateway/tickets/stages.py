@@ -12,11 +12,12 @@ from gateway.config.plans import Plan
 from gateway.config.stages import Stage
 from gateway.escalation.recipients import resolve
 from gateway.outbound.context import MailContext
-from gateway.sla.clocks import start_clocks
+from gateway.sla.clocks import pause, start_clocks
 from gateway.store.models import CLOSED_STATUSES, Ticket
 from gateway.store.tickets import record
 from gateway.tickets.stage_mail import ENTERED, PROGRESS, tell
 from gateway.tickets.wakeup import refresh_next_deadline
+from gateway.tickets.workflow import SETTLED
 from gateway.time.durations import deadline
 
 log = logging.getLogger("gateway.sla")
@@ -30,7 +31,7 @@ def stage_refusal(ctx: MailContext, ticket: Ticket, name: str) -> str | None:
             return f"plan {plan.name!r} has no stages: there is nothing to escalate ticket #{ticket.id} to"
         known = ", ".join(f"{s.name} ({s.title})" for s in plan.stages.values())
         return f"plan {plan.name!r} has no stage {name!r}; its stages are: {known}"
-    if ticket.status in CLOSED_STATUSES:
+    if ticket.status in SETTLED:
         return f"ticket #{ticket.id} is {ticket.status}: reopen it first (#status open)"
     return None
 
@@ -56,6 +57,8 @@ def enter_stage(session: Session, ctx: MailContext, ticket: Ticket, name: str, n
     ticket.stages = [*(ticket.stages or ()), name]
     ticket.stage_at, ticket.updated_at = now, now
     started = start_clocks(session, policy, ticket, now, only=stage.starts)
+    if started and ticket.status in plan.pause_statuses:
+        pause(session, policy, ticket, now)  # waiting for the customer: the new promise waits too
     if stage.inform_every is not None:
         ticket.inform_at = deadline(stage.inform_every, now, policy.calendar(plan.calendar, ticket.timezone))
     told = tell(session, ctx, ticket, stage, ENTERED, resolve(ctx, ticket, stage.notify, now), now,

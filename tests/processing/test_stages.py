@@ -203,3 +203,18 @@ def test_kept_informed_each_business_day_until_resolved_and_the_wakeup_says_when
     assert desk.ticket(number).next_deadline is None  # resolved: no more progress mail is due
     desk.at(ACTION_PLAN_DUE + timedelta(days=3))
     assert len(desk.outbox("stage-progress")) == 1
+
+
+def test_a_stage_entered_while_the_customer_is_asked_starts_its_clock_paused(desk: Desk) -> None:
+    number = desk.open()
+    desk.clock.set(ENTERED)
+    desk.engineer(number, "#status pending\nCould you send us the logs?")
+    desk.engineer(number, "#escalate development")
+    c = desk.clock_of(number, "workaround")
+    assert c is not None and c.deadline is None and c.paused_remaining == 2 * 8 * 3600  # 2 business days
+    (told,) = desk.outbox("stage-notice")
+    assert "workaround (2 business days): paused while the customer is asked, 16 hours left" in text_of(told)
+    desk.engineer(number, "#status resolution-proposed")
+    assert desk.engineer(number, "#escalate development") == "held"
+    assert desk.events(number, "commands-refused")[-1]["refused"][0]["why"] == (
+        f"ticket #{number} is resolution-proposed: reopen it first (#status open)")
