@@ -1,4 +1,5 @@
-"""The engineer's everyday tools by mail: ``#eta``, ``#update-every``, ``#merge``, ``#reply`` (pure).
+"""The engineer's everyday tools by mail: ``#eta``, ``#update-every``, ``#merge``, ``#reply``, ``#escalate``
+(pure).
 
 Each is read here for its form only; whether it can run on a ticket (an ETA in the past, a
 ticket that does not exist, a canned reply nobody configured) is the gateway's check.
@@ -10,12 +11,13 @@ import re
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-NAMES = ("eta", "update-every", "merge", "reply")
+NAMES = ("eta", "update-every", "merge", "reply", "escalate")
 SYNTAX = (
     "#eta +4h|YYYY-MM-DD HH:MM [ZONE]|none",
     "#update-every INTERVAL|plan",
     "#merge N",
     "#reply NAME",
+    "#escalate STAGE",
 )
 
 # An ETA this far away is a typo, not an estimate.
@@ -48,6 +50,10 @@ def read(name: str, rest: str) -> tuple[str, ...]:
     if name == "reply":
         if len(words) != 1 or not _NAME.match(words[0].lower()):
             raise ValueError("#reply needs the name of one canned reply, like #reply service-restored")
+        return (words[0].lower(),)
+    if name == "escalate":
+        if len(words) != 1 or not _NAME.match(words[0].lower()):
+            raise ValueError("#escalate needs the name of one stage of the ticket's plan, like #escalate development")
         return (words[0].lower(),)
     raise ValueError(f"#{name} is not one of {', '.join(NAMES)}")
 

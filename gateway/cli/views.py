@@ -190,10 +190,18 @@ def cmd_ticket_action(args: argparse.Namespace, app: Any) -> int:
             acknowledge(session, app, ticket, by, now)
         else:
             try:
+                if args.escalate:
+                    from gateway.tickets.stages import stage_refusal
+                    why = stage_refusal(app, ticket, args.escalate.lower())
+                    if why is not None:
+                        raise ValueError(f"--escalate {args.escalate}: {why}")
                 if args.status:
                     workflow.set_status(session, app, ticket, args.status, now, by)
                 if args.priority:
                     workflow.set_priority(session, app, ticket, args.priority, now, by, args.reason or "")
+                if args.escalate:
+                    from gateway.tickets.stages import enter_stage
+                    enter_stage(session, app, ticket, args.escalate.lower(), now, by)
             except ValueError as exc:
                 raise UsageError(str(exc)) from exc
     print(f"ticket #{args.ticket}: {args.command} recorded")
@@ -214,10 +222,11 @@ def register(add: AddCommand, record_id: Callable[[str], int]) -> None:
     p = add("respond", cmd_ticket_action, "record a public response to the customer (stops first response)")
     p.add_argument("ticket", type=record_id)
     p.add_argument("--by", required=True, help="the engineer (handle or address)")
-    p = add("set", cmd_ticket_action, "change a ticket's status or priority")
+    p = add("set", cmd_ticket_action, "change a ticket's status or priority, or escalate it to a stage of its plan")
     p.add_argument("ticket", type=record_id)
     p.add_argument("--status")
     p.add_argument("--priority")
+    p.add_argument("--escalate", metavar="STAGE", help="the ticket enters this stage of its plan, as #escalate STAGE")
     p.add_argument("--reason")
     p.add_argument("--by", required=True, help="the engineer (handle or address)")
     p = add("ack", cmd_ticket_action, "acknowledge an escalation: stops its repeats")

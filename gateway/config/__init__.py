@@ -16,7 +16,7 @@ from typing import Any
 
 from gateway.config.canned import CannedReply, load_canned
 from gateway.config.digests import DigestSettings, load_digests
-from gateway.config.escalation import EscalationSettings, load_escalation
+from gateway.config.escalation import EscalationSettings, load_escalation, read_notify
 from gateway.config.incidents import IncidentSettings, load_incidents
 from gateway.config.maintenance import MaintenanceSettings, load_maintenance
 from gateway.config.outbound import OutboundSettings, load_outbound
@@ -35,6 +35,7 @@ from gateway.config.service import (
     load_smtp,
 )
 from gateway.config.staff import Staff, load_staff
+from gateway.config.stages import with_stage_notify
 from gateway.errors import ConfigError
 from rules import RuleConfigError, RuleSet, compile_rules
 
@@ -155,6 +156,9 @@ def _build(path: Path | None, data: dict[str, Any]) -> Config:
     staff = load_staff(r, data, deprecations)
     rules = _rules(r, data, policy, staff)
     escalation = load_escalation(r, data, staff, policy.plans)
+    managers = any(o.account_manager for o in policy.directory.organisations.values())
+    policy = with_stage_notify(policy, lambda where, value: read_notify(r, where, value, staff, escalation.oncall,
+                                                                        managers))
     digests = load_digests(r, data, staff, policy, escalation.oncall)
     incidents = load_incidents(r, data, policy, staff, escalation.oncall)
     canned = load_canned(r, data)

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from gateway.config.reader import Reader, as_bool, as_str, one_of, string_list
+from gateway.config.stages import Stage, read_stages
 from gateway.config.values import parse_interval
 from gateway.time.calendar import BusinessCalendar
 from gateway.time.durations import Target, parse_target
@@ -46,9 +47,15 @@ class Plan:
     reminder_lead: timedelta = timedelta(minutes=10)
     near_breach: float = 0.8
     description: str = field(default="", compare=False)
+    # [plans.NAME.stages.STAGE]: moments an engineer marks with #escalate STAGE (config/stages.py).
+    stages: Mapping[str, Stage] = field(default_factory=dict)
 
     def targets(self, priority: str) -> PriorityTargets:
         return self.priorities.get(priority) or self.priorities[self.default_priority]
+
+    def stage_of(self, clock: str) -> Stage | None:
+        """The stage whose entry starts ``clock`` (None: it starts at intake)."""
+        return next((s for s in self.stages.values() if clock in s.starts), None)
 
 
 def builtin_plan(name: str) -> Plan:
@@ -60,7 +67,7 @@ def builtin_plan(name: str) -> Plan:
 
 _PLAN_KEYS = {"calendar", "default_priority", "declared_priority_trusted", "pause_statuses", "priorities",
               "escalation", "stale_after", "stale_notice_after", "close_resolution_proposed", "root_cause_followup",
-              "reminder_lead", "near_breach", "description"}
+              "reminder_lead", "near_breach", "description", "stages"}
 
 
 def load_plans(r: Reader, data: dict[str, Any], calendars: Mapping[str, BusinessCalendar],
@@ -141,4 +148,5 @@ def _plan(r: Reader, where: str, name: str, body: dict[str, Any],
         stale_notice_after=r.get(body, f"{where}.stale_notice_after", NO_CLOCK, as_target),
         close_resolution_proposed=r.get(body, f"{where}.close_resolution_proposed", NO_CLOCK, as_target),
         root_cause_followup=r.get(body, f"{where}.root_cause_followup", NO_CLOCK, as_target),
-        description=r.get(body, f"{where}.description", "", as_str))
+        description=r.get(body, f"{where}.description", "", as_str),
+        stages=read_stages(r, where, body, priorities))

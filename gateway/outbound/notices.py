@@ -28,7 +28,8 @@ def local_time(instant: datetime | None, zone: str | ZoneInfo | None) -> Moment 
 
 # Messages the customer never saw: their Message-IDs stay out of customer-facing References.
 INTERNAL_KINDS = ("engineer", "note", "commands", "engineer-notification", "engineer-alert", "command-refused",
-                  "update-reminder", "escalation", "on-call-page", "rule-notification")
+                  "update-reminder", "escalation", "on-call-page", "rule-notification", "stage-notice",
+                  "stage-progress")
 
 
 def thread_headers(session: Session, ticket: Ticket) -> tuple[str | None, tuple[str, ...]]:

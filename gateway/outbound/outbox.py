@@ -26,7 +26,8 @@ log = logging.getLogger("gateway.outbound")
 UNCAPPED_KINDS = frozenset({"relay", "escalation", "on-call-page", "update-reminder", "engineer-notification",
                             "engineer-alert", "command-refused", "rule-notification",
                             "sla-weekly", "sla-monthly", "oncall-handover", "due-today",
-                            "incident-opened", "incident-report-reminder", "incident-report-escalation"})
+                            "incident-opened", "incident-report-reminder", "incident-report-escalation",
+                            "stage-notice", "stage-progress"})
 
 
 @dataclass(frozen=True, slots=True)

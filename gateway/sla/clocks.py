@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -42,9 +43,12 @@ _CLOCKS = table_of(SlaClock)
 _INSERT_CLOCKS = insert(_CLOCKS).returning(_CLOCKS.c.id, sort_by_parameter_order=True)
 
 
-def start_clocks(session: Session, policy: Policy, ticket: Ticket, now: datetime) -> list[SlaClock]:
+def start_clocks(session: Session, policy: Policy, ticket: Ticket, now: datetime,
+                 only: Collection[str] | None = None) -> list[SlaClock]:
     """Create the ticket's clocks for its plan and priority (those with a target, not yet there).
 
+    A clock a stage of the plan starts (``[plans.NAME.stages]``) waits for the ticket to enter that
+    stage; ``only`` names the clocks to start (a stage's, as it is entered).
     They are written at once, in one INSERT, and join the ticket's clocks as if loaded: no
     unit of work to run for rows that are new and complete. The ticket must be in the database.
     No clock starts for imported history: the promise it would state was never made.
@@ -61,8 +65,11 @@ def start_clocks(session: Session, policy: Policy, ticket: Ticket, now: datetime
         target = targets.target(field)
         if name == "update" and ticket.update_every:
             target = parse_target(ticket.update_every)  # the cadence agreed for this ticket
-        if target.kind == "none" or name in existing:
+        if target.kind == "none" or name in existing or (only is not None and name not in only):
             continue
+        stage = plan.stage_of(name)
+        if stage is not None and stage.name not in (ticket.stages or ()):
+            continue  # counted from the moment the ticket enters the stage, not from intake
         due = deadline(target, now, calendar)
         warn = None if name == "update" else _warn_at(calendar, target, now, due, plan)
         rows.append({"ticket_id": ticket.id, "name": name, "target": format_target(target), "calendar": cal_name,

@@ -116,6 +116,11 @@ class Ticket(Base):
     # The ticket this one was merged into: its mail, people and promises went there, and so
     # does mail that still comes to this one.
     merged_into: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    # The stages of its plan the ticket entered (#escalate STAGE), in order (None: none yet); when
+    # it entered the last; and when its stage's people are next told how it goes (migration 0012).
+    stages: Mapped[list[str] | None] = mapped_column(JSON)
+    stage_at: Mapped[datetime | None]
+    inform_at: Mapped[datetime | None]
 
     # The open tickets alone (migration 0011): `tickets at-risk` reads them, not the whole history.
     __table_args__ = (Index("ix_tickets_open", "id", sqlite_where=_OPEN, postgresql_where=_OPEN),)

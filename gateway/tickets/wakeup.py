@@ -1,4 +1,5 @@
-"""A ticket's next wake-up: the earliest instant of its SLA clocks, stale-case timers and escalations.
+"""A ticket's next wake-up: the earliest instant of its SLA clocks, stale-case timers, escalations and
+the progress mail of a stage it entered.
 
 Every change to a ticket's clocks, status or escalations ends with ``refresh_next_deadline``, so the
 scheduler finds the ticket again exactly when something about it falls due.
@@ -33,6 +34,8 @@ def refresh_next_deadline(session: Session, policy: Policy, ticket: Ticket) -> N
                 instants.append(c.deadline)
             if c.name == "update" and c.reminded_at is None and (ticket.assignee or ticket.route_group):
                 instants.append(c.deadline - policy.plan(ticket.plan).reminder_lead)
+        if ticket.inform_at is not None:
+            instants.append(ticket.inform_at)  # the next progress mail of a stage (tickets/stages.py)
     instants.extend(t for _name, t in ticket_timers(session, policy, ticket))
     wakeup = escalation_wakeup(session, policy, ticket)
     if wakeup is not None:

@@ -17,6 +17,7 @@ from gateway.sla import clocks
 from gateway.sla.timers import stale_close_at, stale_notice_key, ticket_timers
 from gateway.store.models import CLOSED_STATUSES, SlaClock, Ticket
 from gateway.store.tickets import record
+from gateway.tickets.stages import inform_due
 from gateway.tickets.wakeup import refresh_next_deadline
 from gateway.tickets.workflow import set_status
 from gateway.time.durations import deadline, parse_target
@@ -95,6 +96,7 @@ def evaluate(session: Session, app: App, ticket: Ticket, now: datetime) -> None:
         if instant <= now:
             _fire_timer(session, app, ticket, name, instant, now)
     escalate(session, app, ticket, now)
+    inform_due(session, app, ticket, now)
     refresh_next_deadline(session, policy, ticket)
 
 

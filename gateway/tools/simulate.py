@@ -39,7 +39,8 @@ TIMELINE_EVENTS = ("ticket-opened", "sla-near-breach", "sla-breach", "sla-clock-
                    "auto-closed", "root-cause-followup", "escalation", "escalation-acknowledged", "on-call-paged",
                    "mail-suppressed", "held", "rejected", "incident-linked", "incident-not-linked", "eta-set",
                    "eta-cleared", "update-cadence", "sla-clock-restarted", "ticket-merged", "merged-into",
-                   "canned-reply", "commands-refused", "maintenance-window")
+                   "canned-reply", "commands-refused", "maintenance-window", "stage-entered", "stage-repeated",
+                   "stage-progress")
 _OFFSET = re.compile(r"^\+\s*(.+)$")
 
 

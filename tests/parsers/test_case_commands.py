@@ -78,11 +78,27 @@ def test_a_canned_reply_may_come_with_text_and_promises() -> None:
 
 
 def test_the_commands_are_listed_for_engineers() -> None:
-    for name in ("eta", "update-every", "merge", "reply"):
+    for name in ("eta", "update-every", "merge", "reply", "escalate"):
         assert name in NAMES
         assert any(line.startswith(f"#{name} ") for line in SYNTAX)
-    unknown = parse_reply("#escalate now").refusals[0].why
+    unknown = parse_reply("#upgrade now").refusals[0].why
     assert "#eta" in unknown and "#update-every" in unknown and "#merge" in unknown and "#reply" in unknown
+    assert "#escalate" in unknown
+
+
+@pytest.mark.parametrize(("line", "args"), [
+    ("#escalate development", ("development",)),
+    ("#escalate Level-Two", ("level-two",)),
+])
+def test_escalate_names_one_stage(line: str, args: tuple[str, ...]) -> None:
+    (command,) = parse_reply(line).commands
+    assert (command.name, command.args) == ("escalate", args)
+
+
+@pytest.mark.parametrize("line", ["#escalate", "#escalate product development", "#escalate <dev>"])
+def test_escalate_without_one_stage_name_is_refused(line: str) -> None:
+    (refusal,) = parse_reply(line).refusals
+    assert refusal.why.startswith("#escalate needs the name of one stage of the ticket's plan")
 
 
 @pytest.mark.parametrize(("line", "zone", "expected"), [

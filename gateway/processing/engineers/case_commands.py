@@ -1,5 +1,5 @@
 """The engineer's everyday tools on a ticket: ``#eta``, ``#update-every``, ``#merge``, ``#reply``,
-each checked against the ticket before anything in the mail runs, then run and recorded."""
+``#escalate``, each checked against the ticket before anything in the mail runs, then run and recorded."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from gateway.processing.engineers import canned
 from gateway.store.models import CLOSED_STATUSES, Ticket
 from gateway.tickets.merge import merge
 from gateway.tickets.promises import set_eta, set_update_every
+from gateway.tickets.stages import enter_stage, stage_refusal
 from gateway.tickets.workflow import SETTLED
 from gateway.time.durations import DurationError, Target, format_target, parse_target
 from parsers.case_commands import NAMES, eta_instant
@@ -108,6 +109,8 @@ def check(session: Session, app: App, ticket: Ticket, engineer: Engineer, comman
             why = found if isinstance(found, str) else None
         elif c.name == "merge":
             why = _merge_refusal(session, ticket, c)
+        elif c.name == "escalate":
+            why = stage_refusal(app, ticket, c.args[0])
         elif c.name == "reply":
             try:
                 canned.render(app, ticket, engineer, c.args[0], now, _pending(app, ticket, commands, now))
@@ -131,3 +134,5 @@ def apply(session: Session, app: App, ticket: Ticket, engineer: Engineer, c: Com
         other = session.get(Ticket, int(c.args[0]))
         assert other is not None
         merge(session, app, ticket, other, now, actor)
+    elif c.name == "escalate":
+        enter_stage(session, app, ticket, c.args[0], now, actor)
