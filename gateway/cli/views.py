@@ -89,6 +89,10 @@ def _promise_lines(t: dict[str, Any]) -> list[str]:
     lines = []
     if t.get("eta"):
         lines.append(f"  estimated time to resolution: {t['eta_local']} (as the customer is told; {t['eta']})")
+    if t.get("stages"):
+        lines.append(f"  escalated to {', '.join(t['stages'])} (last at {t['stage_at']})"
+                     + (f"; its people are next told how it goes at {t['stage_informed_next']}"
+                        if t.get("stage_informed_next") else ""))
     if t.get("update_every"):
         lines.append(f"  updates every {t['update_every']}, as agreed with the customer")
     if t.get("merged_into"):

@@ -92,7 +92,8 @@ def promises_made(session: Session, ticket: Ticket, zone: str) -> dict[str, Any]
     customer reads it, in their time zone), its own update cadence, and merges."""
     local = local_time(ticket.eta, ticket.timezone or zone)
     return {"eta": iso(ticket.eta), "eta_local": str(local) if local else None, "update_every": ticket.update_every,
-            "merged_into": ticket.merged_into,
+            "merged_into": ticket.merged_into, "stages": list(ticket.stages or []), "stage_at": iso(ticket.stage_at),
+            "stage_informed_next": iso(ticket.inform_at),
             "merged_from": list(session.scalars(select(Ticket.id).where(Ticket.merged_into == ticket.id)
                                                 .order_by(Ticket.id)))}
 

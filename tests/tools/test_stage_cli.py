@@ -35,3 +35,7 @@ def test_set_escalate_enters_a_stage_of_the_plan_or_says_which_there_are(tmp_pat
     (entered,) = [e for e in events if e["kind"] == "stage-entered"]
     assert entered["detail"]["clocks"] == {"workaround": "2026-11-25T11:00:00+00:00"}
     assert [e["kind"] for e in events].count("stage-repeated") == 1
+    shown = json.loads(_helpdesk(tmp_path, "tickets", "show", "1", "--json").stdout)
+    assert (shown["stages"], shown["stage_at"]) == (["development"], "2026-11-23T11:00:00+00:00")
+    assert "escalated to development (last at 2026-11-23T11:00:00+00:00)" in \
+        _helpdesk(tmp_path, "tickets", "show", "1").stdout
