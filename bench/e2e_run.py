@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from bench.e2e_harness import Mail, bare_server, free_port, fresh_dir, gateway, write_config
+from bench.e2e_harness import Mail, bare_server, free_port, fresh_dir, gateway, helpdesk, write_config
 from bench.e2e_io import Acks, DirectoryWatch, RelaySink, Sent, send
 
 
@@ -59,7 +59,7 @@ def bare(mails: list[Mail], clients: int, base: Path) -> RunResult:
 
 
 class RssSampler(threading.Thread):
-    """Resident size of a process (VmRSS from /proc), every ``every`` seconds."""
+    """Resident size of a process and its worker processes (VmRSS from /proc), every ``every`` seconds."""
 
     def __init__(self, pid: int, every: float = 0.5) -> None:
         super().__init__(daemon=True)
@@ -69,12 +69,16 @@ class RssSampler(threading.Thread):
 
     def run(self) -> None:
         while not self.stopping.is_set():
-            try:
-                with open(f"/proc/{self.pid}/status", encoding="ascii") as fh:
-                    kb = next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:"))
-                self.samples.append((time.monotonic(), kb))
-            except (OSError, StopIteration):
+            if not Path(f"/proc/{self.pid}").exists():
                 return
+            kb = 0
+            for pid, _fields in _process_tree(self.pid):
+                try:
+                    with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+                        kb += next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:"))
+                except (OSError, StopIteration):
+                    continue
+            self.samples.append((time.monotonic(), kb))
             self.stopping.wait(self.every)
 
     def stop(self) -> list[tuple[float, int]]:
@@ -83,29 +87,60 @@ class RssSampler(threading.Thread):
         return self.samples
 
     def cpu(self) -> float:
-        """CPU seconds (user + system, all threads) the process has used so far."""
-        with open(f"/proc/{self.pid}/stat", encoding="ascii") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """CPU seconds (user + system, all threads) the process and its worker processes have used so far
+        (those that ended and were waited for are in the process's own children's figures)."""
+        ticks = 0
+        for pid, fields in _process_tree(self.pid):
+            ticks += int(fields[11]) + int(fields[12])
+            if pid == self.pid:
+                ticks += int(fields[13]) + int(fields[14])
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _wait_for_workers(log: Path, workers: int, timeout: float = 60.0) -> None:
+    """Until the gateway's worker processes say they run: a gateway in service has them ready."""
+    deadline = time.monotonic() + timeout
+    while workers and log.read_text(errors="replace").count("gateway worker running") < workers:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the gateway's {workers} worker(s) did not start within {timeout:.0f}s; see {log}")
+        time.sleep(0.1)
+
+
+def _process_tree(root: int) -> list[tuple[int, list[str]]]:
+    """``root`` and its children, each with the fields of /proc/PID/stat after the command name."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text(encoding="ascii", errors="replace").rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry.name) == root or int(fields[1]) == root:
+            found.append((int(entry.name), fields))
+    return found
 
 
 def through_gateway(mails: list[Mail], clients: int, base: Path, *, relay: bool, name: str | None = None,
                     db_url: str | None = None, work: Path | None = None, per_address_cap: int | None = 1000,
                     expected: int | None = None, stall: float = 120.0, engineers: bool = True,
-                    env: dict[str, str] | None = None) -> RunResult:
+                    env: dict[str, str] | None = None, workers: int = 0) -> RunResult:
     """``mails`` through `helpdesk run` until every acknowledgement is written (directory transport)
     or received by a relay (aiosmtpd in a process of its own). ``work`` may hold a database made
     beforehand (its config then points at it through ``db_url``)."""
     work = work or fresh_dir(base, name or f"gateway-{'relay' if relay else 'dir'}-{clients}")
     port, relay_port = free_port(), (free_port() if relay else None)
     config = write_config(work, smtp_port=port, relay_port=relay_port, db_url=db_url, per_address_cap=per_address_cap,
-                          engineers=engineers)
+                          engineers=engineers, workers=workers)
+    if db_url and db_url.startswith("postgresql"):
+        helpdesk(config, "db", "upgrade")
     acks = Acks()
     sink = RelaySink(relay_port, work / "relay.log", acks).start() if relay_port else None
     watch = None if sink else DirectoryWatch(work / "var" / "outbox", acks)
     expected = sum(1 for m in mails if m.new) if expected is None else expected
     try:
         with gateway(config, port, env) as gw:
+            _wait_for_workers(work / "gateway.log", workers)
             if watch:
                 watch.start()
             sampler = RssSampler(gw.pid)

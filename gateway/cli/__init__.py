@@ -56,7 +56,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     problems = runtime_problems(config)
     if problems:
         raise ConfigError(problems)
-    return run(common.app(args, loaded=config))
+    return run(common.app(args, loaded=config), worker=args.worker, verbose=args.verbose)
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -154,7 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help_text: str) -> argparse.ArgumentParser:
         return add(name, lambda args: command(args, common.app(args)), help_text)
 
-    add("run", cmd_run, "run the listener, processor and sender until SIGINT/SIGTERM")
+    p = add("run", cmd_run, "run the listener, processor and sender until SIGINT/SIGTERM")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # a process [processing] workers starts
     p = add("check-config", cmd_check_config, "validate the config; exit 2 listing each problem")
     p.add_argument("--connect", action="store_true",
                    help="also try the database, the relay and each IMAP account; exit 1 if one fails")

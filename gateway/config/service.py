@@ -67,6 +67,8 @@ class ProcessingSettings:
     attachment_max_size: int
     blocked_attachment_types: tuple[str, ...]
     parse_time_budget: timedelta
+    # Processes that process and send beside the listener's (0: the listener's process does it all).
+    workers: int = 0
 
 
 @dataclass(frozen=True)
@@ -162,7 +164,7 @@ def load_processing(r: Reader, data: dict[str, Any]) -> ProcessingSettings:
     """[processing]: how often to look, attachment limits, the parse budget."""
     p = r.table(data, "processing")
     r.unknown(p, "processing", {"poll_interval", "attachment_max_size",
-                                "blocked_attachment_types", "parse_time_budget"})
+                                "blocked_attachment_types", "parse_time_budget", "workers"})
     return ProcessingSettings(
         poll_interval=r.get(p, "processing.poll_interval", timedelta(seconds=1), parse_interval),
         attachment_max_size=r.get(p, "processing.attachment_max_size", 20 * 1000**2, parse_size),
@@ -171,7 +173,15 @@ def load_processing(r: Reader, data: dict[str, Any]) -> ProcessingSettings:
                                         ".js", ".jar", ".msi"), as_types),
         parse_time_budget=r.get(p, "processing.parse_time_budget", timedelta(seconds=5),
                                 parse_interval),
+        workers=r.get(p, "processing.workers", 0, _workers),
     )
+
+
+def _workers(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 16:
+        raise ValueError("how many worker processes process and send beside the listener, 0 (all in one "
+                         "process) to 16, like workers = 1")
+    return value
 
 
 def load_sla(r: Reader, data: dict[str, Any]) -> SlaSettings:

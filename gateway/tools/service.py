@@ -24,6 +24,7 @@ from gateway.sources.smtp import IntakeHandler, protocol_factory
 from gateway.timekeeping.driver import SlaDriver
 from gateway.tools.health import HealthServer, load_metrics
 from gateway.tools.metrics import Metrics
+from gateway.tools.worker_pool import WorkerPool, follow_listener
 
 log = logging.getLogger("gateway.service")
 
@@ -100,26 +101,27 @@ def _health_server(app: App) -> _Health | None:
     return _Health(metrics, HealthServer(app, accounts, settings, metrics))
 
 
-def run(app: App) -> int:
-    for line in app.config.deprecations:
-        log.warning("config: deprecated: %s", line)
-    return asyncio.run(_serve(app))
+def run(app: App, *, worker: bool = False, verbose: bool = False) -> int:
+    """The gateway until SIGTERM/SIGINT. ``worker``: only process and send (a worker beside a listener)."""
+    if not worker:
+        for line in app.config.deprecations:
+            log.warning("config: deprecated: %s", line)
+    return asyncio.run(_serve(app, worker=worker, verbose=verbose))
 
 
-async def _serve(app: App) -> int:
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    # SIGHUP's default action kills the process without a word; logrotate sends it.
-    loop.add_signal_handler(signal.SIGHUP, reopen_logs)
-    stopping = threading.Event()
-    health = _health_server(app)
+@dataclass
+class _Work:
+    """Processing, sending and the timekeepers, as threads of this process."""
+
+    workers: list[Worker]
+    sla: SlaDriver
+    wake: Callable[[], None]
+
+
+def _start_work(app: App, stopping: threading.Event, health: _Health | None) -> _Work:
     processor = Processor(app, on_committed=health.metrics.processed if health else None)
     sender = Sender(app, make_transport(app.config.outbound), worker=socket.gethostname())
-
     sender_worker = Worker("sender", lambda: sender.send_due(stopping.is_set) > 0, SENDER_POLL, stopping)
-
     sla = SlaDriver(app, on_work=sender_worker.wake)
 
     def process_step() -> bool:
@@ -130,42 +132,86 @@ async def _serve(app: App) -> int:
         return bool(counts)
 
     processor_worker = Worker("processor", process_step, app.config.processing.poll_interval, stopping)
-    workers = [processor_worker, sender_worker]
-    imap_pollers = start_imap_pollers(app, stopping, on_stored=processor_worker.wake.set)
-    for worker in workers:
-        worker.start()
+    for thread in (processor_worker, sender_worker):
+        thread.start()
     sla.start()
+    return _Work([processor_worker, sender_worker], sla, processor_worker.wake.set)
 
+
+async def _serve(app: App, *, worker: bool, verbose: bool) -> int:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    stopping = threading.Event()
+    health = None if worker else _health_server(app)
+    pool = _pool(app, verbose) if not worker else None
+    # SIGHUP's default action kills the process without a word; logrotate sends it.
+    loop.add_signal_handler(signal.SIGHUP, _on_hangup, pool)
+    work = _start_work(app, stopping, health) if pool is None else None
+    if pool is not None:
+        await pool.start()
+    wake = work.wake if work is not None else pool.wake if pool is not None else (lambda: None)
+    if worker:
+        follow_listener(wake, lambda: _call_soon(loop, stop.set))
+    imap_pollers = [] if worker else start_imap_pollers(app, stopping, on_stored=wake)
     failed = health is not None and not _start_health(health)
     executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="intake")
     server = None
-    if app.config.smtp.enabled and not failed:
-        handler = IntakeHandler(app, executor, on_stored=processor_worker.wake.set, lmtp=app.config.smtp.lmtp)
-        server = await _listen(app, handler)
+    if app.config.smtp.enabled and not failed and not worker:
+        server = await _listen(app, IntakeHandler(app, executor, on_stored=wake, lmtp=app.config.smtp.lmtp))
         failed = server is None
     if failed:
         stop.set()
     else:
-        log.info("gateway running (outbound: %s)", app.config.outbound.transport)
+        log.info("gateway %s (outbound: %s)", "worker running" if worker else "running", app.config.outbound.transport)
     await stop.wait()
     log.info("stopping")
     await _close_listener(server)
     executor.shutdown(wait=True)
     if health is not None and health.server.started:
         health.server.stop()
-    sla.shutdown()
     stopping.set()
-    for worker in workers:
-        worker.wake.set()
     # The sender finishes the mail on the wire (hands back the rest): a relay may take up to its
     # timeout to answer, and a mail cut off there would go again after a restart.
     patience = max(10.0, app.config.outbound.timeout.total_seconds() + 5)
-    for worker in workers:
-        await loop.run_in_executor(None, worker.join, patience)
+    if pool is not None:
+        await pool.stop(patience + 5)
+    if work is not None:
+        await _stop_work(loop, work, patience)
     await loop.run_in_executor(None, stop_imap_pollers, imap_pollers)
     app.db.dispose()
     log.info("stopped")
     return 1 if failed else 0
+
+
+def _on_hangup(pool: WorkerPool | None) -> None:
+    reopen_logs()
+    if pool is not None:
+        pool.signal(signal.SIGHUP)
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[[], object]) -> None:
+    loop.call_soon_threadsafe(callback)
+
+
+def _pool(app: App, verbose: bool) -> WorkerPool | None:
+    """The worker processes ``[processing] workers`` asks for; None to do the work in this process."""
+    count = app.config.processing.workers
+    if not count:
+        return None
+    if app.config.path is None:
+        log.warning("processing.workers = %d needs the config as a file; working in this process", count)
+        return None
+    return WorkerPool(app.config.path.resolve(), count, verbose=verbose)
+
+
+async def _stop_work(loop: asyncio.AbstractEventLoop, work: _Work, patience: float) -> None:
+    work.sla.shutdown()
+    for thread in work.workers:
+        thread.wake.set()
+    for thread in work.workers:
+        await loop.run_in_executor(None, thread.join, patience)
 
 
 def _start_health(health: _Health) -> bool:
