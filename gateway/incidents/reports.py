@@ -18,6 +18,7 @@ from gateway.incidents.records import affected_customers, duration, linked_ticke
 from gateway.incidents.staff_mail import report_due
 from gateway.outbound.context import MailContext
 from gateway.store.models import Incident, IncidentClock, IncidentPost
+from gateway.store.tickets import note_wakeup
 from gateway.time.calendar import BusinessCalendar
 from gateway.time.durations import Target, deadline, format_target, parse_target
 
@@ -102,6 +103,7 @@ def refresh_incident_deadline(session: Session, incident: Incident) -> None:
     earliest = min(instants) if instants else None
     if incident.next_deadline != earliest:
         incident.next_deadline = earliest
+        note_wakeup(session, earliest)
 
 
 def evaluate_incident(session: Session, ctx: MailContext, incident: Incident, now: datetime) -> None:

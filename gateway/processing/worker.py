@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from gateway.app import App
 from gateway.processing.apply import ORIGINAL_STATES, process_inbound
 from gateway.store.claimed import Claimed, claim, record_outcomes
-from gateway.store.tickets import discard_events, record, write_events
+from gateway.store.tickets import discard_events, record, take_noted_wakeup, write_events
 from parsers import ParseLimitExceeded
 
 log = logging.getLogger("gateway.process")
@@ -59,6 +59,7 @@ class Processor:
     def __init__(self, app: App, on_committed: Callable[[list[Claimed]], None] | None = None) -> None:
         self.app = app
         self.on_committed = on_committed  # told of each batch's mails once their outcomes are committed
+        self._wake_at: datetime | None = None  # the earliest wake-up the committed batches stored
 
     def process_one(self) -> str | None:
         """Process the oldest pending row; return its outcome, or None when none is pending."""
@@ -118,6 +119,9 @@ class Processor:
                     if not _mails_fault(exc):
                         raise
                     raise _MailFailed from exc
+            noted = take_noted_wakeup(session)
+        if noted is not None and (self._wake_at is None or noted < self._wake_at):
+            self._wake_at = noted
         # Committed: say what was kept from a ticket, so an operator finds it in the log.
         if self.on_committed is not None and claimed:
             self.on_committed(claimed)
@@ -159,6 +163,11 @@ class Processor:
         record(session, None, "quarantined", now, inbound_id=row.id, reason=row.reason)
         log.warning("inbound %d quarantined: %s", row.id, reason[:200])
         return "quarantined"
+
+    def take_wakeup(self) -> datetime | None:
+        """The earliest wake-up (a ticket's or an incident's) the batches committed since the last call stored."""
+        noted, self._wake_at = self._wake_at, None
+        return noted
 
     def drain(self, limit: int | None = None) -> dict[str, int]:
         """Process pending rows until none is left (or ``limit``); count outcomes."""

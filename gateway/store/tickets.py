@@ -170,3 +170,22 @@ def landing_ticket(session: Session, ticket_id: int) -> int:
         seen.add(ticket.merged_into)
         ticket = session.get(Ticket, ticket.merged_into)
     return ticket.id if ticket is not None else ticket_id
+
+
+_WAKE_AT = "helpdesk.wake_at"
+
+
+def note_wakeup(session: Session, at: datetime | None) -> None:
+    """Remember, for whoever commits this session's work, the earliest wake-up it stored: the
+    scheduler need only be re-armed when that is earlier than the one it has."""
+    if at is None:
+        return
+    known = session.info.get(_WAKE_AT)
+    if known is None or at < known:
+        session.info[_WAKE_AT] = at
+
+
+def take_noted_wakeup(session: Session) -> datetime | None:
+    """The earliest wake-up the session's work stored since last asked, and forget it."""
+    noted: datetime | None = session.info.pop(_WAKE_AT, None)
+    return noted

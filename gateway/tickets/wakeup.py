@@ -17,6 +17,7 @@ from gateway.sla.clocks import clocks_of
 from gateway.sla.timers import ticket_timers
 from gateway.store.history import in_history
 from gateway.store.models import CLOSED_STATUSES, Ticket
+from gateway.store.tickets import note_wakeup
 
 
 def refresh_next_deadline(session: Session, policy: Policy, ticket: Ticket) -> None:
@@ -43,3 +44,4 @@ def refresh_next_deadline(session: Session, policy: Policy, ticket: Ticket) -> N
     earliest = min(instants) if instants else None
     if ticket.next_deadline != earliest:  # an unchanged ticket stays clean: no flush to work out
         ticket.next_deadline = earliest
+        note_wakeup(session, earliest)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -30,6 +31,8 @@ class SlaDriver:
         self._aps = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
                                                                       "misfire_grace_time": None})
         self._lock = threading.Lock()
+        self._armed_lock = threading.Lock()
+        self._armed: datetime | None = None  # the instant the wake-up is armed at
 
     def start(self) -> None:
         self._aps.add_job(self.run, "interval", seconds=self.app.config.sla.sweep_interval.total_seconds(),
@@ -68,6 +71,23 @@ class SlaDriver:
             return
         earliest = min((i for i in instants if i is not None), default=None)
         if earliest is None:
+            with self._armed_lock:
+                self._armed = None
             return
-        run_date = wall_time_in(earliest - self.app.clock.now())
-        self._aps.add_job(self.run, "date", run_date=run_date, id="sla-wake", replace_existing=True)
+        self._arm(earliest, only_if_earlier=False)
+
+    def arm_no_later_than(self, instant: datetime | None) -> None:
+        """Processing stored a wake-up at ``instant``: re-arm only if it is earlier than the one armed
+        (no query: a later one is found when the armed wake-up runs, which re-arms from the database)."""
+        if instant is not None:
+            self._arm(instant, only_if_earlier=True)
+
+    def _arm(self, instant: datetime, *, only_if_earlier: bool) -> None:
+        with self._armed_lock:
+            now = self.app.clock.now()
+            # An armed instant already past is as good as none: its run may have failed before re-arming.
+            if only_if_earlier and self._armed is not None and now < self._armed <= instant:
+                return
+            self._armed = instant
+            run_date = wall_time_in(instant - now)
+            self._aps.add_job(self.run, "date", run_date=run_date, id="sla-wake", replace_existing=True)

@@ -128,7 +128,7 @@ def _start_work(app: App, stopping: threading.Event, health: _Health | None) -> 
         counts = processor.drain(limit=50)
         if counts:
             sender_worker.wake.set()
-            sla.rearm()
+            sla.arm_no_later_than(processor.take_wakeup())
         return bool(counts)
 
     processor_worker = Worker("processor", process_step, app.config.processing.poll_interval, stopping)
