@@ -10,7 +10,7 @@ worked out by hand, and each period's runs are compared with those of the whole 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
