@@ -165,11 +165,14 @@ def counted_tickets(since: datetime, until: datetime) -> CompoundSelect[int | No
     runs, and is open at the end only if it ran into the period or began in it: any other run of
     any other ticket was settled before ``since``. A clock's row says whether it ran at ``since``:
     its ``stopped_at`` is that of its last stop, cleared when it runs again (every change with its
-    event), so a clock running then is either running still or was stopped since. Both reads are
-    index searches (``ix_events_at``, ``ix_sla_clocks_stopped_at``): the size of the period, not
-    of the history before it."""
+    event), so a clock running then is either running still or was stopped since; or its row was
+    deleted since, by a priority change (which withdraws the clocks still running), read from its
+    event however late. Both reads are index searches (``ix_events_at``,
+    ``ix_sla_clocks_stopped_at``): the size of the period (and of what followed it), not of the
+    history before it."""
     in_period = select(Event.ticket_id).where(
-        Event.at >= since, Event.at <= until, Event.kind.in_(KINDS), Event.ticket_id.is_not(None))
+        Event.at >= since, or_(Event.at <= until, Event.kind == "priority-changed"), Event.kind.in_(KINDS),
+        Event.ticket_id.is_not(None))
     ran_into = select(SlaClock.ticket_id).where(or_(SlaClock.stopped_at.is_(None), SlaClock.stopped_at >= since))
     return union(in_period, ran_into)
 

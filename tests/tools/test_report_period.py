@@ -2,8 +2,9 @@
 
 Tickets that span the period's start (Wednesday 25 November, London, on UTC in November): a clock
 started on Tuesday and stopped on Wednesday; one stopped before Wednesday, not counted; one that
-fell due on Wednesday with nothing written that day; one paused since Monday; one stopped only
-after the period; a priority lowered on Tuesday; a ticket reopened on Wednesday. Each figure is
+fell due on Wednesday with nothing written that day; one paused since Monday (and whose clock was
+withdrawn on Thursday); one stopped only after the period; a priority lowered on Tuesday; a
+ticket reopened on Wednesday. Each figure is
 worked out by hand, and each period's runs are compared with those of the whole replay.
 """
 
@@ -28,12 +29,13 @@ from tests import worlds
 from tests.support import customer_mail
 
 # P2 round the clock: answered in 15 minutes, resolved in 4 hours. P3 in London business hours
-# (09:00-17:00): answered in 4 business hours, resolved in 16.
+# (09:00-17:00): answered in 4 business hours, resolved in 16. P4: answered in 8, no resolution clock.
 POLICY = worlds.world(
     worlds.UK_CALENDAR,
     worlds.plan(default_priority="P3", priorities={
         "P2": {"first_response": "15m", "resolution": "4h", "calendar": "24x7"},
         "P3": {"first_response": "4 business hours", "resolution": "16 business hours"},
+        "P4": {"first_response": "8 business hours"},
     }),
     worlds.OWN_RULES,
     worlds.rule("zebra", ["zebra"], priority="P2"),
@@ -95,6 +97,9 @@ def desk(make_app: Callable[..., App], clock: FakeClock) -> tuple[App, dict[str,
     _do(app, clock, _on(25, 11), t["spans"], public_update)
     _do(app, clock, _on(25, 12), t["reopened"], set_status, "resolved")
     _do(app, clock, _on(26, 10), t["silent"], public_update)            # after the period
+    # After the period, the paused one lowered to a priority with no resolution clock: its clock's
+    # row is gone, its run waited paused through Wednesday all the same.
+    _do(app, clock, _on(26, 11), t["paused"], set_priority, "P4")
     clock.set(_on(26, 12))
     return app, t
 
