@@ -48,7 +48,7 @@ def sla_series(session: Session, policy: Policy, start: datetime, end: datetime,
         {"from": a.isoformat(), "to": b.isoformat(), "due": 0, "met": 0, "missed": 0}
         for a, b in zip(starts, [*starts[1:], end], strict=True)]
     first: list[dict[str, Any]] = []
-    for run in clock_runs(session, known):
+    for run in clock_runs(session, known, since=start):
         if only is not None and not only(run):
             continue
         outcome, at = run.outcome(known)

@@ -14,15 +14,14 @@ ticket) promised nothing and is left out.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import CompoundSelect, Select, or_, select, union
 from sqlalchemy.orm import Session
 
-from gateway.store.models import Event, Ticket
+from gateway.store.models import Event, SlaClock, Ticket
 
 KINDS = ("ticket-opened", "priority-changed", "assigned", "sla-clock-started", "sla-clock-stopped",
          "sla-clock-paused", "sla-clock-resumed", "sla-clock-restarted", "sla-breach", "sla-update-notice")
@@ -157,24 +156,51 @@ class _Ticket:
         self.runs.append(run)
 
 
-def clock_runs(session: Session, until: datetime, tickets: Iterable[int] | None = None) -> list[Run]:
-    """Every run of every clock started by ``until``, replayed from the events up to it."""
-    query = select(Event).where(Event.kind.in_(KINDS), Event.at <= until, Event.ticket_id.is_not(None))
-    if tickets is not None:
-        query = query.where(Event.ticket_id.in_(list(tickets)))
-    replay: dict[int, _Ticket] = {}
-    events = list(session.scalars(query.order_by(Event.ticket_id, Event.at, Event.id)))
-    wanted = sorted({e.ticket_id for e in events if e.ticket_id is not None})
+def counted_tickets(since: datetime, until: datetime) -> CompoundSelect[int | None]:
+    """The tickets whose runs a period from ``since`` can count, as known at ``until``: those with
+    a clock event in [since, until], and those with a clock not stopped before ``since`` (it ran,
+    or waited paused, into the period: it may fall due in it, or still be open at its end).
+
+    A run settles at an event (its stop, its breach, the update given) or at its deadline while it
+    runs, and is open at the end only if it ran into the period or began in it: any other run of
+    any other ticket was settled before ``since``. A clock's row says whether it ran at ``since``:
+    its ``stopped_at`` is that of its last stop, cleared when it runs again (every change with its
+    event), so a clock running then is either running still or was stopped since; or its row was
+    deleted since, by a priority change (which withdraws the clocks still running), read from its
+    event however late. Both reads are index searches (``ix_events_at``,
+    ``ix_sla_clocks_stopped_at``): the size of the period (and of what followed it), not of the
+    history before it."""
+    in_period = select(Event.ticket_id).where(
+        Event.at >= since, or_(Event.at <= until, Event.kind == "priority-changed"), Event.kind.in_(KINDS),
+        Event.ticket_id.is_not(None))
+    ran_into = select(SlaClock.ticket_id).where(or_(SlaClock.stopped_at.is_(None), SlaClock.stopped_at >= since))
+    return union(in_period, ran_into)
+
+
+def clock_runs(session: Session, until: datetime, since: datetime | None = None) -> list[Run]:
+    """Every run of every clock started by ``until``, replayed from the events up to it; given
+    ``since``, only the runs of the tickets a period from ``since`` can count (``counted_tickets``),
+    each replayed from its first event, so that each run is the same as in the whole replay."""
+    ids: Select[int | None] | CompoundSelect[int | None]
+    if since is None:
+        ids = select(Event.ticket_id).where(Event.kind.in_(KINDS), Event.at <= until,
+                                            Event.ticket_id.is_not(None)).distinct()
+    else:
+        ids = counted_tickets(min(since, until), until)
+    wanted = sorted(t for t in session.scalars(ids) if t is not None)
+    runs: list[Run] = []
     # One IN list per chunk: a database refuses a statement with more parameters than it allows
     # (PostgreSQL 65,535; SQLite 250,000 as Debian builds it), and a long history has more tickets.
     for first in range(0, len(wanted), _TICKETS_PER_QUERY):
         chunk = wanted[first:first + _TICKETS_PER_QUERY]
-        for ticket in session.scalars(select(Ticket).where(Ticket.id.in_(chunk))):
-            replay[ticket.id] = _Ticket(ticket)
-    for event in events:
-        if event.ticket_id in replay:
-            replay[event.ticket_id].apply(event)
-    return [run for t in replay.values() for run in t.runs if run.ended is None or run.ended > run.started]
+        tickets = select(Ticket).where(Ticket.id.in_(chunk)).order_by(Ticket.id)
+        replay = {t.id: _Ticket(t) for t in session.scalars(tickets)}
+        events = select(Event).where(Event.ticket_id.in_(chunk), Event.kind.in_(KINDS), Event.at <= until)
+        for event in session.scalars(events.order_by(Event.ticket_id, Event.at, Event.id)):
+            if event.ticket_id in replay:
+                replay[event.ticket_id].apply(event)
+        runs.extend(run for t in replay.values() for run in t.runs if run.ended is None or run.ended > run.started)
+    return runs
 
 
 def paused_within(run: Run, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:

@@ -77,7 +77,7 @@ def settle(session: Session, policy: Policy, start: datetime, end: datetime, kno
     paused) at the end that started before it; ``only`` keeps the runs it accepts."""
     settled: list[Settled] = []
     still: list[Run] = []
-    for run in clock_runs(session, known):
+    for run in clock_runs(session, known, since=start):
         if only is not None and not only(run):
             continue
         outcome, at = run.outcome(known)

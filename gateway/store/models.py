@@ -241,6 +241,8 @@ class Event(Base):
     kind: Mapped[str] = mapped_column(String(48))
     actor: Mapped[str] = mapped_column(String(320), default="gateway")
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # By instant (migration 0012): `report sla` reads the period's events, not the whole trail.
+    __table_args__ = (Index("ix_events_at", "at"),)
 
 
 class AddressFlag(Base):
@@ -274,7 +276,9 @@ class SlaClock(Base):
     reminded_at: Mapped[datetime | None]
     # The running clocks alone (migration 0011): `tickets at-risk` reads them, not every clock ever started.
     __table_args__ = (UniqueConstraint("ticket_id", "name"),
-                      Index("ix_sla_clocks_running", "ticket_id", sqlite_where=_RUNNING, postgresql_where=_RUNNING))
+                      Index("ix_sla_clocks_running", "ticket_id", sqlite_where=_RUNNING, postgresql_where=_RUNNING),
+                      # Those not stopped, or stopped since a period began (migration 0012): `report sla`.
+                      Index("ix_sla_clocks_stopped_at", "stopped_at"))
 
 
 class ImapState(Base):
