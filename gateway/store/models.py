@@ -115,7 +115,7 @@ class Ticket(Base):
     update_every: Mapped[str | None] = mapped_column(String(64))
     # The ticket this one was merged into: its mail, people and promises went there, and so
     # does mail that still comes to this one.
-    merged_into: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    merged_into: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
     # The stages of its plan the ticket entered (#escalate STAGE), in order (None: none yet); when
     # it entered the last; and when its stage's people are next told how it goes (migration 0012).
     stages: Mapped[list[str] | None] = mapped_column(JSON)
