@@ -98,6 +98,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--alerts", type=float, default=0.3, help="share of the mails from the monitoring loop")
     parser.add_argument("--workdir", type=Path)
+    parser.add_argument("--workers", type=int, default=0, help="[processing] workers (default 0: one process)")
     args = parser.parse_args()
     mails = storm_corpus(args.mails, args.alerts)
     tickets = sum(1 for m in mails if m.new)
@@ -111,6 +112,7 @@ def main() -> None:
         backlog = Backlog(work / "var" / "helpdesk.sqlite3")
         backlog.start()
         result = through_gateway(mails, args.clients, work, relay=True, work=work, per_address_cap=None,
+                                 workers=args.workers,
                                  expected=expected, stall=300, engineers=False)
         backlog.stopping.set()
     rss, t0 = result.rss, result.started

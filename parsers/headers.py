@@ -195,3 +195,28 @@ def content_type(part: Message, defects: list[str] | None = None) -> str:
     if defects is not None:
         defects.append(f"content type {found[:60]!r} unreadable; kept as application/octet-stream")
     return "application/octet-stream"
+
+
+# The header block as far as a Message-ID is looked for without parsing the mail (a mail's own
+# headers rarely pass 64 KB; one that hides its Message-ID further down is found by the parser).
+_HEAD_LIMIT = 64 * 1024
+_MESSAGE_ID_LINE = re.compile(rb"^message-id[ \t]*:(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
+_END_OF_HEAD = re.compile(rb"\r?\n\r?\n")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def raw_message_id(raw: bytes) -> str | None:
+    """The Message-ID of a raw mail, found in its header block without parsing it, or None: what the
+    inbound queue records at once, so that a reply can tell that its parent is still waiting there."""
+    head = raw[:_HEAD_LIMIT]
+    end = _END_OF_HEAD.search(head)
+    found = _MESSAGE_ID_LINE.search(head[:end.start()] if end else head)
+    if found is None:
+        return None
+    try:
+        value = found.group(1).decode("utf-8").replace("\r", " ").replace("\n", " ")
+    except UnicodeDecodeError:
+        return None  # not what a database column takes as it is: the parser deals with it
+    if _CONTROL.search(value):
+        return None
+    return first_message_id(value)

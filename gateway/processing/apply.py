@@ -7,11 +7,11 @@ makes the writes of that route, and only those: the outcome it returns is the de
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
 from gateway.app import App
@@ -40,27 +40,34 @@ __all__ = ["ORIGINAL_STATES", "process_inbound"]
 log = logging.getLogger("gateway.process")
 
 _LOCK_COPIES = text("SELECT pg_advisory_xact_lock(:key)")
+# A mail this one answers, stored before it and not processed yet (maybe by another process now).
+_PARENT_WAITING = text("SELECT id FROM inbound_messages WHERE state = 'pending' AND id < :row_id "
+                       "AND message_id IN :ids").bindparams(bindparam("ids", expanding=True))
+# The outcome of a mail left in the queue for a later batch: its row stays pending, unchanged.
+DEFERRED = "deferred"
 
 Writes = Callable[[Session, App, Claimed, Disposition, datetime], None]
 
 
 def process_inbound(session: Session, app: App, row: Claimed, now: datetime, *,
-                    unwritten: Mapping[str, int] | None = None) -> str:
+                    unwritten: Mapping[str, int] | None = None, batch: Collection[int] = ()) -> str:
     """Apply one stored mail; return its outcome. Raises to have the mail quarantined.
 
     ``unwritten`` holds the dedupe keys of mails processed earlier in the same batch whose
-    outcomes are not in the database yet: a second copy among them is a duplicate too.
+    outcomes are not in the database yet: a second copy among them is a duplicate too. ``batch``
+    is the ids of the batch's rows: a reply's parent among them is processed, not waiting.
 
     Imported history (source ``history``) is processed the same way, as of when it arrived,
     with nothing queued to send and no clock started (gateway.store.history).
     """
     if row.source != HISTORY_SOURCE:
-        return _process(session, app, row, now, unwritten)
+        return _process(session, app, row, now, unwritten, batch)
     with filing_history(session):
-        return _process(session, app, row, row.received_at, unwritten)
+        return _process(session, app, row, row.received_at, unwritten, batch)
 
 
-def _process(session: Session, app: App, row: Claimed, now: datetime, unwritten: Mapping[str, int] | None) -> str:
+def _process(session: Session, app: App, row: Claimed, now: datetime, unwritten: Mapping[str, int] | None,
+             batch: Collection[int]) -> str:
     mail = parse(row.raw, received_at=row.received_at, limits=app.limits)
     if not app.db.is_sqlite:
         # Two workers holding two copies of one mail must not both open a ticket: the second
@@ -70,9 +77,23 @@ def _process(session: Session, app: App, row: Claimed, now: datetime, unwritten:
     d = decide(session, app, mail, Arrival(raw=row.raw, received_at=row.received_at, envelope_from=row.mail_from,
                                            rcpt_to=tuple(row.rcpt_to or ()), approval=row.verdict, row_id=row.id),
                unwritten=unwritten)
+    if d.route == "ticket" and not app.db.is_sqlite and _parent_waiting(session, row, batch, mail.in_reply_to,
+                                                                       mail.references):
+        # Its thread's first mail is being processed by another process: a ticket of its own now
+        # would split the thread. It is taken up again once that one is committed. (On SQLite one
+        # writer processes a batch at a time: the parent is always done first.)
+        return DEFERRED
     row.message_id, row.dedupe_key = mail.message_id[:998], d.key
     _WRITES[d.route](session, app, row, d, now)
     return d.outcome
+
+
+def _parent_waiting(session: Session, row: Claimed, batch: Collection[int], *threads: tuple[str, ...]) -> bool:
+    ids = list(dict.fromkeys(i for thread in threads for i in thread if i))
+    if not ids:
+        return False
+    waiting = session.connection().scalars(_PARENT_WAITING, {"row_id": row.id, "ids": ids}).all()
+    return any(w not in batch for w in waiting)  # this batch's own rows are processed, not waiting
 
 
 def _duplicate(session: Session, app: App, row: Claimed, d: Disposition, now: datetime) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.app import App
-from gateway.processing.apply import ORIGINAL_STATES, process_inbound
+from gateway.processing.apply import DEFERRED, ORIGINAL_STATES, process_inbound
 from gateway.store.claimed import Claimed, claim, record_outcomes
 from gateway.store.tickets import discard_events, record, take_noted_wakeup, write_events
 from parsers import ParseLimitExceeded
@@ -92,18 +92,24 @@ class Processor:
         with db.sessions() as session, session.begin():
             done: list[tuple[Claimed, datetime]] = []  # outcomes written together at the end
             unwritten: dict[str, int] = {}  # their dedupe keys, for a copy later in the batch
-            for row in claim(session.connection(), size, skip_locked=not db.is_sqlite):
+            rows = claim(session.connection(), size, skip_locked=not db.is_sqlite)
+            batch = {row.id for row in rows}
+            for row in rows:
                 now = self.app.clock.now()
                 claimed.append(row)
                 if isolate:
-                    outcome = self._isolated(session, row, now)
+                    outcome = self._isolated(session, row, now, batch)
                 else:
                     try:
-                        outcome = process_inbound(session, self.app, row, now, unwritten=unwritten)
+                        outcome = process_inbound(session, self.app, row, now, unwritten=unwritten, batch=batch)
                     except Exception as exc:
                         if not _mails_fault(exc):
                             raise
                         raise _MailFailed from exc
+                    if outcome == DEFERRED:
+                        claimed.pop()  # left pending, unchanged: a later batch takes it up
+                        outcomes.append(outcome)
+                        continue
                     done.append((row, now))
                     if row.dedupe_key and row.state in ORIGINAL_STATES:
                         unwritten.setdefault(row.dedupe_key, row.id)
@@ -130,11 +136,13 @@ class Processor:
                 log.warning("inbound %d %s: %s", row.id, row.state, (row.reason or "")[:300])
         return outcomes
 
-    def _isolated(self, session: Session, row: Claimed, now: datetime) -> str:
+    def _isolated(self, session: Session, row: Claimed, now: datetime, batch: set[int]) -> str:
         write_events(session)  # the mails before this one keep theirs, should this one fail
         try:
             with session.begin_nested():
-                outcome = process_inbound(session, self.app, row, now)
+                outcome = process_inbound(session, self.app, row, now, batch=batch)
+                if outcome == DEFERRED:
+                    return outcome  # left pending, unchanged
                 record_outcomes(session.connection(), [(row, now)])
                 write_events(session)  # inside the savepoint: a later mail's failure keeps them
                 return outcome
@@ -179,4 +187,6 @@ class Processor:
                 break
             for outcome in outcomes:
                 counts[outcome] = counts.get(outcome, 0) + 1
+            if all(o == DEFERRED for o in outcomes):
+                break  # what is left waits on mail another process is processing: look again later
         return counts

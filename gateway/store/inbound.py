@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from gateway.errors import StorageError
 from gateway.store.db import Database
 from gateway.store.models import InboundMessage, table_of
+from parsers.headers import raw_message_id
 
 log = logging.getLogger("gateway.intake")
 _INBOUND = table_of(InboundMessage)
@@ -113,7 +114,7 @@ def _insert_new(db: Database, items: list[tuple[str, bytes]], source: str, envel
             # Core INSERT ... RETURNING: one statement for the batch, no unit-of-work overhead.
             inserted = conn.execute(_INSERT_RETURNING_KEYS, [
                 {"source": source, "source_key": key, "mail_from": envelope.mail_from,
-                 "rcpt_to": list(envelope.rcpt_to), "raw": raw, "size": len(raw),
+                 "rcpt_to": list(envelope.rcpt_to), "raw": raw, "size": len(raw), "message_id": raw_message_id(raw),
                  "received_at": _earliest(received_at, arrived_at.get(key)), "state": "pending", "attempts": 0}
                 for key, raw in fresh.items()])
             new_ids = {row[0]: row[1] for row in inserted}

@@ -74,7 +74,10 @@ class InboundMessage(Base):
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
     processed_at: Mapped[datetime | None]
 
-    __table_args__ = (Index("ix_inbound_state_id", "state", "id"),)
+    __table_args__ = (Index("ix_inbound_state_id", "state", "id"),
+                      # A reply asks whether its parent still waits in the queue (processing/apply.py).
+                      Index("ix_inbound_pending_message_id", "message_id", sqlite_where=text("state = 'pending'"),
+                            postgresql_where=text("state = 'pending'")))
 
 
 # A ticket in one of these is done: its clocks, escalations and notices no longer run.
