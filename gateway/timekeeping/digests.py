@@ -12,14 +12,15 @@ import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from gateway.app import App
 from gateway.digests.schedule import fire, sync
 from gateway.store.models import DigestSchedule
+from gateway.timekeeping import due_rows
 
 log = logging.getLogger("gateway.digests")
 
-BATCH = 20
 # A digest that could not be written (a fault in the data or the code) is tried again this much later.
 RETRY = timedelta(minutes=15)
 
@@ -46,38 +47,17 @@ class DigestScheduler:
         return self._earliest()
 
     def _earliest(self) -> datetime | None:
-        with self.app.db.read_sessions() as session:
-            return session.scalar(select(DigestSchedule.next_at).where(DigestSchedule.next_at.is_not(None))
-                                  .order_by(DigestSchedule.next_at).limit(1))
+        return due_rows.earliest(self.app, DigestSchedule)
 
     def run_due(self, now: datetime | None = None) -> int:
         """Send every digest due at ``now``; return how many schedules were handled."""
         self._sync()
-        now = now or self.app.clock.now()
-        earliest = self._earliest()
-        if earliest is None or earliest > now:  # nothing due: no write lock taken (SQLite has one)
-            return 0
-        handled = 0
-        while True:
-            batch = self._run_batch(now)
-            handled += batch
-            if batch < BATCH:
-                return handled
+        return due_rows.run_due(self.app, DigestSchedule, self._fire, _failed, now or self.app.clock.now())
 
-    def _run_batch(self, now: datetime) -> int:
-        db = self.app.db
-        with db.sessions() as session, session.begin():
-            query = (select(DigestSchedule).where(DigestSchedule.next_at <= now)
-                     .order_by(DigestSchedule.next_at, DigestSchedule.id).limit(BATCH))
-            if not db.is_sqlite:
-                query = query.with_for_update(skip_locked=True)
-            rows = list(session.scalars(query))
-            for row in rows:
-                try:
-                    with session.begin_nested():
-                        fire(session, self.app, row, now)
-                except Exception:
-                    log.exception("digest %s for %s could not be sent; trying again in %s", row.digest, row.slot,
-                                  RETRY)
-                    row.next_at, row.updated_at = now + RETRY, now
-            return len(rows)
+    def _fire(self, session: Session, row: DigestSchedule, now: datetime) -> None:
+        fire(session, self.app, row, now)
+
+
+def _failed(row: DigestSchedule, now: datetime) -> None:
+    log.exception("digest %s for %s could not be sent; trying again in %s", row.digest, row.slot, RETRY)
+    row.next_at, row.updated_at = now + RETRY, now
