@@ -33,6 +33,7 @@ class SlaDriver:
         self._lock = threading.Lock()
         self._armed_lock = threading.Lock()
         self._armed: datetime | None = None  # the instant the wake-up is armed at
+        self._stopping = False
 
     def start(self) -> None:
         self._aps.add_job(self.run, "interval", seconds=self.app.config.sla.sweep_interval.total_seconds(),
@@ -41,6 +42,10 @@ class SlaDriver:
         self.rearm()
 
     def shutdown(self) -> None:
+        # APScheduler's shutdown waits for the running wake-up while holding the lock that adding
+        # a job takes: a wake-up that re-armed itself then would wait for ever. No arming from here on.
+        with self._armed_lock:
+            self._stopping = True
         self._aps.shutdown(wait=True)
 
     def run(self) -> None:
@@ -73,7 +78,7 @@ class SlaDriver:
         if earliest is None:
             with self._armed_lock:
                 self._armed = None
-            return
+            return  # nothing to arm: the sweep looks again
         self._arm(earliest, only_if_earlier=False)
 
     def arm_no_later_than(self, instant: datetime | None) -> None:
@@ -84,6 +89,8 @@ class SlaDriver:
 
     def _arm(self, instant: datetime, *, only_if_earlier: bool) -> None:
         with self._armed_lock:
+            if self._stopping:
+                return
             now = self.app.clock.now()
             # An armed instant already past is as good as none: its run may have failed before re-arming.
             if only_if_earlier and self._armed is not None and now < self._armed <= instant:

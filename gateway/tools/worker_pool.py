@@ -54,13 +54,12 @@ class WorkerPool:
             proc = self._procs[index]
             assert proc is not None
             code = await proc.wait()
-            if self._stopping:
-                return
-            log.error("worker %d (pid %d) exited with %s; starting it again in %.0fs", index + 1, proc.pid, code,
-                      RESTART_AFTER)
+            # A stop of the whole service (systemd, Ctrl-C) reaches the workers as soon as the
+            # listener: what looks like a worker's death may be the start of the listener's own stop.
             await asyncio.sleep(RESTART_AFTER)
             if self._stopping:
                 return
+            log.error("worker %d (pid %d) exited with %s; starting it again", index + 1, proc.pid, code)
             await self._spawn(index)
 
     def wake(self) -> None:
