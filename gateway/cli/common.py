@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 from gateway.clock import Clock, FileClock, SystemClock
 from gateway.config import Config, config_path, load_config
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, UsageError
 from gateway.tools.log_setup import configure as configure_logging
 from gateway.tools.log_setup import load_logging
 
@@ -52,3 +53,11 @@ def ensure_schema(db: Any) -> None:
         raise ConfigError([state.problem])
 
 
+
+
+def read_words(file: str) -> str:
+    """The words in ``file`` (``-``: standard input), for the commands that send what a person wrote."""
+    try:
+        return sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--file {file}: {getattr(exc, 'strerror', None) or exc}") from exc

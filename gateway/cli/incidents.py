@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
+from gateway.cli.common import read_words
 from gateway.cli.terminal import emit, page_line
 from gateway.cli.views import AddCommand, add_paging, known_person, paging
 from gateway.errors import UsageError
@@ -19,12 +19,7 @@ def _text(args: argparse.Namespace) -> str:
     """The words to send: --text, or --file (``-``: standard input)."""
     if (args.text is None) == (args.file is None):
         raise UsageError(f"incident {args.action}: give the words with --text TEXT or --file FILE (- for stdin)")
-    if args.text is not None:
-        return str(args.text)
-    try:
-        return sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"--file {args.file}: {getattr(exc, 'strerror', None) or exc}") from exc
+    return str(args.text) if args.text is not None else read_words(args.file)
 
 
 def cmd_incident(args: argparse.Namespace, app: Any) -> int:

@@ -6,9 +6,9 @@ import argparse
 import sys
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
+from gateway.cli.common import read_words
 from gateway.cli.terminal import emit, page_line
 from gateway.cli.views import AddCommand, add_paging, known_person, paging
 from gateway.errors import UsageError
@@ -24,12 +24,7 @@ def _instant(text: str, flag: str, zone: Any) -> datetime:
 
 
 def _words(args: argparse.Namespace) -> str:
-    if args.file is None:
-        return str(args.text or "")
-    try:
-        return sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"--file {args.file}: {getattr(exc, 'strerror', None) or exc}") from exc
+    return str(args.text or "") if args.file is None else read_words(args.file)
 
 
 def cmd_maintenance(args: argparse.Namespace, app: Any) -> int:
