@@ -14,9 +14,10 @@ from sqlalchemy.orm import Session
 
 from gateway.errors import PermanentError, TemporaryError
 from gateway.outbound.context import SendContext
+from gateway.outbound.lapsed import dead_holders, outcome_unknown
 from gateway.outbound.outbox import stored_cause_key
 from gateway.outbound.transports import Delivered, Transport, Withdrawn
-from gateway.store.lease_owner import holder_is_dead, new_owner
+from gateway.store.lease_owner import new_owner
 from gateway.store.models import OutboxMessage
 from gateway.store.tickets import record, write_events
 
@@ -77,13 +78,15 @@ class Sender:
         self.app = app
         self.transport = transport
         self.owner = new_owner(worker)
+        # The row whose on-the-wire mark was committed ahead (SQLite), and when.
+        self._marked: tuple[int, datetime] | None = None
         # A lease outlasts the longest a relay may take to answer one mail, with room to spare.
         self.lease = max(LEASE, 4 * app.config.outbound.timeout)
 
     def _claim(self, now: datetime) -> list[Leased]:
         db = self.app.db
         with db.sessions() as session, session.begin():
-            dead = _dead_holders(session, now)
+            dead = dead_holders(session, now)
             sending = OutboxMessage.state == "sending"
             lapsed = sending & (OutboxMessage.lease_until < now)
             if dead:
@@ -100,22 +103,30 @@ class Sender:
                            else f"the lease of its sender {row.lease_owner} ran out")
                     log.info("%s: taking over: %s", row.message_id, why)
                     if row.on_wire_at is not None:
-                        _outcome_unknown(session, row, now, why)
+                        outcome_unknown(session, row, now, why)
                         row.attempts += 1  # the attempt its sender did not live to count
                 row.state, row.lease_until, row.lease_owner = "sending", now + self.lease, self.owner
+            if rows and db.is_sqlite:
+                rows[0].on_wire_at = now  # see _on_wire: the first mail's mark rides on the claim
+                self._marked = (rows[0].id, now)
             return [Leased.of(row) for row in rows]
 
     def send_due(self, should_stop: Callable[[], bool] = lambda: False) -> int:
         """Send every due row once; return how many were handled. Asked to stop, it finishes
         the mail on the wire and hands the rest of its claim back at once."""
+        with self.app.db.writers_first():
+            return self._send_claimed(should_stop)
+
+    def _send_claimed(self, should_stop: Callable[[], bool]) -> int:
         rows = self._claim(self.app.clock.now())
         try:
             for done, row in enumerate(rows):
                 if should_stop():
                     self._release([r.id for r in rows[done:]])
                     return done
-                self._send(row)
+                self._send(row, rows[done + 1].id if done + 1 < len(rows) else None)
         finally:
+            self._marked = None
             self.transport.close()
         return len(rows)
 
@@ -123,19 +134,32 @@ class Sender:
         with self.app.db.sessions() as session, session.begin():
             session.execute(update(OutboxMessage).where(
                 OutboxMessage.id.in_(ids), OutboxMessage.state == "sending", OutboxMessage.lease_owner == self.owner)
-                .values(state="pending", lease_until=None, lease_owner=None))
+                .values(state="pending", lease_until=None, lease_owner=None, on_wire_at=None))
 
     def _on_wire(self, row_id: int) -> bool:
         """Just before DATA: take the row again under our name with a fresh lease and record
-        that it is on the wire, in one commit; False if it is no longer ours."""
-        now = self.app.clock.now()
+        that it is on the wire, in one commit; False if it is no longer ours.
+
+        On SQLite, where each commit waits its turn for the one write lock, the mark was made ahead,
+        in the commit before (the claim's, or the record of the mail before it as sent), a moment
+        before this mail goes: one commit a mail instead of two. A crash in that moment leaves a mail
+        marked that never went; it goes again, once, logged as possibly sent twice. The mark made
+        ahead stands for the check only while the lease it renewed is young: a sender that stalled
+        (a slow relay, a paused machine) looks again whether the row is still its own."""
+        marked, self._marked = self._marked, None
+        if marked is not None and marked[0] == row_id and self.app.clock.now() < marked[1] + self.lease / 2:
+            return True
         with self.app.db.sessions() as session, session.begin():
-            taken = session.connection().execute(update(OutboxMessage).where(
-                OutboxMessage.id == row_id, OutboxMessage.state == "sending", OutboxMessage.lease_owner == self.owner)
-                .values(lease_until=now + self.lease, on_wire_at=now)).rowcount
+            return self._mark(session, row_id)
+
+    def _mark(self, session: Session, row_id: int) -> bool:
+        now = self.app.clock.now()
+        taken = session.connection().execute(update(OutboxMessage).where(
+            OutboxMessage.id == row_id, OutboxMessage.state == "sending", OutboxMessage.lease_owner == self.owner)
+            .values(lease_until=now + self.lease, on_wire_at=now)).rowcount
         return bool(taken == 1)
 
-    def _send(self, row: Leased) -> None:
+    def _send(self, row: Leased, next_id: int | None = None) -> None:
         attempt = _Attempt(self, row)
         try:
             delivered = self.transport.send(row.mail_from, list(row.rcpt_to), row.raw, row.message_id, attempt)
@@ -166,6 +190,8 @@ class Sender:
         else:
             with self.app.db.sessions() as session, session.begin():
                 self._write_sent(session, row, delivered)
+                if next_id is not None and self._mark(session, next_id):
+                    self._marked = (next_id, self.app.clock.now())
         log.info("%s: %s sent to %s", row.message_id, row.kind, ", ".join(_sent_to(row, delivered)))
 
     def _write_sent(self, session: Session, row: Leased, delivered: Delivered) -> None:
@@ -203,7 +229,7 @@ class Sender:
             if current is None or current.state != "sending" or current.lease_owner != self.owner:
                 return  # taken over meanwhile: the outcome is the other sender's to record
             if unknown:
-                _outcome_unknown(session, current, now, f"the relay's answer was lost ({error[:200]})")
+                outcome_unknown(session, current, now, f"the relay's answer was lost ({error[:200]})")
             current.attempts += 1
             current.lease_until = current.lease_owner = current.on_wire_at = None
             current.last_error = error[:2000]
@@ -247,25 +273,6 @@ class _Attempt:
 
 def _sent_to(row: Leased, delivered: Delivered) -> list[str]:
     return [a for a in row.rcpt_to if a not in delivered.later and a not in delivered.never]
-
-
-def _dead_holders(session: Session, now: datetime) -> list[str]:
-    """The holders of live leases that were processes of this machine and are gone."""
-    holders = session.scalars(select(OutboxMessage.lease_owner).distinct().where(
-        OutboxMessage.state == "sending", OutboxMessage.lease_until >= now, OutboxMessage.lease_owner.is_not(None)))
-    return [h for h in holders if h is not None and holder_is_dead(h)]
-
-
-def _outcome_unknown(session: Session, row: OutboxMessage, now: datetime, why: str) -> None:
-    """A mail that went to the relay and whose answer was never recorded: it may have been
-    delivered. It goes again with the same Message-ID; counted, recorded and logged."""
-    on_wire = row.on_wire_at.isoformat() if row.on_wire_at is not None else None
-    row.unknown_outcomes += 1
-    row.on_wire_at = None
-    record(session, row.ticket_id, "mail-outcome-unknown", now, kind=row.kind, message_id=row.message_id,
-           on_wire_at=on_wire, reason=why[:300])
-    log.warning("%s: %s went on the wire and its outcome is unknown (%s); the relay may have taken it: "
-                "it goes again with the same Message-ID (possibly delivered twice)", row.message_id, row.kind, why)
 
 
 def _try_again(session: Session, row: Leased, recipients: list[str], now: datetime) -> None:

@@ -21,6 +21,9 @@ log = logging.getLogger("gateway.process")
 # Mails per transaction: one fsync serves them all, and SQLite's write lock is held for at
 # most a few hundred milliseconds, so the listener's own commits are not kept waiting long.
 BATCH = 20
+# The sender waits no longer than about this (and a mail) to record a mail on the wire or sent: the
+# batch ends early and is committed. Shorter costs more commits; longer holds acknowledgements back.
+YIELD_AFTER = 0.015
 
 
 # Database errors that one mail's values provoke (a constraint, a value a column cannot take,
@@ -60,6 +63,7 @@ class Processor:
         self.app = app
         self.on_committed = on_committed  # told of each batch's mails once their outcomes are committed
         self._wake_at: datetime | None = None  # the earliest wake-up the committed batches stored
+        self.emptied = False  # the last batch's claim took every pending mail there was
 
     def process_one(self) -> str | None:
         """Process the oldest pending row; return its outcome, or None when none is pending."""
@@ -93,8 +97,11 @@ class Processor:
             done: list[tuple[Claimed, datetime]] = []  # outcomes written together at the end
             unwritten: dict[str, int] = {}  # their dedupe keys, for a copy later in the batch
             rows = claim(session.connection(), size, skip_locked=not db.is_sqlite)
+            self.emptied = len(rows) < size  # none was left beyond these (as the claim saw it)
             batch = {row.id for row in rows}
             for row in rows:
+                if outcomes and db.first_writer_waiting(YIELD_AFTER):
+                    break  # the rest stay pending for the next batch: the sender waits to record a mail
                 now = self.app.clock.now()
                 claimed.append(row)
                 if isolate:
@@ -189,4 +196,6 @@ class Processor:
                 counts[outcome] = counts.get(outcome, 0) + 1
             if all(o == DEFERRED for o in outcomes):
                 break  # what is left waits on mail another process is processing: look again later
+            if self.emptied:
+                break  # no need of another write transaction to learn there is nothing more
         return counts

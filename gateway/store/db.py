@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -17,6 +17,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.store import write_gate
 
 log = logging.getLogger("gateway.db")
 
@@ -37,10 +39,20 @@ class Database:
         # while a writer works, so `tickets show` never waits behind the processor.
         self._read_engine = _sqlite_engine(url, immediate=False) if url.startswith("sqlite") else self.engine
         self.read_sessions = sessionmaker(self._read_engine, expire_on_commit=False)
+        self._gate = write_gate.gate_of(self.engine)
 
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
+
+    def writers_first(self) -> AbstractContextManager[None]:
+        """This thread's write transactions meanwhile take their turn ahead of the rest of the
+        process's (SQLite); nothing on PostgreSQL, where writers do not queue for one lock."""
+        return self._gate.first() if self._gate is not None else nullcontext()
+
+    def first_writer_waiting(self, longer_than: float) -> bool:
+        """A writer marked first has waited that long (SQLite): a long write should end and let it in."""
+        return self._gate is not None and self._gate.first_waiting(longer_than)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -99,9 +111,12 @@ def _sqlite_engine(url: str, *, immediate: bool = True) -> Engine:
         cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         cur.close()
 
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    if immediate:
+        write_gate.install(engine, "BEGIN IMMEDIATE", SQLITE_BUSY_TIMEOUT_MS / 1000)
+    else:
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN")
 
     return engine
 

@@ -129,7 +129,9 @@ def _start_work(app: App, stopping: threading.Event, health: _Health | None) -> 
         if counts:
             sender_worker.wake.set()
             sla.arm_no_later_than(processor.take_wakeup())
-        return bool(counts)
+        # Busy (look again at once) unless the last claim took all there was: a mail stored since
+        # has woken this thread, and the poll interval covers another process's stores.
+        return bool(counts) and not processor.emptied
 
     processor_worker = Worker("processor", process_step, app.config.processing.poll_interval, stopping)
     for thread in (processor_worker, sender_worker):

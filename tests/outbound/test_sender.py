@@ -11,7 +11,7 @@ from typing import Any
 
 import dkim
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from gateway.app import App
 from gateway.clock import FakeClock
@@ -321,3 +321,19 @@ def test_ehlo_gives_the_configured_name_and_check_config_names_a_bad_one(make_ap
         load_config(None, text=head + 'helo_name = "localhost"')
     assert err.value.problems == ["outbound.helo_name: 'localhost' is not a fully qualified domain name; write "
                                   'this host\'s name as the relay may look it up, like helo_name = "desk.example.com"']
+
+
+def test_on_sqlite_each_mail_sent_costs_one_commit_and_the_lease_is_still_checked(
+        make_app: Callable[..., App], clock: FakeClock, sink: Sink) -> None:
+    """SQLite's writers take turns at one lock: the mark that a mail is on the wire rides on the
+    commit before it (the claim's, or the previous mail's record as sent). PostgreSQL keeps a commit
+    of its own for it, made just before DATA."""
+    app = _smtp_app(make_app, sink.port)
+    _queue_acks(app, 4)
+    commits: list[int] = []
+    event.listen(app.db.engine, "commit", lambda _conn: commits.append(1))
+    assert Sender(app, make_transport(app.config.outbound), "w1").send_due() == 4
+    assert len(sink.messages) == 4 and _states(app) == ["sent"] * 4
+    assert len(commits) == (1 + 4 if app.db.is_sqlite else 1 + 2 * 4)
+    with app.db.sessions() as s:
+        assert [o.on_wire_at for o in s.scalars(select(OutboxMessage))] == [None] * 4
