@@ -38,6 +38,12 @@ def _model() -> Any:
         return _identifier
 
 
+def warm_up() -> None:
+    """Load the model now: a service that will read first mails calls this as it starts, so that its
+    first customer does not wait the second or two the load takes."""
+    _model()
+
+
 def _best_iso_639_1(text: str) -> tuple[str, float]:
     """The likeliest two-letter language and its probability among the two-letter ones. The
     model's few three-letter labels (Nigerian Pidgin, "no language content", ...) are not ISO

@@ -111,7 +111,7 @@ def open_ticket(session: Session, mail: ParsedMail, *, priority: str, plan: str,
         customer_name=sender.name if sender else "", verified=verified, assignee=None, route_group=route_group,
         tags=tags or [], created_at=now, updated_at=now, next_deadline=None, status_since=status_since,
         timezone=timezone, parent_id=parent_id, first_response_at=None, last_public_update_at=None,
-        language=language, eta=None, update_every=None, merged_into=None)
+        language=language, eta=None, update_every=None, merged_into=None, stages=None, stage_at=None, inform_at=None)
     conn = session.connection()
     number = _new_key(conn.execute(_INSERT_TICKET, values))
     ticket = Ticket(id=number, **values)

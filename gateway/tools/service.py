@@ -25,6 +25,7 @@ from gateway.timekeeping.driver import SlaDriver
 from gateway.tools.health import HealthServer, load_metrics
 from gateway.tools.metrics import Metrics
 from gateway.tools.worker_pool import WorkerPool, follow_listener
+from parsers import language
 
 log = logging.getLogger("gateway.service")
 
@@ -134,6 +135,7 @@ def _start_work(app: App, stopping: threading.Event, health: _Health | None) -> 
         return bool(counts) and not processor.emptied
 
     processor_worker = Worker("processor", process_step, app.config.processing.poll_interval, stopping)
+    threading.Thread(target=language.warm_up, name="language-model", daemon=True).start()
     for thread in (processor_worker, sender_worker):
         thread.start()
     sla.start()

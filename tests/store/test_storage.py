@@ -7,10 +7,10 @@ import email.policy
 import random
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import Connection, event, func, inspect, select, text
 
 from gateway.app import App, build_app
 from gateway.clock import FakeClock
@@ -21,8 +21,11 @@ from gateway.outbound.outbox import Draft, queue
 from gateway.processing import worker as processor
 from gateway.processing.worker import Processor
 from gateway.store.claimed import Claimed
+from gateway.store.db import Database
 from gateway.store.inbound import Envelope, store_inbound
 from gateway.store.models import AddressFlag, Event, InboundMessage, OutboxMessage, Ticket
+from gateway.store.tickets import open_ticket
+from parsers.parse import parse
 from tests import worlds
 from tests.support import customer_mail, install_failing_trigger, install_refusing_trigger, wait_for
 
@@ -519,3 +522,20 @@ def test_a_blocked_type_is_refused_however_its_name_ends(name: str) -> None:
     from parsers.attachments import sanitise_filename
     shown = sanitise_filename(name, 1, "application/octet-stream")
     assert attachment_refusal(shown, "application/octet-stream", 10, (".exe",), None) == "blocked type .exe"
+
+
+def test_a_new_ticket_is_known_whole_no_column_left_to_load(database: Database) -> None:
+    """open_ticket writes one INSERT and puts the ticket in the session as loaded: reading any of
+    its columns afterwards (a stage, the next wake-up) must not cost another query."""
+    now = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    mail = parse(b"From: A <a@customer.example>\r\nTo: support@example.com\r\nSubject: hi\r\n\r\nhello\r\n",
+                 received_at=now)
+    statements: list[str] = []
+    event.listen(database.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    with database.transaction() as session:
+        ticket = open_ticket(session, mail, priority="P3", plan="standard", organisation=None, verified=False,
+                             now=now)
+        written = len(statements)
+        assert inspect(ticket).unloaded & {c.key for c in inspect(Ticket).column_attrs} == set()
+        assert (ticket.stages, ticket.stage_at, ticket.inform_at, ticket.next_deadline) == (None, None, None, None)
+        assert len(statements) == written
