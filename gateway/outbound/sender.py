@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,6 +28,7 @@ FIRST_RETRY = timedelta(seconds=15)
 MAX_RETRY = timedelta(minutes=10)
 LEASE = timedelta(minutes=2)
 BATCH = 20
+KEEP_SESSION = 1.0  # seconds a relay's session is kept open between passes that find mail
 
 
 def retry_delay(failures: int) -> timedelta:
@@ -80,6 +82,7 @@ class Sender:
         self.owner = new_owner(worker)
         # The row whose on-the-wire mark was committed ahead (SQLite), and when.
         self._marked: tuple[int, datetime] | None = None
+        self._last_pass_with_mail = -KEEP_SESSION
         # A lease outlasts the longest a relay may take to answer one mail, with room to spare.
         self.lease = max(LEASE, 4 * app.config.outbound.timeout)
 
@@ -119,16 +122,28 @@ class Sender:
 
     def _send_claimed(self, should_stop: Callable[[], bool]) -> int:
         rows = self._claim(self.app.clock.now())
+        keep = False
         try:
             for done, row in enumerate(rows):
                 if should_stop():
                     self._release([r.id for r in rows[done:]])
                     return done
                 self._send(row, rows[done + 1].id if done + 1 < len(rows) else None)
+            # The relay's session is kept for the next pass while mail keeps coming (one mail a pass
+            # when it trickles in), and let go once a pass has found nothing for KEEP_SESSION.
+            now = time.monotonic()
+            if rows:
+                self._last_pass_with_mail = now
+            keep = now - self._last_pass_with_mail < KEEP_SESSION
         finally:
             self._marked = None
-            self.transport.close()
+            if not keep:
+                self.transport.close()
         return len(rows)
+
+    def close(self) -> None:
+        """Let go of the relay's session kept between passes (as the gateway stops)."""
+        self.transport.close()
 
     def _release(self, ids: list[int]) -> None:
         with self.app.db.sessions() as session, session.begin():

@@ -36,9 +36,10 @@ class Worker(threading.Thread):
     """A loop that does a step of work when woken (or every ``interval``) until stopped."""
 
     def __init__(self, name: str, step: Callable[[], bool], interval: timedelta,
-                 stopping: threading.Event) -> None:
+                 stopping: threading.Event, at_end: Callable[[], None] = lambda: None) -> None:
         super().__init__(name=name, daemon=True)
         self.step = step
+        self.at_end = at_end
         self.interval = interval.total_seconds()
         self.stopping = stopping
         self.wake = threading.Event()
@@ -62,6 +63,7 @@ class Worker(threading.Thread):
             if not busy:
                 self.wake.wait(self.interval)
                 self.wake.clear()
+        self.at_end()
 
 
 def reopen_logs() -> list[str]:
@@ -122,7 +124,8 @@ class _Work:
 def _start_work(app: App, stopping: threading.Event, health: _Health | None) -> _Work:
     processor = Processor(app, on_committed=health.metrics.processed if health else None)
     sender = Sender(app, make_transport(app.config.outbound), worker=socket.gethostname())
-    sender_worker = Worker("sender", lambda: sender.send_due(stopping.is_set) > 0, SENDER_POLL, stopping)
+    sender_worker = Worker("sender", lambda: sender.send_due(stopping.is_set) > 0, SENDER_POLL, stopping,
+                           at_end=sender.close)
     sla = SlaDriver(app, on_work=sender_worker.wake)
 
     def process_step() -> bool:

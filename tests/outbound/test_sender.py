@@ -337,3 +337,21 @@ def test_on_sqlite_each_mail_sent_costs_one_commit_and_the_lease_is_still_checke
     assert len(commits) == (1 + 4 if app.db.is_sqlite else 1 + 2 * 4)
     with app.db.sessions() as s:
         assert [o.on_wire_at for o in s.scalars(select(OutboxMessage))] == [None] * 4
+
+
+def test_the_relays_session_is_kept_from_pass_to_pass_while_mail_keeps_coming(
+        make_app: Callable[..., App], sink: Sink) -> None:
+    """Mail that trickles in goes one acknowledgement a pass: each pass must not cost a connection,
+    EHLO and QUIT. The session is let go when the gateway stops (Sender.close)."""
+    app = _smtp_app(make_app, sink.port)
+    sender = Sender(app, make_transport(app.config.outbound), "w1")
+    for i in range(3):
+        store_inbound(app.db, customer_mail(f"t{i}@customer.example", f"req {i}", "hi"), source="t",
+                      envelope=ENV, received_at=app.clock.now())
+        Processor(app).drain()
+        assert sender.send_due() == 1
+    sender.close()
+    _queue_acks(app, 1)
+    assert sender.send_due() == 1
+    peers = [m.peer for m in sink.messages]
+    assert len(peers) == 4 and len(set(peers[:3])) == 1 and peers[3] != peers[0]
