@@ -7,6 +7,7 @@ import os
 import statistics
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,10 +125,12 @@ def _process_tree(root: int) -> list[tuple[int, list[str]]]:
 def through_gateway(mails: list[Mail], clients: int, base: Path, *, relay: bool, name: str | None = None,
                     db_url: str | None = None, work: Path | None = None, per_address_cap: int | None = 1000,
                     expected: int | None = None, stall: float = 120.0, engineers: bool = True,
-                    env: dict[str, str] | None = None, workers: int = 0) -> RunResult:
+                    env: dict[str, str] | None = None, workers: int = 0,
+                    settled: Callable[[], bool] | None = None) -> RunResult:
     """``mails`` through `helpdesk run` until every acknowledgement is written (directory transport)
     or received by a relay (aiosmtpd in a process of its own). ``work`` may hold a database made
-    beforehand (its config then points at it through ``db_url``)."""
+    beforehand (its config then points at it through ``db_url``). With ``settled`` the gateway is
+    stopped only once it also says True (every mail processed, say), or after ``stall`` seconds."""
     work = work or fresh_dir(base, name or f"gateway-{'relay' if relay else 'dir'}-{clients}")
     port, relay_port = free_port(), (free_port() if relay else None)
     config = write_config(work, smtp_port=port, relay_port=relay_port, db_url=db_url, per_address_cap=per_address_cap,
@@ -148,6 +151,9 @@ def through_gateway(mails: list[Mail], clients: int, base: Path, *, relay: bool,
             cpu_before = sampler.cpu()
             sent: Sent = send(mails, clients, port)
             last = acks.wait(expected, stall=stall)
+            deadline = time.monotonic() + stall
+            while settled is not None and not settled() and time.monotonic() < deadline:
+                time.sleep(0.5)
             cpu = sampler.cpu() - cpu_before
             rss = sampler.stop()
         if watch:

@@ -91,6 +91,10 @@ class Backlog(threading.Thread):
             except sqlite3.Error:
                 continue
 
+    def drained(self, mails: int) -> bool:
+        """The last sample saw every mail stored and none pending."""
+        return bool(self.samples) and self.samples[-1][1] == mails and not self.samples[-1][2]
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -113,7 +117,8 @@ def main() -> None:
         backlog.start()
         result = through_gateway(mails, args.clients, work, relay=True, work=work, per_address_cap=None,
                                  workers=args.workers,
-                                 expected=expected, stall=300, engineers=False)
+                                 expected=expected, stall=300, engineers=False,
+                                 settled=lambda: backlog.drained(len(mails)))
         backlog.stopping.set()
     rss, t0 = result.rss, result.started
     print(f"  250 to every mail after {result.accept_seconds:.1f}s ({result.accept_rate:.1f} mails/s, "

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import BindParameter, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from gateway.config import Config
@@ -22,6 +22,13 @@ from gateway.time.calendar import BusinessCalendar, as_utc
 from gateway.time.durations import Target, deadline, format_target
 
 LIVE = ("scheduled", "started")
+# Asked with every new ticket: built once (its SQL is cached by SQLAlchemy either way, not the work of
+# building it and computing its cache key).
+_AT: BindParameter[datetime] = bindparam("at")
+_UNDER_WAY = select(MaintenanceWindow).where(
+    MaintenanceWindow.status.in_(LIVE), MaintenanceWindow.starts_at <= _AT, MaintenanceWindow.ends_at > _AT,
+    or_(MaintenanceWindow.cancelled_at.is_(None), MaintenanceWindow.cancelled_at > _AT)) \
+    .order_by(MaintenanceWindow.starts_at, MaintenanceWindow.id)
 # How far back a lead time is looked for: the longest lead in business days over holidays fits.
 _SEARCH = timedelta(days=400)
 
@@ -137,9 +144,6 @@ def cancel(window: MaintenanceWindow, reason: str, now: datetime) -> None:
 def under_way(session: Session, organisation: str | None, at: datetime) -> list[MaintenanceWindow]:
     """The windows in progress at ``at`` that affect ``organisation`` (every organisation's, when None
     or when the window affects all), earliest first."""
-    rows = session.scalars(select(MaintenanceWindow).where(
-        MaintenanceWindow.status.in_(LIVE), MaintenanceWindow.starts_at <= at, MaintenanceWindow.ends_at > at,
-        or_(MaintenanceWindow.cancelled_at.is_(None), MaintenanceWindow.cancelled_at > at))
-        .order_by(MaintenanceWindow.starts_at, MaintenanceWindow.id))
+    rows = session.scalars(_UNDER_WAY, {"at": at})
     return [w for w in rows
             if w.organisations is None or (organisation is not None and organisation in w.organisations)]
