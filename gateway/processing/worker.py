@@ -101,7 +101,8 @@ class Processor:
             batch = {row.id for row in rows}
             for row in rows:
                 if outcomes and db.first_writer_waiting(YIELD_AFTER):
-                    break  # the rest stay pending for the next batch: the sender waits to record a mail
+                    self.emptied = False  # the rest stay pending for the next batch
+                    break  # the sender waits to record a mail
                 now = self.app.clock.now()
                 claimed.append(row)
                 if isolate:
