@@ -6,7 +6,6 @@ import logging
 import smtplib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, text, update
@@ -15,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from gateway.errors import PermanentError, TemporaryError
 from gateway.outbound.context import SendContext
-from gateway.outbound.lapsed import dead_holders, outcome_unknown
+from gateway.outbound.leases import Leased, dead_holders, outcome_unknown
 from gateway.outbound.outbox import stored_cause_key
 from gateway.outbound.transports import Delivered, Transport, Withdrawn
 from gateway.store.lease_owner import new_owner
@@ -28,6 +27,7 @@ FIRST_RETRY = timedelta(seconds=15)
 MAX_RETRY = timedelta(minutes=10)
 LEASE = timedelta(minutes=2)
 BATCH = 20
+DEAD_CHECK = 5.0  # seconds between looks for leases held by processes that died
 KEEP_SESSION = 1.0  # seconds a relay's session is kept open between passes that find mail
 
 
@@ -35,27 +35,6 @@ def retry_delay(failures: int) -> timedelta:
     """15 s after the first failure, doubling, capped at 10 minutes."""
     delay: timedelta = FIRST_RETRY * (2 ** max(failures - 1, 0))
     return min(delay, MAX_RETRY)
-
-
-@dataclass(frozen=True, slots=True)
-class Leased:
-    """An outbox row as the claim read it: what to send, and what the outcome is written with."""
-
-    id: int
-    ticket_id: int | None
-    kind: str
-    cause_key: str
-    message_id: str
-    mail_from: str
-    rcpt_to: tuple[str, ...]
-    raw: bytes
-    created_at: datetime
-    attempts: int
-
-    @classmethod
-    def of(cls, row: OutboxMessage) -> Leased:
-        return cls(row.id, row.ticket_id, row.kind, row.cause_key, row.message_id, row.mail_from,
-                   tuple(row.rcpt_to), row.raw, row.created_at, row.attempts)
 
 
 class Sender:
@@ -83,13 +62,14 @@ class Sender:
         # The row whose on-the-wire mark was committed ahead (SQLite), and when.
         self._marked: tuple[int, datetime] | None = None
         self._last_pass_with_mail = -KEEP_SESSION
+        self._dead_checked_at = -DEAD_CHECK
         # A lease outlasts the longest a relay may take to answer one mail, with room to spare.
         self.lease = max(LEASE, 4 * app.config.outbound.timeout)
 
     def _claim(self, now: datetime) -> list[Leased]:
         db = self.app.db
         with db.sessions() as session, session.begin():
-            dead = dead_holders(session, now)
+            dead = self._dead_holders(session, now)
             sending = OutboxMessage.state == "sending"
             lapsed = sending & (OutboxMessage.lease_until < now)
             if dead:
@@ -113,6 +93,15 @@ class Sender:
                 rows[0].on_wire_at = now  # see _on_wire: the first mail's mark rides on the claim
                 self._marked = (rows[0].id, now)
             return [Leased.of(row) for row in rows]
+
+    def _dead_holders(self, session: Session, now: datetime) -> list[str]:
+        """Holders of live leases that died; looked for at the first claim and then at most every
+        DEAD_CHECK seconds (a claim a mail when mail trickles in need not look each time)."""
+        at = time.monotonic()
+        if at - self._dead_checked_at < DEAD_CHECK:
+            return []
+        self._dead_checked_at = at
+        return dead_holders(session, now)
 
     def send_due(self, should_stop: Callable[[], bool] = lambda: False) -> int:
         """Send every due row once; return how many were handled. Asked to stop, it finishes

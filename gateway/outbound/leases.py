@@ -1,9 +1,11 @@
-"""What a sender that is gone left behind: leases held by processes of this machine that no longer
-exist, and mails on the wire whose relay's answer was never recorded."""
+"""Leases on outbox rows: a row as the sender's claim read it, and what a sender that is gone left
+behind (leases held by processes of this machine that no longer exist, mails on the wire whose
+relay's answer was never recorded)."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -14,6 +16,27 @@ from gateway.store.models import OutboxMessage
 from gateway.store.tickets import record
 
 log = logging.getLogger("gateway.outbound")
+
+
+@dataclass(frozen=True, slots=True)
+class Leased:
+    """An outbox row as the claim read it: what to send, and what the outcome is written with."""
+
+    id: int
+    ticket_id: int | None
+    kind: str
+    cause_key: str
+    message_id: str
+    mail_from: str
+    rcpt_to: tuple[str, ...]
+    raw: bytes
+    created_at: datetime
+    attempts: int
+
+    @classmethod
+    def of(cls, row: OutboxMessage) -> Leased:
+        return cls(row.id, row.ticket_id, row.kind, row.cause_key, row.message_id, row.mail_from,
+                   tuple(row.rcpt_to), row.raw, row.created_at, row.attempts)
 
 
 def dead_holders(session: Session, now: datetime) -> list[str]:
