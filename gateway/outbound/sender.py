@@ -44,8 +44,8 @@ class Sender:
     process start) is committed before the network is touched, so a slow relay never holds a
     database lock. Once the relay has taken the envelope, just before DATA, the sender takes the
     row again under its own name and commits ``on_wire_at``: if its claim ran out meanwhile and
-    another process took the row, it finds that and sends nothing. The relay's final ``250`` is
-    recorded at once, in a commit of its own.
+    another process took the row, it finds that and sends nothing (on SQLite that mark is made a
+    moment ahead, with the commit before: see _on_wire). The relay's final ``250`` is recorded at once.
 
     What a crash leaves: a row leased by a process of this machine that no longer exists is
     claimed again at once (other machines' rows wait for their lease to run out). A row that

@@ -33,13 +33,13 @@ class Database:
     def __init__(self, url: str, *, schema: str | None = None) -> None:
         self.url = url
         self.schema = schema
-        self.engine = make_engine(url, schema=schema)
+        # On SQLite the gate the process's writers take turns at (store/write_gate.py); None on PostgreSQL.
+        self.engine, self._gate = make_engine(url, schema=schema)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         # Reads need no write lock: on SQLite (WAL) a deferred transaction reads a snapshot
         # while a writer works, so `tickets show` never waits behind the processor.
-        self._read_engine = _sqlite_engine(url, immediate=False) if url.startswith("sqlite") else self.engine
+        self._read_engine = _sqlite_engine(url, immediate=False)[0] if url.startswith("sqlite") else self.engine
         self.read_sessions = sessionmaker(self._read_engine, expire_on_commit=False)
-        self._gate = write_gate.gate_of(self.engine)
 
     @property
     def is_sqlite(self) -> bool:
@@ -72,7 +72,7 @@ class Database:
         self._read_engine.dispose()
 
 
-def make_engine(url: str, *, schema: str | None = None) -> Engine:
+def make_engine(url: str, *, schema: str | None = None) -> tuple[Engine, write_gate.WriteGate | None]:
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
     connect_args: dict[str, Any] = {}
@@ -80,10 +80,10 @@ def make_engine(url: str, *, schema: str | None = None) -> Engine:
         connect_args["options"] = f"-csearch_path={schema}"
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args), None
 
 
-def _sqlite_engine(url: str, *, immediate: bool = True) -> Engine:
+def _sqlite_engine(url: str, *, immediate: bool = True) -> tuple[Engine, write_gate.WriteGate | None]:
     path = url.removeprefix("sqlite:///")
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -112,13 +112,13 @@ def _sqlite_engine(url: str, *, immediate: bool = True) -> Engine:
         cur.close()
 
     if immediate:
-        write_gate.install(engine, "BEGIN IMMEDIATE", SQLITE_BUSY_TIMEOUT_MS / 1000)
-    else:
-        @event.listens_for(engine, "begin")
-        def _on_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+        return engine, write_gate.install(engine, "BEGIN IMMEDIATE", SQLITE_BUSY_TIMEOUT_MS / 1000)
 
-    return engine
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+    return engine, None
 
 
 def alembic_config() -> AlembicConfig:

@@ -21,12 +21,10 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine, event
 
 _HOLDS = "helpdesk.write_gate"  # in a pooled connection's info: it holds the gate
-_GATES: WeakKeyDictionary[Engine, WriteGate] = WeakKeyDictionary()
 
 
 class WriteGate:
@@ -100,7 +98,7 @@ class WriteGate:
 def install(engine: Engine, begin_sql: str, timeout: float) -> WriteGate:
     """Every transaction of ``engine`` begins with ``begin_sql`` after its turn at the gate, and
     gives the turn up once its COMMIT or ROLLBACK has returned."""
-    gate = _GATES[engine] = WriteGate(timeout)
+    gate = WriteGate(timeout)
     dialect: Any = engine.dialect  # this engine's own instance: the wrappers touch no other engine
     commit, rollback = dialect.do_commit, dialect.do_rollback
 
@@ -137,10 +135,6 @@ def install(engine: Engine, begin_sql: str, timeout: float) -> WriteGate:
         gate.leave(record.info)
 
     return gate
-
-
-def gate_of(engine: Engine) -> WriteGate | None:
-    return _GATES.get(engine)
 
 
 def _info(pooled: Any) -> dict[str, Any] | None:
