@@ -112,7 +112,8 @@ def _sqlite_engine(url: str, *, immediate: bool = True) -> tuple[Engine, write_g
         cur.close()
 
     if immediate:
-        return engine, write_gate.install(engine, "BEGIN IMMEDIATE", SQLITE_BUSY_TIMEOUT_MS / 1000)
+        on_disk = path if url.startswith("sqlite:///") and path not in ("", ":memory:") and "?" not in path else None
+        return engine, write_gate.install(engine, "BEGIN IMMEDIATE", SQLITE_BUSY_TIMEOUT_MS / 1000, on_disk)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:

@@ -8,8 +8,9 @@ sent waited whole batches, many of them; in a storm acknowledgements reached the
 85-109 s after the 250. The gate lines this process's writers up on a lock of its own before they
 ask SQLite, and hands the turn straight to the next one as the holder commits. Writes marked
 ``first`` (the sender's: short, and a mail waits on each) go ahead of the line, and the processor
-ends its batch early when one has waited (``first_waiting``). Other processes (workers, the CLI)
-still meet SQLite's busy handler.
+ends its batch early when one has waited (``first_waiting``). Between processes (the listener and
+its workers, the CLI) the turn is taken in order too, once a process's writer has its turn here
+(store/process_turn.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from typing import Any
 
 from sqlalchemy import Engine, event
 
+from gateway.store.process_turn import ProcessTurn
+
 _HOLDS = "helpdesk.write_gate"  # in a pooled connection's info: it holds the gate
 
 
@@ -32,7 +35,8 @@ class WriteGate:
     releases it can take it straight back, which is the convoy this gate is here to end), those
     marked ``first`` ahead of the rest."""
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, between: ProcessTurn | None = None) -> None:
+        self._between = between  # the turn among the processes on the same file, taken after ours
         self._mutex = threading.Lock()
         self._held = False
         self._first: deque[tuple[threading.Event, float]] = deque()
@@ -59,6 +63,7 @@ class WriteGate:
             if not self._held:
                 self._held = True
                 info[_HOLDS] = True
+                self._take_between(info)
                 return
             turn = threading.Event(), time.monotonic()
             line = self._first if getattr(self._mark, "first", False) else self._rest
@@ -72,6 +77,16 @@ class WriteGate:
                     raise sqlite3.OperationalError("database is locked (another thread of this process is writing)")
             # handed over as the wait ran out: the turn is ours
         info[_HOLDS] = True
+        self._take_between(info)
+
+    def _take_between(self, info: dict[str, Any]) -> None:
+        if self._between is None:
+            return
+        try:
+            self._between.take()
+        except BaseException:
+            self.leave(info)
+            raise
 
     def first_waiting(self, longer_than: float) -> bool:
         """A writer marked ``first`` has waited ``longer_than`` seconds for its turn (a hint)."""
@@ -80,6 +95,10 @@ class WriteGate:
         except IndexError:
             return False
 
+    def other_process_waiting(self) -> bool:
+        """A writer of another process on the same file waits for the turn (a hint)."""
+        return self._between is not None and self._between.other_waiting()
+
     def waiting_count(self) -> int:
         return len(self._first) + len(self._rest)
 
@@ -87,6 +106,8 @@ class WriteGate:
         """After COMMIT or ROLLBACK (or when the connection is let go): the next writer's turn."""
         if info is None or not info.pop(_HOLDS, False):
             return
+        if self._between is not None:
+            self._between.give()
         with self._mutex:
             line = self._first or self._rest
             if line:
@@ -95,10 +116,11 @@ class WriteGate:
                 self._held = False
 
 
-def install(engine: Engine, begin_sql: str, timeout: float) -> WriteGate:
-    """Every transaction of ``engine`` begins with ``begin_sql`` after its turn at the gate, and
-    gives the turn up once its COMMIT or ROLLBACK has returned."""
-    gate = WriteGate(timeout)
+def install(engine: Engine, begin_sql: str, timeout: float, database_path: str | None = None) -> WriteGate:
+    """Every transaction of ``engine`` begins with ``begin_sql`` after its turn at the gate (and,
+    for a database file, among the processes on it), and gives the turn up once its COMMIT or
+    ROLLBACK has returned."""
+    gate = WriteGate(timeout, ProcessTurn(database_path, timeout) if database_path else None)
     dialect: Any = engine.dialect  # this engine's own instance: the wrappers touch no other engine
     commit, rollback = dialect.do_commit, dialect.do_rollback
 

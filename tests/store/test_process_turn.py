@@ -1,0 +1,82 @@
+"""SQLite's write lock among processes on one file: a writer of another process gets its turn at the
+next commit, not after a writer that commits and begins again at once is done."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from gateway.store.db import Database
+from gateway.store.process_turn import ProcessTurn
+from tests.support import wait_for
+
+LOOP = """
+import sys
+from sqlalchemy import text
+from gateway.store.db import Database
+db = Database(sys.argv[1])
+for i in range(int(sys.argv[2])):
+    with db.transaction() as s:
+        s.execute(text("INSERT INTO log (who) VALUES ('loop')"))
+        for _ in range(20):
+            s.execute(text("SELECT count(*) FROM log")).scalar()
+db.dispose()
+"""
+
+
+def _order(db: Database) -> list[str]:
+    with db.read_sessions() as s:
+        return [r[0] for r in s.execute(text("SELECT who FROM log ORDER BY id"))]
+
+
+def test_a_process_that_commits_and_begins_again_at_once_does_not_shut_another_out(tmp_path: Path) -> None:
+    """A worker going from batch to batch, the listener storing one mail (a client waits for its 250):
+    the store goes in within a few of the worker's commits (SQLite's busy handler alone sleeps and
+    looks again, and the loop has taken the lock back each time)."""
+    url = f"sqlite:///{tmp_path / 'turn.sqlite3'}"
+    db = Database(url)
+    with db.transaction() as s:
+        s.execute(text("CREATE TABLE log (id INTEGER PRIMARY KEY, who TEXT)"))
+    root = Path(__file__).resolve().parents[2]
+    loop = subprocess.Popen([sys.executable, "-c", LOOP, url, "3000"], cwd=root)
+    try:
+        wait_for(lambda: len(_order(db)) >= 20, what="the other process writing")
+        waited = []
+        for n in range(5):
+            before = len(_order(db))
+            with db.transaction() as s:
+                s.execute(text("INSERT INTO log (who) VALUES (:who)"), {"who": f"store{n}"})
+            waited.append(_order(db).index(f"store{n}") - before)
+        assert loop.wait(120) == 0
+    finally:
+        loop.kill()
+    assert max(waited) < 5, f"each of five stores went in after {waited} more of the other process's commits"
+    db.dispose()
+
+
+def test_the_turn_runs_out_as_sqlites_busy_timeout_does(tmp_path: Path) -> None:
+    path = str(tmp_path / "x.sqlite3")
+    holder, waiter = ProcessTurn(path, 5.0), ProcessTurn(path, 0.2)
+    holder_process = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from gateway.store.process_turn import ProcessTurn\n"
+         "t = ProcessTurn(sys.argv[1], 5.0); t.take(); print('held', flush=True); time.sleep(30)", path],
+        cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder_process.stdout is not None and holder_process.stdout.readline().strip() == "held"
+        started = time.monotonic()
+        with pytest.raises(Exception, match="database is locked"):
+            waiter.take()
+        assert 0.2 <= time.monotonic() - started < 5
+        assert waiter.other_waiting() is False
+    finally:
+        holder_process.kill()
+        holder_process.wait()
+    waiter.take()  # the holder's lock went with its process
+    waiter.give()
+    holder.close()
+    waiter.close()
