@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import BindParameter, bindparam, or_, select
+from sqlalchemy import BindParameter, bindparam, select
 from sqlalchemy.orm import Session
 
 from gateway.config import Config
@@ -23,12 +23,14 @@ from gateway.time.durations import Target, deadline, format_target
 
 LIVE = ("scheduled", "started")
 # Asked with every new ticket: built once (its SQL is cached by SQLAlchemy either way, not the work of
-# building it and computing its cache key).
+# building it and computing its cache key), and asked once a transaction for the windows live across
+# an hour from the first ticket's instant (a batch of mails is one transaction).
 _AT: BindParameter[datetime] = bindparam("at")
-_UNDER_WAY = select(MaintenanceWindow).where(
-    MaintenanceWindow.status.in_(LIVE), MaintenanceWindow.starts_at <= _AT, MaintenanceWindow.ends_at > _AT,
-    or_(MaintenanceWindow.cancelled_at.is_(None), MaintenanceWindow.cancelled_at > _AT)) \
-    .order_by(MaintenanceWindow.starts_at, MaintenanceWindow.id)
+_LIVE_ACROSS = select(MaintenanceWindow).where(
+    MaintenanceWindow.status.in_(LIVE), MaintenanceWindow.starts_at <= bindparam("until"),
+    MaintenanceWindow.ends_at > _AT).order_by(MaintenanceWindow.starts_at, MaintenanceWindow.id)
+_ACROSS = timedelta(hours=1)
+_CACHED = "helpdesk.maintenance.live"  # in session.info: (transaction, from, until, windows)
 # How far back a lead time is looked for: the longest lead in business days over holidays fits.
 _SEARCH = timedelta(days=400)
 
@@ -144,6 +146,11 @@ def cancel(window: MaintenanceWindow, reason: str, now: datetime) -> None:
 def under_way(session: Session, organisation: str | None, at: datetime) -> list[MaintenanceWindow]:
     """The windows in progress at ``at`` that affect ``organisation`` (every organisation's, when None
     or when the window affects all), earliest first."""
-    rows = session.scalars(_UNDER_WAY, {"at": at})
-    return [w for w in rows
-            if w.organisations is None or (organisation is not None and organisation in w.organisations)]
+    transaction = session.get_transaction()
+    cached = session.info.get(_CACHED)
+    if cached is None or cached[0] is not transaction or not cached[1] <= at <= cached[2]:
+        rows = list(session.scalars(_LIVE_ACROSS, {"at": at, "until": at + _ACROSS}))
+        cached = session.info[_CACHED] = (transaction, at, at + _ACROSS, rows)
+    return [w for w in cached[3]
+            if w.starts_at <= at < w.ends_at and (w.cancelled_at is None or w.cancelled_at > at)
+            and (w.organisations is None or (organisation is not None and organisation in w.organisations))]

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, text, update
+from sqlalchemy import bindparam, or_, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -29,6 +29,18 @@ LEASE = timedelta(minutes=2)
 BATCH = 20
 DEAD_CHECK = 5.0  # seconds between looks for leases held by processes that died
 KEEP_SESSION = 1.0  # seconds a relay's session is kept open between passes that find mail
+
+# The two statements of every mail sent, built once (building one and computing its cache key cost
+# more than running it).
+_OUTBOX = OutboxMessage.__table__.c
+_WHEN = _OUTBOX.sent_at.type
+_MARK = update(OutboxMessage).where(
+    OutboxMessage.id == bindparam("row"), OutboxMessage.state == "sending",
+    OutboxMessage.lease_owner == bindparam("owner"),
+).values(lease_until=bindparam("until", type_=_WHEN), on_wire_at=bindparam("at", type_=_WHEN))
+_SENT = update(OutboxMessage).where(OutboxMessage.id == bindparam("row")).values(
+    state="sent", sent_at=bindparam("at", type_=_WHEN), last_error=bindparam("note", type_=_OUTBOX.last_error.type),
+    attempts=OutboxMessage.attempts + 1, lease_until=None, lease_owner=None, on_wire_at=None)
 
 
 def retry_delay(failures: int) -> timedelta:
@@ -158,9 +170,8 @@ class Sender:
 
     def _mark(self, session: Session, row_id: int) -> bool:
         now = self.app.clock.now()
-        taken = session.connection().execute(update(OutboxMessage).where(
-            OutboxMessage.id == row_id, OutboxMessage.state == "sending", OutboxMessage.lease_owner == self.owner)
-            .values(lease_until=now + self.lease, on_wire_at=now)).rowcount
+        taken = session.connection().execute(
+            _MARK, {"row": row_id, "owner": self.owner, "until": now + self.lease, "at": now}).rowcount
         return bool(taken == 1)
 
     def _send(self, row: Leased, next_id: int | None = None) -> None:
@@ -201,9 +212,7 @@ class Sender:
     def _write_sent(self, session: Session, row: Leased, delivered: Delivered) -> None:
         """The row recorded as sent: one UPDATE, its event, and a row for recipients refused for now."""
         now = self.app.clock.now()
-        session.connection().execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(
-            state="sent", sent_at=now, last_error=delivered.note, attempts=OutboxMessage.attempts + 1,
-            lease_until=None, lease_owner=None, on_wire_at=None))
+        session.connection().execute(_SENT, {"row": row.id, "at": now, "note": delivered.note})
         record(session, row.ticket_id, "mail-sent", now, kind=row.kind,
                message_id=row.message_id, to=_sent_to(row, delivered), note=delivered.note)
         if delivered.later:

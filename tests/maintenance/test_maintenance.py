@@ -183,6 +183,34 @@ def test_an_emergency_without_downtime_tells_nobody_but_the_ack_mentions_it(app:
     assert len(linked) == 1
 
 
+def test_a_batch_of_mails_sees_each_window_under_way_at_its_own_instant(app: App, clock: FakeClock,
+                                                                         database: Database) -> None:
+    """One transaction for the batch: each acknowledgement still names what was under way as that mail
+    arrived, including a window that started more than an hour after the batch's first mail."""
+    first = schedule(app, ask("emergency-no-downtime", syd(2026, 12, 9, 10, 30), hours=1))
+    second = schedule(app, ask("emergency-no-downtime", syd(2026, 12, 9, 12, 0), hours=1))
+    at(app, clock, syd(2026, 12, 9, 10, 45))  # a backlog: mails of the morning processed late
+    received = {"before@contoso.example": syd(2026, 12, 9, 10, 20), "during@contoso.example": syd(2026, 12, 9, 10, 45),
+                "between@contoso.example": syd(2026, 12, 9, 11, 40), "later@contoso.example": syd(2026, 12, 9, 12, 10)}
+    clock.set(syd(2026, 12, 9, 12, 15).astimezone(UTC))
+    for sender, when in received.items():
+        store_inbound(database, customer_mail(sender, "Slow reports", "The reports are slow to load this morning."),
+                      source="test", envelope=Envelope(sender, ("support@ipscape.example",)),
+                      received_at=when.astimezone(UTC))
+    assert len(Processor(app).process_batch()) == 4  # the four in one transaction
+    with app.db.sessions() as session:
+        acks = {o.rcpt_to[0]: " ".join(text_of(o).split()) for o in session.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == "acknowledgement"))}
+        linked = sorted(e.detail["maintenance"] for e in session.scalars(
+            select(Event).where(Event.kind == "maintenance-window")))
+    assert len(acks) == 4
+    assert [sender for sender, text in acks.items() if "under way" in text] == ["during@contoso.example",
+                                                                               "later@contoso.example"]
+    assert "until Wednesday 9 December 2026 11:30 AEDT" in acks["during@contoso.example"]
+    assert "until Wednesday 9 December 2026 13:00 AEDT" in acks["later@contoso.example"]
+    assert linked == [first, second]
+
+
 def parsed(row: OutboxMessage) -> EmailMessage:
     mail = email.message_from_bytes(row.raw, policy=email.policy.default)
     assert isinstance(mail, EmailMessage)
