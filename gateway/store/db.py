@@ -70,6 +70,8 @@ class Database:
     def dispose(self) -> None:
         self.engine.dispose()
         self._read_engine.dispose()
+        if self._gate is not None:
+            self._gate.close()
 
 
 def make_engine(url: str, *, schema: str | None = None) -> tuple[Engine, write_gate.WriteGate | None]:

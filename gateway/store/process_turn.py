@@ -21,6 +21,7 @@ import fcntl
 import os
 import sqlite3
 import time
+import weakref
 
 HELD, NEXT = 0, 1  # the bytes locked
 POLL = 0.001  # the longest wait between two looks
@@ -39,6 +40,7 @@ class ProcessTurn:
     def _file(self) -> int:
         if self._fd is None:
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            self._closer = weakref.finalize(self, os.close, self._fd)  # a turn dropped unclosed
         return self._fd
 
     def take(self) -> None:
@@ -70,7 +72,7 @@ class ProcessTurn:
 
     def close(self) -> None:
         if self._fd is not None:
-            os.close(self._fd)
+            self._closer()
             self._fd, self._held = None, False
 
 

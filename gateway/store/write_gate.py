@@ -99,6 +99,11 @@ class WriteGate:
         """A writer of another process on the same file waits for the turn (a hint)."""
         return self._between is not None and self._between.other_waiting()
 
+    def close(self) -> None:
+        """Let go of the file the turn among processes is taken on (the engine is disposed of)."""
+        if self._between is not None:
+            self._between.close()
+
     def waiting_count(self) -> int:
         return len(self._first) + len(self._rest)
 
