@@ -1,8 +1,8 @@
-"""The SMTP/LMTP listener: 250 only after the inbound row is committed, 451 on any trouble; mails whose
-DATA ends together share a commit (sources/group_commit.py)."""
+"""The SMTP/LMTP listener: 250 only after the inbound row is committed, 451 on any trouble."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -18,8 +18,7 @@ from gateway.config.tls import server_context
 from gateway.errors import TemporaryError
 from gateway.outbound.reply_token import is_support_recipient
 from gateway.sources.arrival import mta_arrival
-from gateway.sources.group_commit import GroupCommit
-from gateway.store.inbound import Delivery, Envelope, store_deliveries
+from gateway.store.inbound import Envelope, store_inbound
 
 log = logging.getLogger("gateway.intake")
 
@@ -33,7 +32,7 @@ class IntakeHandler:
 
     def __init__(self, app: App, executor: Executor, on_stored: Callable[[], None], *, lmtp: bool) -> None:
         self.app = app
-        self.committer = GroupCommit(lambda deliveries: store_deliveries(app.db, deliveries), executor)
+        self.executor = executor
         self.on_stored = on_stored
         self.lmtp = lmtp
 
@@ -59,12 +58,14 @@ class IntakeHandler:
         if isinstance(raw, str):
             raw = raw.encode("utf-8", "surrogateescape")
         env = Envelope(mail_from=envelope.mail_from or "", rcpt_to=tuple(envelope.rcpt_tos))
+        loop = asyncio.get_running_loop()
         now = self.app.clock.now()
         try:
-            raw = bytes(raw)
-            stored = await self.committer.store(Delivery(
-                raw, "lmtp" if self.lmtp else "smtp", env, now,
-                arrived_at=mta_arrival(raw, self.app.config.smtp.mta_hosts, now)))
+            stored = await loop.run_in_executor(
+                self.executor, lambda: store_inbound(
+                    self.app.db, bytes(raw), source="lmtp" if self.lmtp else "smtp",
+                    envelope=env, received_at=now,
+                    arrived_at=mta_arrival(bytes(raw), self.app.config.smtp.mta_hosts, now)))
         except TemporaryError:
             return self._each(TEMPFAIL, len(envelope.rcpt_tos))
         except Exception:

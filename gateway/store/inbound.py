@@ -50,23 +50,6 @@ def content_source_key(raw: bytes, envelope: Envelope) -> str:
     return "sha256:" + digest.hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """One mail to store: its bytes, its envelope, when it was received (and, where the source knows,
-    when it arrived there), and its source key (None: the envelope and bytes make it)."""
-
-    raw: bytes
-    source: str
-    envelope: Envelope
-    received_at: datetime
-    source_key: str | None = None
-    arrived_at: datetime | None = None
-
-    @property
-    def key(self) -> str:
-        return self.source_key or content_source_key(self.raw, self.envelope)
-
-
 def store_inbound(db: Database, raw: bytes, *, source: str, envelope: Envelope,
                   received_at: datetime, source_key: str | None = None,
                   arrived_at: datetime | None = None) -> Stored:
@@ -76,7 +59,9 @@ def store_inbound(db: Database, raw: bytes, *, source: str, envelope: Envelope,
     acknowledge its peer (250, IMAP \\Seen or move, exit 0). A delivery whose source key is
     already stored is a duplicate and changes nothing.
     """
-    return store_deliveries(db, [Delivery(raw, source, envelope, received_at, source_key, arrived_at)])[0]
+    key = source_key or content_source_key(raw, envelope)
+    return store_inbound_many(db, [(key, raw)], source=source, envelope=envelope, received_at=received_at,
+                              arrived_at={key: arrived_at})[0]
 
 
 def store_inbound_many(db: Database, items: list[tuple[str, bytes]], *, source: str, envelope: Envelope,
@@ -93,59 +78,49 @@ def store_inbound_many(db: Database, items: list[tuple[str, bytes]], *, source: 
     nothing is acknowledged to the server before it returns. On any failure nothing is stored
     and StorageError is raised; the caller may then store one by one to isolate a bad message.
     """
-    arrived = arrived_at or {}
-    return store_deliveries(db, [Delivery(raw, source, envelope, received_at, key, arrived.get(key))
-                                 for key, raw in items])
-
-
-def store_deliveries(db: Database, deliveries: list[Delivery]) -> list[Stored]:
-    """Store the deliveries in ONE transaction and commit (one fsync for all): all or none, and
-    StorageError when not. Each comes back as stored, or as a duplicate of what already was."""
-    if not deliveries:
+    if not items:
         return []
     try:
         try:
-            result = _insert_new(db, deliveries)
+            result = _insert_new(db, items, source, envelope, received_at, arrived_at or {})
         except IntegrityError:
             # Another process stored one of these keys between our check and our insert:
             # the second try finds it stored.
-            result = _insert_new(db, deliveries)
+            result = _insert_new(db, items, source, envelope, received_at, arrived_at or {})
     except SQLAlchemyError as exc:
-        sources = ", ".join(sorted({d.source for d in deliveries}))
-        log.error("could not store %d message(s) from %s: %s", len(deliveries), sources, exc.__class__.__name__)
+        log.error("could not store %d message(s) from %s: %s", len(items), source, exc.__class__.__name__)
         raise StorageError(f"could not store the message(s): {exc.__class__.__name__}: {exc}") from exc
-    fresh = [(s.inbound_id, d) for s, d in zip(result, deliveries, strict=True) if not s.duplicate]
-    if len(fresh) == 1:
-        log.info("inbound %d stored from %s (%d bytes)", fresh[0][0], fresh[0][1].source, len(fresh[0][1].raw))
+    fresh = [s.inbound_id for s in result if not s.duplicate]
+    if len(items) == 1 and fresh:
+        log.info("inbound %d stored from %s (%d bytes)", fresh[0], source, len(items[0][1]))
     elif fresh:
-        log.info("%d inbound messages stored from %s in one commit", len(fresh),
-                 ", ".join(sorted({d.source for _id, d in fresh})))
+        log.info("%d inbound messages stored from %s in one commit", len(fresh), source)
     return result
 
 
-def _insert_new(db: Database, deliveries: list[Delivery]) -> list[Stored]:
-    keys = [d.key for d in deliveries]
+def _insert_new(db: Database, items: list[tuple[str, bytes]], source: str, envelope: Envelope,
+                received_at: datetime, arrived_at: Mapping[str, datetime | None]) -> list[Stored]:
+    keys = [key for key, _raw in items]
     # A Core connection, not an ORM session: no objects are loaded or flushed here, and the
     # session's bookkeeping was half of what a stored mail cost before its commit.
     with db.engine.begin() as conn:
         existing = dict(conn.execute(_STORED_KEYS, {"keys": keys}).all())
-        fresh: dict[str, Delivery] = {}
-        for key, d in zip(keys, deliveries, strict=True):
+        fresh: dict[str, bytes] = {}
+        for key, raw in items:
             if key not in existing:
-                fresh.setdefault(key, d)  # the same key twice in one batch is stored once
+                fresh.setdefault(key, raw)  # the same key twice in one batch is stored once
         new_ids: dict[str, int] = {}
         if fresh:
             # Core INSERT ... RETURNING: one statement for the batch, no unit-of-work overhead.
             inserted = conn.execute(_INSERT_RETURNING_KEYS, [
-                {"source": d.source, "source_key": key, "mail_from": d.envelope.mail_from,
-                 "rcpt_to": list(d.envelope.rcpt_to), "raw": d.raw, "size": len(d.raw),
-                 "message_id": raw_message_id(d.raw), "received_at": _earliest(d.received_at, d.arrived_at),
-                 "state": "pending", "attempts": 0}
-                for key, d in fresh.items()])
+                {"source": source, "source_key": key, "mail_from": envelope.mail_from,
+                 "rcpt_to": list(envelope.rcpt_to), "raw": raw, "size": len(raw), "message_id": raw_message_id(raw),
+                 "received_at": _earliest(received_at, arrived_at.get(key)), "state": "pending", "attempts": 0}
+                for key, raw in fresh.items()])
             new_ids = {row[0]: row[1] for row in inserted}
     seen: set[str] = set()
     result = []
-    for key in keys:
+    for key, _raw in items:
         if key in new_ids and key not in seen:
             result.append(Stored(inbound_id=new_ids[key], duplicate=False))
         else:
