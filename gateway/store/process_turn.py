@@ -60,16 +60,6 @@ class ProcessTurn:
             self._held = False
             fcntl.lockf(self._file(), fcntl.LOCK_UN, 1, HELD)
 
-    def other_waiting(self) -> bool:
-        """Another process waits for the turn (it holds NEXT): a long write should end and let it in."""
-        fd = self._file()
-        try:
-            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, NEXT)
-        except OSError:
-            return True
-        fcntl.lockf(fd, fcntl.LOCK_UN, 1, NEXT)
-        return False
-
     def close(self) -> None:
         if self._fd is not None:
             self._closer()

@@ -95,10 +95,6 @@ class WriteGate:
         except IndexError:
             return False
 
-    def other_process_waiting(self) -> bool:
-        """A writer of another process on the same file waits for the turn (a hint)."""
-        return self._between is not None and self._between.other_waiting()
-
     def close(self) -> None:
         """Let go of the file the turn among processes is taken on (the engine is disposed of)."""
         if self._between is not None:

@@ -72,7 +72,6 @@ def test_the_turn_runs_out_as_sqlites_busy_timeout_does(tmp_path: Path) -> None:
         with pytest.raises(Exception, match="database is locked"):
             waiter.take()
         assert 0.2 <= time.monotonic() - started < 5
-        assert waiter.other_waiting() is False
     finally:
         holder_process.kill()
         holder_process.wait()
