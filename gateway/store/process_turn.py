@@ -18,10 +18,13 @@ a time, and they go with the process when it dies.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import sqlite3
 import time
 import weakref
+
+log = logging.getLogger("gateway.db")
 
 HELD, NEXT = 0, 1  # the bytes locked
 POLL = 0.001  # the longest wait between two looks
@@ -32,14 +35,22 @@ class ProcessTurn:
     """The turn at one database file among processes; ``take`` before BEGIN, ``give`` after the end."""
 
     def __init__(self, database_path: str, timeout: float) -> None:
+        self.database_path = database_path
         self.path = database_path + "-writers"
         self._timeout = timeout
         self._fd: int | None = None
         self._held = False
+        self._unusable = False
 
-    def _file(self) -> int:
-        if self._fd is None:
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    def _file(self) -> int | None:
+        if self._fd is None and not self._unusable:
+            try:
+                self._fd = _open_like(self.path, self.database_path)
+            except OSError as exc:
+                self._unusable = True
+                log.warning("%s cannot be opened (%s): writes here take SQLite's busy handler's turn",
+                            self.path, exc.strerror or exc)
+                return None
             self._closer = weakref.finalize(self, os.close, self._fd)  # a turn dropped unclosed
         return self._fd
 
@@ -47,6 +58,8 @@ class ProcessTurn:
         """Wait for the turn (queued behind a process already waiting for it); raises SQLite's own
         "database is locked" once the busy timeout has run out."""
         fd = self._file()
+        if fd is None:
+            return
         deadline = time.monotonic() + self._timeout
         _lock(fd, NEXT, deadline)
         try:
@@ -56,14 +69,31 @@ class ProcessTurn:
         self._held = True
 
     def give(self) -> None:
-        if self._held:
+        if self._held and self._fd is not None:
             self._held = False
-            fcntl.lockf(self._file(), fcntl.LOCK_UN, 1, HELD)
+            fcntl.lockf(self._fd, fcntl.LOCK_UN, 1, HELD)
 
     def close(self) -> None:
         if self._fd is not None:
             self._closer()
             self._fd, self._held = None, False
+
+
+def _open_like(path: str, database_path: str) -> int:
+    """``path`` opened for locking, made (if new) with the database file's permissions and owner."""
+    try:
+        like = os.stat(database_path)
+        mode, owner = like.st_mode & 0o666, (like.st_uid, like.st_gid)
+    except OSError:  # no database file yet (it is made at the first connection)
+        mode, owner = 0o600, None
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+    except FileExistsError:
+        return os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    os.fchmod(fd, mode)  # as asked, whatever the umask
+    if owner is not None and os.geteuid() == 0 and owner != (0, 0):
+        os.fchown(fd, *owner)
+    return fd
 
 
 def _lock(fd: int, byte: int, deadline: float) -> None:

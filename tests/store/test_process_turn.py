@@ -3,6 +3,8 @@ next commit, not after a writer that commits and begins again at once is done.""
 
 from __future__ import annotations
 
+import os
+import stat
 import subprocess
 import sys
 import time
@@ -79,3 +81,31 @@ def test_the_turn_runs_out_as_sqlites_busy_timeout_does(tmp_path: Path) -> None:
     waiter.give()
     holder.close()
     waiter.close()
+
+
+def test_the_turns_file_is_made_like_the_database_file(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'perm.sqlite3'}")
+    with db.transaction() as s:
+        s.execute(text("CREATE TABLE log (id INTEGER PRIMARY KEY, who TEXT)"))
+    db.dispose()
+    (tmp_path / "perm.sqlite3-writers").unlink()
+    os.chmod(tmp_path / "perm.sqlite3", 0o640)
+    db = Database(f"sqlite:///{tmp_path / 'perm.sqlite3'}")
+    with db.transaction() as s:
+        s.execute(text("INSERT INTO log (who) VALUES ('one')"))
+    db.dispose()
+    made = (tmp_path / "perm.sqlite3-writers").stat()
+    assert stat.S_IMODE(made.st_mode) == 0o640
+
+
+def test_writes_go_on_without_a_turns_file_that_cannot_be_opened(tmp_path: Path,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / "odd.sqlite3-writers").mkdir()  # what no lock can be taken on
+    db = Database(f"sqlite:///{tmp_path / 'odd.sqlite3'}")
+    with db.transaction() as s:
+        s.execute(text("CREATE TABLE log (id INTEGER PRIMARY KEY, who TEXT)"))
+    with db.transaction() as s:
+        s.execute(text("INSERT INTO log (who) VALUES ('one')"))
+    assert _order(db) == ["one"]
+    assert [r.getMessage() for r in caplog.records if "cannot be opened" in r.getMessage()] != []
+    db.dispose()
