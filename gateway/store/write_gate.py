@@ -60,14 +60,17 @@ class WriteGate:
         if info.get(_HOLDS):
             return  # already ours (a second BEGIN on the connection before its end was seen)
         with self._mutex:
-            if not self._held:
+            free = not self._held
+            if free:
                 self._held = True
-                info[_HOLDS] = True
-                self._take_between(info)
-                return
-            turn = threading.Event(), time.monotonic()
-            line = self._first if getattr(self._mark, "first", False) else self._rest
-            line.append(turn)
+            else:
+                turn = threading.Event(), time.monotonic()
+                line = self._first if getattr(self._mark, "first", False) else self._rest
+                line.append(turn)
+        if free:
+            info[_HOLDS] = True
+            self._take_between(info)  # outside the mutex: the wait for another process may be long
+            return
         if not turn[0].wait(self._timeout):
             with self._mutex:
                 if turn in line:

@@ -8,10 +8,10 @@ mail has its cause key): a worker that dies loses nothing, and its claims are ta
 The listener tells a worker that mail was stored by writing a byte to its standard input, to
 each worker in turn, one a mail: a worker reads it as "look now" (it also looks every
 ``poll_interval``, and goes on looking while it finds mail). Waking every worker for every mail
-had all but one of them claim nothing, a transaction each: with four workers on two cores that
-was a third of the CPU a mail. Standard input is
-also how a worker knows its listener is gone: at its end, the worker stops cleanly. A worker that
-exits on its own is started again after a pause, and the log says so.
+had all but one of them claim nothing, a transaction each (with four workers on PostgreSQL, in
+one run, 16.2 ms of CPU a mail against 13.5 one a mail). Standard input is also how a worker
+knows its listener is gone: at its end, the worker stops cleanly. A worker that exits on its own
+is started again after a pause, and the log says so.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ import os
 import stat
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from sqlalchemy import text
 
 from gateway.store.db import Database
 from gateway.store.process_turn import ProcessTurn
+from gateway.store.write_gate import WriteGate
 from tests.support import wait_for
 
 LOOP = """
@@ -109,3 +111,41 @@ def test_writes_go_on_without_a_turns_file_that_cannot_be_opened(tmp_path: Path,
     assert _order(db) == ["one"]
     assert [r.getMessage() for r in caplog.records if "cannot be opened" in r.getMessage()] != []
     db.dispose()
+
+
+def test_a_turn_that_runs_out_leaves_this_process_free_to_write(tmp_path: Path) -> None:
+    """Another process holds the turn past the timeout: the write here fails "database is locked"
+    (as SQLite's busy timeout would), and the process's own gate is left free, not stuck."""
+    path = str(tmp_path / "held.sqlite3")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from gateway.store.process_turn import ProcessTurn\n"
+         "t = ProcessTurn(sys.argv[1], 5.0); t.take(); print('held', flush=True); time.sleep(30)", path],
+        cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE, text=True)
+    gate = WriteGate(0.3, ProcessTurn(path, 0.3))
+    outcomes: list[str] = []
+
+    def write() -> None:
+        info: dict[str, object] = {}
+        try:
+            gate.enter(info)
+        except Exception as exc:
+            outcomes.append(str(exc))
+        else:
+            outcomes.append("entered")
+            gate.leave(info)
+
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        first = threading.Thread(target=write)
+        first.start()
+        first.join(10)
+        assert not first.is_alive(), "the writer never came back"
+        assert outcomes == ["database is locked (another process is writing)"]
+    finally:
+        holder.kill()
+        holder.wait()
+    second = threading.Thread(target=write)
+    second.start()
+    second.join(10)
+    assert outcomes[1:] == ["entered"]
+    gate.close()
