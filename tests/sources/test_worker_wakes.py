@@ -8,11 +8,13 @@ import sys
 from pathlib import Path
 
 from gateway.tools.worker_pool import WorkerPool
+from tests.support import wait_for
 
 # A stand-in worker: counts the wake-ups on its standard input and, at its end, writes how many.
 COUNTER = """
 import os, signal, sys
 signal.signal(signal.SIGTERM, signal.SIG_IGN)
+open(os.path.join(sys.argv[1], f"{os.getpid()}.ready"), "w").close()
 seen = 0
 while True:
     data = os.read(0, 4096)
@@ -29,13 +31,15 @@ async def _run(tmp_path: Path, wakes: int, kill_first: bool) -> list[int]:
     pool.command = [sys.executable, "-c", COUNTER, str(tmp_path)]
     await pool.start()
     procs = list(pool._procs)
+    wait_for(lambda: all((tmp_path / f"{p.pid}.ready").exists() for p in procs if p is not None),
+             what="the workers started")
     if kill_first:
         assert procs[0] is not None
         procs[0].kill()
         await procs[0].wait()
     for _ in range(wakes):
         pool.wake()
-    await asyncio.sleep(0.2)  # the wake-ups are written by the event loop
+    await asyncio.sleep(0)  # the wake-ups are written by the event loop, at its next turn
     await pool.stop(10)
     counts = []
     for proc in procs:

@@ -33,6 +33,17 @@ db.dispose()
 """
 
 
+# Another process that takes the turn and keeps it until it is killed.
+HOLDER = """
+import signal, sys
+from gateway.store.process_turn import ProcessTurn
+turn = ProcessTurn(sys.argv[1], 5.0)
+turn.take()
+print("held", flush=True)
+signal.pause()
+"""
+
+
 def _order(db: Database) -> list[str]:
     with db.read_sessions() as s:
         return [r[0] for r in s.execute(text("SELECT who FROM log ORDER BY id"))]
@@ -67,8 +78,7 @@ def test_the_turn_runs_out_as_sqlites_busy_timeout_does(tmp_path: Path) -> None:
     path = str(tmp_path / "x.sqlite3")
     holder, waiter = ProcessTurn(path, 5.0), ProcessTurn(path, 0.2)
     holder_process = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from gateway.store.process_turn import ProcessTurn\n"
-         "t = ProcessTurn(sys.argv[1], 5.0); t.take(); print('held', flush=True); time.sleep(30)", path],
+        [sys.executable, "-c", HOLDER, path],
         cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE, text=True)
     try:
         assert holder_process.stdout is not None and holder_process.stdout.readline().strip() == "held"
@@ -118,8 +128,7 @@ def test_a_turn_that_runs_out_leaves_this_process_free_to_write(tmp_path: Path) 
     (as SQLite's busy timeout would), and the process's own gate is left free, not stuck."""
     path = str(tmp_path / "held.sqlite3")
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from gateway.store.process_turn import ProcessTurn\n"
-         "t = ProcessTurn(sys.argv[1], 5.0); t.take(); print('held', flush=True); time.sleep(30)", path],
+        [sys.executable, "-c", HOLDER, path],
         cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE, text=True)
     gate = WriteGate(0.3, ProcessTurn(path, 0.3))
     outcomes: list[str] = []
