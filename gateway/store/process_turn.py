@@ -12,7 +12,9 @@ that waits for HELD keeps NEXT meanwhile, so the holder that lets HELD go and wa
 to wait for NEXT, until the waiter is in. Both are looked at every ``POLL`` seconds at most (a
 wait with a deadline: SQLite's busy timeout keeps its meaning, "database is locked" when it runs
 out). POSIX locks belong to the process: the write gate has only one thread of a process here at
-a time, and they go with the process when it dies.
+a time, and they go with the process when it dies. Two Database objects on one file in one process
+(never in the service: a test, `helpdesk db copy` onto itself) share the process's locks: between
+those two SQLite's busy handler decides, as before this file.
 """
 
 from __future__ import annotations
