@@ -90,9 +90,12 @@ class GatewayCollector(Collector):
 
 
 def outbox_backlog(session: Session) -> tuple[int, datetime | None]:
-    """How many mails wait to be sent, and when the oldest of them was written."""
+    """How many mails wait to be sent, and when the oldest of them was written: due or waiting for
+    a retry (pending), or in a sender's hands (sending: on the wire, or a relay being tried again).
+    Counting only the pending ones, a mail retried against a relay that is gone dropped out of the
+    count while each try lasted, and readiness could say all was well."""
     count, oldest = session.execute(select(func.count(), func.min(OutboxMessage.created_at))
-                                    .where(OutboxMessage.state == "pending")).one()
+                                    .where(OutboxMessage.state.in_(("pending", "sending")))).one()
     return count, oldest
 
 

@@ -16,7 +16,12 @@ from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import update
 
+from gateway.processing.worker import Processor
+from gateway.store.inbound import Envelope, store_inbound
+from gateway.store.models import OutboxMessage
+from gateway.tools.metrics import outbox_backlog
 from tests.support import ROOT, GatewayProcess, Sink, customer_mail, free_port, require, running, wait_for, write_config
 
 pytestmark = pytest.mark.slow
@@ -184,3 +189,19 @@ def test_readyz_follows_the_database(tmp_path: Path) -> None:
                      what="mail processed after the database came back")
     finally:
         pg.remove()
+
+
+def test_a_mail_in_a_senders_hands_still_waits_to_be_sent(make_app: Any) -> None:
+    """A mail retried against a relay that is gone spends each try in state ``sending``: it is still
+    counted as waiting, and its age still tells readiness that the outbox is stuck."""
+    app = make_app()
+    store_inbound(app.db, customer_mail("alice@customer.example", "Cannot print", "The printer is jammed."),
+                  source="test", envelope=Envelope("alice@customer.example", ("support@example.com",)),
+                  received_at=app.clock.now())
+    Processor(app).drain()
+    with app.db.transaction() as session:
+        session.execute(update(OutboxMessage).values(state="sending"))
+    with app.db.read_sessions() as session:
+        waiting, oldest = outbox_backlog(session)
+    assert waiting == 1
+    assert oldest == app.clock.now()
