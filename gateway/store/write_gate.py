@@ -67,11 +67,7 @@ class WriteGate:
                 turn = threading.Event(), time.monotonic()
                 line = self._first if getattr(self._mark, "first", False) else self._rest
                 line.append(turn)
-        if free:
-            info[_HOLDS] = True
-            self._take_between(info)  # outside the mutex: the wait for another process may be long
-            return
-        if not turn[0].wait(self._timeout):
+        if not free and not turn[0].wait(self._timeout):
             with self._mutex:
                 if turn in line:
                     line.remove(turn)
@@ -80,7 +76,7 @@ class WriteGate:
                     raise sqlite3.OperationalError("database is locked (another thread of this process is writing)")
             # handed over as the wait ran out: the turn is ours
         info[_HOLDS] = True
-        self._take_between(info)
+        self._take_between(info)  # outside the mutex: the wait for another process may be long
 
     def _take_between(self, info: dict[str, Any]) -> None:
         if self._between is None:
