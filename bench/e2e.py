@@ -100,7 +100,8 @@ def main() -> None:
                       f"   (CPU {result.cpu_ms_per_mail:.1f} ms a mail; 250 to all at {result.accept_rate:.1f} mails/s;"
                       f" {result.acks} acknowledgements"
                       f" + {result.staff_mails} staff mails; 250->ack p50 {result.percentile(0.5) or 0:.2f}s"
-                      f" p99 {result.percentile(0.99) or 0:.2f}s; {check(result, expected)})", flush=True)
+                      f" p99 {result.percentile(0.99) or 0:.2f}s; {check(result, expected)})\n"
+                      f"  {'':36}{result.share_ms()}", flush=True)
         if not args.no_django:
             _django(mails, args.django_venv, rows)
 

@@ -31,10 +31,19 @@ class RunResult:
     counts: dict[str, int] = field(default_factory=dict)
     started: float = 0.0  # time.monotonic() when the first mail was sent
     cpu: float = 0.0  # CPU seconds (user + system) helpdesk run used from the first mail to the last acknowledgement
+    worker_cpu: float = 0.0  # ... of which its worker processes'
+    machine_cpu: float = 0.0  # CPU seconds every process of the machine used meanwhile (clients, relay, database too)
 
     @property
     def cpu_ms_per_mail(self) -> float:
         return 1000 * self.cpu / self.mails
+
+    def share_ms(self) -> str:
+        """Where the machine's CPU a mail went: the listener's process, the workers, everything else."""
+        listener, rest = self.cpu - self.worker_cpu, self.machine_cpu - self.cpu
+        return (f"machine {1000 * self.machine_cpu / self.mails:.1f} ms a mail: listener "
+                f"{1000 * listener / self.mails:.1f}, workers {1000 * self.worker_cpu / self.mails:.1f}, "
+                f"the rest (clients, relay, database, this bench) {1000 * rest / self.mails:.1f}")
 
     @property
     def rate(self) -> float:
@@ -87,15 +96,26 @@ class RssSampler(threading.Thread):
         self.join(5)
         return self.samples
 
-    def cpu(self) -> float:
+    def cpu(self) -> tuple[float, float]:
         """CPU seconds (user + system, all threads) the process and its worker processes have used so far
-        (those that ended and were waited for are in the process's own children's figures)."""
-        ticks = 0
+        (those that ended and were waited for are in the process's own children's figures), and of
+        those the worker processes'."""
+        ticks = children = 0
         for pid, fields in _process_tree(self.pid):
             ticks += int(fields[11]) + int(fields[12])
             if pid == self.pid:
                 ticks += int(fields[13]) + int(fields[14])
-        return ticks / os.sysconf("SC_CLK_TCK")
+            else:
+                children += int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK"), children / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu() -> float:
+    """CPU seconds the whole machine has been busy (/proc/stat: all but idle and I/O wait), every core."""
+    with open("/proc/stat", encoding="ascii") as fh:
+        fields = [int(f) for f in fh.readline().split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 def _wait_for_workers(log: Path, workers: int, timeout: float = 60.0) -> None:
@@ -148,13 +168,14 @@ def through_gateway(mails: list[Mail], clients: int, base: Path, *, relay: bool,
                 watch.start()
             sampler = RssSampler(gw.pid)
             sampler.start()
-            cpu_before = sampler.cpu()
+            cpu_before, machine_before = sampler.cpu(), machine_cpu()
             sent: Sent = send(mails, clients, port)
             last = acks.wait(expected, stall=stall)
             deadline = time.monotonic() + stall
             while settled is not None and not settled() and time.monotonic() < deadline:
                 time.sleep(0.5)
-            cpu = sampler.cpu() - cpu_before
+            cpu_after, machine = sampler.cpu(), machine_cpu() - machine_before
+            cpu, worker_cpu = cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1]
             rss = sampler.stop()
         if watch:
             watch.stop()
@@ -164,7 +185,7 @@ def through_gateway(mails: list[Mail], clients: int, base: Path, *, relay: bool,
     latencies = [at - sent.accepted[mid] for mid, at in acks.seen.items() if mid in sent.accepted]
     return RunResult(len(mails), last - sent.start, sent.end - sent.start, acks.count(), acks.staff, acks.repeats,
                      sent.retried, latencies, rss, database_counts(db_url or f"sqlite:///{work}/var/helpdesk.sqlite3"),
-                     sent.start, cpu)
+                     sent.start, cpu, worker_cpu, machine)
 
 
 def database_counts(url: str) -> dict[str, int]:
