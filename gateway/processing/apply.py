@@ -74,15 +74,16 @@ def _process(session: Session, app: App, row: Claimed, now: datetime, unwritten:
         # waits here until the first commits, then finds its copy. (SQLite has one writer.)
         key = dedupe_key(mail)
         session.connection().execute(_LOCK_COPIES, {"key": int.from_bytes(bytes.fromhex(key[:16]), "big", signed=True)})
+        if _parent_waiting(session, row, batch, mail.in_reply_to, mail.references):
+            # A mail it answers is being processed by another process: its ticket may not be
+            # committed yet, and a ticket of its own now would split the thread. It is taken up
+            # again once that one is committed. Asked before the thread is looked up: a parent
+            # committed between the lookup and this question would be neither waited for nor found.
+            # (On SQLite one writer processes a batch at a time: the parent is always done first.)
+            return DEFERRED
     d = decide(session, app, mail, Arrival(raw=row.raw, received_at=row.received_at, envelope_from=row.mail_from,
                                            rcpt_to=tuple(row.rcpt_to or ()), approval=row.verdict, row_id=row.id),
                unwritten=unwritten)
-    if d.route == "ticket" and not app.db.is_sqlite and _parent_waiting(session, row, batch, mail.in_reply_to,
-                                                                       mail.references):
-        # Its thread's first mail is being processed by another process: a ticket of its own now
-        # would split the thread. It is taken up again once that one is committed. (On SQLite one
-        # writer processes a batch at a time: the parent is always done first.)
-        return DEFERRED
     row.message_id, row.dedupe_key = mail.message_id[:998], d.key
     _WRITES[d.route](session, app, row, d, now)
     return d.outcome

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 
 from gateway.app import App
 from gateway.processing.worker import Processor
@@ -71,3 +71,40 @@ def test_a_reply_waits_for_its_parent_in_another_process(make_app: Callable[...,
         rows = {r.id: r for r in session.scalars(select(InboundMessage))}
     assert len(tickets) == 1
     assert rows[reply].ticket_id == rows[parent].ticket_id == tickets[0].id
+
+
+def test_a_parent_committed_while_its_reply_is_looked_up_is_not_missed(make_app: Callable[..., App]) -> None:
+    """The other process commits the parent just after this one looked for the reply's thread (and
+    found nothing): the reply must still land on the parent's ticket, not open a second one."""
+    app = make_app()
+    if app.db.is_sqlite:
+        pytest.skip("SQLite has one writer: a batch is processed whole before another is claimed")
+    parent = _store(app, customer_mail("Alice <alice@customer.example>", "Printer", "It jams.",
+                                       message_id="<printer-1@customer.example>"))
+    reply = _store(app, customer_mail("Alice <alice@customer.example>", "Re: Printer", "Still jams.",
+                                      message_id="<printer-2@customer.example>",
+                                      in_reply_to="<printer-1@customer.example>"))
+    other = app.db.engine.connect()
+    other_tx = other.begin()
+    other.execute(text("SELECT id FROM inbound_messages WHERE id = :id FOR UPDATE"), {"id": parent})
+    finished: list[dict[str, int]] = []
+
+    def parent_done_meanwhile(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if "FROM messages" in statement and not finished and other_tx.is_active:
+            other_tx.rollback()  # the other process's work on the parent, committed now:
+            finished.append(Processor(make_app()).drain())
+
+    event.listen(app.db.engine, "after_cursor_execute", parent_done_meanwhile)
+    try:
+        Processor(app).drain()
+    finally:
+        event.remove(app.db.engine, "after_cursor_execute", parent_done_meanwhile)
+        if other_tx.is_active:
+            other_tx.rollback()
+        other.close()
+    Processor(app).drain()
+    with app.db.sessions() as session:
+        tickets = session.scalars(select(Ticket)).all()
+        rows = {r.id: r for r in session.scalars(select(InboundMessage))}
+    assert len(tickets) == 1, f"{len(tickets)} tickets for one thread"
+    assert rows[reply].state == "done" and rows[reply].ticket_id == rows[parent].ticket_id == tickets[0].id
