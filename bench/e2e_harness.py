@@ -97,7 +97,8 @@ def _utc(ts: int) -> datetime:
 
 
 def write_config(directory: Path, *, smtp_port: int, relay_port: int | None = None, db_url: str | None = None,
-                 per_address_cap: int | None = 1000, engineers: bool = True, workers: int = 0) -> Path:
+                 per_address_cap: int | None = 1000, engineers: bool = True, workers: int = 0,
+                 sessions: int = 1) -> Path:
     """config.example.toml as shipped, placed in ``directory``: its own database, port and outbox.
 
     ``per_address_cap`` raises the loop guard's per-address limit (5 an hour as shipped), so that a
@@ -117,6 +118,8 @@ def write_config(directory: Path, *, smtp_port: int, relay_port: int | None = No
         swaps.append(("max_per_address_per_hour = 5", f"max_per_address_per_hour = {per_address_cap}"))
     if workers:
         swaps.append(("[processing]\n", f"[processing]\nworkers = {workers}\n"))
+    if sessions != 1:
+        swaps.append(("sessions = 1\n", f"sessions = {sessions}\n"))
     for old, new in swaps:
         if old not in text:
             raise SystemExit(f"config.example.toml no longer has {old!r}: update bench/e2e_harness.py")

@@ -138,8 +138,8 @@ class DirectoryWatch(threading.Thread):
 class RelaySink:
     """bench/relay_sink.py in a process of its own; its stdout read into ``acks``."""
 
-    def __init__(self, port: int, log: Path, acks: Acks) -> None:
-        self.server = Server([sys.executable, "-m", "bench.relay_sink", str(port)], port, log,
+    def __init__(self, port: int, log: Path, acks: Acks, delay: float = 0.0) -> None:
+        self.server = Server([sys.executable, "-m", "bench.relay_sink", str(port), str(delay)], port, log,
                              env={"PYTHONPATH": str(BENCH.parent)})
         self.acks = acks
         self.reader: threading.Thread | None = None

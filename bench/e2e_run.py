@@ -146,7 +146,8 @@ def through_gateway(mails: list[Mail], clients: int, base: Path, *, relay: bool,
                     db_url: str | None = None, work: Path | None = None, per_address_cap: int | None = 1000,
                     expected: int | None = None, stall: float = 120.0, engineers: bool = True,
                     env: dict[str, str] | None = None, workers: int = 0,
-                    settled: Callable[[], bool] | None = None) -> RunResult:
+                    settled: Callable[[], bool] | None = None, sessions: int = 1,
+                    relay_delay: float = 0.0) -> RunResult:
     """``mails`` through `helpdesk run` until every acknowledgement is written (directory transport)
     or received by a relay (aiosmtpd in a process of its own). ``work`` may hold a database made
     beforehand (its config then points at it through ``db_url``). With ``settled`` the gateway is
@@ -154,11 +155,11 @@ def through_gateway(mails: list[Mail], clients: int, base: Path, *, relay: bool,
     work = work or fresh_dir(base, name or f"gateway-{'relay' if relay else 'dir'}-{clients}")
     port, relay_port = free_port(), (free_port() if relay else None)
     config = write_config(work, smtp_port=port, relay_port=relay_port, db_url=db_url, per_address_cap=per_address_cap,
-                          engineers=engineers, workers=workers)
+                          engineers=engineers, workers=workers, sessions=sessions)
     if db_url and db_url.startswith("postgresql"):
         helpdesk(config, "db", "upgrade")
     acks = Acks()
-    sink = RelaySink(relay_port, work / "relay.log", acks).start() if relay_port else None
+    sink = RelaySink(relay_port, work / "relay.log", acks, relay_delay).start() if relay_port else None
     watch = None if sink else DirectoryWatch(work / "var" / "outbox", acks)
     expected = sum(1 for m in mails if m.new) if expected is None else expected
     try:

@@ -2,11 +2,15 @@
 
     <time.monotonic()> <Message-ID of the customer mail an acknowledgement answers, or "-" for staff mail>
 
-    python -m bench.relay_sink PORT
+    python -m bench.relay_sink PORT [DELAY]
+
+DELAY (seconds) is how long it takes to answer each mail's DATA, as a relay across a network does
+(the round trips, its own queue's fsync): on loopback with none, one session goes as fast as the CPU.
 """
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import sys
 import threading
@@ -19,10 +23,13 @@ from bench.e2e_harness import ack_of
 
 
 class _Handler:
-    def __init__(self) -> None:
+    def __init__(self, delay: float) -> None:
         self.lock = threading.Lock()
+        self.delay = delay
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         now = time.monotonic()
         raw = bytes(envelope.original_content or b"")
         head = raw[:raw.find(b"\r\n\r\n") + 2] if b"\r\n\r\n" in raw else raw[:8192]
@@ -37,7 +44,8 @@ def main() -> None:
     port = int(sys.argv[1])
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    controller = Controller(_Handler(), hostname="127.0.0.1", port=port, data_size_limit=64 * 1024 * 1024)
+    delay = float(sys.argv[2]) if len(sys.argv) > 2 else 0.0
+    controller = Controller(_Handler(delay), hostname="127.0.0.1", port=port, data_size_limit=64 * 1024 * 1024)
     controller.start()
     stop.wait()
     controller.stop()

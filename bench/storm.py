@@ -1,6 +1,7 @@
 """Benchmark: a storm of mail in one burst through the listener, drained to an SMTP relay.
 
-    .venv/bin/python -m bench.storm [--mails 20000] [--clients 8] [--alerts 0.3]
+    .venv/bin/python -m bench.storm [--mails 20000] [--clients 8] [--alerts 0.3] [--workers N]
+                                    [--sessions N] [--relay-delay SECONDS]
 
 A mass outage: --clients concurrent SMTP clients send, as fast as the listener answers, mail from
 distinct customers (a request each, then a quoted reply to it) and, for the --alerts share, a
@@ -13,6 +14,8 @@ to an aiosmtpd relay in a process of its own. Reported:
     backlog?);
   - what the database holds: every mail stored and processed, one acknowledgement per ticket (sent,
     or suppressed by the loop guard for the monitoring address), none delivered twice.
+On loopback the relay answers at once; --relay-delay has it take that long for each mail, as one
+across a network does, and --sessions sets [outbound] sessions, the mails handed to it at once.
 """
 
 from __future__ import annotations
@@ -103,6 +106,9 @@ def main() -> None:
     parser.add_argument("--alerts", type=float, default=0.3, help="share of the mails from the monitoring loop")
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--workers", type=int, default=0, help="[processing] workers (default 0: one process)")
+    parser.add_argument("--sessions", type=int, default=1, help="[outbound] sessions (default 1)")
+    parser.add_argument("--relay-delay", type=float, default=0.0,
+                        help="seconds the relay takes to answer each mail, as across a network (default 0)")
     args = parser.parse_args()
     mails = storm_corpus(args.mails, args.alerts)
     tickets = sum(1 for m in mails if m.new)
@@ -116,7 +122,7 @@ def main() -> None:
         backlog = Backlog(work / "var" / "helpdesk.sqlite3")
         backlog.start()
         result = through_gateway(mails, args.clients, work, relay=True, work=work, per_address_cap=None,
-                                 workers=args.workers,
+                                 workers=args.workers, sessions=args.sessions, relay_delay=args.relay_delay,
                                  expected=expected, stall=300, engineers=False,
                                  settled=lambda: backlog.drained(len(mails)))
         backlog.stopping.set()

@@ -172,14 +172,16 @@ def customer_mail(sender: str, subject: str, body: str, *, to: str = "support@ex
 
 
 def write_config(path: Path, *, smtp_port: int, relay_port: int | None, db_url: str | None = None,
-                 lmtp: bool = False, extra: str = "", smtp_extra: str = "") -> Path:
-    """A gateway on loopback with its data beside ``path``; ``extra`` adds to [processing] and tables after it."""
+                 lmtp: bool = False, extra: str = "", smtp_extra: str = "",
+                 outbound: dict[str, Any] | None = None) -> Path:
+    """A gateway on loopback with its data beside ``path``; ``extra`` adds to [processing] and tables after
+    it, ``outbound`` keys to [outbound]."""
     data_dir = path.parent / "var"
     path.write_text(worlds.world(
         worlds.gateway(data_dir),
         worlds.database(db_url or worlds.sqlite_in(data_dir)),
         worlds.smtp(smtp_port, lmtp=lmtp, max_message_size="1MB") + smtp_extra,
-        worlds.outbound(relay_port=relay_port),
+        worlds.outbound(relay_port=relay_port, **(outbound or {})),
         worlds.processing("200ms"),
         extra,
     ), encoding="utf-8")

@@ -13,6 +13,10 @@ from gateway.config.reader import Reader, as_count, as_port, as_str, env_name, o
 from gateway.config.service import GatewaySettings
 from gateway.config.values import default_helo_name, helo_name, parse_address, parse_interval
 
+# A relay takes mail from several sessions at once (Postfix's smtpd from up to 100); more than this
+# from one gateway would only queue there, or hold up SQLite's write lock with their records.
+MAX_SESSIONS = 16
+
 
 @dataclass(frozen=True)
 class OutboundSettings:
@@ -33,6 +37,7 @@ class OutboundSettings:
     max_per_address_per_hour: int
     max_per_ticket_per_hour: int
     helo_name: str = "localhost.localdomain"
+    sessions: int = 1  # relay sessions at once, each with a sender of its own, in each process that sends
 
 
 
@@ -48,6 +53,13 @@ def key_problem(path: Path) -> str | None:
 
 
 
+def _sessions(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_SESSIONS:
+        raise ValueError(f"how many mails go to the relay at once, each in a session of its own, 1 to "
+                         f"{MAX_SESSIONS}, like sessions = 4")
+    return value
+
+
 def load_outbound(r: Reader, data: dict[str, Any], base: Path, gateway: GatewaySettings) -> OutboundSettings:
     """[outbound]: the relay or directory, its login and TLS, DKIM, retries and the caps."""
     support, data_dir = gateway.support_address, gateway.data_dir
@@ -55,7 +67,7 @@ def load_outbound(r: Reader, data: dict[str, Any], base: Path, gateway: GatewayS
     r.unknown(o, "outbound", {"transport", "host", "port", "security", "username",
                               "password_env", "directory", "from", "timeout", "retry_lifetime",
                               "max_per_address_per_hour", "max_per_ticket_per_hour", "ca_file",
-                              "dkim_selector", "dkim_key_file", "dkim_domain", "helo_name"})
+                              "dkim_selector", "dkim_key_file", "dkim_domain", "helo_name", "sessions"})
     transport = r.get(o, "outbound.transport", "directory", one_of("smtp", "directory"))
     security = r.get(o, "outbound.security", "none", one_of("none", "starttls", "tls"))
     password_env = r.get(o, "outbound.password_env", None, env_name)
@@ -96,6 +108,7 @@ def load_outbound(r: Reader, data: dict[str, Any], base: Path, gateway: GatewayS
         max_per_address_per_hour=r.get(o, "outbound.max_per_address_per_hour", 5, as_count),
         max_per_ticket_per_hour=r.get(o, "outbound.max_per_ticket_per_hour", 20, as_count),
         helo_name=r.get(o, "outbound.helo_name", default_helo_name(gateway.message_id_domain), helo_name),
+        sessions=r.get(o, "outbound.sessions", 1, _sessions),
     )
     if transport == "smtp" and "host" not in o:
         r.problems.append('outbound.host: transport is "smtp" but no relay host is set; '

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from gateway.errors import PermanentError, TemporaryError
 from gateway.outbound.context import SendContext
 from gateway.outbound.leases import Leased, dead_holders, outcome_unknown
-from gateway.outbound.outbox import stored_cause_key
+from gateway.outbound.retries import retry_delay, try_again
 from gateway.outbound.transports import Delivered, Transport, Withdrawn
 from gateway.store.lease_owner import new_owner
 from gateway.store.models import OutboxMessage
@@ -23,8 +23,6 @@ from gateway.store.tickets import record, write_events
 
 log = logging.getLogger("gateway.outbound")
 
-FIRST_RETRY = timedelta(seconds=15)
-MAX_RETRY = timedelta(minutes=10)
 LEASE = timedelta(minutes=2)
 BATCH = 20
 DEAD_CHECK = 5.0  # seconds between looks for leases held by processes that died
@@ -41,12 +39,6 @@ _MARK = update(OutboxMessage).where(
 _SENT = update(OutboxMessage).where(OutboxMessage.id == bindparam("row")).values(
     state="sent", sent_at=bindparam("at", type_=_WHEN), last_error=bindparam("note", type_=_OUTBOX.last_error.type),
     attempts=OutboxMessage.attempts + 1, lease_until=None, lease_owner=None, on_wire_at=None)
-
-
-def retry_delay(failures: int) -> timedelta:
-    """15 s after the first failure, doubling, capped at 10 minutes."""
-    delay: timedelta = FIRST_RETRY * (2 ** max(failures - 1, 0))
-    return min(delay, MAX_RETRY)
 
 
 class Sender:
@@ -77,6 +69,7 @@ class Sender:
         self._dead_checked_at = -DEAD_CHECK
         # A lease outlasts the longest a relay may take to answer one mail, with room to spare.
         self.lease = max(LEASE, 4 * app.config.outbound.timeout)
+        self.sessions = app.config.outbound.sessions
 
     def _claim(self, now: datetime) -> list[Leased]:
         db = self.app.db
@@ -86,12 +79,15 @@ class Sender:
             lapsed = sending & (OutboxMessage.lease_until < now)
             if dead:
                 lapsed = lapsed | (sending & OutboxMessage.lease_owner.in_(dead))
-            query = select(OutboxMessage).where(or_(
-                (OutboxMessage.state == "pending") & (OutboxMessage.next_attempt_at <= now), lapsed,
-            )).order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(BATCH)
-            if not db.is_sqlite:
-                query = query.with_for_update(skip_locked=True)
-            rows = list(session.scalars(query))
+            due = or_((OutboxMessage.state == "pending") & (OutboxMessage.next_attempt_at <= now), lapsed)
+            order = (OutboxMessage.next_attempt_at, OutboxMessage.id)
+            if db.is_sqlite:  # the claim has the write lock: what is due is this claim's to share out
+                rows = list(session.scalars(select(OutboxMessage).where(due).order_by(*order).limit(BATCH)))
+                rows = rows[:self._share(len(rows))]
+            else:  # the other senders' claims run meanwhile: lock only this one's share
+                waiting = len(session.execute(select(OutboxMessage.id).where(due).limit(BATCH)).all())
+                rows = list(session.scalars(select(OutboxMessage).where(due).order_by(*order)
+                                            .limit(self._share(waiting)).with_for_update(skip_locked=True)))
             for row in rows:
                 if row.state == "sending":
                     why = (f"its sender {row.lease_owner} no longer exists" if row.lease_owner in dead
@@ -105,6 +101,10 @@ class Sender:
                 rows[0].on_wire_at = now  # see _on_wire: the first mail's mark rides on the claim
                 self._marked = (rows[0].id, now)
             return [Leased.of(row) for row in rows]
+
+    def _share(self, waiting: int) -> int:
+        """How many of the mails waiting one sender takes: with several sessions, its share."""
+        return -(-waiting // self.sessions)
 
     def _dead_holders(self, session: Session, now: datetime) -> list[str]:
         """Holders of live leases that died; looked for at the first claim and then at most every
@@ -216,7 +216,7 @@ class Sender:
         record(session, row.ticket_id, "mail-sent", now, kind=row.kind,
                message_id=row.message_id, to=_sent_to(row, delivered), note=delivered.note)
         if delivered.later:
-            _try_again(session, row, list(delivered.later), now)
+            try_again(session, row, list(delivered.later), now)
 
     def _prepare_sent(self, row: Leased, delivered: Delivered) -> Session:
         """The record of the row as sent, written in a transaction left open for the relay's 250."""
@@ -287,12 +287,3 @@ class _Attempt:
 def _sent_to(row: Leased, delivered: Delivered) -> list[str]:
     return [a for a in row.rcpt_to if a not in delivered.later and a not in delivered.never]
 
-
-def _try_again(session: Session, row: Leased, recipients: list[str], now: datetime) -> None:
-    """The same mail (same bytes, same Message-ID) for the recipients the relay refused for now,
-    on the usual retry schedule, within the lifetime of the original."""
-    session.add(OutboxMessage(
-        ticket_id=row.ticket_id, cause_key=stored_cause_key(f"{row.cause_key}:again:{','.join(sorted(recipients))}"),
-        kind=row.kind, message_id=row.message_id, mail_from=row.mail_from, rcpt_to=recipients,
-        recipient=recipients[0].lower(), raw=row.raw, state="pending", attempts=0,
-        next_attempt_at=now + FIRST_RETRY, created_at=row.created_at))

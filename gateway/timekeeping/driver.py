@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -22,7 +23,7 @@ class SlaDriver:
     and whenever processing may have created a sooner deadline; a periodic sweep is the safety net
     (and what follows an injected clock that moves in jumps)."""
 
-    def __init__(self, app: App, on_work: threading.Event | None = None) -> None:
+    def __init__(self, app: App, on_work: Callable[[], None] | None = None) -> None:
         self.app = app
         self.scheduler = SlaScheduler(app)
         self.digests = DigestScheduler(app)
@@ -64,7 +65,7 @@ class SlaDriver:
             except Exception:
                 log.exception("maintenance wake-up failed; the next sweep tries again")
         if handled and self.on_work is not None:
-            self.on_work.set()
+            self.on_work()
         self.rearm()
 
     def rearm(self) -> None:

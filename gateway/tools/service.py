@@ -11,6 +11,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -135,15 +136,18 @@ class _Work:
 
 def _start_work(app: App, stopping: threading.Event, health: _Health | None) -> _Work:
     processor = Processor(app, on_committed=health.metrics.processed if health else None)
-    sender = Sender(app, make_transport(app.config.outbound), worker=socket.gethostname())
-    sender_worker = Worker("sender", lambda: sender.send_due(stopping.is_set) > 0, SENDER_POLL, stopping,
-                           at_end=sender.close)
-    sla = SlaDriver(app, on_work=sender_worker.wake)
+    senders = _senders(app, stopping)
+
+    def wake_senders() -> None:
+        for sender in senders:
+            sender.wake.set()
+
+    sla = SlaDriver(app, on_work=wake_senders)
 
     def process_step() -> bool:
         counts = processor.drain(limit=50)
         if counts:
-            sender_worker.wake.set()
+            wake_senders()
             sla.arm_no_later_than(processor.take_wakeup())
         # Busy (look again at once) unless the last claim took all there was: a mail stored since
         # has woken this thread, and the poll interval covers another process's stores.
@@ -152,10 +156,25 @@ def _start_work(app: App, stopping: threading.Event, health: _Health | None) -> 
     processor_worker = Worker("processor", process_step, app.config.processing.poll_interval, stopping,
                               linger=LINGER)
     threading.Thread(target=language.warm_up, name="language-model", daemon=True).start()
-    for thread in (processor_worker, sender_worker):
+    for thread in (processor_worker, *senders):
         thread.start()
     sla.start()
-    return _Work([processor_worker, sender_worker], sla, processor_worker.wake.set)
+    return _Work([processor_worker, *senders], sla, processor_worker.wake.set)
+
+
+def _senders(app: App, stopping: threading.Event) -> list[Worker]:
+    """A sender, each with its relay session, for each of ``[outbound] sessions``: a slow relay's
+    answers are waited for side by side."""
+    workers = []
+    for n in range(app.config.outbound.sessions):
+        sender = Sender(app, make_transport(app.config.outbound), worker=socket.gethostname())
+        workers.append(Worker("sender" if n == 0 else f"sender-{n + 1}",
+                              partial(_send_step, sender, stopping), SENDER_POLL, stopping, at_end=sender.close))
+    return workers
+
+
+def _send_step(sender: Sender, stopping: threading.Event) -> bool:
+    return sender.send_due(stopping.is_set) > 0
 
 
 async def _serve(app: App, *, worker: bool, verbose: bool) -> int:

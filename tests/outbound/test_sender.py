@@ -17,7 +17,8 @@ from gateway.app import App
 from gateway.clock import FakeClock
 from gateway.config import ConfigError, load_config
 from gateway.outbound.outbox import Draft, queue
-from gateway.outbound.sender import Sender, retry_delay
+from gateway.outbound.retries import retry_delay
+from gateway.outbound.sender import Sender
 from gateway.outbound.transports import make_transport
 from gateway.processing.worker import Processor
 from gateway.store.inbound import Envelope, store_inbound
