@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import smtplib
 import threading
 from pathlib import Path
@@ -39,9 +40,8 @@ class _SideBySideRelay:
         if self.inside >= self.want:
             self._all_in.set()
         try:
-            await asyncio.wait_for(self._all_in.wait(), HOLD)
-        except TimeoutError:
-            pass
+            with contextlib.suppress(TimeoutError):  # held long enough: answered, mail by mail
+                await asyncio.wait_for(self._all_in.wait(), HOLD)
         finally:
             self.inside -= 1
         with self.lock:
