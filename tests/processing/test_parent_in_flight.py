@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import event, select, text
+from sqlalchemy import Connection, RootTransaction, event, select, text
 
 from gateway.app import App
 from gateway.processing.worker import Processor
@@ -20,6 +20,22 @@ ENVELOPE = Envelope("alice@customer.example", ("support@example.com",))
 
 def _store(app: App, raw: bytes) -> int:
     return store_inbound(app.db, raw, source="t", envelope=ENVELOPE, received_at=app.clock.now()).inbound_id
+
+
+def _parent_in_other_hands(app: App) -> tuple[int, int, Connection, RootTransaction]:
+    """A mail and a reply to it, stored; another process has claimed the mail and is still working
+    on it (its row locked by the connection and transaction returned). PostgreSQL only."""
+    if app.db.is_sqlite:
+        pytest.skip("SQLite has one writer: a batch is processed whole before another is claimed")
+    parent = _store(app, customer_mail("Alice <alice@customer.example>", "Printer", "It jams.",
+                                       message_id="<printer-1@customer.example>"))
+    reply = _store(app, customer_mail("Alice <alice@customer.example>", "Re: Printer", "Still jams.",
+                                      message_id="<printer-2@customer.example>",
+                                      in_reply_to="<printer-1@customer.example>"))
+    other = app.db.engine.connect()
+    other_tx = other.begin()
+    other.execute(text("SELECT id FROM inbound_messages WHERE id = :id FOR UPDATE"), {"id": parent})
+    return parent, reply, other, other_tx
 
 
 def test_the_queue_records_each_mails_message_id_as_it_is_stored(make_app: Callable[..., App]) -> None:
@@ -46,17 +62,7 @@ def test_a_message_id_is_read_from_the_header_block_alone(raw: bytes, found: str
 
 def test_a_reply_waits_for_its_parent_in_another_process(make_app: Callable[..., App]) -> None:
     app = make_app()
-    if app.db.is_sqlite:
-        pytest.skip("SQLite has one writer: a batch is processed whole before another is claimed")
-    parent = _store(app, customer_mail("Alice <alice@customer.example>", "Printer", "It jams.",
-                                       message_id="<printer-1@customer.example>"))
-    reply = _store(app, customer_mail("Alice <alice@customer.example>", "Re: Printer", "Still jams.",
-                                      message_id="<printer-2@customer.example>",
-                                      in_reply_to="<printer-1@customer.example>"))
-    # Another process has claimed the parent and is still working on it: its row is locked.
-    other = app.db.engine.connect()
-    other_tx = other.begin()
-    other.execute(text("SELECT id FROM inbound_messages WHERE id = :id FOR UPDATE"), {"id": parent})
+    parent, reply, other, other_tx = _parent_in_other_hands(app)
     try:
         assert Processor(app).drain() == {"deferred": 1}
         with app.db.sessions() as session:
@@ -77,16 +83,7 @@ def test_a_parent_committed_while_its_reply_is_looked_up_is_not_missed(make_app:
     """The other process commits the parent just after this one looked for the reply's thread (and
     found nothing): the reply must still land on the parent's ticket, not open a second one."""
     app = make_app()
-    if app.db.is_sqlite:
-        pytest.skip("SQLite has one writer: a batch is processed whole before another is claimed")
-    parent = _store(app, customer_mail("Alice <alice@customer.example>", "Printer", "It jams.",
-                                       message_id="<printer-1@customer.example>"))
-    reply = _store(app, customer_mail("Alice <alice@customer.example>", "Re: Printer", "Still jams.",
-                                      message_id="<printer-2@customer.example>",
-                                      in_reply_to="<printer-1@customer.example>"))
-    other = app.db.engine.connect()
-    other_tx = other.begin()
-    other.execute(text("SELECT id FROM inbound_messages WHERE id = :id FOR UPDATE"), {"id": parent})
+    parent, reply, other, other_tx = _parent_in_other_hands(app)
     finished: list[dict[str, int]] = []
 
     def parent_done_meanwhile(_conn: object, _cursor: object, statement: str, *_args: object) -> None:

@@ -56,36 +56,35 @@ def _gateway(tmp_path: Path, relay_port: int, sessions: int) -> GatewayProcess:
     return GatewayProcess(config, port, env={"HELPDESK_SECRET": "e2e-secret"})
 
 
-def test_three_sessions_hand_three_acknowledgements_to_the_relay_at_once(tmp_path: Path) -> None:
-    relay = _SideBySideRelay(want=3)
+def _acknowledge(tmp_path: Path, relay: _SideBySideRelay, sessions: int, customers: list[str],
+                 count: int, timeout: float) -> None:
+    """``helpdesk run`` with that many sessions to ``relay``: a request from each customer, until
+    ``count`` acknowledgements are at the relay."""
     controller = Controller(relay, hostname="127.0.0.1", port=free_port())
     controller.start()
     try:
-        gw = _gateway(tmp_path, controller.port, sessions=3)
+        gw = _gateway(tmp_path, controller.port, sessions=sessions)
         with running(gw), smtplib.SMTP("127.0.0.1", gw.smtp_port) as client:
-            customers = [f"user{n}@customer{n}.example" for n in range(3)]
             for who in customers:
                 client.sendmail(who, ["support@example.com"], customer_mail(who, f"Request from {who}", "Help."))
-            wait_for(lambda: len(relay.received) >= 3, timeout=HOLD - 5, what="three acknowledgements at the relay")
-        assert relay.most == 3, f"at most {relay.most} mail(s) in the relay's hands at once"
-        assert sorted(relay.received) == sorted(customers), "each customer acknowledged once"
+            wait_for(lambda: len(relay.received) >= count, timeout=timeout,
+                     what=f"{count} acknowledgement(s) at the relay")
     finally:
         controller.stop()
+
+
+def test_three_sessions_hand_three_acknowledgements_to_the_relay_at_once(tmp_path: Path) -> None:
+    relay = _SideBySideRelay(want=3)
+    customers = [f"user{n}@customer{n}.example" for n in range(3)]
+    _acknowledge(tmp_path, relay, 3, customers, count=3, timeout=HOLD - 5)
+    assert relay.most == 3, f"at most {relay.most} mail(s) in the relay's hands at once"
+    assert sorted(relay.received) == sorted(customers), "each customer acknowledged once"
 
 
 def test_one_session_hands_mail_over_one_at_a_time(tmp_path: Path) -> None:
     relay = _SideBySideRelay(want=2)
-    controller = Controller(relay, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        gw = _gateway(tmp_path, controller.port, sessions=1)
-        with running(gw), smtplib.SMTP("127.0.0.1", gw.smtp_port) as client:
-            for who in ("a@one.example", "b@two.example"):
-                client.sendmail(who, ["support@example.com"], customer_mail(who, f"Request from {who}", "Help."))
-            wait_for(lambda: relay.received, timeout=HOLD + 10, what="the first acknowledgement at the relay")
-        assert relay.most == 1
-    finally:
-        controller.stop()
+    _acknowledge(tmp_path, relay, 1, ["a@one.example", "b@two.example"], count=1, timeout=HOLD + 10)
+    assert relay.most == 1
 
 
 @pytest.mark.parametrize("value", [0, 17, "4", True])
