@@ -80,14 +80,14 @@ class Sender:
             if dead:
                 lapsed = lapsed | (sending & OutboxMessage.lease_owner.in_(dead))
             due = or_((OutboxMessage.state == "pending") & (OutboxMessage.next_attempt_at <= now), lapsed)
-            order = (OutboxMessage.next_attempt_at, OutboxMessage.id)
+            query = select(OutboxMessage).where(due).order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
             if db.is_sqlite:  # the claim has the write lock: what is due is this claim's to share out
-                rows = list(session.scalars(select(OutboxMessage).where(due).order_by(*order).limit(BATCH)))
+                rows = list(session.scalars(query.limit(BATCH)))
                 rows = rows[:self._share(len(rows))]
             else:  # the other senders' claims run meanwhile: lock only this one's share
-                waiting = len(session.execute(select(OutboxMessage.id).where(due).limit(BATCH)).all())
-                rows = list(session.scalars(select(OutboxMessage).where(due).order_by(*order)
-                                            .limit(self._share(waiting)).with_for_update(skip_locked=True)))
+                size = BATCH if self.sessions == 1 else self._share(
+                    len(session.execute(select(OutboxMessage.id).where(due).limit(BATCH)).all()))
+                rows = list(session.scalars(query.limit(size).with_for_update(skip_locked=True)))
             for row in rows:
                 if row.state == "sending":
                     why = (f"its sender {row.lease_owner} no longer exists" if row.lease_owner in dead

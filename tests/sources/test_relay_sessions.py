@@ -49,21 +49,24 @@ class _SideBySideRelay:
         return "250 OK"
 
 
-def _gateway(tmp_path: Path, relay_port: int, sessions: int) -> GatewayProcess:
+def _gateway(tmp_path: Path, relay_port: int, sessions: int, db_url: str | None) -> GatewayProcess:
     port = free_port()
-    config = write_config(tmp_path / "config.toml", smtp_port=port, relay_port=relay_port,
+    config = write_config(tmp_path / "config.toml", smtp_port=port, relay_port=relay_port, db_url=db_url,
                           outbound={"sessions": sessions})
-    return GatewayProcess(config, port, env={"HELPDESK_SECRET": "e2e-secret"})
+    gw = GatewayProcess(config, port, env={"HELPDESK_SECRET": "e2e-secret"})
+    if db_url:
+        gw.cli("db", "upgrade")
+    return gw
 
 
 def _acknowledge(tmp_path: Path, relay: _SideBySideRelay, sessions: int, customers: list[str],
-                 count: int, timeout: float) -> None:
+                 count: int, timeout: float, db_url: str | None = None) -> None:
     """``helpdesk run`` with that many sessions to ``relay``: a request from each customer, until
     ``count`` acknowledgements are at the relay."""
     controller = Controller(relay, hostname="127.0.0.1", port=free_port())
     controller.start()
     try:
-        gw = _gateway(tmp_path, controller.port, sessions=sessions)
+        gw = _gateway(tmp_path, controller.port, sessions, db_url)
         with running(gw), smtplib.SMTP("127.0.0.1", gw.smtp_port) as client:
             for who in customers:
                 client.sendmail(who, ["support@example.com"], customer_mail(who, f"Request from {who}", "Help."))
@@ -73,10 +76,16 @@ def _acknowledge(tmp_path: Path, relay: _SideBySideRelay, sessions: int, custome
         controller.stop()
 
 
-def test_three_sessions_hand_three_acknowledgements_to_the_relay_at_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("db", ["sqlite", "postgres"])
+def test_three_sessions_hand_three_acknowledgements_to_the_relay_at_once(tmp_path: Path, db: str,
+                                                                         request: pytest.FixtureRequest) -> None:
+    url = None
+    if db == "postgres":
+        base, schema = request.getfixturevalue("pg_schema")
+        url = base + ("&" if "?" in base else "?") + f"options=-csearch_path%3D{schema}"
     relay = _SideBySideRelay(want=3)
     customers = [f"user{n}@customer{n}.example" for n in range(3)]
-    _acknowledge(tmp_path, relay, 3, customers, count=3, timeout=HOLD - 5)
+    _acknowledge(tmp_path, relay, 3, customers, count=3, timeout=HOLD - 5, db_url=url)
     assert relay.most == 3, f"at most {relay.most} mail(s) in the relay's hands at once"
     assert sorted(relay.received) == sorted(customers), "each customer acknowledged once"
 
