@@ -198,6 +198,7 @@ def database_counts(url: str) -> dict[str, int]:
         for state, n in conn.execute(text("SELECT state, count(*) FROM inbound_messages GROUP BY state")):
             counts[f"inbound {state}"] = n
         counts["tickets"] = conn.scalar(text("SELECT count(*) FROM tickets")) or 0
+        counts["repeats"] = conn.scalar(text("SELECT coalesce(sum(repeats), 0) FROM tickets")) or 0
         for kind, state, n in conn.execute(text("SELECT kind, state, count(*) FROM outbox GROUP BY kind, state")):
             counts[f"outbox {kind} {state}"] = n
         counts["tickets acknowledged twice"] = conn.scalar(text(

@@ -29,6 +29,7 @@ OPERATIONS = {
     "dedupe": re.compile(r"FROM inbound_messages\s+WHERE inbound_messages\.dedupe_key =", re.I),
     "participant check": re.compile(r"FROM participants\s+WHERE participants\.ticket_id = \S+ AND "
                                     r"participants\.address =", re.I),
+    "repeat lookup": re.compile(r"FROM tickets\s+WHERE tickets\.repeat_key =", re.I),
     "listener: stored already?": re.compile(r"FROM inbound_messages\s+WHERE inbound_messages\.source_key IN", re.I),
     "outbox: once per cause + loop guard": re.compile(r"SELECT \(SELECT outbox\.id FROM outbox WHERE "
                                                       r"outbox\.cause_key = .*count\(outbox\.id\)", re.I),

@@ -76,7 +76,7 @@ def _at_risk(args: argparse.Namespace, app: Any) -> int:
 def _ticket_lines(page: dict[str, Any], noun: str, one: str) -> str:
     rows = page["tickets"]
     lines = [f"#{t['number']:<6} {t['priority']:<3} {t['status']:<20} {_due(t):<42} {t['customer']:<30} "
-             f"{t['subject']}" for t in rows]
+             f"{t['subject']}" + (f" (+{t['repeats']} repeats)" if t.get("repeats") else "") for t in rows]
     return "\n".join([*lines, page_line(page["total"], page["offset"], len(rows), noun, one)])
 
 
@@ -102,6 +102,9 @@ def _promise_lines(t: dict[str, Any]) -> list[str]:
     return lines
 
 
+_REPEATS_SHOWN = 3  # a storm's thousands of repeats would bury the ticket's own conversation
+
+
 def _ticket_text(t: dict[str, Any]) -> str:
     lines = [f"Ticket #{t['number']}: {t['subject']}",
              f"  status {t['status']}, priority {t['priority']}, plan {t['plan']}, customer {t['customer']}"
@@ -111,12 +114,28 @@ def _ticket_text(t: dict[str, Any]) -> str:
     lines.extend(_promise_lines(t))
     if t["next_deadline"]:
         lines.append(f"  next wake-up of the scheduler {t['next_deadline']} (a warning, reminder or deadline)")
+    if t.get("repeats"):
+        lines.append(f"  {t['repeats']} repeat(s) of its first mail from the same sender joined it, "
+                     f"the last at {t['last_repeat_at']}")
+    shown = 0
     for m in t["messages"]:
+        if m["kind"] == "repeat":
+            shown += 1
+            if shown > _REPEATS_SHOWN:
+                continue
         lines.append(f"\n  [{m['created_at']}] {m['direction']} {m['kind']} from {m['from']}: {m['subject']}")
         lines.extend(f"      {line}" for line in (m["text"] or "").strip().splitlines()[:8])
+    if shown > _REPEATS_SHOWN:
+        lines.append(f"\n  ... and {shown - _REPEATS_SHOWN} more repeat(s), not shown here: "
+                     f"`tickets show {t['number']} --json` lists every message")
     lines.append("\n  events:")
+    repeats = [e for e in t["events"] if e["kind"] == "repeat"]
+    hidden = {id(e) for e in repeats[_REPEATS_SHOWN:]}
     lines.extend(f"    {e['at']} {e['kind']} by {e['actor']} {json.dumps(e['detail'], ensure_ascii=False)}"
-                 for e in t["events"])
+                 for e in t["events"] if id(e) not in hidden)
+    if hidden:
+        lines.append(f"    ... and {len(hidden)} more repeat event(s), the last at {repeats[-1]['at']}: "
+                     "--json lists every one")
     return "\n".join(lines)
 
 

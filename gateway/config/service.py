@@ -69,6 +69,10 @@ class ProcessingSettings:
     parse_time_budget: timedelta
     # Processes that process and send beside the listener's (0: the listener's process does it all).
     workers: int = 0
+    # A sender who opened this many tickets of one subject shape within the window opens no more of
+    # it: the next such mail joins the latest still open, as a repeat (0: never).
+    repeats_after: int = 5
+    repeats_window: timedelta = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -164,7 +168,8 @@ def load_processing(r: Reader, data: dict[str, Any]) -> ProcessingSettings:
     """[processing]: how often to look, attachment limits, the parse budget."""
     p = r.table(data, "processing")
     r.unknown(p, "processing", {"poll_interval", "attachment_max_size",
-                                "blocked_attachment_types", "parse_time_budget", "workers"})
+                                "blocked_attachment_types", "parse_time_budget", "workers",
+                                "repeats_after", "repeats_window"})
     return ProcessingSettings(
         poll_interval=r.get(p, "processing.poll_interval", timedelta(seconds=1), parse_interval),
         attachment_max_size=r.get(p, "processing.attachment_max_size", 20 * 1000**2, parse_size),
@@ -174,6 +179,8 @@ def load_processing(r: Reader, data: dict[str, Any]) -> ProcessingSettings:
         parse_time_budget=r.get(p, "processing.parse_time_budget", timedelta(seconds=5),
                                 parse_interval),
         workers=r.get(p, "processing.workers", 0, _workers),
+        repeats_after=r.get(p, "processing.repeats_after", 5, _repeats_after),
+        repeats_window=r.get(p, "processing.repeats_window", timedelta(hours=1), parse_interval),
     )
 
 
@@ -181,6 +188,14 @@ def _workers(value: Any) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 16:
         raise ValueError("how many worker processes process and send beside the listener, 0 (all in one "
                          "process) to 16, like workers = 1")
+    return value
+
+
+def _repeats_after(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 1000:
+        raise ValueError("how many tickets of one subject shape a sender opens within repeats_window before "
+                         "their next such mail joins the latest as a repeat, 1 to 1000, or 0 for never, "
+                         "like repeats_after = 5")
     return value
 
 

@@ -26,6 +26,7 @@ from gateway.processing.disposition import ORIGINAL_STATES, Arrival, Disposition
 from gateway.processing.engineers.thread import apply_engineer, hold_engineer, notify_engineers
 from gateway.processing.incident_writes import apply_incident_mail, hold_incident_mail
 from gateway.processing.participants import admit, admit_cc
+from gateway.processing.repeats import repeat_key
 from gateway.sla.clocks import start_clocks
 from gateway.store.claimed import Claimed
 from gateway.store.history import HISTORY_SOURCE, filing_history, in_history
@@ -172,6 +173,27 @@ def _reply(session: Session, app: App, row: Claimed, d: Disposition, now: dateti
     log.info("%s: added to ticket #%d (via %s)", mail.message_id, ticket.id, corr.via)
 
 
+def _repeat(session: Session, app: App, row: Claimed, d: Disposition, now: datetime) -> None:
+    """Store a repeat on its ticket and count it (gateway.processing.repeats): nothing sent, no clock."""
+    ticket, mail = d.ticket, d.mail
+    assert ticket is not None
+    add_message(session, ticket, mail, inbound_id=row.id, kind="repeat", now=now,
+                blocked_types=app.config.processing.blocked_attachment_types,
+                attachment_max_size=app.config.processing.attachment_max_size)
+    ticket.repeats = Ticket.repeats + 1  # in SQL: another worker may be counting one too
+    ticket.last_repeat_at = max(row.received_at, ticket.last_repeat_at or row.received_at)
+    session.flush()
+    sender = mail.sender.key if mail.sender else ""
+    record(session, ticket.id, "repeat", now, inbound_id=row.id, actor=sender, message_id=mail.message_id,
+           count=ticket.repeats)
+    row.state, row.ticket_id = "done", ticket.id
+    if not in_history(session) and ticket.status != "open":
+        # Waiting on the customer, or offered as solved: the same alert again says it is not.
+        set_status(session, app, ticket, "open", max(row.received_at, ticket.status_since or row.received_at),
+                   sender or "customer")
+    log.info("%s: repeat %d on ticket #%d", mail.message_id, ticket.repeats, ticket.id)
+
+
 def _new_ticket(session: Session, app: App, row: Claimed, d: Disposition, now: datetime) -> None:
     mail, info, result, parent = d.mail, d.info, d.classification, d.ticket
     assert mail.sender is not None and info is not None and result is not None
@@ -182,7 +204,8 @@ def _new_ticket(session: Session, app: App, row: Claimed, d: Disposition, now: d
                          organisation=info.organisation.name if info.organisation else None,
                          verified=info.verified, now=row.received_at, timezone=info.timezone.key,
                          tags=list(result.tags), route_group=result.route, parent_id=parent.id if parent else None,
-                         status_since=row.received_at, language=language.code)
+                         status_since=row.received_at, language=language.code,
+                         repeat_key=repeat_key(mail.sender.key, mail.subject))
     add_message(session, ticket, mail, inbound_id=row.id, kind="customer", now=now,
                 blocked_types=app.config.processing.blocked_attachment_types,
                 attachment_max_size=app.config.processing.attachment_max_size)
@@ -236,6 +259,7 @@ _WRITES: dict[str, Writes] = {
     "reply-held": _held,
     "ticket": _new_ticket,
     "follow-up": _new_ticket,
+    "repeat": _repeat,
     "held": _held,
     "rejected": _rejected,
     "incident": apply_incident_mail,

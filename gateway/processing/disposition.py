@@ -34,6 +34,7 @@ from gateway.processing.engineers.identity import (
 )
 from gateway.processing.incident_mail import IncidentMail, read_incident_mail
 from gateway.processing.participants import admission
+from gateway.processing.repeats import repeat_of
 from gateway.store.claimed import APPROVED, APPROVED_AS_ENGINEER
 from gateway.store.history import in_history
 from gateway.store.models import InboundMessage, Ticket, table_of
@@ -44,7 +45,8 @@ from rules import Classification
 # The states of a mail that another copy of it is a duplicate of: not "duplicate" itself (a copy
 # of a held mail must not make the held one, once approved, a duplicate of its own copy).
 ORIGINAL_STATES = ("done", "screened", "held", "rejected")
-OUTCOMES = ("ticket", "reply", "engineer", "contact", "held", "rejected", "screened", "duplicate", "quarantined")
+OUTCOMES = ("ticket", "reply", "repeat", "engineer", "contact", "held", "rejected", "screened", "duplicate",
+            "quarantined")
 
 _INBOUND = table_of(InboundMessage)
 _EARLIER_COPY = select(_INBOUND.c.id).where(
@@ -132,6 +134,11 @@ def decide(session: Session, app: App, mail: ParsedMail, arrival: Arrival, *,
         if reopens(app, ticket, arrival.received_at):
             return _reply(session, app, base, ticket, arrival)
         return _new(app, base, arrival, parent=ticket)  # too late to reopen: a follow-up ticket
+    if mail.sender is not None and (repeated := repeat_of(
+            session, app.config.processing, mail.sender.key, mail.subject, arrival.received_at)) is not None:
+        return _as(base, "repeat", "repeat", f"repeats ticket #{repeated.id}: {app.config.processing.repeats_after} "
+                   "or more of this subject's shape from this sender, the latest of them open", ticket=repeated,
+                   priority=repeated.priority)
     return _new(app, base, arrival, parent=None)
 
 

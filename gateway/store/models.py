@@ -124,9 +124,16 @@ class Ticket(Base):
     stages: Mapped[list[str] | None] = mapped_column(JSON)
     stage_at: Mapped[datetime | None]
     inform_at: Mapped[datetime | None]
+    # Its customer and the shape of its subject (gateway.processing.repeats), hashed: a machine
+    # sending the same alert again finds the ticket by it. How many repeats it took since, and
+    # when the last came (migration 0016).
+    repeat_key: Mapped[str | None] = mapped_column(String(64))
+    repeats: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_repeat_at: Mapped[datetime | None]
 
     # The open tickets alone (migration 0011): `tickets at-risk` reads them, not the whole history.
-    __table_args__ = (Index("ix_tickets_open", "id", sqlite_where=_OPEN, postgresql_where=_OPEN),)
+    __table_args__ = (Index("ix_tickets_open", "id", sqlite_where=_OPEN, postgresql_where=_OPEN),
+                      Index("ix_tickets_repeat", "repeat_key", "created_at"))
 
     messages: Mapped[list[Message]] = relationship(back_populates="ticket",
                                                    order_by="Message.id")

@@ -97,7 +97,7 @@ def open_ticket(session: Session, mail: ParsedMail, *, priority: str, plan: str,
                 organisation: str | None, verified: bool, now: datetime, timezone: str | None = None,
                 tags: list[str] | None = None, route_group: str | None = None,
                 parent_id: int | None = None, status_since: datetime | None = None,
-                language: str | None = None) -> Ticket:
+                language: str | None = None, repeat_key: str | None = None) -> Ticket:
     """A new ticket for ``mail``, its sender its customer participant, in the database at once (so
     it has its number) and in the session as if loaded, so that later changes are plain UPDATEs.
 
@@ -111,7 +111,8 @@ def open_ticket(session: Session, mail: ParsedMail, *, priority: str, plan: str,
         customer_name=sender.name if sender else "", verified=verified, assignee=None, route_group=route_group,
         tags=tags or [], created_at=now, updated_at=now, next_deadline=None, status_since=status_since,
         timezone=timezone, parent_id=parent_id, first_response_at=None, last_public_update_at=None,
-        language=language, eta=None, update_every=None, merged_into=None, stages=None, stage_at=None, inform_at=None)
+        language=language, eta=None, update_every=None, merged_into=None, stages=None, stage_at=None, inform_at=None,
+        repeat_key=repeat_key, repeats=0, last_repeat_at=None)
     conn = session.connection()
     number = _new_key(conn.execute(_INSERT_TICKET, values))
     ticket = Ticket(id=number, **values)

@@ -36,7 +36,7 @@ def explain(app: App, raw: bytes, *, at: datetime | None = None,
 def _explained(app: App, session: Session, mail: ParsedMail, arrival: Arrival) -> dict[str, Any]:
     now, envelope_from = arrival.received_at, arrival.envelope_from
     d = decide(session, app, mail, arrival)
-    joins = d.ticket is not None and d.route in ("reply", "engineer", "contact")
+    joins = d.ticket is not None and d.route in ("reply", "repeat", "engineer", "contact")
     running = _ticket_clocks(session, d.ticket.id) if joins and d.ticket is not None else {}
     current = d.ticket.priority if joins and d.ticket is not None else None
     verdict = d.verdict or screen(mail, app.own, envelope_from=envelope_from)

@@ -54,6 +54,8 @@ def ticket_summary(ticket: Ticket, message_count: int) -> dict[str, Any]:
         "updated_at": iso(ticket.updated_at),
         "next_deadline": iso(ticket.next_deadline),
         "messages": message_count,
+        "repeats": ticket.repeats or 0,
+        "last_repeat_at": iso(ticket.last_repeat_at),
     }
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from tests.support import GatewayProcess, customer_mail, free_port, running, wait_for, write_config
+from tests.support import GatewayProcess, Sink, customer_mail, free_port, running, wait_for, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -72,3 +72,37 @@ def test_two_auto_responders_stop_at_the_cap(tmp_path: Path) -> None:
     assert peer.received == 5
     assert len(tickets) == 6
     assert status["inbound"] == {"done": 6}
+
+
+def test_a_storm_of_one_alert_opens_five_tickets_and_the_rest_join_the_fifth(tmp_path: Path, sink: Sink) -> None:
+    """A monitoring system in a loop: 40 alerts, one shape, numbers changing, through the listener."""
+    port = free_port()
+    gw = GatewayProcess(write_config(tmp_path / "config.toml", smtp_port=port, relay_port=sink.port), port)
+    with running(gw):
+        with smtplib.SMTP("127.0.0.1", port) as client:
+            for n in range(40):
+                client.sendmail("alerts@monitoring.example", ["support@example.com"], customer_mail(
+                    "Monitoring <alerts@monitoring.example>", f"ALERT {7000 + n}: db{n % 4}.prod down",
+                    f"CRITICAL: db{n % 4}.prod is unreachable (check {n})"))
+        wait_for(lambda: json.loads(gw.cli("status", "--json").stdout)["inbound"] == {"done": 40},
+                 timeout=60, what="all 40 alerts processed")
+        tickets = json.loads(gw.cli("tickets", "list", "--json").stdout)["tickets"]
+        fifth = max(t["number"] for t in tickets)
+        shown = gw.cli("tickets", "show", str(fifth)).stdout.decode()
+        listed = gw.cli("tickets", "list").stdout.decode()
+        full = json.loads(gw.cli("tickets", "show", str(fifth), "--json").stdout)
+        another = tmp_path / "another-alert.eml"
+        another.write_bytes(customer_mail("Monitoring <alerts@monitoring.example>", "ALERT 9999: db1.prod down",
+                                          "CRITICAL"))
+        explained = json.loads(gw.cli("explain", "--json", str(another)).stdout)
+        acks = sink.wait(5)
+    assert len(tickets) == 5
+    assert full["repeats"] == 35
+    assert sum(1 for m in full["messages"] if m["kind"] == "repeat") == 35  # each one kept
+    # The person reading it sees the count, a few of them, and where the rest are.
+    assert "ALERT 7004: db0.prod down (+35 repeats)" in listed
+    assert "35 repeat(s) of its first mail from the same sender joined it" in shown
+    assert f"... and 32 more repeat(s), not shown here: `tickets show {fifth} --json` lists every message" in shown
+    assert (explained["outcome"], explained["ticket"], explained["acknowledge"]) == ("repeat", fifth, False)
+    # One acknowledgement for each ticket, none for a repeat.
+    assert len(acks) == 5 and len(sink.messages) == 5

@@ -1,0 +1,150 @@
+"""Repeats of one alert fold into one ticket: a monitoring loop opens a few tickets, not thousands."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from gateway.app import App
+from gateway.clock import FakeClock
+from gateway.config import load_config
+from gateway.errors import ConfigError
+from gateway.processing.worker import Processor
+from gateway.store.inbound import Envelope, store_inbound
+from gateway.store.models import OutboxMessage, SlaClock, Ticket
+from gateway.tickets.workflow import set_status
+from gateway.tools.explain import explain
+from gateway.tools.views import show_ticket
+from tests import worlds
+from tests.support import customer_mail
+
+MONITOR = "Monitoring <alerts@monitoring.example>"
+
+
+class Desk:
+    def __init__(self, app: App, clock: FakeClock) -> None:
+        self.app, self.clock = app, clock
+        self.sent = 0
+
+    def alert(self, subject: str | None = None, sender: str = MONITOR) -> str:
+        """One more alert, a minute after the last; its outcome."""
+        self.sent += 1
+        self.clock.advance(timedelta(minutes=1))
+        raw = customer_mail(sender, subject or f"ALERT {4100 + self.sent}: db{self.sent % 3} down",
+                            f"CRITICAL: host db{self.sent % 3}.prod is unreachable (check {self.sent})")
+        store_inbound(self.app.db, raw, source="smtp", envelope=Envelope("alerts@monitoring.example",
+                                                                         ("support@example.com",)),
+                      received_at=self.clock.now())
+        outcome = Processor(self.app).process_one()
+        assert outcome is not None
+        return outcome
+
+    def tickets(self) -> list[dict[str, Any]]:
+        with self.app.db.sessions() as session:
+            numbers = session.scalars(select(Ticket.id).order_by(Ticket.id)).all()
+            return [t for n in numbers if (t := show_ticket(session, n)) is not None]
+
+    def count(self, what: Any) -> int:
+        with self.app.db.sessions() as session:
+            return session.scalar(select(func.count()).select_from(what)) or 0
+
+
+# Every priority promised a first response, round the clock: each ticket opened starts a clock.
+PROMISES = worlds.world(worlds.UK_CALENDAR, worlds.plan(priorities={
+    p: {"first_response": "1h", "calendar": "24x7"} for p in ("P1", "P2", "P3", "P4")}))
+
+
+@pytest.fixture
+def desk(make_app: Callable[..., App], clock: FakeClock) -> Desk:
+    return Desk(make_app(PROMISES), clock)
+
+
+def test_a_monitoring_loop_opens_five_tickets_and_its_repeats_join_the_fifth(desk: Desk) -> None:
+    outcomes = [desk.alert() for _ in range(12)]
+
+    assert outcomes == ["ticket"] * 5 + ["repeat"] * 7
+    tickets = desk.tickets()
+    assert len(tickets) == 5
+    fifth = tickets[-1]
+    assert fifth["repeats"] == 7 and fifth["last_repeat_at"] == desk.clock.now().isoformat()
+    assert [m["kind"] for m in fifth["messages"] if m["direction"] == "in"] == ["customer"] + ["repeat"] * 7
+    assert [e["detail"]["count"] for e in fifth["events"] if e["kind"] == "repeat"] == list(range(1, 8))
+    # Every mail is stored; only the five tickets are acknowledged, and only they have clocks.
+    assert sum(1 for t in tickets for m in t["messages"] if m["direction"] == "in") == 12
+    assert desk.count(select(OutboxMessage.id).where(OutboxMessage.kind == "acknowledgement").subquery()) == 5
+    with desk.app.db.sessions() as session:
+        assert set(session.scalars(select(SlaClock.ticket_id))) == {t["number"] for t in tickets}
+
+
+def test_a_customer_writing_twice_with_one_subject_opens_two_tickets(desk: Desk) -> None:
+    customer = "Alice <alice@acme.example>"
+    assert [desk.alert("Invoice 1234 is wrong", sender=customer) for _ in range(2)] == ["ticket", "ticket"]
+    assert [desk.alert("Login fails", sender=customer) for _ in range(4)] == ["ticket"] * 4
+
+
+def test_other_shapes_and_other_senders_are_not_repeats(desk: Desk) -> None:
+    for _ in range(5):
+        desk.alert()
+    assert desk.alert("ALERT 9999: disk full on web3") == "ticket"  # other words: another alert
+    assert desk.alert(sender="Other Monitor <alerts@other.example>") == "ticket"
+    assert desk.alert() == "repeat"
+
+
+def test_the_fold_lasts_while_repeats_come_and_ends_after_a_quiet_window(desk: Desk) -> None:
+    for _ in range(5):
+        desk.alert()
+    for _ in range(4):  # every 50 minutes for over three hours: each within an hour of the last
+        desk.clock.advance(timedelta(minutes=49))
+        assert desk.alert() == "repeat"
+    desk.clock.advance(timedelta(hours=2))  # quiet: the same alert again is a new occurrence
+    assert desk.alert() == "ticket"
+    assert len(desk.tickets()) == 6
+
+
+def test_once_its_ticket_is_resolved_the_next_alert_opens_a_new_one_which_then_folds(desk: Desk) -> None:
+    for _ in range(6):
+        desk.alert()
+    fifth = desk.tickets()[-1]["number"]
+    with desk.app.db.transaction() as session:
+        ticket = session.get(Ticket, fifth)
+        assert ticket is not None
+        set_status(session, desk.app, ticket, "resolved", desk.clock.now(), "dana")
+    assert [desk.alert(), desk.alert()] == ["ticket", "repeat"]
+    assert desk.tickets()[-1]["repeats"] == 1
+
+
+def test_a_repeat_on_a_ticket_waiting_for_the_customer_reopens_it(desk: Desk) -> None:
+    for _ in range(5):
+        desk.alert()
+    fifth = desk.tickets()[-1]["number"]
+    with desk.app.db.transaction() as session:
+        ticket = session.get(Ticket, fifth)
+        assert ticket is not None
+        set_status(session, desk.app, ticket, "pending", desk.clock.now(), "dana")
+    assert desk.alert() == "repeat"
+    assert desk.tickets()[-1]["status"] == "open"
+
+
+def test_explain_says_a_mail_would_be_a_repeat_and_not_acknowledged(desk: Desk) -> None:
+    for _ in range(5):
+        desk.alert()
+    fifth = desk.tickets()[-1]["number"]
+    found = explain(desk.app, customer_mail(MONITOR, "ALERT 77: db2 down", "CRITICAL"), at=desk.clock.now())
+    assert (found["outcome"], found["ticket"], found["acknowledge"]) == ("repeat", fifth, False)
+    assert f"repeats ticket #{fifth}" in found["reason"]
+
+
+def test_repeats_after_zero_turns_the_folding_off(make_app: Callable[..., App], clock: FakeClock) -> None:
+    desk = Desk(make_app(worlds.world(PROMISES, worlds.table("processing", repeats_after=0))), clock)
+    assert [desk.alert() for _ in range(8)] == ["ticket"] * 8
+
+
+@pytest.mark.parametrize("bad", ["-1", "1001", '"5"', "true", "2.5"])
+def test_a_bad_repeats_after_is_refused_naming_the_key(bad: str) -> None:
+    text = worlds.world(worlds.gateway("/tmp/unused"), f"[processing]\nrepeats_after = {bad}\n")
+    with pytest.raises(ConfigError, match=r"processing\.repeats_after.*repeats_after = 5"):
+        load_config(None, text=text)
