@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from gateway.app import App
 from gateway.clock import FakeClock
@@ -20,7 +21,7 @@ from gateway.tickets.workflow import set_status
 from gateway.tools.explain import explain
 from gateway.tools.views import show_ticket
 from tests import worlds
-from tests.support import customer_mail
+from tests.support import customer_mail, wait_for
 
 MONITOR = "Monitoring <alerts@monitoring.example>"
 
@@ -148,3 +149,36 @@ def test_a_bad_repeats_after_is_refused_naming_the_key(bad: str) -> None:
     text = worlds.world(worlds.gateway("/tmp/unused"), f"[processing]\nrepeats_after = {bad}\n")
     with pytest.raises(ConfigError, match=r"processing\.repeats_after.*repeats_after = 5"):
         load_config(None, text=text)
+
+
+def _waiting_for_a_lock(desk: Desk) -> bool:
+    with desk.app.db.sessions() as session:
+        return bool(session.scalar(text("SELECT count(*) FROM pg_locks WHERE NOT granted")))
+
+
+def test_two_workers_counting_repeats_at_once_lose_none(desk: Desk) -> None:
+    """PostgreSQL, several processes: a repeat counted while another worker holds the ticket's row
+    (counting one of its own) adds to that count once it commits, instead of overwriting it."""
+    if desk.app.db.is_sqlite:
+        pytest.skip("SQLite has one writer: no two workers ever count at once")
+    for _ in range(5):
+        desk.alert()
+    fifth = desk.tickets()[-1]["number"]
+    other = desk.app.db.engine.connect()
+    other_tx = other.begin()
+    other.execute(text("UPDATE tickets SET repeats = repeats + 1 WHERE id = :id"), {"id": fifth})
+    outcome: list[str] = []
+    worker = threading.Thread(target=lambda: outcome.append(desk.alert()))
+    worker.start()
+    try:
+        wait_for(lambda: _waiting_for_a_lock(desk) or not worker.is_alive(),
+                 what="the repeat to wait for the other worker's row lock")
+        assert worker.is_alive(), "the repeat did not wait for the ticket's row"
+    finally:
+        other_tx.commit()
+        other.close()
+        worker.join(timeout=30)
+    assert outcome == ["repeat"]
+    ticket = desk.tickets()[-1]
+    assert ticket["repeats"] == 2  # the other worker's and this one's
+    assert [e["detail"]["count"] for e in ticket["events"] if e["kind"] == "repeat"] == [2]
