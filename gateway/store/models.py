@@ -133,7 +133,7 @@ class Ticket(Base):
 
     # The open tickets alone (migration 0011): `tickets at-risk` reads them, not the whole history.
     __table_args__ = (Index("ix_tickets_open", "id", sqlite_where=_OPEN, postgresql_where=_OPEN),
-                      Index("ix_tickets_repeat", "repeat_key", "created_at"))
+                      Index("ix_tickets_repeat", "repeat_key", "created_at", "id"))
 
     messages: Mapped[list[Message]] = relationship(back_populates="ticket",
                                                    order_by="Message.id")

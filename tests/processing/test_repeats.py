@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import func, select, text
 
 from gateway.app import App
 from gateway.clock import FakeClock
 from gateway.config import load_config
 from gateway.errors import ConfigError
+from gateway.processing import repeats
 from gateway.processing.worker import Processor
+from gateway.store.db import Database
 from gateway.store.inbound import Envelope, store_inbound
-from gateway.store.models import OutboxMessage, SlaClock, Ticket
+from gateway.store.models import Base, OutboxMessage, SlaClock, Ticket
 from gateway.tickets.workflow import set_status
 from gateway.tools.explain import explain
 from gateway.tools.views import show_ticket
@@ -182,3 +186,24 @@ def test_two_workers_counting_repeats_at_once_lose_none(desk: Desk) -> None:
     ticket = desk.tickets()[-1]
     assert ticket["repeats"] == 2  # the other worker's and this one's
     assert [e["detail"]["count"] for e in ticket["events"] if e["kind"] == "repeat"] == [2]
+
+
+def test_the_migration_makes_what_the_model_says_and_the_lookups_search_its_index(database: Database) -> None:
+    """The two lookups every new ticket makes stay index searches however long the history grows."""
+    with database.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        assert [d for d in diff if "repeat" in repr(d)] == []
+        at = datetime(2026, 12, 7, tzinfo=UTC)
+        params = {"key": "k" * 32, "since": at - timedelta(hours=1), "until": at, "after": 5}
+        for statement in (repeats._LATEST, repeats._OPENED_IN_WINDOW):
+            compiled = statement.compile(conn)
+            values = compiled.construct_params(params)
+            if database.is_sqlite:
+                plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql(
+                    f"EXPLAIN QUERY PLAN {compiled}", tuple(values[k] for k in compiled.positiontup or ())))
+                assert "USING INDEX ix_tickets_repeat" in plan or "USING COVERING INDEX ix_tickets_repeat" in plan
+                assert "TEMP B-TREE" not in plan  # no sort of every ticket of the key
+            else:
+                conn.exec_driver_sql("SET LOCAL enable_seqscan = off")  # an empty table: ask what it would do at size
+                plan = " ".join(r[0] for r in conn.exec_driver_sql(f"EXPLAIN {compiled}", values))
+                assert "ix_tickets_repeat" in plan and "Sort" not in plan, plan

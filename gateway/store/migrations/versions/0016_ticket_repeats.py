@@ -27,7 +27,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("repeat_key", sa.String(64), nullable=True))
         batch.add_column(sa.Column("repeats", sa.Integer(), nullable=False, server_default="0"))
         batch.add_column(sa.Column("last_repeat_at", sa.DateTime(timezone=True), nullable=True))
-    op.create_index("ix_tickets_repeat", "tickets", ["repeat_key", "created_at"])
+    op.create_index("ix_tickets_repeat", "tickets", ["repeat_key", "created_at", "id"])
 
 
 def downgrade() -> None:
