@@ -148,6 +148,9 @@ def cmd_status(args: argparse.Namespace, app: Any) -> int:
         data: dict[str, Any] = {"inbound": views.inbound_counts(session),
                                 "outbound": views.outbound_backlog(session, now)}
         data["imap"] = heartbeats(session, load_imap_accounts(app.config, need_passwords=False), now)
+        window = app.config.processing.repeats_window
+        data["repeating"] = views.repeating(session, now - window)
+        data["repeats_window_seconds"] = int(window.total_seconds())
     return emit(args.json, data, _status_text)
 
 
@@ -170,6 +173,12 @@ def _status_text(data: dict[str, Any]) -> str:
     others = ", ".join(f"{n} {state}" for state, n in sorted(out["by_state"].items())
                        if state not in ("pending", "sending", "failed"))
     lines.append(f"outbound: {waiting}; {out['failed']} failed" + (f"; {others}" if others else ""))
+    window = age(data["repeats_window_seconds"])
+    if not data["repeating"]:
+        lines.append(f"repeats:  no ticket took a repeat in the last {window}")
+    for t in data["repeating"]:
+        lines.append(f"repeats:  #{t['number']} {t['customer']} {t['subject']!r}: {t['repeats']} repeats, the last "
+                     f"at {t['last_repeat_at']} (its sender's mails of this shape join it)")
     if not data["imap"]:
         lines.append("imap:     none configured")
     for h in data["imap"]:

@@ -132,6 +132,14 @@ def show_ticket(session: Session, number: int, zone: str = "UTC") -> dict[str, A
     return data
 
 
+def repeating(session: Session, since: datetime) -> list[dict[str, Any]]:
+    """Open tickets that took a repeat since ``since``: the storms being folded now, busiest first."""
+    rows = session.scalars(select(Ticket).where(Ticket.status.not_in(CLOSED_STATUSES), Ticket.last_repeat_at >= since)
+                           .order_by(Ticket.repeats.desc(), Ticket.id))
+    return [{"number": t.id, "customer": t.customer_address, "subject": t.subject, "repeats": t.repeats,
+             "last_repeat_at": iso(t.last_repeat_at)} for t in rows]
+
+
 def inbound_counts(session: Session) -> dict[str, int]:
     return dict(session.execute(select(InboundMessage.state, func.count(InboundMessage.id))
                                 .group_by(InboundMessage.state)).all())

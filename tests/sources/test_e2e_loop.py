@@ -90,6 +90,7 @@ def test_a_storm_of_one_alert_opens_five_tickets_and_the_rest_join_the_fifth(tmp
         fifth = max(t["number"] for t in tickets)
         shown = gw.cli("tickets", "show", str(fifth)).stdout.decode()
         listed = gw.cli("tickets", "list").stdout.decode()
+        status = gw.cli("status").stdout.decode()
         full = json.loads(gw.cli("tickets", "show", str(fifth), "--json").stdout)
         another = tmp_path / "another-alert.eml"
         another.write_bytes(customer_mail("Monitoring <alerts@monitoring.example>", "ALERT 9999: db1.prod down",
@@ -101,6 +102,9 @@ def test_a_storm_of_one_alert_opens_five_tickets_and_the_rest_join_the_fifth(tmp
     assert sum(1 for m in full["messages"] if m["kind"] == "repeat") == 35  # each one kept
     # The person reading it sees the count, a few of them, and where the rest are.
     assert "ALERT 7004: db0.prod down (+35 repeats)" in listed
+    # The on-call's first look: which storm is being folded, into which ticket.
+    assert (f"repeats:  #{fifth} alerts@monitoring.example 'ALERT 7004: db0.prod down': 35 repeats, "
+            "the last at") in status
     assert "35 repeat(s) of its first mail from the same sender joined it" in shown
     assert f"... and 32 more repeat(s), not shown here: `tickets show {fifth} --json` lists every message" in shown
     assert (explained["outcome"], explained["ticket"], explained["acknowledge"]) == ("repeat", fifth, False)
