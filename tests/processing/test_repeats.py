@@ -53,6 +53,13 @@ class Desk:
             numbers = session.scalars(select(Ticket.id).order_by(Ticket.id)).all()
             return [t for n in numbers if (t := show_ticket(session, n)) is not None]
 
+    def set_status(self, number: int, status: str) -> None:
+        """An engineer sets the ticket's status."""
+        with self.app.db.transaction() as session:
+            ticket = session.get(Ticket, number)
+            assert ticket is not None
+            set_status(session, self.app, ticket, status, self.clock.now(), "dana")
+
     def count(self, what: Any) -> int:
         with self.app.db.sessions() as session:
             return session.scalar(select(func.count()).select_from(what)) or 0
@@ -114,10 +121,7 @@ def test_once_its_ticket_is_resolved_the_next_alert_opens_a_new_one_which_then_f
     for _ in range(6):
         desk.alert()
     fifth = desk.tickets()[-1]["number"]
-    with desk.app.db.transaction() as session:
-        ticket = session.get(Ticket, fifth)
-        assert ticket is not None
-        set_status(session, desk.app, ticket, "resolved", desk.clock.now(), "dana")
+    desk.set_status(fifth, "resolved")
     assert [desk.alert(), desk.alert()] == ["ticket", "repeat"]
     assert desk.tickets()[-1]["repeats"] == 1
 
@@ -126,10 +130,7 @@ def test_a_repeat_on_a_ticket_waiting_for_the_customer_reopens_it(desk: Desk) ->
     for _ in range(5):
         desk.alert()
     fifth = desk.tickets()[-1]["number"]
-    with desk.app.db.transaction() as session:
-        ticket = session.get(Ticket, fifth)
-        assert ticket is not None
-        set_status(session, desk.app, ticket, "pending", desk.clock.now(), "dana")
+    desk.set_status(fifth, "pending")
     assert desk.alert() == "repeat"
     assert desk.tickets()[-1]["status"] == "open"
 
