@@ -53,6 +53,8 @@ def _explained(app: App, session: Session, mail: ParsedMail, arrival: Arrival) -
     }
     if d.route == "follow-up" and d.ticket is not None:
         data["thread"]["follow_up_of"] = d.ticket.id
+    if d.route == "repeat" and d.ticket is not None:
+        data["thread"]["repeat_of"] = d.ticket.id
     if d.priority is not None:
         data["priority"] = d.priority
     if d.info is not None and d.classification is not None:
@@ -123,6 +125,8 @@ def _due(target: Target, now: datetime, calendar: BusinessCalendar) -> dict[str,
 def _thread(thread: dict[str, Any]) -> str:
     if thread.get("follow_up_of"):
         return f"new ticket following up closed ticket #{thread['follow_up_of']} (via {thread['via']})"
+    if thread.get("repeat_of"):
+        return f"ticket #{thread['repeat_of']}, as a repeat (its sender's subject of the same shape)"
     return f"ticket #{thread['ticket']} via {thread['via']}" if thread["ticket"] else "new ticket"
 
 

@@ -22,7 +22,7 @@ from gateway.store.db import Database
 from gateway.store.inbound import Envelope, store_inbound
 from gateway.store.models import Base, OutboxMessage, SlaClock, Ticket
 from gateway.tickets.workflow import set_status
-from gateway.tools.explain import explain
+from gateway.tools.explain import explain, format_explanation
 from gateway.tools.views import show_ticket
 from tests import worlds
 from tests.support import customer_mail, wait_for
@@ -142,6 +142,8 @@ def test_explain_says_a_mail_would_be_a_repeat_and_not_acknowledged(desk: Desk) 
     found = explain(desk.app, customer_mail(MONITOR, "ALERT 77: db2 down", "CRITICAL"), at=desk.clock.now())
     assert (found["outcome"], found["ticket"], found["acknowledge"]) == ("repeat", fifth, False)
     assert f"repeats ticket #{fifth}" in found["reason"]
+    assert found["thread"]["repeat_of"] == fifth
+    assert f"Thread:      ticket #{fifth}, as a repeat" in format_explanation(found)
 
 
 def test_repeats_after_zero_turns_the_folding_off(make_app: Callable[..., App], clock: FakeClock) -> None:
